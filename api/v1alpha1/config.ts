@@ -1,0 +1,201 @@
+// The sidecar config document: one schema that gives the TypeScript types, the compiled
+// runtime validator (validate.ts) and the JSON Schema the AIRoute CRD is generated from.
+// Every object is closed (additionalProperties: false) so a typo is an error that names
+// its path instead of a silently ignored field.
+import Type, { type Static } from 'typebox';
+
+const closed = { additionalProperties: false } as const;
+
+/** Defaults, in one place: the schema advertises them (and the API server applies them to
+ *  an AIRoute); the sidecar's compile step applies them to a standalone file. */
+export const DEFAULTS = {
+  demo: { tokens: 48, tokensPerSecond: 25 },
+  circuit: { consecutiveFailures: 5, failureRatePercent: 50, minimumRequests: 20, windowMs: 30000, cooldownMs: 15000 },
+  retry: { attempts: 3, baseMs: 100, maxMs: 5000, honorRetryAfter: true, budgetPercent: 20 },
+  timeouts: { connectMs: 2000, firstTokenMs: 30000, idleMs: 15000, totalMs: 300000 },
+  resume: 'prefill',
+  weight: 1,
+  maxBodyBytes: 10 * 1024 * 1024,
+  asyncMaxInFlight: 256,
+  journal: { keyPrefix: 'airoute:', maxRequests: 10000, maxEventsPerRequest: 20000, maxBytes: 256 * 1024 * 1024, ttlMs: 15 * 60 * 1000 },
+  webhooks: { attempts: 5, timeoutMs: 10000, awaitTimeoutMs: 60000 },
+} as const;
+
+/** A DNS-1123 label: backend names appear in metric labels and Kubernetes names. */
+export const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
+export const BACKEND_TYPES = ['openai', 'openai-compatible', 'azure-openai', 'anthropic', 'gemini', 'demo'] as const;
+export const BackendType = Type.Enum(BACKEND_TYPES, { description: 'Wire protocol of the provider.' });
+export type BackendType = Static<typeof BackendType>;
+
+export const RESUME_STRATEGIES = ['none', 'prefill', 'verify'] as const;
+export const ResumeStrategy = Type.Enum(RESUME_STRATEGIES, {
+  default: DEFAULTS.resume,
+  description: 'What to do after a stream fails once content reached the client.',
+});
+export type ResumeStrategy = Static<typeof ResumeStrategy>;
+
+/** Failure classes that move a request to the next backend of its chain. */
+export const FALLBACK_CONDITIONS = [
+  'retries_exhausted', // a retriable failure (429, 5xx, timeout, connect) survived every retry
+  'auth', // 401/403: this backend's key is wrong; another backend has another key
+  'model_not_found', // 404 model: this backend does not serve the mapped model
+  'context_length', // the prompt is too long for this model; a larger one may take it
+  'circuit_open', // the backend is known to be down
+  'prefill_rejected', // the backend refused the assistant prefix during a resume
+] as const;
+export const FallbackCondition = Type.Enum(FALLBACK_CONDITIONS);
+export type FallbackCondition = Static<typeof FallbackCondition>;
+
+export const SecretValue = Type.Union(
+  [
+    Type.Object({ env: Type.String({ minLength: 1, description: 'Name of an environment variable.' }) }, closed),
+    Type.Object({ value: Type.String({ minLength: 1, description: 'The key itself (pushed by the operator).' }) }, closed),
+  ],
+  { description: 'Where the API key comes from.' },
+);
+export type SecretValue = Static<typeof SecretValue>;
+
+const StringMap = Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' } });
+
+export const DemoOptions = Type.Object(
+  {
+    tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: DEFAULTS.demo.tokens, description: 'Tokens per answer.' })),
+    tokensPerSecond: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100000, default: DEFAULTS.demo.tokensPerSecond })),
+  },
+  closed,
+);
+
+export const CircuitPolicy = Type.Object(
+  {
+    consecutiveFailures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULTS.circuit.consecutiveFailures })),
+    failureRatePercent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULTS.circuit.failureRatePercent })),
+    minimumRequests: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: DEFAULTS.circuit.minimumRequests })),
+    windowMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3600000, default: DEFAULTS.circuit.windowMs })),
+    cooldownMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600000, default: DEFAULTS.circuit.cooldownMs })),
+  },
+  { ...closed, description: 'Open after N consecutive failures or a failure rate over the window; probe after the cool-down.' },
+);
+
+export const Backend = Type.Object(
+  {
+    name: Type.String({ pattern: NAME_PATTERN, maxLength: 63 }),
+    type: BackendType,
+    baseURL: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'Defaults to the provider\'s public endpoint.' })),
+    apiKey: Type.Optional(SecretValue),
+    apiVersion: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'azure-openai api-version.' })),
+    prefill: Type.Optional(Type.Boolean({ description: 'Override whether this backend accepts an assistant prefix.' })),
+    headers: Type.Optional(StringMap),
+    circuit: Type.Optional(CircuitPolicy),
+    demo: Type.Optional(DemoOptions),
+  },
+  closed,
+);
+export type Backend = Static<typeof Backend>;
+
+export const RouteTarget = Type.Object(
+  {
+    backend: Type.String({ minLength: 1 }),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Model name sent upstream; defaults to the route\'s.' })),
+    priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'Lower runs first; defaults to the position.' })),
+    weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000, default: DEFAULTS.weight, description: 'Share among targets of equal priority.' })),
+  },
+  closed,
+);
+export type RouteTarget = Static<typeof RouteTarget>;
+
+export const RetryPolicy = Type.Object(
+  {
+    attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: DEFAULTS.retry.attempts, description: 'Attempts per backend, the first included.' })),
+    backoff: Type.Optional(
+      Type.Object(
+        {
+          baseMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600000, default: DEFAULTS.retry.baseMs })),
+          maxMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600000, default: DEFAULTS.retry.maxMs })),
+        },
+        closed,
+      ),
+    ),
+    honorRetryAfter: Type.Optional(Type.Boolean({ default: DEFAULTS.retry.honorRetryAfter })),
+    budgetPercent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: DEFAULTS.retry.budgetPercent, description: 'Retries allowed as a share of requests per backend.' })),
+  },
+  closed,
+);
+
+export const Timeouts = Type.Object(
+  {
+    connectMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000, default: DEFAULTS.timeouts.connectMs })),
+    firstTokenMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600000, default: DEFAULTS.timeouts.firstTokenMs })),
+    idleMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600000, default: DEFAULTS.timeouts.idleMs })),
+    totalMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400000, default: DEFAULTS.timeouts.totalMs })),
+  },
+  closed,
+);
+
+export const Route = Type.Object(
+  {
+    model: Type.String({ minLength: 1, maxLength: 256, description: 'The model name the app sends.' }),
+    backends: Type.Array(RouteTarget, { minItems: 1, maxItems: 32 }),
+    retry: Type.Optional(RetryPolicy),
+    timeouts: Type.Optional(Timeouts),
+    resume: Type.Optional(ResumeStrategy),
+    fallbackOn: Type.Optional(Type.Array(FallbackCondition, { maxItems: FALLBACK_CONDITIONS.length })),
+  },
+  closed,
+);
+export type Route = Static<typeof Route>;
+
+export const JournalConfig = Type.Object(
+  {
+    type: Type.Optional(Type.Enum(['memory', 'redis'], { default: 'memory' })),
+    url: Type.Optional(Type.String({ minLength: 1 })),
+    keyPrefix: Type.Optional(Type.String({ default: DEFAULTS.journal.keyPrefix })),
+    retention: Type.Optional(
+      Type.Object(
+        {
+          maxRequests: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000000, default: DEFAULTS.journal.maxRequests })),
+          maxEventsPerRequest: Type.Optional(Type.Integer({ minimum: 16, maximum: 1000000, default: DEFAULTS.journal.maxEventsPerRequest })),
+          maxBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 17179869184, default: DEFAULTS.journal.maxBytes })),
+          ttlMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 604800000, default: DEFAULTS.journal.ttlMs })),
+        },
+        closed,
+      ),
+    ),
+  },
+  closed,
+);
+
+export const WebhookConfig = Type.Object(
+  {
+    allow: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'URL prefixes callbacks may go to.' })),
+    secret: Type.Optional(SecretValue),
+    attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: DEFAULTS.webhooks.attempts })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120000, default: DEFAULTS.webhooks.timeoutMs })),
+    awaitTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 86400000, default: DEFAULTS.webhooks.awaitTimeoutMs })),
+  },
+  closed,
+);
+
+export const SidecarConfig = Type.Object(
+  {
+    backends: Type.Array(Backend, { minItems: 1, maxItems: 256 }),
+    routes: Type.Array(Route, { minItems: 1, maxItems: 1024 }),
+    limits: Type.Optional(
+      Type.Object(
+        { maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1073741824, default: DEFAULTS.maxBodyBytes })) },
+        closed,
+      ),
+    ),
+    async: Type.Optional(
+      Type.Object({ maxInFlight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: DEFAULTS.asyncMaxInFlight })) }, closed),
+    ),
+    journal: Type.Optional(JournalConfig),
+    webhooks: Type.Optional(WebhookConfig),
+  },
+  { ...closed, description: 'airoute sidecar configuration.' },
+);
+export type SidecarConfig = Static<typeof SidecarConfig>;
+
+/** The admin port's PUT /config body. */
+export const ConfigPush = Type.Object({ version: Type.Integer({ minimum: 1 }), config: SidecarConfig }, closed);
+export type ConfigPush = Static<typeof ConfigPush>;

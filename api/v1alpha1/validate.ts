@@ -1,0 +1,166 @@
+// The one validator both components run: the operator before it pushes, the sidecar before it
+// swaps. Schema errors come from a compiled (JIT) TypeBox validator; the cross-field rules a
+// JSON Schema cannot say (references, uniqueness, orderings) are checked here by hand.
+import { createHash } from 'node:crypto';
+import { Compile } from 'typebox/compile';
+import { ConfigPush, SidecarConfig } from './config.ts';
+
+export interface ConfigIssue {
+  /** Dotted path into the document, e.g. `routes[0].backends[1].backend`. */
+  path: string;
+  message: string;
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; issues: ConfigIssue[] };
+
+const checkConfig = Compile(SidecarConfig);
+const checkPush = Compile(ConfigPush);
+
+export function formatIssue(issue: ConfigIssue): string {
+  return issue.path ? `${issue.path}: ${issue.message}` : issue.message;
+}
+
+/** `/routes/0/backends/1` → `routes[0].backends[1]` */
+export function pointerToPath(pointer: string, base = ''): string {
+  let out = base;
+  for (const raw of pointer.split('/').slice(1)) {
+    const token = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(token) ? `[${token}]` : out ? `.${token}` : token;
+  }
+  return out;
+}
+
+interface SchemaError {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message: string;
+}
+
+function schemaIssues(errors: Iterable<SchemaError>, base = ''): ConfigIssue[] {
+  const all = [...errors];
+  // A union (apiKey) reports every branch's complaints; collapse them into one line at the union.
+  const unionPaths = all.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath);
+  const underUnion = (p: string) => unionPaths.some((u) => p !== u && p.startsWith(u + '/'));
+  const issues: ConfigIssue[] = [];
+  for (const e of all) {
+    if (e.keyword === 'boolean') continue; // the additionalProperties error below names the field
+    if (underUnion(e.instancePath)) continue;
+    if (unionPaths.includes(e.instancePath) && e.keyword !== 'anyOf') continue;
+    const path = pointerToPath(e.instancePath, base);
+    switch (e.keyword) {
+      case 'additionalProperties':
+        for (const name of (e.params.additionalProperties as string[] | undefined) ?? [])
+          issues.push({ path: path ? `${path}.${name}` : name, message: 'unknown field' });
+        break;
+      case 'required':
+        for (const name of (e.params.requiredProperties as string[] | undefined) ?? [])
+          issues.push({ path: path ? `${path}.${name}` : name, message: 'required field is missing' });
+        break;
+      case 'enum':
+        issues.push({ path, message: `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` });
+        break;
+      case 'anyOf':
+        issues.push({ path, message: 'must be {env: NAME} or {value: KEY} (in an AIRoute: {secretKeyRef: {name, key}})' });
+        break;
+      default:
+        issues.push({ path, message: e.message });
+    }
+  }
+  return dedupe(issues);
+}
+
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const k = formatIssue(i);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+const NEEDS_BASE_URL = new Set(['openai-compatible', 'azure-openai']);
+
+/** Rules that span fields; run only on a document that passed the schema. */
+export function crossFieldIssues(config: SidecarConfig, base = ''): ConfigIssue[] {
+  const at = (p: string) => (base ? `${base}.${p}` : p);
+  const issues: ConfigIssue[] = [];
+  const backends = new Map<string, number>();
+  config.backends.forEach((b, i) => {
+    if (backends.has(b.name)) issues.push({ path: at(`backends[${i}].name`), message: `duplicate backend name "${b.name}"` });
+    backends.set(b.name, i);
+    if (b.baseURL === undefined && NEEDS_BASE_URL.has(b.type))
+      issues.push({ path: at(`backends[${i}].baseURL`), message: `required for type ${b.type}` });
+    if (b.baseURL !== undefined && !isHttpUrl(b.baseURL))
+      issues.push({ path: at(`backends[${i}].baseURL`), message: `must be an http(s) URL, got "${b.baseURL}"` });
+    if (b.demo !== undefined && b.type !== 'demo')
+      issues.push({ path: at(`backends[${i}].demo`), message: 'only valid for type demo' });
+    if (b.apiVersion !== undefined && b.type !== 'azure-openai')
+      issues.push({ path: at(`backends[${i}].apiVersion`), message: 'only valid for type azure-openai' });
+  });
+  const routes = new Set<string>();
+  config.routes.forEach((r, i) => {
+    if (routes.has(r.model)) issues.push({ path: at(`routes[${i}].model`), message: `duplicate route "${r.model}"` });
+    routes.add(r.model);
+    r.backends.forEach((t, j) => {
+      if (!backends.has(t.backend))
+        issues.push({ path: at(`routes[${i}].backends[${j}].backend`), message: `unknown backend "${t.backend}"` });
+    });
+    const base = r.retry?.backoff?.baseMs;
+    const max = r.retry?.backoff?.maxMs;
+    if (base !== undefined && max !== undefined && base > max)
+      issues.push({ path: at(`routes[${i}].retry.backoff.baseMs`), message: `must not exceed maxMs (${base} > ${max})` });
+    const byPriority = new Map<number, number>();
+    r.backends.forEach((t, j) => {
+      const p = t.priority ?? j;
+      byPriority.set(p, (byPriority.get(p) ?? 0) + (t.weight ?? 1));
+    });
+    for (const [p, total] of byPriority)
+      if (total === 0) issues.push({ path: at(`routes[${i}].backends`), message: `every target of priority ${p} has weight 0` });
+  });
+  if (config.journal?.type === 'redis' && !config.journal.url)
+    issues.push({ path: at('journal.url'), message: 'required when journal.type is redis' });
+  config.webhooks?.allow?.forEach((u, i) => {
+    if (!isHttpUrl(u)) issues.push({ path: at(`webhooks.allow[${i}]`), message: `must be an http(s) URL prefix, got "${u}"` });
+  });
+  return issues;
+}
+
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+export function validateConfig(doc: unknown, base = ''): Validated<SidecarConfig> {
+  if (!checkConfig.Check(doc)) return { ok: false, issues: schemaIssues(checkConfig.Errors(doc) as Iterable<SchemaError>, base) };
+  const issues = crossFieldIssues(doc, base);
+  return issues.length ? { ok: false, issues } : { ok: true, value: doc };
+}
+
+export function validatePush(doc: unknown): Validated<ConfigPush> {
+  if (!checkPush.Check(doc)) return { ok: false, issues: schemaIssues(checkPush.Errors(doc) as Iterable<SchemaError>) };
+  const issues = crossFieldIssues(doc.config, 'config');
+  return issues.length ? { ok: false, issues } : { ok: true, value: doc };
+}
+
+/** JSON with sorted keys: the same document always hashes the same, whoever serialised it. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The content hash both sides report: operator in status, sidecar on GET /config. */
+export function configHash(config: SidecarConfig): string {
+  return 'sha256:' + createHash('sha256').update(canonicalJson(config)).digest('hex');
+}

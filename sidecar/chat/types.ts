@@ -1,0 +1,193 @@
+// The provider-neutral vocabulary the data path speaks between a client format and a provider
+// format. Same-format traffic never needs the prompt half (the client's body is forwarded with
+// the model replaced); cross-format traffic decodes into it once per request.
+
+/** Wire formats a client (or a provider) speaks. */
+export type WireFormat = 'openai' | 'anthropic' | 'gemini';
+/** Formats a client can call the sidecar in. */
+export type ClientFormat = 'openai' | 'anthropic';
+
+export type Part =
+  | { type: 'text'; text: string }
+  | { type: 'image'; url?: string; mediaType?: string; data?: string }
+  | { type: 'tool_call'; id: string; name: string; arguments: string }
+  | { type: 'tool_result'; toolCallId: string; name?: string; content: string; isError?: boolean };
+
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  content: Part[];
+}
+
+export interface ToolDef {
+  name: string;
+  description?: string;
+  parameters: Record<string, unknown>;
+}
+
+export type ToolChoice = { type: 'auto' } | { type: 'none' } | { type: 'required' } | { type: 'tool'; name: string };
+
+export type ResponseFormat = { type: 'json_object' } | { type: 'json_schema'; schema: Record<string, unknown>; name?: string };
+
+/** A prompt in neutral form, decoded from the client's body only when the backend speaks another format. */
+export interface ChatPrompt {
+  system?: string;
+  messages: ChatMessage[];
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+  tools?: ToolDef[];
+  toolChoice?: ToolChoice;
+  responseFormat?: ResponseFormat;
+  /** Client parameters with no meaning in another format: refused when a translation is needed. */
+  untranslatable: string[];
+}
+
+export type JsonObject = Record<string, unknown>;
+
+export interface ChatRequest {
+  operation: 'chat';
+  format: ClientFormat;
+  /** The client's JSON body, untouched; same-format backends get it with the model replaced. */
+  body: JsonObject;
+  model: string;
+  stream: boolean;
+  /** The client asked for a usage chunk in the stream (OpenAI `stream_options.include_usage`; always for Anthropic). */
+  includeUsage: boolean;
+  choices: number;
+  prompt(): ChatPrompt;
+}
+
+export interface EmbeddingsRequest {
+  operation: 'embeddings';
+  format: 'openai';
+  body: JsonObject;
+  model: string;
+  stream: false;
+}
+
+export type ProxyRequest = ChatRequest | EmbeddingsRequest;
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens?: number;
+  cacheWriteTokens?: number;
+}
+
+/** Provider-neutral stream events. One upstream SSE event decodes into 0..n of these. */
+export type StreamEvent =
+  | { type: 'start'; id: string; model: string; usage?: Usage }
+  | { type: 'text'; choice: number; text: string }
+  | { type: 'tool_start'; choice: number; index: number; id: string; name: string }
+  | { type: 'tool_args'; choice: number; index: number; args: string }
+  | { type: 'finish'; choice: number; reason: FinishReason; stopSequence?: string | null }
+  | { type: 'usage'; usage: Usage };
+
+/** One upstream SSE event: what it means, and its raw text for same-format passthrough. */
+export interface Frame {
+  events: StreamEvent[];
+  /** The raw SSE event, forwarded byte-for-byte to a client of the same format when nothing was changed. */
+  raw?: { event?: string | undefined; data: string };
+  /** Content-block bookkeeping for formats that number their blocks (Anthropic), so an encoder can continue the numbering. */
+  block?: { op: 'start' | 'stop'; index: number; kind?: string };
+}
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+export interface ChoiceResult {
+  index: number;
+  text: string;
+  toolCalls: ToolCall[];
+  finishReason: FinishReason | null;
+  stopSequence?: string | null;
+}
+
+/** A complete, non-streamed answer in neutral form. */
+export interface ChatResult {
+  id: string;
+  model: string;
+  choices: ChoiceResult[];
+  usage?: Usage;
+}
+
+export function emptyChoice(index: number): ChoiceResult {
+  return { index, text: '', toolCalls: [], finishReason: null };
+}
+
+/** Folds stream events into a complete result (async requests, events replay, verify). */
+export class ResultBuilder {
+  readonly result: ChatResult = { id: '', model: '', choices: [] };
+  private readonly texts: string[][] = [];
+
+  add(ev: StreamEvent): void {
+    switch (ev.type) {
+      case 'start':
+        if (!this.result.id) this.result.id = ev.id;
+        this.result.model = ev.model;
+        if (ev.usage) this.result.usage = { ...ev.usage };
+        return;
+      case 'text':
+        (this.texts[ev.choice] ??= []).push(ev.text);
+        this.choice(ev.choice);
+        return;
+      case 'tool_start':
+        this.choice(ev.choice).toolCalls[ev.index] = { id: ev.id, name: ev.name, arguments: '' };
+        return;
+      case 'tool_args': {
+        const call = this.choice(ev.choice).toolCalls[ev.index];
+        if (call) call.arguments += ev.args;
+        return;
+      }
+      case 'finish': {
+        const c = this.choice(ev.choice);
+        c.finishReason = ev.reason;
+        if (ev.stopSequence !== undefined) c.stopSequence = ev.stopSequence;
+        return;
+      }
+      case 'usage':
+        this.result.usage = mergeUsage(this.result.usage, ev.usage);
+        return;
+    }
+  }
+
+  private choice(i: number): ChoiceResult {
+    return (this.result.choices[i] ??= emptyChoice(i));
+  }
+
+  build(): ChatResult {
+    this.result.choices.forEach((c, i) => {
+      c.text = (this.texts[i] ?? []).join('');
+      c.toolCalls = c.toolCalls.filter(Boolean);
+    });
+    for (let i = 0; i < this.result.choices.length; i++) this.result.choices[i] ??= emptyChoice(i);
+    return this.result;
+  }
+}
+
+/** Providers report usage in pieces (Anthropic: input at start, output at the end); later values win. */
+export function mergeUsage(a: Usage | undefined, b: Usage): Usage {
+  if (!a) return { ...b };
+  return {
+    inputTokens: b.inputTokens || a.inputTokens,
+    outputTokens: b.outputTokens || a.outputTokens,
+    ...((b.cacheReadTokens ?? a.cacheReadTokens) !== undefined ? { cacheReadTokens: b.cacheReadTokens ?? a.cacheReadTokens } : {}),
+    ...((b.cacheWriteTokens ?? a.cacheWriteTokens) !== undefined ? { cacheWriteTokens: b.cacheWriteTokens ?? a.cacheWriteTokens } : {}),
+  };
+}
+
+/** Streams and results carry tool arguments as JSON text; a provider that wants an object gets it parsed. */
+export function parseArguments(text: string): unknown {
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// `airoute sidecar [...]` and `airoute operator`. Flags override environment variables.
+import { parseArgs } from 'node:util';
+import type { LevelWithSilent } from 'pino';
+import { ConfigError } from './config/load.ts';
+import { createLogger, LOG_LEVELS } from './log.ts';
+import { startSidecar } from './start.ts';
+
+const USAGE = `usage:
+  airoute sidecar [--config FILE] [--host 127.0.0.1] [--port 4000]
+                  [--admin-host 127.0.0.1] [--admin-port 4001] [--admin-token-file FILE]
+                  [--wait-for-push] [--log-level info]
+  airoute operator
+
+environment: AIROUTE_CONFIG, AIROUTE_PORT, AIROUTE_ADMIN_PORT, AIROUTE_ADMIN_TOKEN_FILE, AIROUTE_LOG_LEVEL
+With no config the sidecar serves the built-in demo backend under the model name "demo".`;
+
+function port(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}: not a port number: ${value}`);
+  return n;
+}
+
+async function sidecar(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'admin-host': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'admin-token-file': { type: 'string' },
+      'wait-for-push': { type: 'boolean' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const env = process.env;
+  const level = (values['log-level'] ?? env.AIROUTE_LOG_LEVEL ?? 'info') as LevelWithSilent;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`--log-level: one of ${LOG_LEVELS.join(', ')}`);
+  const logger = createLogger(level);
+  const configFile = values.config ?? env.AIROUTE_CONFIG;
+  const tokenFile = values['admin-token-file'] ?? env.AIROUTE_ADMIN_TOKEN_FILE;
+  const running = await startSidecar({
+    ...(configFile ? { configFile } : {}),
+    ...(tokenFile ? { adminTokenFile: tokenFile } : {}),
+    waitForPush: values['wait-for-push'] === true,
+    host: values.host ?? '127.0.0.1',
+    port: port(values.port ?? env.AIROUTE_PORT, '--port', 4000),
+    adminHost: values['admin-host'] ?? '127.0.0.1',
+    adminPort: port(values['admin-port'] ?? env.AIROUTE_ADMIN_PORT, '--admin-port', 4001),
+    logger,
+  });
+  const c = running.sidecar.config;
+  logger.info(
+    { data: running.dataURL, admin: running.adminURL, routes: c ? [...c.routes.keys()] : [], version: c?.version ?? null },
+    c ? `airoute sidecar ready: point your SDK's base URL at ${running.dataURL}/v1` : 'airoute sidecar waiting for a config push',
+  );
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    running.close().finally(() => {
+      logger.flush();
+      process.exit(0);
+    });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'sidecar':
+      return sidecar(rest);
+    case 'operator': {
+      const { runOperator } = await import('../operator/main.ts');
+      return runOperator(rest);
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+      console.log(USAGE);
+      return;
+    default:
+      throw new Error(`unknown command "${command}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else console.error(`airoute: ${(err as Error).message}`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});

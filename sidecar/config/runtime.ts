@@ -1,0 +1,215 @@
+// Compiles a validated config document into what the data path reads per request: routes by
+// model name, each target with its adapter, capabilities, defaults applied and resume strategy
+// decided once here, at load time, rather than per request.
+import {
+  DEFAULTS,
+  FALLBACK_CONDITIONS,
+  type FallbackCondition,
+  type ResumeStrategy,
+  type SecretValue,
+  type SidecarConfig,
+} from '../../api/v1alpha1/config.ts';
+import { configHash, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
+import { DEFAULT_BASE_URL, PROVIDERS } from '../providers/index.ts';
+import type { Capabilities, ProviderAdapter, ResolvedBackend } from '../providers/types.ts';
+
+export interface CircuitSettings {
+  consecutiveFailures: number;
+  failureRatePercent: number;
+  minimumRequests: number;
+  windowMs: number;
+  cooldownMs: number;
+}
+
+export interface RuntimeBackend extends ResolvedBackend {
+  adapter: ProviderAdapter;
+  caps: Capabilities;
+  circuit: CircuitSettings;
+}
+
+export interface RuntimeTarget {
+  backend: RuntimeBackend;
+  /** Model name sent upstream. */
+  model: string;
+  priority: number;
+  weight: number;
+  /** The resume strategy this target can honour (prefill downgrades to verify where prefill is not supported). */
+  resume: ResumeStrategy;
+}
+
+export interface RetrySettings {
+  attempts: number;
+  baseMs: number;
+  maxMs: number;
+  honorRetryAfter: boolean;
+  budgetPercent: number;
+}
+
+export interface TimeoutSettings {
+  connectMs: number;
+  firstTokenMs: number;
+  idleMs: number;
+  totalMs: number;
+}
+
+export interface RuntimeRoute {
+  model: string;
+  targets: RuntimeTarget[];
+  retry: RetrySettings;
+  timeouts: TimeoutSettings;
+  resume: ResumeStrategy;
+  fallbackOn: ReadonlySet<FallbackCondition>;
+}
+
+export interface RuntimeConfig {
+  version: number;
+  hash: string;
+  routes: ReadonlyMap<string, RuntimeRoute>;
+  backends: ReadonlyMap<string, RuntimeBackend>;
+  maxBodyBytes: number;
+  asyncMaxInFlight: number;
+  journal: { type: 'memory' | 'redis'; url?: string; keyPrefix: string; maxRequests: number; maxEventsPerRequest: number; maxBytes: number; ttlMs: number };
+  webhooks: { allow: string[]; secret?: string; attempts: number; timeoutMs: number; awaitTimeoutMs: number };
+  /** Every API key and secret value, so logs and errors can be scrubbed of them. */
+  secrets: readonly string[];
+  /** Things worth saying at load time that are not errors (a downgraded resume strategy). */
+  notes: string[];
+  source: SidecarConfig;
+}
+
+export type SecretResolver = (ref: SecretValue, path: string) => string | ConfigIssue;
+
+export const envSecrets =
+  (env: NodeJS.ProcessEnv = process.env): SecretResolver =>
+  (ref, path) => {
+    if ('value' in ref) return ref.value;
+    const v = env[ref.env];
+    return v !== undefined && v !== '' ? v : { path: `${path}.env`, message: `environment variable ${ref.env} is not set` };
+  };
+
+export type Compiled = { ok: true; config: RuntimeConfig } | { ok: false; issues: ConfigIssue[] };
+
+export function compileConfig(doc: SidecarConfig, version: number, resolve: SecretResolver): Compiled {
+  const issues: ConfigIssue[] = [];
+  const notes: string[] = [];
+  const secrets: string[] = [];
+  const backends = new Map<string, RuntimeBackend>();
+  doc.backends.forEach((b, i) => {
+    let apiKey: string | undefined;
+    if (b.apiKey) {
+      const r = resolve(b.apiKey, `backends[${i}].apiKey`);
+      if (typeof r === 'string') {
+        apiKey = r;
+        secrets.push(r);
+      } else issues.push(r);
+    }
+    const adapter = PROVIDERS[b.type];
+    const resolved: ResolvedBackend = {
+      name: b.name,
+      type: b.type,
+      baseURL: b.baseURL ?? DEFAULT_BASE_URL[b.type] ?? '',
+      headers: b.headers ?? {},
+      demo: { tokens: b.demo?.tokens ?? DEFAULTS.demo.tokens, tokensPerSecond: b.demo?.tokensPerSecond ?? DEFAULTS.demo.tokensPerSecond },
+      ...(apiKey !== undefined ? { apiKey } : {}),
+      ...(b.apiVersion !== undefined ? { apiVersion: b.apiVersion } : {}),
+      ...(b.prefill !== undefined ? { prefill: b.prefill } : {}),
+    };
+    const c = b.circuit ?? {};
+    backends.set(b.name, {
+      ...resolved,
+      adapter,
+      caps: adapter.capabilities(resolved),
+      circuit: {
+        consecutiveFailures: c.consecutiveFailures ?? DEFAULTS.circuit.consecutiveFailures,
+        failureRatePercent: c.failureRatePercent ?? DEFAULTS.circuit.failureRatePercent,
+        minimumRequests: c.minimumRequests ?? DEFAULTS.circuit.minimumRequests,
+        windowMs: c.windowMs ?? DEFAULTS.circuit.windowMs,
+        cooldownMs: c.cooldownMs ?? DEFAULTS.circuit.cooldownMs,
+      },
+    });
+  });
+  const routes = new Map<string, RuntimeRoute>();
+  doc.routes.forEach((r, i) => {
+    const resume = r.resume ?? DEFAULTS.resume;
+    const targets: RuntimeTarget[] = [];
+    r.backends.forEach((t, j) => {
+      const backend = backends.get(t.backend);
+      if (!backend) return; // validate() already reported it
+      let targetResume: ResumeStrategy = resume;
+      if (resume === 'prefill' && !backend.caps.prefill) {
+        targetResume = 'verify';
+        notes.push(`routes[${i}].backends[${j}]: backend "${backend.name}" (${backend.type}) cannot continue an assistant prefix; resume uses verify there`);
+      }
+      targets.push({ backend, model: t.model ?? r.model, priority: t.priority ?? j, weight: t.weight ?? DEFAULTS.weight, resume: targetResume });
+    });
+    const retry = r.retry ?? {};
+    const to = r.timeouts ?? {};
+    routes.set(r.model, {
+      model: r.model,
+      targets,
+      resume,
+      retry: {
+        attempts: retry.attempts ?? DEFAULTS.retry.attempts,
+        baseMs: retry.backoff?.baseMs ?? DEFAULTS.retry.baseMs,
+        maxMs: retry.backoff?.maxMs ?? DEFAULTS.retry.maxMs,
+        honorRetryAfter: retry.honorRetryAfter ?? DEFAULTS.retry.honorRetryAfter,
+        budgetPercent: retry.budgetPercent ?? DEFAULTS.retry.budgetPercent,
+      },
+      timeouts: {
+        connectMs: to.connectMs ?? DEFAULTS.timeouts.connectMs,
+        firstTokenMs: to.firstTokenMs ?? DEFAULTS.timeouts.firstTokenMs,
+        idleMs: to.idleMs ?? DEFAULTS.timeouts.idleMs,
+        totalMs: to.totalMs ?? DEFAULTS.timeouts.totalMs,
+      },
+      fallbackOn: new Set(r.fallbackOn ?? FALLBACK_CONDITIONS),
+    });
+  });
+  let webhookSecret: string | undefined;
+  if (doc.webhooks?.secret) {
+    const s = resolve(doc.webhooks.secret, 'webhooks.secret');
+    if (typeof s === 'string') {
+      webhookSecret = s;
+      secrets.push(s);
+    } else issues.push(s);
+  }
+  if (issues.length) return { ok: false, issues };
+  const j = doc.journal ?? {};
+  const jr = j.retention ?? {};
+  const w = doc.webhooks ?? {};
+  return {
+    ok: true,
+    config: {
+      version,
+      hash: configHash(doc),
+      routes,
+      backends,
+      maxBodyBytes: doc.limits?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      asyncMaxInFlight: doc.async?.maxInFlight ?? DEFAULTS.asyncMaxInFlight,
+      journal: {
+        type: j.type ?? 'memory',
+        ...(j.url !== undefined ? { url: j.url } : {}),
+        keyPrefix: j.keyPrefix ?? DEFAULTS.journal.keyPrefix,
+        maxRequests: jr.maxRequests ?? DEFAULTS.journal.maxRequests,
+        maxEventsPerRequest: jr.maxEventsPerRequest ?? DEFAULTS.journal.maxEventsPerRequest,
+        maxBytes: jr.maxBytes ?? DEFAULTS.journal.maxBytes,
+        ttlMs: jr.ttlMs ?? DEFAULTS.journal.ttlMs,
+      },
+      webhooks: {
+        allow: w.allow ?? [],
+        ...(webhookSecret !== undefined ? { secret: webhookSecret } : {}),
+        attempts: w.attempts ?? DEFAULTS.webhooks.attempts,
+        timeoutMs: w.timeoutMs ?? DEFAULTS.webhooks.timeoutMs,
+        awaitTimeoutMs: w.awaitTimeoutMs ?? DEFAULTS.webhooks.awaitTimeoutMs,
+      },
+      secrets,
+      notes,
+      source: doc,
+    },
+  };
+}
+
+/** The config the sidecar runs with no file: the demo backend under the model name `demo`. */
+export const DEMO_CONFIG: SidecarConfig = {
+  backends: [{ name: 'demo', type: 'demo' }],
+  routes: [{ model: 'demo', backends: [{ backend: 'demo' }] }],
+};

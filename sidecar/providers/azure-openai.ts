@@ -1,0 +1,14 @@
+// Azure OpenAI: the route's model names the deployment, the key goes in `api-key`, and every call
+// carries an api-version.
+import { openAIFamily, trimSlash } from './openai-family.ts';
+
+export const AZURE_API_VERSION = '2024-10-21';
+
+export const azureOpenAI = openAIFamily({
+  type: 'azure-openai',
+  prefillByDefault: false,
+  continueFinalMessage: false,
+  url: (b, deployment, path) =>
+    `${trimSlash(b.baseURL)}/openai/deployments/${encodeURIComponent(deployment)}/${path}?api-version=${encodeURIComponent(b.apiVersion ?? AZURE_API_VERSION)}`,
+  auth: (b) => ({ 'api-key': b.apiKey ?? '' }),
+});

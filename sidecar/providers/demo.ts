@@ -1,0 +1,11 @@
+// The built-in demo model: speaks Chat Completions from inside the process (upstream/demo.ts).
+import { openAIFamily } from './openai-family.ts';
+
+export const demo = openAIFamily({
+  type: 'demo',
+  inProcess: true,
+  prefillByDefault: true,
+  continueFinalMessage: true,
+  url: (b, _model, path) => `demo://${b.name}/${path}`,
+  auth: () => ({}),
+});

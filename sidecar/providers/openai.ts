@@ -1,0 +1,13 @@
+// api.openai.com. No assistant prefill: OpenAI's chat models answer a trailing assistant message
+// instead of continuing it, so resume: prefill falls back to verify here unless overridden.
+import { openAIFamily, trimSlash } from './openai-family.ts';
+
+export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
+
+export const openai = openAIFamily({
+  type: 'openai',
+  prefillByDefault: false,
+  continueFinalMessage: false,
+  url: (b, _model, path) => `${trimSlash(b.baseURL)}/${path}`,
+  auth: (b) => ({ authorization: `Bearer ${b.apiKey}` }),
+});

@@ -1,0 +1,74 @@
+// One adapter per provider, behind one interface. Adapters are pure: they build upstream
+// requests and decode upstream bytes; the transport (upstream/) does the I/O. Handlers never
+// branch on a provider's name, only on the capabilities an adapter declares.
+import type { BackendType } from '../../api/v1alpha1/config.ts';
+import type { AirouteError } from '../errors.ts';
+import type { ChatRequest, ChatResult, EmbeddingsRequest, Frame, JsonObject, WireFormat } from '../chat/types.ts';
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+export interface UpstreamRequest {
+  url: string;
+  method: 'POST';
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface SseEvent {
+  event?: string | undefined;
+  data: string;
+}
+
+/** Decodes one attempt's stream; made per attempt because some formats are stateful. */
+export interface StreamDecoder {
+  /** 0..n neutral events for one upstream SSE event; throws an AirouteError for an in-stream error or a malformed event. */
+  decode(ev: SseEvent): Frame | null;
+  /** The stream said everything it will say (terminal marker, or finish plus usage). */
+  readonly complete: boolean;
+  /** Every choice reported a finish reason: a stream cut after this point lost nothing but the terminator. */
+  readonly finished: boolean;
+}
+
+export interface Capabilities {
+  /** The wire format the provider speaks; a client of the same format gets raw passthrough. */
+  format: WireFormat;
+  /** Continues from a trailing assistant message (resume: prefill). */
+  prefill: boolean;
+  embeddings: boolean;
+  /** More than one choice per request (OpenAI `n`). */
+  multipleChoices: boolean;
+}
+
+/** A backend from the config, with its key resolved and defaults applied. */
+export interface ResolvedBackend {
+  name: string;
+  type: BackendType;
+  baseURL: string;
+  apiKey?: string;
+  apiVersion?: string;
+  headers: Record<string, string>;
+  prefill?: boolean;
+  demo: { tokens: number; tokensPerSecond: number };
+}
+
+export interface BuildOptions {
+  /** Text already delivered to the client, to be continued (resume: prefill). */
+  prefill?: string;
+  /** Ask for a stream even if the client did not (never used today, kept explicit). */
+  stream: boolean;
+}
+
+export interface ProviderAdapter {
+  readonly type: BackendType;
+  /** Answered inside the process (the demo model) rather than over HTTP. */
+  readonly inProcess?: boolean;
+  capabilities(backend: ResolvedBackend): Capabilities;
+  chatRequest(req: ChatRequest, backend: ResolvedBackend, model: string, opts: BuildOptions): UpstreamRequest;
+  streamDecoder(req: ChatRequest): StreamDecoder;
+  chatResult(body: string): ChatResult;
+  embeddingsRequest?(req: EmbeddingsRequest, backend: ResolvedBackend, model: string): UpstreamRequest;
+  /** OpenAI-shaped embeddings response. */
+  embeddingsResult?(body: string): JsonObject;
+  /** Classifies a non-2xx answer: status, provider message, retriable or not, fallback condition. */
+  error(status: number, body: string, headers: HeaderMap, secrets: readonly string[]): AirouteError;
+}

@@ -1,0 +1,310 @@
+// The end of the stage chain: one attempt against one backend. It owns the attempt's clocks
+// (no response, first token, idle between chunks), decodes the upstream's SSE with a maintained
+// parser, and returns once the first content frame has arrived: until then nothing has reached
+// the client, so every failure up to that point is a clean pre-first-byte failure the outer
+// stages may retry or fall back from.
+import { createParser } from 'eventsource-parser';
+import type { EmbeddingsRequest, Frame } from '../chat/types.ts';
+import type { RuntimeBackend } from '../config/runtime.ts';
+import { AirouteError, asAirouteError } from '../errors.ts';
+import type { StreamDecoder, UpstreamRequest } from '../providers/types.ts';
+import type { UpstreamResponse } from '../upstream/transport.ts';
+import type { Answer, AttemptMode, Exchange, Handler } from './types.ts';
+
+/** Error bodies and non-streamed answers are read whole; past this they are cut. */
+const MAX_ERROR_BODY = 64 * 1024;
+const MAX_JSON_BODY = 256 * 1024 * 1024;
+/** SSE lines longer than this are a malformed upstream, not something to buffer without end. */
+const MAX_SSE_BUFFER = 8 * 1024 * 1024;
+
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT',
+  'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function errnoOf(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  return String(e?.code ?? e?.cause?.code ?? '');
+}
+
+/** Counts against the backend's circuit: the backend, not the client, is at fault. */
+function countsAgainstBackend(err: AirouteError): boolean {
+  return err.retriable || err.code === 'upstream_no_response';
+}
+
+function hasContent(frame: Frame): boolean {
+  for (const ev of frame.events) if (ev.type !== 'start' && ev.type !== 'usage') return true;
+  return false;
+}
+
+async function readText(body: AsyncIterable<Uint8Array>, limit: number, onChunk: () => void): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    onChunk();
+    if (size + chunk.length > limit) {
+      parts.push(Buffer.from(chunk.subarray(0, limit - size)));
+      size = limit;
+      break;
+    }
+    parts.push(Buffer.from(chunk));
+    size += chunk.length;
+  }
+  return Buffer.concat(parts, size).toString('utf8');
+}
+
+export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
+  const target = x.target;
+  if (!target) throw new Error('attempt stage reached without a target');
+  const backend = target.backend;
+  const circuit = x.resilience.for(backend).circuit;
+  const n = ++x.lifecycle.attempt;
+  const mode: AttemptMode = !x.resume ? 'fresh' : target.resume === 'prefill' && !x.resume.prefillRefused.has(backend.name) ? 'prefill' : 'verify';
+  // Providers refuse a prefix that ends in whitespace (Anthropic says so outright); the model
+  // regenerates it, and the resume stage drops what the client already has.
+  const sentPrefill = mode === 'prefill' ? x.resume!.delivered.trimEnd() : undefined;
+  const stream = x.request.stream;
+  const started = Date.now();
+  x.lifecycle.emit('attempt.started', { backend: backend.name, model: target.model, mode });
+
+  const fail = (err: AirouteError, phase: NonNullable<AirouteError['details']['phase']>): AirouteError => {
+    const e = err.with({ backend: backend.name, phase: err.details.phase ?? phase });
+    if (countsAgainstBackend(e)) circuit.failure();
+    else circuit.neutral();
+    x.lifecycle.emit('attempt.failed', {
+      backend: backend.name,
+      phase: e.details.phase,
+      code: e.code,
+      status: e.status,
+      retriable: e.retriable,
+      message: e.message,
+      elapsedMs: Date.now() - started,
+    });
+    return e;
+  };
+
+  let req: UpstreamRequest;
+  try {
+    req =
+      x.request.operation === 'chat'
+        ? backend.adapter.chatRequest(x.request, backend, target.model, { stream, ...(sentPrefill !== undefined ? { prefill: sentPrefill } : {}) })
+        : embeddingsRequest(backend, x.request, target.model);
+  } catch (err) {
+    throw fail(asAirouteError(err).with({ retriable: false, incompatible: true }), 'request');
+  }
+
+  const ac = new AbortController();
+  const forward = () => ac.abort(x.signal.reason);
+  if (x.signal.aborted) forward();
+  else x.signal.addEventListener('abort', forward, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (ms: number, make: () => AirouteError) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ac.abort(make()), ms);
+  };
+  const release = () => {
+    clearTimeout(timer);
+    x.signal.removeEventListener('abort', forward);
+  };
+  const tm = x.route.timeouts;
+  const noResponse = () =>
+    new AirouteError('upstream_no_response', 504, `backend "${backend.name}" sent no response headers within ${tm.firstTokenMs} ms`, {
+      fallback: 'retries_exhausted',
+      phase: 'headers',
+    });
+  const firstToken = () =>
+    new AirouteError('upstream_first_token_timeout', 504, `backend "${backend.name}" sent no token within ${tm.firstTokenMs} ms`, {
+      retriable: true,
+      fallback: 'retries_exhausted',
+      phase: 'first_token',
+    });
+  const idle = () =>
+    new AirouteError('upstream_idle_timeout', 504, `backend "${backend.name}" stalled for ${tm.idleMs} ms mid-response`, {
+      retriable: true,
+      fallback: 'retries_exhausted',
+      phase: 'stream',
+    });
+  /** What went wrong, whether our own clock fired, the client left, or the network failed. */
+  const explain = (err: unknown, phase: 'connect' | 'headers' | 'first_token' | 'stream'): AirouteError => {
+    if (err instanceof AirouteError) return err;
+    if (ac.signal.aborted && ac.signal.reason instanceof AirouteError) return ac.signal.reason;
+    const code = errnoOf(err);
+    if (phase === 'connect' && CONNECT_CODES.has(code))
+      return new AirouteError('upstream_connect_failed', 502, `cannot connect to backend "${backend.name}" (${code})`, {
+        retriable: true,
+        fallback: 'retries_exhausted',
+        phase: 'connect',
+        cause: err,
+      });
+    return new AirouteError('upstream_reset', 502, `backend "${backend.name}" closed the connection ${phase === 'stream' ? 'mid-stream' : 'before answering'}${code ? ` (${code})` : ''}`, {
+      retriable: true,
+      fallback: 'retries_exhausted',
+      phase: phase === 'connect' ? 'headers' : phase,
+      cause: err,
+    });
+  };
+
+  if (stream) arm(tm.firstTokenMs, noResponse);
+  let res: UpstreamResponse;
+  try {
+    res = await x.transport(target).send(req, { signal: ac.signal, connectTimeoutMs: tm.connectMs });
+  } catch (err) {
+    release();
+    throw fail(explain(err, 'connect'), 'connect');
+  }
+
+  if (res.status >= 400) {
+    let text = '';
+    try {
+      arm(tm.idleMs, idle);
+      text = await readText(res.body, MAX_ERROR_BODY, () => timer?.refresh());
+    } catch {
+      // the status says enough; a body we could not read is reported as empty
+    } finally {
+      release();
+      res.discard();
+    }
+    let err = backend.adapter.error(res.status, text, res.headers, x.secrets);
+    if (mode === 'prefill' && res.status === 400 && err.code === 'invalid_request') {
+      // The backend refuses an assistant prefix (some newer models do). Never surface that 400
+      // in place of the original failure: restart this backend cleanly in verify mode instead.
+      x.resume!.prefillRefused.add(backend.name);
+      err = new AirouteError('prefill_rejected', 400, `backend "${backend.name}" refused the assistant prefix: ${err.message}`, {
+        retriable: true,
+        retryAfterMs: 0,
+        fallback: 'prefill_rejected',
+      });
+    }
+    throw fail(err, 'headers');
+  }
+
+  if (!stream) {
+    try {
+      arm(tm.idleMs, idle);
+      const text = await readText(res.body, MAX_JSON_BODY, () => timer?.refresh());
+      release();
+      const answer: Answer =
+        x.request.operation === 'chat'
+          ? { kind: 'json', target, attempt: n, raw: text, result: backend.adapter.chatResult(text) }
+          : { kind: 'json', target, attempt: n, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
+      if (answer.result && !answer.result.model) answer.result.model = target.model;
+      circuit.success();
+      return answer;
+    } catch (err) {
+      release();
+      res.discard();
+      throw fail(explain(err, 'first_token'), 'first_token');
+    }
+  }
+
+  // Streaming: decode until the first content frame, all under the first-token clock.
+  arm(tm.firstTokenMs, firstToken);
+  const decoder = backend.adapter.streamDecoder(x.request as Parameters<typeof backend.adapter.streamDecoder>[0]);
+  const frames = decodeFrames(res.body, decoder, () => timer?.refresh());
+  const buffered: Frame[] = [];
+  let ended = false;
+  try {
+    for (;;) {
+      const next = await frames.next();
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      buffered.push(next.value);
+      if (hasContent(next.value)) break;
+    }
+    if (ended && !decoder.finished) throw explain(truncated(backend.name), 'first_token');
+  } catch (err) {
+    release();
+    res.discard();
+    throw fail(explain(err, 'first_token'), 'first_token');
+  }
+  arm(tm.idleMs, idle);
+
+  async function* rest(): AsyncGenerator<Frame> {
+    let settled = false;
+    try {
+      for (const f of buffered) yield f;
+      buffered.length = 0;
+      if (!ended)
+        for (;;) {
+          let next: IteratorResult<Frame>;
+          try {
+            next = await frames.next();
+          } catch (err) {
+            // A stall after every choice finished lost only the terminator: the answer is complete.
+            if (decoder.finished && ac.signal.reason instanceof AirouteError && ac.signal.reason.code === 'upstream_idle_timeout') break;
+            throw err;
+          }
+          if (next.done) {
+            if (!decoder.finished) throw truncated(backend.name);
+            break;
+          }
+          // decodeFrames ends the iteration itself once the stream is complete (it may decode
+          // ahead of what has been yielded, so the decoder's flags are not checked here).
+          yield next.value;
+        }
+      settled = true;
+      circuit.success();
+    } catch (err) {
+      settled = true;
+      throw fail(explain(err, 'stream'), 'stream');
+    } finally {
+      // Abandoned by the consumer (client gone, or the resume stage refused the continuation).
+      if (!settled) circuit.neutral();
+      release();
+      // Complete (or abandoned by the client): stop reading, keep the connection if it is reusable.
+      res.discard();
+    }
+  }
+  return { kind: 'stream', target, attempt: n, mode, frames: rest(), ...(sentPrefill !== undefined ? { sentPrefill } : {}) };
+};
+
+function embeddingsRequest(backend: RuntimeBackend, req: EmbeddingsRequest, model: string): UpstreamRequest {
+  if (!backend.adapter.embeddingsRequest || !backend.caps.embeddings)
+    throw new AirouteError('unsupported_parameter', 400, `backend "${backend.name}" (${backend.type}) does not serve embeddings`);
+  return backend.adapter.embeddingsRequest(req, backend, model);
+}
+
+function truncated(backend: string): AirouteError {
+  return new AirouteError('upstream_truncated', 502, `backend "${backend}" ended the stream before it finished`, {
+    retriable: true,
+    fallback: 'retries_exhausted',
+    phase: 'stream',
+  });
+}
+
+/** Upstream bytes → SSE events (eventsource-parser) → neutral frames, one decoder per attempt. */
+async function* decodeFrames(body: AsyncIterable<Uint8Array>, decoder: StreamDecoder, onChunk: () => void): AsyncGenerator<Frame> {
+  const text = new TextDecoder();
+  const pending: Frame[] = [];
+  let failure: unknown;
+  const parser = createParser({
+    maxBufferSize: MAX_SSE_BUFFER,
+    onEvent: (ev) => {
+      if (failure !== undefined) return;
+      try {
+        const frame = decoder.decode(ev);
+        if (frame) pending.push(frame);
+      } catch (err) {
+        failure = err;
+      }
+    },
+  });
+  const drain = function* (): Generator<Frame> {
+    for (const f of pending) yield f;
+    pending.length = 0;
+  };
+  for await (const chunk of body) {
+    onChunk();
+    parser.feed(text.decode(chunk, { stream: true }));
+    // Frames decoded before a malformed event still count; the failure surfaces right after them.
+    yield* drain();
+    if (failure !== undefined) throw failure;
+    if (decoder.complete) return;
+  }
+  parser.feed(text.decode());
+  parser.reset({ consume: true });
+  yield* drain();
+  if (failure !== undefined) throw failure;
+}

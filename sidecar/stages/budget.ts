@@ -1,0 +1,25 @@
+// Retry budget per backend (after Finagle's RetryBudget and Envoy's retry_budget): retries may
+// add at most `percent` of the requests seen over a sliding window, plus a small floor so a quiet
+// backend can still be retried. When a backend fails for everyone, retries stay a bounded
+// fraction of traffic instead of multiplying the outage.
+import { SlidingWindow } from './window.ts';
+
+export const BUDGET_WINDOW_MS = 10_000;
+/** Retries always allowed per window, whatever the traffic. */
+export const BUDGET_FLOOR = 10;
+
+export class RetryBudget {
+  private readonly window = new SlidingWindow(['requests', 'retries'] as const, BUDGET_WINDOW_MS);
+
+  recordRequest(now = Date.now()): void {
+    this.window.add('requests', now);
+  }
+
+  /** Takes one retry from the budget if there is one. */
+  tryRetry(percent: number, now = Date.now()): boolean {
+    const allowed = BUDGET_FLOOR + (this.window.sum('requests', now) * percent) / 100;
+    if (this.window.sum('retries', now) + 1 > allowed) return false;
+    this.window.add('retries', now);
+    return true;
+  }
+}

@@ -1,0 +1,149 @@
+import type { Frame, StreamEvent } from '../chat/types.ts';
+import { AirouteError, asAirouteError } from '../errors.ts';
+import { Checkpoint } from './checkpoint.ts';
+import type { AttemptMode, Exchange, Handler, Stage, StreamAnswer } from './types.ts';
+
+/**
+ * Filters a continuation so the client gets only what it does not have yet.
+ * - prefill: the backend continues the delivered text sent as an assistant prefix. The prefix went
+ *   without its trailing whitespace, which the model regenerates; that part is dropped.
+ * - verify: the backend answers from scratch; nothing passes until its text has reproduced the
+ *   delivered text exactly, and any difference ends the stream as `stream_diverged`.
+ * Both drop the continuation's own start/structural frames: the client's message is already open.
+ */
+export class ContinuationGate {
+  private expected: string;
+  private pos = 0;
+  private readonly strict: boolean;
+
+  constructor(mode: Exclude<AttemptMode, 'fresh'>, delivered: string, sentPrefill = '') {
+    this.strict = mode === 'verify';
+    this.expected = this.strict ? delivered : delivered.slice(sentPrefill.length);
+  }
+
+  get passed(): boolean {
+    return this.pos >= this.expected.length;
+  }
+
+  private diverged(why: string): AirouteError {
+    return new AirouteError('stream_diverged', 502, `the regenerated answer diverged from what was already delivered (${why})`, { phase: 'stream' });
+  }
+
+  pass(frame: Frame): Frame | null {
+    const out: StreamEvent[] = [];
+    for (const ev of frame.events) {
+      if (this.passed || ev.type === 'start' || ev.type === 'usage') {
+        out.push(ev);
+        continue;
+      }
+      if (ev.type !== 'text' || ev.choice !== 0) {
+        if (!this.strict) {
+          this.pos = this.expected.length; // prefill: anything but text ends the overlap window
+          out.push(ev);
+          continue;
+        }
+        throw this.diverged(`${ev.type} before the delivered ${this.expected.length} characters were reproduced`);
+      }
+      const want = this.expected.slice(this.pos, this.pos + ev.text.length);
+      let same = 0;
+      while (same < want.length && want.charCodeAt(same) === ev.text.charCodeAt(same)) same++;
+      if (this.strict && same < want.length) throw this.diverged(`at character ${this.pos + same}`);
+      if (!this.strict && same < want.length) {
+        // prefill: the model chose different whitespace; what it wrote after is new content.
+        this.pos = this.expected.length;
+        out.push({ ...ev, text: ev.text.slice(same) });
+        continue;
+      }
+      this.pos += same;
+      if (same < ev.text.length) out.push({ ...ev, text: ev.text.slice(same) });
+    }
+    return out.length ? { events: out } : null;
+  }
+
+  /** The continuation ended: in verify mode it must have reproduced everything delivered. */
+  end(): void {
+    if (this.strict && !this.passed) throw this.diverged(`ended after ${this.pos} of ${this.expected.length} delivered characters`);
+  }
+}
+
+function interrupted(cause: AirouteError, cp: Checkpoint, attempts: number, why: string): AirouteError {
+  const s = cp.summary();
+  const code = cause.code === 'stream_diverged' ? 'stream_diverged' : 'stream_interrupted';
+  return new AirouteError(code, cause.status >= 400 ? cause.status : 502, `stream ${code === 'stream_diverged' ? 'diverged' : 'interrupted'} after ${s.deliveredChars} delivered characters: ${cause.message}${why ? ` (${why})` : ''}`, {
+    phase: 'stream',
+    cause,
+    extra: { ...s, attempts, cause: cause.code },
+  });
+}
+
+/**
+ * Mid-stream recovery, the one stage that acts after the first byte. It records a checkpoint of
+ * every frame it hands on; when the stream fails it runs the rest of the chain again (retry,
+ * fallback, circuit) as a continuation in the route's resume strategy, and splices in only what
+ * the client does not have. It never joins two different generations silently: verify checks
+ * the prefix, prefill continues the same text, anything else ends with an explicit error.
+ */
+export const resume: Stage = (next) => async (x) => {
+  const first = await next(x);
+  if (first.kind !== 'stream') return first;
+  return { ...first, frames: stitch(first, next, x) };
+};
+
+async function* stitch(first: StreamAnswer, next: Handler, x: Exchange): AsyncGenerator<Frame> {
+  const cp = new Checkpoint();
+  const maxResumes = x.route.retry.attempts;
+  let current = first;
+  let resumes = 0;
+  const lc = x.lifecycle;
+  for (;;) {
+    const gate = current.mode === 'fresh' ? undefined : new ContinuationGate(current.mode, cp.delivered(), current.sentPrefill);
+    try {
+      for await (const frame of current.frames) {
+        const out = gate ? gate.pass(frame) : frame;
+        if (!out) continue;
+        for (const ev of out.events) {
+          cp.record(ev);
+          if (ev.type === 'text') lc.emit('content.delta', { choice: ev.choice, text: ev.text });
+          else if (ev.type === 'tool_start') lc.emit('content.delta', { choice: ev.choice, toolCall: { index: ev.index, id: ev.id, name: ev.name } });
+          else if (ev.type === 'tool_args') lc.emit('content.delta', { choice: ev.choice, toolCall: { index: ev.index, arguments: ev.args } });
+        }
+        yield out;
+      }
+      gate?.end();
+      return;
+    } catch (e) {
+      const err = asAirouteError(e);
+      if (x.signal.aborted) throw asAirouteError(x.signal.reason);
+      if (err.code === 'stream_diverged')
+        lc.emit('attempt.failed', { backend: current.target.backend.name, phase: 'stream', code: err.code, status: err.status, retriable: false, message: err.message });
+      const summary = cp.summary();
+      lc.emit('checkpoint', { ...summary, attempt: current.attempt });
+      const can = cp.resumability();
+      const why =
+        x.route.resume === 'none'
+          ? 'the route resumes nothing (resume: none)'
+          : err.code === 'stream_diverged'
+            ? ''
+            : !can.ok
+              ? can.reason
+              : !err.retriable
+                ? 'the failure is not retriable'
+                : resumes >= maxResumes
+                  ? `${resumes} resumes already tried`
+                  : undefined;
+      if (why !== undefined) throw interrupted(err, cp, lc.attempt, why);
+      resumes++;
+      x.resume = { delivered: cp.delivered(), prefillRefused: x.resume?.prefillRefused ?? new Set() };
+      try {
+        const r = await next(x);
+        if (r.kind !== 'stream') throw new AirouteError('upstream_error', 502, 'a continuation came back without a stream');
+        current = r;
+      } catch (e2) {
+        const again = asAirouteError(e2);
+        if (x.signal.aborted) throw asAirouteError(x.signal.reason);
+        throw interrupted(err, cp, lc.attempt, `no backend could continue it: ${again.message}`);
+      }
+      lc.emit('stream.resumed', { backend: current.target.backend.name, model: current.target.model, mode: current.mode, fromChars: summary.deliveredChars });
+    }
+  }
+}

@@ -1,0 +1,108 @@
+// Starts a sidecar in this process: data listener, admin listener, config from a file or the
+// demo. The CLI calls this; tests call it directly to get real servers on ephemeral ports.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { configFromDocument, loadConfigFile } from './config/load.ts';
+import { DEMO_CONFIG, type SecretResolver } from './config/runtime.ts';
+import { createLogger } from './log.ts';
+import { adminServer } from './server/admin.ts';
+import { dataPlane } from './server/data-plane.ts';
+import { Sidecar, type RequestRecord } from './sidecar.ts';
+
+export interface StartOptions {
+  /** Path of a standalone config file; without it the demo backend serves the model `demo`. */
+  configFile?: string;
+  /** An already-parsed config document (tests). */
+  configDocument?: unknown;
+  /** Start with no config at all (an injected sidecar waiting for the operator's push). */
+  waitForPush?: boolean;
+  host?: string;
+  port?: number;
+  adminHost?: string;
+  adminPort?: number;
+  adminTokenFile?: string;
+  logger?: Logger;
+  resolveSecrets?: SecretResolver;
+}
+
+export interface RunningSidecar {
+  sidecar: Sidecar;
+  dataPort: number;
+  adminPort: number;
+  dataURL: string;
+  adminURL: string;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export function logRequest(logger: Logger): (rec: RequestRecord) => void {
+  return (rec) => {
+    const level = rec.outcome === 'success' || rec.outcome === 'cancelled' ? 'info' : 'warn';
+    if (!logger.isLevelEnabled(level)) return;
+    logger[level](
+      {
+        requestId: rec.id,
+        route: rec.route,
+        backend: rec.backend,
+        model: rec.model,
+        stream: rec.stream,
+        outcome: rec.outcome,
+        status: rec.status,
+        code: rec.code,
+        attempts: rec.attempts,
+        retries: rec.retries,
+        fallbacks: rec.fallbacks,
+        resumes: rec.resumes,
+        durationMs: Math.round(rec.durationMs * 100) / 100,
+        ttftMs: rec.ttftMs === undefined ? undefined : Math.round(rec.ttftMs * 100) / 100,
+        inputTokens: rec.usage?.inputTokens,
+        outputTokens: rec.usage?.outputTokens,
+      },
+      'request',
+    );
+  };
+}
+
+export async function startSidecar(opts: StartOptions = {}): Promise<RunningSidecar> {
+  const logger = opts.logger ?? createLogger();
+  const sc = new Sidecar(logger);
+  sc.observe({ requestFinished: logRequest(logger) });
+  if (!opts.waitForPush) {
+    const config = opts.configFile
+      ? await loadConfigFile(opts.configFile, opts.resolveSecrets)
+      : configFromDocument(opts.configDocument ?? DEMO_CONFIG, opts.configDocument ? 'document' : 'demo', 0, opts.resolveSecrets);
+    for (const note of config.notes) logger.warn(note);
+    sc.swap(config);
+  }
+  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc));
+  const admin = createServer(adminServer(sc, { ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}), ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}) }));
+  const host = opts.host ?? '127.0.0.1';
+  const adminHost = opts.adminHost ?? '127.0.0.1';
+  const dataPort = await listen(data, opts.port ?? 4000, host);
+  const adminPort = await listen(admin, opts.adminPort ?? 4001, adminHost);
+  const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h);
+  return {
+    sidecar: sc,
+    dataPort,
+    adminPort,
+    dataURL: `http://${urlHost(host)}:${dataPort}`,
+    adminURL: `http://${urlHost(adminHost)}:${adminPort}`,
+    async close() {
+      const closed = Promise.all([new Promise<void>((r) => data.close(() => r())), new Promise<void>((r) => admin.close(() => r()))]);
+      data.closeAllConnections();
+      admin.closeAllConnections();
+      await closed;
+      await sc.close();
+    },
+  };
+}
