@@ -197,8 +197,9 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
     }
   }
 
-  // Streaming: decode until the first content frame, all under the first-token clock.
-  arm(tm.firstTokenMs, firstToken);
+  // Streaming: decode until the first content frame, all under the first-token clock, which
+  // started with the attempt (headers arriving do not restart it).
+  arm(Math.max(0, tm.firstTokenMs - (Date.now() - started)), firstToken);
   const decoder = backend.adapter.streamDecoder(x.request as Parameters<typeof backend.adapter.streamDecoder>[0]);
   const frames = decodeFrames(res.body, decoder, () => timer?.refresh());
   const buffered: Frame[] = [];

@@ -181,7 +181,7 @@ export class MockProvider {
   private json(res: ServerResponse, format: Format, model: string, a: AnswerScript): void {
     const finish = a.finish ?? (a.toolCalls?.length ? 'tool_calls' : 'stop');
     const inTok = a.inputTokens ?? 11;
-    const outTok = a.outputTokens ?? 7;
+    const outTok = a.outputTokens ?? (chunkText(a.text).length || 1);
     let body: unknown;
     if (format === 'openai')
       body = {
@@ -244,13 +244,18 @@ export class MockProvider {
     const pieces = chunkText(a.text, a.chunkChars);
     const finish = a.finish ?? (a.toolCalls?.length ? 'tool_calls' : 'stop');
     const inTok = a.inputTokens ?? 11;
-    const outTok = a.outputTokens ?? 7;
+    // Unless scripted, a token per chunk actually generated (a continuation reports fewer).
+    const outTok = a.outputTokens ?? (pieces.length || 1);
     const frames = framesFor(format, model, pieces, a.toolCalls ?? [], finish, inTok, outTok, body);
     let content = 0;
     for (const f of frames) {
       if (res.destroyed) return;
       if (f.content) {
-        if (fault && 'dropAfter' in fault && content >= fault.dropAfter) return void res.socket?.destroy();
+        if (fault && 'dropAfter' in fault && content >= fault.dropAfter) {
+          // Let what was written reach the client first: a drop loses the connection, not data already sent.
+          await sleep(30);
+          return void res.socket?.destroy();
+        }
         if (fault && 'stallAfter' in fault && content >= fault.stallAfter) return; // silent, connection open
         if (fault && 'malformedAfter' in fault && content >= fault.malformedAfter) {
           res.write('data: {"id":"chatcmpl-mock1","choices":[{"index":0,"delta":{"content":"BROKEN\n\n');
