@@ -59,7 +59,9 @@ export async function streamWith(kind: ClientKind, baseURL: string, opts: Stream
       t.model = m.model;
       t.usage = { input: m.usage.input_tokens, output: m.usage.output_tokens };
     }
-    t.completed = true;
+    // The SDKs end iteration quietly when the caller aborts; that is not a completed answer.
+    if (opts.signal?.aborted) t.error = { message: 'aborted by the client' };
+    else t.completed = true;
   } catch (err) {
     const e = err as { status?: number; message: string; error?: { type?: string; code?: string; error?: { type?: string } }; code?: string | null; type?: string };
     t.error = {
