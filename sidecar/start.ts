@@ -4,7 +4,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { configFromDocument, loadConfigFile } from './config/load.ts';
+import { DEFAULTS } from '../api/v1alpha1/config.ts';
 import { DEMO_CONFIG, type SecretResolver } from './config/runtime.ts';
+import { MemoryJournal } from './events/journal.ts';
+import { attachEventsWebSocket } from './events/websocket.ts';
+import { AsyncService } from './requests/service.ts';
 import { createLogger } from './log.ts';
 import { adminServer } from './server/admin.ts';
 import { dataPlane } from './server/data-plane.ts';
@@ -28,6 +32,8 @@ export interface StartOptions {
 
 export interface RunningSidecar {
   sidecar: Sidecar;
+  journal: MemoryJournal;
+  requests: AsyncService;
   dataPort: number;
   adminPort: number;
   dataURL: string;
@@ -84,7 +90,21 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     for (const note of config.notes) logger.warn(note);
     sc.swap(config);
   }
-  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc));
+  const retention = () => {
+    const j = sc.config?.journal ?? { ...DEFAULTS.journal };
+    return { maxRequests: j.maxRequests, maxEventsPerRequest: j.maxEventsPerRequest, maxBytes: j.maxBytes, ttlMs: j.ttlMs };
+  };
+  const journal = new MemoryJournal(retention());
+  sc.onEvent((ev) => journal.append(ev));
+  const requests = new AsyncService(sc, () => journal, retention().ttlMs, retention().maxRequests);
+  sc.onConfig(() => {
+    const r = retention();
+    journal.configure(r);
+    requests.registry.ttlMs = r.ttlMs;
+    requests.registry.maxRecords = r.maxRequests;
+  });
+  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit }));
+  attachEventsWebSocket(data, () => journal);
   const admin = createServer(adminServer(sc, { ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}), ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}) }));
   const host = opts.host ?? '127.0.0.1';
   const adminHost = opts.adminHost ?? '127.0.0.1';
@@ -93,6 +113,8 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h);
   return {
     sidecar: sc,
+    journal,
+    requests,
     dataPort,
     adminPort,
     dataURL: `http://${urlHost(host)}:${dataPort}`,
@@ -102,6 +124,8 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
       data.closeAllConnections();
       admin.closeAllConnections();
       await closed;
+      requests.close();
+      await journal.close();
       await sc.close();
     },
   };

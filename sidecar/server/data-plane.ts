@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ChatResult, ClientFormat, FinishReason, ProxyRequest, Usage } from '../chat/types.ts';
-import { mergeUsage } from '../chat/types.ts';
+import { ResultBuilder, mergeUsage } from '../chat/types.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
 import { decodeEmbeddingsRequest } from '../endpoints/embeddings.ts';
 import { getModel, listModels, modelNotFound } from '../endpoints/models.ts';
@@ -91,7 +91,7 @@ async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, 
 }
 
 /** Folds what the client was sent into the request's record and terminal event. */
-class Tally {
+export class Tally {
   usage: Usage | undefined;
   readonly finish: (FinishReason | null)[] = [];
   chunks = 0;
@@ -157,6 +157,7 @@ async function serve(sc: Sidecar, x: Exchange, res: ServerResponse): Promise<voi
     return end(sc, x, tally, t0);
   }
   await writeStream(x, res, answer, tally, headers);
+  tally.see(answer); // after a resume, the backend that finished the answer
   return end(sc, x, tally, t0, tally.error);
 }
 
@@ -189,8 +190,51 @@ async function writeStream(x: Exchange, res: ServerResponse, answer: StreamAnswe
   }
 }
 
+export type Collected = { ok: true; body: unknown; tally: Tally } | { ok: false; err: AirouteError; tally: Tally };
+
+/**
+ * Runs an exchange to its end without a client connection (async requests): the answer is
+ * folded into one complete result in the endpoint's own non-streamed format. The caller emits
+ * the terminal event with `end`, when the request is really over.
+ */
+export async function collect(sc: Sidecar, x: Exchange): Promise<Collected> {
+  const tally = new Tally();
+  try {
+    const answer = await sc.handle(x);
+    tally.see(answer);
+    if (answer.kind === 'json') {
+      tally.firstByteAt = performance.now();
+      if (answer.result) {
+        for (const c of answer.result.choices) {
+          tally.finish[c.index] = c.finishReason;
+          if (c.text) x.lifecycle.emit('content.delta', { choice: c.index, text: c.text });
+        }
+        tally.usage = answer.result.usage;
+      }
+      return { ok: true, body: JSON.parse(resultBody(x.request, answer, x.id)) as unknown, tally };
+    }
+    const builder = new ResultBuilder();
+    for await (const frame of answer.frames) {
+      tally.firstByteAt ??= performance.now();
+      tally.chunks++;
+      for (const ev of frame.events) {
+        builder.add(ev);
+        if (ev.type === 'finish') tally.finish[ev.choice] = ev.reason;
+        else if (ev.type === 'start') tally.model = ev.model || tally.model;
+      }
+    }
+    const result = builder.build();
+    tally.see(answer);
+    tally.usage = result.usage;
+    if (!result.model) result.model = tally.model ?? answer.target.model;
+    return { ok: true, body: encodeResult(x.request, result, x.id), tally };
+  } catch (e) {
+    return { ok: false, err: x.signal.aborted ? asAirouteError(x.signal.reason) : asAirouteError(e), tally };
+  }
+}
+
 /** The one terminal event, the cleanup, and the request's record for logs and metrics. */
-export function end(sc: Sidecar, x: Exchange, tally: Tally, t0: number, err?: AirouteError): void {
+export function end(sc: Sidecar, x: Exchange, tally: Tally, t0: number, err?: AirouteError, completedExtra: Record<string, unknown> = {}): void {
   for (const c of x.cleanup) c();
   const lc = x.lifecycle;
   const durationMs = performance.now() - t0;
@@ -209,6 +253,7 @@ export function end(sc: Sidecar, x: Exchange, tally: Tally, t0: number, err?: Ai
       ...(tally.usage ? { usage: tally.usage } : {}),
       attempts: lc.attempt,
       durationMs: Math.round(durationMs),
+      ...completedExtra,
     });
   else if (outcome === 'cancelled') lc.emit('request.cancelled', { reason: err.message, attempts: lc.attempt });
   else lc.emit('request.failed', { error: { code: err.code, status: err.status, message: err.message, ...(err.details.extra ?? {}) }, attempts: lc.attempt });

@@ -86,10 +86,13 @@ function interrupted(cause: AirouteError, cp: Checkpoint, attempts: number, why:
 export const resume: Stage = (next) => async (x) => {
   const first = await next(x);
   if (first.kind !== 'stream') return first;
-  return { ...first, frames: stitch(first, next, x) };
+  const answer: StreamAnswer = { ...first };
+  answer.frames = stitch(first, next, x, answer);
+  return answer;
 };
 
-async function* stitch(first: StreamAnswer, next: Handler, x: Exchange): AsyncGenerator<Frame> {
+/** `answer` is the caller's view: after a resume its target and attempt name the backend that continued. */
+async function* stitch(first: StreamAnswer, next: Handler, x: Exchange, answer: StreamAnswer): AsyncGenerator<Frame> {
   const cp = new Checkpoint();
   const maxResumes = x.route.retry.attempts;
   let current = first;
@@ -138,6 +141,8 @@ async function* stitch(first: StreamAnswer, next: Handler, x: Exchange): AsyncGe
         const r = await next(x);
         if (r.kind !== 'stream') throw new AirouteError('upstream_error', 502, 'a continuation came back without a stream');
         current = r;
+        answer.target = r.target;
+        answer.attempt = r.attempt;
       } catch (e2) {
         const again = asAirouteError(e2);
         if (x.signal.aborted) throw asAirouteError(x.signal.reason);

@@ -1,0 +1,142 @@
+// Async requests: their status, result and callback state, and the idempotency keys that make
+// submission safe to retry. In memory, bounded and time-limited like the journal.
+import type { ClientFormat } from '../chat/types.ts';
+import type { Exchange } from '../stages/types.ts';
+
+export type AsyncStatus = 'running' | 'awaiting_callback' | 'completed' | 'failed' | 'cancelled';
+export const FINISHED: ReadonlySet<AsyncStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+export interface CallbackState {
+  url: string;
+  /** Completion waits for the app's backend to call /complete. */
+  await: boolean;
+  delivery: { status: 'pending' | 'delivered' | 'failed'; attempts: number; lastStatus?: number; lastError?: string; deliveredAt?: string };
+  /** What the backend sent to /complete. */
+  payload?: unknown;
+}
+
+export interface AsyncRecord {
+  id: string;
+  format: ClientFormat;
+  operation: 'chat' | 'embeddings';
+  model: string;
+  status: AsyncStatus;
+  createdAt: number;
+  updatedAt: number;
+  attempts: number;
+  /** The answer in the endpoint's own (non-streamed) format. */
+  result?: unknown;
+  /** The error in the endpoint's own format. */
+  error?: unknown;
+  callback?: CallbackState;
+  idempotencyKey?: string;
+  bodyHash: string;
+}
+
+/** The JSON a client polls. */
+export function publicView(r: AsyncRecord): Record<string, unknown> {
+  return {
+    id: r.id,
+    object: 'airoute.request',
+    status: r.status,
+    model: r.model,
+    created_at: new Date(r.createdAt).toISOString(),
+    updated_at: new Date(r.updatedAt).toISOString(),
+    attempts: r.attempts,
+    ...(r.result !== undefined ? { result: r.result } : {}),
+    ...(r.error !== undefined ? { error: r.error } : {}),
+    ...(r.callback
+      ? { callback: { url: r.callback.url, await: r.callback.await, delivery: r.callback.delivery, ...(r.callback.payload !== undefined ? { payload: r.callback.payload } : {}) } }
+      : {}),
+  };
+}
+
+export class AsyncRegistry {
+  private readonly records = new Map<string, AsyncRecord>();
+  private readonly exchanges = new Map<string, Exchange>();
+  private readonly byKey = new Map<string, { id: string; bodyHash: string }>();
+  private readonly gone = new Set<string>();
+  private running = 0;
+  private readonly sweeper: NodeJS.Timeout;
+  ttlMs: number;
+  maxRecords: number;
+
+  constructor(ttlMs: number, maxRecords: number) {
+    this.ttlMs = ttlMs;
+    this.maxRecords = maxRecords;
+    this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(5000, Math.max(250, ttlMs / 4)));
+    this.sweeper.unref();
+  }
+
+  get inFlight(): number {
+    return this.running;
+  }
+
+  get(id: string): AsyncRecord | undefined {
+    return this.records.get(id);
+  }
+
+  wasEvicted(id: string): boolean {
+    return this.gone.has(id);
+  }
+
+  exchange(id: string): Exchange | undefined {
+    return this.exchanges.get(id);
+  }
+
+  byIdempotencyKey(key: string): { id: string; bodyHash: string } | undefined {
+    const hit = this.byKey.get(key);
+    if (hit && !this.records.has(hit.id)) {
+      this.byKey.delete(key);
+      return undefined;
+    }
+    return hit;
+  }
+
+  add(record: AsyncRecord, x: Exchange): void {
+    this.records.set(record.id, record);
+    this.exchanges.set(record.id, x);
+    if (record.idempotencyKey) this.byKey.set(record.idempotencyKey, { id: record.id, bodyHash: record.bodyHash });
+    this.running++;
+    if (this.records.size > this.maxRecords) this.evictFinished(this.records.size - this.maxRecords);
+  }
+
+  update(id: string, patch: Partial<AsyncRecord>): AsyncRecord | undefined {
+    const r = this.records.get(id);
+    if (!r) return undefined;
+    const wasFinished = FINISHED.has(r.status);
+    Object.assign(r, patch, { updatedAt: Date.now() });
+    if (!wasFinished && FINISHED.has(r.status)) {
+      this.running--;
+      this.exchanges.delete(id);
+    }
+    return r;
+  }
+
+  private evictFinished(n: number): void {
+    for (const r of this.records.values()) {
+      if (n <= 0) return;
+      if (!FINISHED.has(r.status)) continue;
+      this.drop(r);
+      n--;
+    }
+  }
+
+  private drop(r: AsyncRecord): void {
+    this.records.delete(r.id);
+    if (r.idempotencyKey) this.byKey.delete(r.idempotencyKey);
+    this.gone.add(r.id);
+    if (this.gone.size > Math.max(1000, this.maxRecords * 4)) {
+      const oldest = this.gone.values().next().value;
+      if (oldest !== undefined) this.gone.delete(oldest);
+    }
+  }
+
+  private sweep(now: number): void {
+    for (const r of this.records.values()) if (FINISHED.has(r.status) && now - r.updatedAt > this.ttlMs) this.drop(r);
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+}
