@@ -9,7 +9,7 @@ import { startSidecar } from './start.ts';
 const USAGE = `usage:
   airoute sidecar [--config FILE] [--host 127.0.0.1] [--port 4000]
                   [--admin-host 127.0.0.1] [--admin-port 4001] [--admin-token-file FILE]
-                  [--wait-for-push] [--log-level info]
+                  [--wait-for-push] [--demo-ui] [--log-level info]
   airoute operator
 
 environment: AIROUTE_CONFIG, AIROUTE_PORT, AIROUTE_ADMIN_PORT, AIROUTE_ADMIN_TOKEN_FILE, AIROUTE_LOG_LEVEL
@@ -33,6 +33,7 @@ async function sidecar(args: string[]): Promise<void> {
       'admin-port': { type: 'string' },
       'admin-token-file': { type: 'string' },
       'wait-for-push': { type: 'boolean' },
+      'demo-ui': { type: 'boolean' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -52,6 +53,7 @@ async function sidecar(args: string[]): Promise<void> {
     ...(configFile ? { configFile } : {}),
     ...(tokenFile ? { adminTokenFile: tokenFile } : {}),
     waitForPush: values['wait-for-push'] === true,
+    demoUi: values['demo-ui'] === true,
     host: values.host ?? '127.0.0.1',
     port: port(values.port ?? env.AIROUTE_PORT, '--port', 4000),
     adminHost: values['admin-host'] ?? '127.0.0.1',
@@ -61,7 +63,9 @@ async function sidecar(args: string[]): Promise<void> {
   const c = running.sidecar.config;
   logger.info(
     { data: running.dataURL, admin: running.adminURL, routes: c ? [...c.routes.keys()] : [], version: c?.version ?? null },
-    c ? `airoute sidecar ready: point your SDK's base URL at ${running.dataURL}/v1` : 'airoute sidecar waiting for a config push',
+    c
+      ? `airoute sidecar ready: point your SDK's base URL at ${running.dataURL}/v1${values['demo-ui'] ? `; lifecycle demo at ${running.dataURL}/airoute/demo` : ''}`
+      : 'airoute sidecar waiting for a config push',
   );
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down');

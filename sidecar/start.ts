@@ -11,6 +11,7 @@ import { attachEventsWebSocket } from './events/websocket.ts';
 import { AsyncService } from './requests/service.ts';
 import { createLogger } from './log.ts';
 import { adminServer } from './server/admin.ts';
+import { demoUi } from './server/demo-ui.ts';
 import { dataPlane } from './server/data-plane.ts';
 import { Sidecar, type RequestRecord } from './sidecar.ts';
 
@@ -26,6 +27,8 @@ export interface StartOptions {
   adminHost?: string;
   adminPort?: number;
   adminTokenFile?: string;
+  /** Serve the lifecycle demo page at /airoute/demo. */
+  demoUi?: boolean;
   logger?: Logger;
   resolveSecrets?: SecretResolver;
 }
@@ -103,7 +106,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     requests.registry.ttlMs = r.ttlMs;
     requests.registry.maxRecords = r.maxRequests;
   });
-  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit }));
+  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit, ...(opts.demoUi ? { demoUi } : {}) }));
   attachEventsWebSocket(data, () => journal);
   const admin = createServer(adminServer(sc, { ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}), ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}) }));
   const host = opts.host ?? '127.0.0.1';

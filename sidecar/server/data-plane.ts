@@ -32,6 +32,8 @@ export interface DataPlaneOptions {
   asyncApi?: AsyncApi;
   /** Takes a `Prefer: respond-async` submission; answers true if it took it. */
   submitAsync?: (s: Submission) => Promise<boolean>;
+  /** Serves the demo page under /airoute/demo (`--demo-ui`). */
+  demoUi?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
 }
 
 export function dataPlane(sc: Sidecar, opts: DataPlaneOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
@@ -58,6 +60,7 @@ async function route(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, 
     if (path === '/v1/embeddings') return proxy(sc, opts, req, res, id, 'embeddings');
   }
   if (path.startsWith('/airoute/v1/') && opts.asyncApi && (await opts.asyncApi(req, res, id, path))) return;
+  if (path.startsWith('/airoute/demo') && opts.demoUi && (await opts.demoUi(req, res, path))) return;
   if (req.method === 'GET' && (path === '/v1/models' || path.startsWith('/v1/models/'))) {
     const config = ready(sc);
     const anthropic = format === 'anthropic';
