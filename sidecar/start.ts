@@ -7,6 +7,7 @@ import { configFromDocument, loadConfigFile } from './config/load.ts';
 import { DEFAULTS } from '../api/v1alpha1/config.ts';
 import { DEMO_CONFIG, type SecretResolver } from './config/runtime.ts';
 import { MemoryJournal } from './events/journal.ts';
+import { SidecarMetrics } from './metrics.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
 import { AsyncService } from './requests/service.ts';
 import { createLogger } from './log.ts';
@@ -37,6 +38,7 @@ export interface RunningSidecar {
   sidecar: Sidecar;
   journal: MemoryJournal;
   requests: AsyncService;
+  metrics: SidecarMetrics;
   dataPort: number;
   adminPort: number;
   dataURL: string;
@@ -106,9 +108,11 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     requests.registry.ttlMs = r.ttlMs;
     requests.registry.maxRecords = r.maxRequests;
   });
+  const metrics = new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.registry.inFlight });
+  requests.onDelivery = (ok) => metrics.webhookDelivered(ok);
   const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit, ...(opts.demoUi ? { demoUi } : {}) }));
   attachEventsWebSocket(data, () => journal);
-  const admin = createServer(adminServer(sc, { ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}), ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}) }));
+  const admin = createServer(adminServer(sc, { metrics: () => metrics.exposition(), onPush: (o) => metrics.pushOutcome(o), ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}), ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}) }));
   const host = opts.host ?? '127.0.0.1';
   const adminHost = opts.adminHost ?? '127.0.0.1';
   const dataPort = await listen(data, opts.port ?? 4000, host);
@@ -118,6 +122,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     sidecar: sc,
     journal,
     requests,
+    metrics,
     dataPort,
     adminPort,
     dataURL: `http://${urlHost(host)}:${dataPort}`,

@@ -30,6 +30,8 @@ export class AsyncService {
   /** Resolvers of requests waiting for their backend's /complete call. */
   private readonly awaiting = new Map<string, (payload: unknown) => void>();
   private readonly closing = new AbortController();
+  /** Told of every finished webhook delivery (metrics). */
+  onDelivery: (ok: boolean) => void = () => undefined;
 
   constructor(sc: Sidecar, journal: () => Journal, ttlMs: number, maxRecords: number) {
     this.sc = sc;
@@ -144,6 +146,7 @@ export class AsyncService {
         this.registry.update(record.id, {});
       },
     }).then((r) => {
+      this.onDelivery(r.ok);
       if (!r.ok) cb.delivery = { ...cb.delivery, status: 'failed' };
       this.sc.logger[r.ok ? 'debug' : 'warn']({ requestId: record.id, type, attempts: r.attempts, status: r.status, ok: r.ok }, 'webhook delivery');
     });

@@ -18,6 +18,7 @@ export interface AdminOptions {
   /** Extra reasons the sidecar is not ready (e.g. its journal store is unreachable). */
   notReadyReasons?: () => string[];
   resolveSecrets?: SecretResolver;
+  onPush?: (outcome: 'applied' | 'stale' | 'invalid' | 'unauthorized' | 'disabled') => void;
 }
 
 /** Reads the bearer token from a file, again whenever the file changes (rotation needs no restart). */
@@ -67,29 +68,46 @@ export function adminServer(sc: Sidecar, opts: AdminOptions = {}): (req: Incomin
   let pushing = Promise.resolve();
 
   async function putConfig(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!token || !(await token.configured())) return adminError(res, 403, 'push_disabled', 'config push is disabled: no admin token is configured');
+    const outcome = opts.onPush ?? (() => undefined);
+    if (!token || !(await token.configured())) {
+      outcome('disabled');
+      return adminError(res, 403, 'push_disabled', 'config push is disabled: no admin token is configured');
+    }
     const auth = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(auth);
-    if (!m || !(await token.verify(m[1]!.trim()))) return adminError(res, 401, 'unauthorized', 'missing or invalid bearer token');
+    if (!m || !(await token.verify(m[1]!.trim()))) {
+      outcome('unauthorized');
+      return adminError(res, 401, 'unauthorized', 'missing or invalid bearer token');
+    }
     let doc: unknown;
     try {
       doc = parseJsonObject(await readBody(req, MAX_CONFIG_BYTES));
     } catch (err) {
+      outcome('invalid');
       return adminError(res, (err as { status?: number }).status ?? 400, 'invalid_body', (err as Error).message);
     }
     const v = validatePush(doc);
-    if (!v.ok) return rejected(res, v.issues);
+    if (!v.ok) {
+      outcome('invalid');
+      return rejected(res, v.issues);
+    }
     // Pushes are serialised so two concurrent versions cannot both pass the staleness check.
     const run = pushing.then(() => {
       const current = sc.config;
-      if (current && v.value.version <= current.version)
+      if (current && v.value.version <= current.version) {
+        outcome('stale');
         return adminError(res, 409, 'stale_version', `version ${v.value.version} is not newer than the running version ${current.version}`, {
           version: current.version,
           hash: current.hash,
         });
+      }
       const c = compileConfig(v.value.config, v.value.version, resolve);
-      if (!c.ok) return rejected(res, c.issues.map((i) => ({ ...i, path: `config.${i.path}` })));
+      if (!c.ok) {
+        outcome('invalid');
+        return rejected(res, c.issues.map((i) => ({ ...i, path: `config.${i.path}` })));
+      }
       sc.swap(c.config);
+      outcome('applied');
       for (const note of c.config.notes) sc.logger.warn({ version: c.config.version }, note);
       sc.logger.info({ version: c.config.version, hash: c.config.hash }, 'config applied');
       return sendJson(res, 200, { version: c.config.version, hash: c.config.hash });

@@ -10,6 +10,8 @@ export const BUDGET_FLOOR = 10;
 
 export class RetryBudget {
   private readonly window = new SlidingWindow(['requests', 'retries'] as const, BUDGET_WINDOW_MS);
+  /** Retries refused so far (monotonic, for metrics). */
+  exhausted = 0;
 
   recordRequest(now = Date.now()): void {
     this.window.add('requests', now);
@@ -18,7 +20,10 @@ export class RetryBudget {
   /** Takes one retry from the budget if there is one. */
   tryRetry(percent: number, now = Date.now()): boolean {
     const allowed = BUDGET_FLOOR + (this.window.sum('requests', now) * percent) / 100;
-    if (this.window.sum('retries', now) + 1 > allowed) return false;
+    if (this.window.sum('retries', now) + 1 > allowed) {
+      this.exhausted++;
+      return false;
+    }
     this.window.add('retries', now);
     return true;
   }

@@ -120,7 +120,7 @@ async function* stitch(first: StreamAnswer, next: Handler, x: Exchange, answer: 
       if (err.code === 'stream_diverged')
         lc.emit('attempt.failed', { backend: current.target.backend.name, phase: 'stream', code: err.code, status: err.status, retriable: false, message: err.message });
       const summary = cp.summary();
-      lc.emit('checkpoint', { ...summary, attempt: current.attempt });
+      lc.emit('checkpoint', { ...summary, attempt: current.attempt, backend: current.target.backend.name, strategy: x.route.resume });
       const can = cp.resumability();
       const why =
         x.route.resume === 'none'

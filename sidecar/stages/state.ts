@@ -37,6 +37,10 @@ export class Resilience {
     for (const b of backends.values()) this.for(b).circuit.configure(b.circuit);
   }
 
+  budgetExhaustions(): [string, number][] {
+    return [...this.backends].map(([name, s]) => [name, s.budget.exhausted]);
+  }
+
   states(): [string, CircuitState][] {
     return [...this.backends].map(([name, s]) => [name, s.circuit.state]);
   }

@@ -1,0 +1,226 @@
+// Prometheus metrics (prom-client) named after the OpenTelemetry GenAI semantic conventions in
+// their Prometheus form, plus airoute_ series for what the conventions do not cover. Every label
+// value comes from the config (route, backend) or a closed set (outcome, reason, code): never
+// from a request, so the series count is bounded by the config, whatever clients send.
+// Nothing is observed per chunk: requests are observed once, at their end.
+import client, { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BackendType } from '../api/v1alpha1/config.ts';
+import type { Journal } from './events/journal.ts';
+import type { LifecycleEvent } from './events/types.ts';
+import type { RequestRecord, Sidecar } from './sidecar.ts';
+import { CIRCUIT_STATE_VALUE } from './stages/circuit-breaker.ts';
+
+/** gen_ai.provider.name values (OTel registry where one exists). */
+export const PROVIDER_NAME: Record<BackendType, string> = {
+  openai: 'openai',
+  'azure-openai': 'azure.ai.openai',
+  anthropic: 'anthropic',
+  gemini: 'gcp.gemini',
+  'openai-compatible': 'openai_compatible',
+  demo: 'airoute.demo',
+};
+
+const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84];
+const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60];
+const TPOT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5];
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
+
+export type PushOutcome = 'applied' | 'stale' | 'invalid' | 'unauthorized' | 'disabled';
+
+export interface MetricsSources {
+  journal: () => Journal;
+  asyncInFlight: () => number;
+}
+
+export class SidecarMetrics {
+  readonly registry = new Registry();
+  private readonly routeOf = new Map<string, string>();
+  private readonly reqLabels = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'route', 'backend', 'outcome'] as const;
+  private readonly duration: Histogram<(typeof this.reqLabels)[number]>;
+  private readonly ttft: Histogram<string>;
+  private readonly tpot: Histogram<string>;
+  private readonly tokens: Histogram<string>;
+  private readonly errors: Counter<string>;
+  private readonly attempts: Counter<string>;
+  private readonly attemptFailures: Counter<string>;
+  private readonly retries: Counter<string>;
+  private readonly retryAfter: Histogram<string>;
+  private readonly fallbacks: Counter<string>;
+  private readonly resumes: Counter<string>;
+  private readonly diverged: Counter<string>;
+  private readonly streamErrors: Counter<string>;
+  private readonly pushes: Counter<string>;
+  private readonly webhooks: Counter<string>;
+  private readonly active: Gauge<string>;
+  /** Requests between a mid-stream failure (checkpoint) and its recovery, with the route's strategy. */
+  private readonly recovering = new Map<string, { strategy: string; backend: string }>();
+
+  constructor(sc: Sidecar, sources: MetricsSources) {
+    const r = this.registry;
+    client.collectDefaultMetrics({ register: r });
+    this.duration = new Histogram({ name: 'gen_ai_client_operation_duration_seconds', help: 'GenAI operation duration, as the app sees it through the sidecar.', labelNames: this.reqLabels, buckets: DURATION_BUCKETS, registers: [r] });
+    this.ttft = new Histogram({ name: 'gen_ai_server_time_to_first_token_seconds', help: 'Time from request to the first content the client received.', labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'route', 'backend'], buckets: TTFT_BUCKETS, registers: [r] });
+    this.tpot = new Histogram({ name: 'gen_ai_server_time_per_output_token_seconds', help: 'Time per output token after the first.', labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'route', 'backend'], buckets: TPOT_BUCKETS, registers: [r] });
+    this.tokens = new Histogram({ name: 'gen_ai_client_token_usage', help: 'Tokens used per request, by type.', labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_token_type', 'route', 'backend'], buckets: TOKEN_BUCKETS, registers: [r] });
+    this.errors = new Counter({ name: 'airoute_request_errors_total', help: 'Requests that ended in an error, by error code.', labelNames: ['route', 'code'], registers: [r] });
+    this.attempts = new Counter({ name: 'airoute_attempts_total', help: 'Upstream attempts started.', labelNames: ['route', 'backend', 'mode'], registers: [r] });
+    this.attemptFailures = new Counter({ name: 'airoute_attempt_failures_total', help: 'Upstream attempts that failed, by phase and code.', labelNames: ['route', 'backend', 'phase', 'code'], registers: [r] });
+    this.retries = new Counter({ name: 'airoute_retries_total', help: 'Retries scheduled, by reason.', labelNames: ['route', 'backend', 'reason'], registers: [r] });
+    this.retryAfter = new Histogram({ name: 'airoute_retry_after_seconds', help: 'Retry-After values honoured, by backend.', labelNames: ['backend'], buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [r] });
+    this.fallbacks = new Counter({ name: 'airoute_fallbacks_total', help: 'Moves to the next backend of a chain.', labelNames: ['route', 'from', 'to', 'reason'], registers: [r] });
+    this.resumes = new Counter({ name: 'airoute_resumes_total', help: 'Mid-stream recoveries, by strategy and outcome.', labelNames: ['route', 'backend', 'strategy', 'outcome'], registers: [r] });
+    this.diverged = new Counter({ name: 'airoute_stream_diverged_total', help: 'Verify resumes whose regenerated text differed from what was delivered.', labelNames: ['route', 'backend'], registers: [r] });
+    this.streamErrors = new Counter({ name: 'airoute_stream_errors_total', help: 'Streams that ended with an in-stream error after content reached the client.', labelNames: ['route', 'code'], registers: [r] });
+    this.pushes = new Counter({ name: 'airoute_config_push_total', help: 'Config pushes received on the admin port, by outcome.', labelNames: ['outcome'], registers: [r] });
+    this.webhooks = new Counter({ name: 'airoute_webhook_deliveries_total', help: 'Webhook deliveries, by outcome.', labelNames: ['outcome'], registers: [r] });
+    this.active = new Gauge({ name: 'airoute_active_requests', help: 'Requests in flight, by whether they stream.', labelNames: ['stream'], registers: [r] });
+    new Gauge({
+      name: 'airoute_circuit_state',
+      help: 'Circuit state per backend: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['backend'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [backend, state] of sc.resilience.states()) this.set({ backend }, CIRCUIT_STATE_VALUE[state]);
+      },
+    });
+    new Gauge({
+      name: 'airoute_retry_budget_exhausted_total',
+      help: 'Retries refused because the backend retry budget was spent (monotonic).',
+      labelNames: ['backend'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [backend, n] of sc.resilience.budgetExhaustions()) this.set({ backend }, n);
+      },
+    });
+    const journalGauge = (name: string, help: string, pick: (s: ReturnType<Journal['stats']>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.set(pick(sources.journal().stats()));
+        },
+      });
+    journalGauge('airoute_journal_requests', 'Requests whose events the journal keeps.', (s) => s.requests);
+    journalGauge('airoute_journal_events', 'Events the journal keeps.', (s) => s.events);
+    journalGauge('airoute_journal_bytes', 'Approximate bytes the journal keeps.', (s) => s.bytes);
+    journalGauge('airoute_journal_evictions_total', 'Requests evicted from the journal (monotonic).', (s) => s.evictions);
+    new Gauge({
+      name: 'airoute_async_inflight',
+      help: 'Async requests in flight (the async queue depth).',
+      registers: [r],
+      collect() {
+        this.set(sources.asyncInFlight());
+      },
+    });
+    new Gauge({
+      name: 'airoute_config_version',
+      help: 'Version of the config the sidecar runs (0: a local file or none).',
+      registers: [r],
+      collect() {
+        this.set(sc.config?.version ?? -1);
+      },
+    });
+    new Gauge({
+      name: 'airoute_config_info',
+      help: 'The running config: its content hash and version as labels, value 1.',
+      labelNames: ['hash', 'version'],
+      registers: [r],
+      collect() {
+        this.reset();
+        if (sc.config) this.set({ hash: sc.config.hash, version: String(sc.config.version) }, 1);
+      },
+    });
+    sc.onEvent(this.onEvent);
+    sc.observe({ requestFinished: (rec) => this.requestFinished(rec) });
+  }
+
+  /** Lifecycle events: content deltas return at the first comparison (the per-chunk path). */
+  private onEvent = (ev: LifecycleEvent): void => {
+    const d = ev.data;
+    switch (ev.type) {
+      case 'content.delta':
+        return;
+      case 'request.accepted':
+        this.routeOf.set(ev.requestId, String(d.model));
+        this.active.inc({ stream: String(d.stream === true) });
+        return;
+      case 'attempt.started':
+        this.attempts.inc({ route: this.route(ev), backend: String(d.backend), mode: String(d.mode) });
+        return;
+      case 'attempt.failed':
+        this.attemptFailures.inc({ route: this.route(ev), backend: String(d.backend), phase: String(d.phase), code: String(d.code) });
+        if (d.code === 'stream_diverged') {
+          this.diverged.inc({ route: this.route(ev), backend: String(d.backend) });
+          this.resumes.inc({ route: this.route(ev), backend: String(d.backend), strategy: 'verify', outcome: 'diverged' });
+          this.recovering.delete(ev.requestId);
+        }
+        return;
+      case 'checkpoint':
+        this.recovering.set(ev.requestId, { strategy: String(d.strategy), backend: String(d.backend) });
+        return;
+      case 'retry.scheduled':
+        this.retries.inc({ route: this.route(ev), backend: String(d.backend), reason: String(d.reason) });
+        if (typeof d.retryAfterMs === 'number') this.retryAfter.observe({ backend: String(d.backend) }, d.retryAfterMs / 1000);
+        return;
+      case 'fallback':
+        this.fallbacks.inc({ route: this.route(ev), from: String(d.from), to: String(d.to), reason: String(d.reason) });
+        return;
+      case 'stream.resumed':
+        this.recovering.delete(ev.requestId);
+        this.resumes.inc({ route: this.route(ev), backend: String(d.backend), strategy: String(d.mode), outcome: 'resumed' });
+        return;
+      case 'request.completed':
+      case 'request.failed':
+      case 'request.cancelled': {
+        const open = this.recovering.get(ev.requestId);
+        // A stream that failed mid-way and was not recovered: either the route resumes nothing, or no backend could continue.
+        if (open && ev.type === 'request.failed')
+          this.resumes.inc({ route: this.route(ev), backend: open.backend, strategy: open.strategy, outcome: open.strategy === 'none' ? 'skipped' : 'failed' });
+        this.recovering.delete(ev.requestId);
+        this.routeOf.delete(ev.requestId);
+        return;
+      }
+    }
+  };
+
+  private route(ev: LifecycleEvent): string {
+    return this.routeOf.get(ev.requestId) ?? 'unknown';
+  }
+
+  private requestFinished(rec: RequestRecord): void {
+    this.active.dec({ stream: String(rec.stream) });
+    const op = rec.operation === 'embeddings' ? 'embeddings' : 'chat';
+    const provider = rec.provider ? PROVIDER_NAME[rec.provider as BackendType] ?? rec.provider : 'none';
+    const backend = rec.backend ?? 'none';
+    const base = { gen_ai_operation_name: op, gen_ai_provider_name: provider, gen_ai_request_model: rec.route, route: rec.route, backend };
+    this.duration.observe({ ...base, outcome: rec.outcome }, rec.durationMs / 1000);
+    if (rec.outcome !== 'success') {
+      this.errors.inc({ route: rec.route, code: rec.code ?? 'unknown' });
+      if (rec.stream && rec.ttftMs !== undefined) this.streamErrors.inc({ route: rec.route, code: rec.code ?? 'unknown' });
+    }
+    if (rec.ttftMs !== undefined && rec.outcome === 'success') {
+      this.ttft.observe(base, rec.ttftMs / 1000);
+      const out = rec.usage?.outputTokens ?? 0;
+      if (rec.stream && out > 1) this.tpot.observe(base, (rec.durationMs - rec.ttftMs) / 1000 / (out - 1));
+    }
+    if (rec.usage) {
+      this.tokens.observe({ ...base, gen_ai_token_type: 'input' }, rec.usage.inputTokens);
+      this.tokens.observe({ ...base, gen_ai_token_type: 'output' }, rec.usage.outputTokens);
+    }
+  }
+
+  pushOutcome(outcome: PushOutcome): void {
+    this.pushes.inc({ outcome });
+  }
+
+  webhookDelivered(ok: boolean): void {
+    this.webhooks.inc({ outcome: ok ? 'delivered' : 'failed' });
+  }
+
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
