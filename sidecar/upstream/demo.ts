@@ -31,9 +31,12 @@ function lastUserText(body: JsonObject): string {
 }
 
 /** The demo's full answer to a prompt, as tokens (each but the first with its leading space). */
+/** Where a sentence starts, so every answer reads from the beginning of one. */
+const STARTS = WORDS.flatMap((_, i) => (i === 0 || /\.$/.test(WORDS[i - 1]!) ? [i] : []));
+
 export function demoTokens(prompt: string, count: number): string[] {
   const seed = createHash('sha256').update(prompt).digest().readUInt32BE(0);
-  const start = seed % WORDS.length;
+  const start = STARTS[seed % STARTS.length]!;
   return Array.from({ length: count }, (_, i) => (i === 0 ? '' : ' ') + WORDS[(start + i) % WORDS.length]);
 }
 
@@ -68,9 +71,7 @@ export class DemoTransport implements Transport {
     if (url.pathname.endsWith('/embeddings')) return json(200, embeddings(body, model));
     const all = demoTokens(lastUserText(body), tokens);
     // Continue after an assistant prefix the way a real model does: only what follows it.
-    const prefix = assistantPrefix(body);
-    let skip = '';
-    if (prefix !== undefined) skip = prefix;
+    const skip = assistantPrefix(body) ?? '';
     const pieces: string[] = [];
     let consumed = 0;
     for (const t of all) {
