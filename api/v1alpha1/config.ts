@@ -95,7 +95,7 @@ export type Backend = Static<typeof Backend>;
 
 export const RouteTarget = Type.Object(
   {
-    backend: Type.String({ minLength: 1 }),
+    backend: Type.String({ minLength: 1, maxLength: 63 }),
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Model name sent upstream; defaults to the route\'s.' })),
     priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'Lower runs first; defaults to the position.' })),
     weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000, default: DEFAULTS.weight, description: 'Share among targets of equal priority.' })),

@@ -1,0 +1,76 @@
+// Compiles an AIRoute spec and the Secrets it references into the sidecar config document, and
+// checks the result with the very validator the sidecar runs before it swaps (validate.ts).
+// Pure: Secrets come in as already-decoded data.
+import type { AIRouteSpec, SecretKeyRef } from '../../api/v1alpha1/airoute.ts';
+import type { SecretValue, SidecarConfig } from '../../api/v1alpha1/config.ts';
+import { configHash, validateConfig, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
+import { redact } from '../redact.ts';
+
+/** Secret name → decoded data (key → value), for the secrets of one namespace. */
+export type SecretsView = ReadonlyMap<string, Readonly<Record<string, string>>>;
+
+export interface CompileResult {
+  /** The document, when the spec is valid and every reference resolved. */
+  config?: SidecarConfig;
+  hash?: string;
+  /** Spec problems (Accepted=False), paths from `spec.`. */
+  invalid: ConfigIssue[];
+  /** Unresolved Secret references (ResolvedRefs=False), paths from `spec.`. */
+  unresolved: ConfigIssue[];
+  /** Every secret value used, so messages derived from this document can be scrubbed. */
+  secrets: string[];
+}
+
+/** Stands in for a key that did not resolve, so the rest of the spec can still be validated. */
+const PLACEHOLDER = 'unresolved-secret-placeholder';
+
+export function referencedSecrets(spec: AIRouteSpec): string[] {
+  const names = new Set<string>();
+  for (const b of spec.backends ?? []) if (b.apiKey) names.add(b.apiKey.secretKeyRef.name);
+  if (spec.webhooks?.secret) names.add(spec.webhooks.secret.secretKeyRef.name);
+  return [...names];
+}
+
+export function compileRoute(spec: AIRouteSpec, secrets: SecretsView): CompileResult {
+  const unresolved: ConfigIssue[] = [];
+  const used: string[] = [];
+  const resolve = (ref: SecretKeyRef, path: string): SecretValue => {
+    const { name, key } = ref.secretKeyRef;
+    const data = secrets.get(name);
+    const at = `spec.${path}.secretKeyRef`;
+    if (!data) unresolved.push({ path: at, message: `Secret "${name}" not found` });
+    else if (!Object.hasOwn(data, key)) unresolved.push({ path: at, message: `Secret "${name}" has no key "${key}"` });
+    else {
+      // Keys are never meant to carry whitespace; a trailing newline from `--from-file` would
+      // otherwise end up in an Authorization header.
+      const value = data[key]!.trim();
+      if (value) {
+        used.push(value);
+        return { value };
+      }
+      unresolved.push({ path: at, message: `key "${key}" of Secret "${name}" is empty` });
+    }
+    return { value: PLACEHOLDER };
+  };
+  const { podSelector: _selector, backends, routes, webhooks, ...rest } = spec;
+  const config: SidecarConfig = {
+    ...structuredClone(rest),
+    backends: (backends ?? []).map((b, i) => {
+      const { apiKey, ...plain } = b;
+      return { ...structuredClone(plain), ...(apiKey ? { apiKey: resolve(apiKey, `backends[${i}].apiKey`) } : {}) };
+    }),
+    routes: structuredClone(routes ?? []),
+    ...(webhooks
+      ? {
+          webhooks: (() => {
+            const { secret, ...w } = webhooks;
+            return { ...structuredClone(w), ...(secret ? { secret: resolve(secret, 'webhooks.secret') } : {}) };
+          })(),
+        }
+      : {}),
+  };
+  const v = validateConfig(config, 'spec');
+  const invalid = v.ok ? [] : v.issues.map((i) => ({ path: i.path, message: redact(i.message, used) }));
+  if (invalid.length || unresolved.length) return { invalid, unresolved, secrets: used };
+  return { config, hash: configHash(config), invalid, unresolved, secrets: used };
+}

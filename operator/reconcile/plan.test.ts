@@ -1,0 +1,195 @@
+// Table tests of the pure reconcile decision: (AIRoute, observed) → plan. No cluster, no clock.
+import { describe, expect, test } from 'vitest';
+import type { AIRoute, AIRouteSpec, AIRouteStatus } from '../../api/v1alpha1/airoute.ts';
+import { configHash } from '../../api/v1alpha1/validate.ts';
+import { compileRoute } from './compile.ts';
+import { plan, type Observed, type PodView, type SidecarObservation } from './plan.ts';
+
+const KEY = 'sk-test-0123456789abcdef';
+
+const spec = (over: Partial<AIRouteSpec> = {}): AIRouteSpec => ({
+  podSelector: { matchLabels: { app: 'chat' } },
+  backends: [{ name: 'primary', type: 'openai-compatible', baseURL: 'http://127.0.0.1:9000/v1', apiKey: { secretKeyRef: { name: 'keys', key: 'primary' } } }],
+  routes: [{ model: 'chat', backends: [{ backend: 'primary' }] }],
+  ...over,
+});
+
+const route = (s: AIRouteSpec = spec(), status?: AIRouteStatus, meta: Partial<AIRoute['metadata']> = {}): AIRoute => ({
+  apiVersion: 'airoute.dev/v1alpha1',
+  kind: 'AIRoute',
+  metadata: { name: 'r', namespace: 'ns', generation: 3, creationTimestamp: '2025-01-01T00:00:00Z', ...meta },
+  spec: s,
+  ...(status ? { status } : {}),
+});
+
+const pod = (name: string, sidecar: SidecarObservation = {}, over: Partial<PodView> = {}): PodView => ({
+  name,
+  labels: { app: 'chat' },
+  injected: true,
+  address: `http://10.0.0.${name.length}:4001`,
+  sidecar,
+  ...over,
+});
+
+const secrets = new Map([['keys', { primary: KEY }]]);
+const observed = (pods: PodView[], over: Partial<Observed> = {}): Observed => ({ secrets, pods, otherRoutes: [], ...over });
+const hashOf = (s: AIRouteSpec) => compileRoute(s, secrets).hash!;
+const H = hashOf(spec());
+const cond = (p: ReturnType<typeof plan>, type: string) => p.status.conditions.find((c) => c.type === type)!;
+
+describe('plan(): versions', () => {
+  test.each([
+    {
+      name: 'first reconcile mints version 1 and persists it before pushing',
+      status: undefined,
+      pods: [pod('a'), pod('b')],
+      want: { version: 1, persist: true, push: ['a', 'b'], synced: 0 },
+    },
+    {
+      name: 'same content keeps its version; converged pods are not pushed',
+      status: { configVersion: 4, configHash: H },
+      pods: [pod('a', { running: { version: 4, hash: H } }), pod('b', { running: { version: 4, hash: H } })],
+      want: { version: 4, persist: false, push: [], synced: 2 },
+    },
+    {
+      name: 'new content gets the next version',
+      status: { configVersion: 4, configHash: 'sha256:old' },
+      pods: [pod('a', { running: { version: 4, hash: 'sha256:old' } })],
+      want: { version: 5, persist: true, push: ['a'], synced: 0 },
+    },
+    {
+      name: 'a sidecar already running a higher version with other content pushes the version above it',
+      status: { configVersion: 2, configHash: H },
+      pods: [pod('a', { running: { version: 9, hash: 'sha256:foreign' } }), pod('b', { running: { version: 2, hash: H } })],
+      want: { version: 10, persist: true, push: ['a', 'b'], synced: 0 },
+    },
+    {
+      name: 'status lost (AIRoute recreated) but sidecars run this content at version 7: adopt 7, push nothing',
+      status: undefined,
+      pods: [pod('a', { running: { version: 7, hash: H } })],
+      want: { version: 7, persist: true, push: [], synced: 1 },
+    },
+    {
+      name: 'a restarted sidecar (version 0) gets the current version again',
+      status: { configVersion: 3, configHash: H },
+      pods: [pod('a', { running: { version: 0, hash: null } }), pod('b', { running: { version: 3, hash: H } })],
+      want: { version: 3, persist: false, push: ['a'], synced: 1 },
+    },
+  ])('$name', ({ status, pods, want }) => {
+    const p = plan(route(spec(), status), observed(pods));
+    expect(p.desired?.version).toBe(want.version);
+    expect(p.persistVersion).toBe(want.persist);
+    expect(p.push).toEqual(want.push);
+    expect(p.status.syncedPods).toBe(want.synced);
+    expect(p.status.targetPods).toBe(pods.length);
+  });
+});
+
+describe('plan(): conditions and events', () => {
+  test('converged: every condition True, Ready says how many pods run which version', () => {
+    const p = plan(route(spec(), { configVersion: 2, configHash: H }), observed([pod('a', { running: { version: 2, hash: H } })]));
+    expect(Object.fromEntries(p.status.conditions.map((c) => [c.type, c.status]))).toEqual({ Accepted: 'True', ResolvedRefs: 'True', Synced: 'True', Conflict: 'False', Ready: 'True' });
+    expect(cond(p, 'Ready').message).toBe('1/1 pods run config version 2');
+    expect(p.status.observedGeneration).toBe(3);
+    expect(p.events).toEqual([{ type: 'Normal', reason: 'Ready', message: '1/1 pods run config version 2' }]);
+  });
+
+  test('missing Secret → ResolvedRefs=False naming the ref; nothing pushed; last good version kept; Warning event', () => {
+    const p = plan(route(spec(), { configVersion: 2, configHash: H }), observed([pod('a', { running: { version: 2, hash: H } })], { secrets: new Map() }));
+    expect(cond(p, 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'SecretNotResolved', message: 'spec.backends[0].apiKey.secretKeyRef: Secret "keys" not found' });
+    expect(p.desired).toBeUndefined();
+    expect(p.push).toEqual([]);
+    expect(p.status.configVersion).toBe(2);
+    expect(p.status.syncedPods).toBe(1);
+    expect(cond(p, 'Ready').status).toBe('False');
+    expect(p.events).toContainEqual({ type: 'Warning', reason: 'SecretNotResolved', message: 'spec.backends[0].apiKey.secretKeyRef: Secret "keys" not found' });
+  });
+
+  test('missing key in an existing Secret is named too', () => {
+    const p = plan(route(), observed([], { secrets: new Map([['keys', { other: 'x' }]]) }));
+    expect(cond(p, 'ResolvedRefs').message).toBe('spec.backends[0].apiKey.secretKeyRef: Secret "keys" has no key "primary"');
+  });
+
+  test('spec the sidecar validator refuses → Accepted=False with the path under spec', () => {
+    const bad = spec({ routes: [{ model: 'chat', backends: [{ backend: 'nope' }] }] });
+    const p = plan(route(bad), observed([pod('a')]));
+    expect(cond(p, 'Accepted')).toMatchObject({ status: 'False', reason: 'Invalid' });
+    expect(cond(p, 'Accepted').message).toContain('spec.routes[0].backends[0].backend: unknown backend "nope"');
+    expect(p.push).toEqual([]);
+  });
+
+  test('a sidecar rejected this version → no second push to it; Synced=False Rejected with its reason; Warning event once', () => {
+    const obs = observed([pod('a', { running: { version: 0, hash: null }, rejected: { version: 1, message: 'config.routes[0]: nope' } })]);
+    const first = plan(route(spec(), { configVersion: 1, configHash: H }), obs);
+    expect(first.push).toEqual([]);
+    expect(cond(first, 'Synced')).toMatchObject({ status: 'False', reason: 'Rejected', message: 'sidecar of pod a rejected config version 1: config.routes[0]: nope' });
+    expect(first.events.filter((e) => e.reason === 'Rejected')).toHaveLength(1);
+    // Same rejection observed again: status already says so, no new Event.
+    const again = plan(route(spec(), { configVersion: 1, configHash: H, conditions: first.status.conditions.map((c) => ({ ...c, lastTransitionTime: 't' })) }), obs);
+    expect(again.events).toEqual([]);
+  });
+
+  test('unreachable pod: still planned for push (the shell applies its backoff), Synced=False Unreachable', () => {
+    const p = plan(route(spec(), { configVersion: 1, configHash: H }), observed([pod('a', { unreachable: 'ECONNREFUSED' }), pod('b', { running: { version: 1, hash: H } })]));
+    expect(p.push).toEqual(['a']);
+    expect(cond(p, 'Synced')).toMatchObject({ status: 'False', reason: 'Unreachable', message: '1/2 pods run config version 1; unreachable: a' });
+  });
+
+  test('selected pod without a sidecar counts as a target that cannot sync', () => {
+    const p = plan(route(spec(), { configVersion: 1, configHash: H }), observed([pod('a', {}, { injected: false })]));
+    expect(p.push).toEqual([]);
+    expect(cond(p, 'Synced').reason).toBe('NoSidecar');
+  });
+
+  test('pod without an IP yet is pending, not pushed', () => {
+    const p = plan(route(), observed([pod('a', {}, { address: undefined })]));
+    expect(p.push).toEqual([]);
+    expect(cond(p, 'Synced').reason).toBe('Pending');
+  });
+
+  test('no selected pods: Synced and Ready with 0/0', () => {
+    const p = plan(route(), observed([pod('a', {}, { labels: { app: 'other' } })]));
+    expect(p.status.targetPods).toBe(0);
+    expect(cond(p, 'Synced')).toMatchObject({ status: 'True', reason: 'NoTargetPods' });
+    expect(cond(p, 'Ready').status).toBe('True');
+  });
+
+  test('API keys never appear in status or events, even when a sidecar echoes one', () => {
+    const p = plan(route(spec(), { configVersion: 1, configHash: H }), observed([pod('a', { rejected: { version: 1, message: `bad key ${KEY}` } })]));
+    const text = JSON.stringify({ s: p.status, e: p.events });
+    expect(text).not.toContain(KEY);
+    expect(text).toContain('[redacted]');
+  });
+});
+
+describe('plan(): two AIRoutes selecting the same pod', () => {
+  const older = { name: 'older', createdAt: '2024-06-01T00:00:00Z', podSelector: { matchLabels: { app: 'chat' } } };
+  const younger = { name: 'younger', createdAt: '2026-01-01T00:00:00Z', podSelector: { matchLabels: { app: 'chat' } } };
+
+  test('the younger AIRoute leaves the pod to the older one: not a target, Conflict=True naming it, not Ready, Warning event', () => {
+    const p = plan(route(), observed([pod('a'), pod('b', {}, { labels: { app: 'chat', only: 'me' } })], { otherRoutes: [{ ...older, podSelector: { matchLabels: { app: 'chat' }, matchExpressions: [{ key: 'only', operator: 'DoesNotExist' }] } }] }));
+    expect(p.push).toEqual(['b']);
+    expect(p.status.targetPods).toBe(1);
+    expect(cond(p, 'Conflict')).toMatchObject({ status: 'True', reason: 'PodsOwnedByOtherRoute', message: 'pods a are also selected by AIRoute older, which is older and keeps them' });
+    expect(cond(p, 'Ready')).toMatchObject({ status: 'False', reason: 'PodsOwnedByOtherRoute' });
+    expect(p.events.map((e) => e.reason)).toContain('PodsOwnedByOtherRoute');
+  });
+
+  test('the older AIRoute keeps the pod, says so, and stays Ready', () => {
+    const p = plan(route(spec(), { configVersion: 1, configHash: H }), observed([pod('a', { running: { version: 1, hash: H } })], { otherRoutes: [younger] }));
+    expect(p.status.targetPods).toBe(1);
+    expect(cond(p, 'Conflict')).toMatchObject({ status: 'True', reason: 'PodsSharedWithOtherRoute', message: 'pods a are also selected by AIRoute younger; this AIRoute is older and keeps them' });
+    expect(cond(p, 'Ready').status).toBe('True');
+  });
+
+  test('same creation time: the name decides, so both sides agree', () => {
+    const twin = { name: 'a-twin', createdAt: '2025-01-01T00:00:00Z', podSelector: { matchLabels: { app: 'chat' } } };
+    expect(plan(route(), observed([pod('x')], { otherRoutes: [twin] })).status.targetPods).toBe(0); // 'a-twin' < 'r'
+  });
+});
+
+test('the document is the one the sidecar will hash: configHash of the compiled config', () => {
+  const p = plan(route(), observed([]));
+  expect(p.desired!.hash).toBe(configHash(p.desired!.config));
+  expect(p.desired!.config.backends[0]!.apiKey).toEqual({ value: KEY });
+});

@@ -1,0 +1,154 @@
+// Sidecar injection: the patch (idempotent, restricted-PSS, loopback data port, admin port on the
+// pod IP, readiness on /readyz), the HTTPS AdmissionReview endpoint served by the operator, and
+// both failure policies.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import pino from 'pino';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { OperatorMetrics } from '../../operator/metrics.ts';
+import { DEFAULT_INJECTION, injectionPatch } from '../../operator/webhook/inject.ts';
+import { review, startWebhook, type AdmissionReview, type FailurePolicy } from '../../operator/webhook/server.ts';
+import { jsonPatch } from '../k8s/api-server.ts';
+import { selfSignedCert } from '../k8s/cert.ts';
+import type { JsonObject } from '../k8s/schema.ts';
+import { testCluster } from './harness.ts';
+
+const appPod = (annotations: Record<string, string> = { 'airoute.dev/inject': 'true' }): V1Pod => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { generateName: 'app-', namespace: 'team-a', annotations },
+  spec: { containers: [{ name: 'app', image: 'app:1' }] },
+});
+
+const patched = (pod: V1Pod): V1Pod => {
+  const ops = injectionPatch(pod, DEFAULT_INJECTION);
+  return ops ? (jsonPatch(structuredClone(pod) as unknown as JsonObject, ops as unknown as JsonObject[]) as unknown as V1Pod) : pod;
+};
+
+/** The `restricted` Pod Security Standard's container-level checks (v1.30 profile). */
+function restrictedViolations(c: V1Container): string[] {
+  const sc = c.securityContext ?? {};
+  const out: string[] = [];
+  if (sc.privileged) out.push('privileged');
+  if (sc.allowPrivilegeEscalation !== false) out.push('allowPrivilegeEscalation != false');
+  if (!sc.capabilities?.drop?.includes('ALL')) out.push('capabilities must drop ALL');
+  if ((sc.capabilities?.add ?? []).some((cap) => cap !== 'NET_BIND_SERVICE')) out.push('capabilities added');
+  if (sc.runAsNonRoot !== true) out.push('runAsNonRoot != true');
+  if (sc.runAsUser === 0) out.push('runAsUser 0');
+  if (!['RuntimeDefault', 'Localhost'].includes(sc.seccompProfile?.type ?? '')) out.push('seccompProfile');
+  if (c.ports?.some((p) => p.hostPort)) out.push('hostPort');
+  return out;
+}
+
+describe('injection patch', () => {
+  test('adds the sidecar: data port on loopback, admin port on the pod IP, /readyz readiness, token mount, restricted security context', () => {
+    const pod = patched(appPod());
+    const sc = pod.spec!.containers.find((c) => c.name === 'airoute-sidecar')!;
+    expect(pod.spec!.containers.map((c) => c.name)).toEqual(['app', 'airoute-sidecar']);
+    expect(sc.args).toEqual(expect.arrayContaining(['sidecar', '--wait-for-push', '--host', '127.0.0.1', '--port', '4000', '--admin-host', '$(POD_IP)', '--admin-port', '4001', '--admin-token-file', '/var/run/airoute/admin/token']));
+    expect(sc.env).toContainEqual({ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
+    expect(sc.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 4001 } });
+    expect(sc.resources).toEqual(DEFAULT_INJECTION.resources);
+    expect(restrictedViolations(sc)).toEqual([]);
+    expect(sc.securityContext!.readOnlyRootFilesystem).toBe(true);
+    expect(pod.spec!.volumes).toEqual([{ name: 'airoute-admin-token', secret: { secretName: 'airoute-admin-token', items: [{ key: 'token', path: 'token' }], defaultMode: 0o440 } }]);
+    expect(sc.volumeMounts).toEqual([{ name: 'airoute-admin-token', mountPath: '/var/run/airoute/admin', readOnly: true }]);
+    expect(pod.metadata!.labels).toEqual({ 'airoute.dev/sidecar': 'injected' });
+    expect(pod.metadata!.annotations).toMatchObject({ 'airoute.dev/inject': 'true', 'airoute.dev/injected': 'true', 'airoute.dev/admin-port': '4001' });
+  });
+
+  test('idempotent: an injected pod is left unchanged; pods that do not ask are untouched', () => {
+    expect(injectionPatch(patched(appPod()), DEFAULT_INJECTION)).toBeUndefined();
+    expect(injectionPatch(appPod({}), DEFAULT_INJECTION)).toBeUndefined();
+    expect(injectionPatch(appPod({ 'airoute.dev/inject': 'false' }), DEFAULT_INJECTION)).toBeUndefined();
+  });
+
+  test('existing labels, annotations and volumes are kept (escaped JSON pointers)', () => {
+    const pod = appPod();
+    pod.metadata!.labels = { app: 'chat' };
+    pod.spec!.volumes = [{ name: 'data', emptyDir: {} }];
+    const out = patched(pod);
+    expect(out.metadata!.labels).toEqual({ app: 'chat', 'airoute.dev/sidecar': 'injected' });
+    expect(out.spec!.volumes!.map((v) => v.name)).toEqual(['data', 'airoute-admin-token']);
+  });
+});
+
+describe('AdmissionReview over HTTPS', () => {
+  let dir: string;
+  let ca: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'airoute-webhook-'));
+    const { cert, key } = selfSignedCert();
+    ca = cert;
+    await writeFile(join(dir, 'tls.crt'), cert);
+    await writeFile(join(dir, 'tls.key'), key);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const reviewOf = (pod: V1Pod, uid = 'u-1'): AdmissionReview => ({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid, kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'team-a', operation: 'CREATE', object: pod },
+  });
+
+  const post = async (port: number, body: AdmissionReview) => {
+    const res = await request(`https://localhost:${port}/mutate`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, dispatcher: new Agent({ connect: { ca } }) });
+    return (await res.body.json()) as AdmissionReview;
+  };
+
+  test('the operator serves the webhook over TLS, creates the namespace token Secret, and answers with a JSONPatch', async () => {
+    const c = await testCluster();
+    try {
+      const op = await c.operator({ webhook: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), host: '127.0.0.1', port: 0, settings: DEFAULT_INJECTION, failurePolicy: 'Fail' } });
+      const out = await post(op.webhookPort!, reviewOf(appPod()));
+      expect(out.response).toMatchObject({ uid: 'u-1', allowed: true, patchType: 'JSONPatch' });
+      const ops = JSON.parse(Buffer.from(out.response!.patch!, 'base64').toString('utf8')) as { path: string }[];
+      expect(ops.map((o) => o.path)).toContain('/spec/containers/-');
+      expect(c.api.get('secrets', 'team-a', 'airoute-admin-token')).toBeDefined();
+      // Already injected → allowed, no patch.
+      const again = await post(op.webhookPort!, reviewOf(patched(appPod()), 'u-2'));
+      expect(again.response).toEqual({ uid: 'u-2', allowed: true });
+    } finally {
+      await c.close();
+    }
+  });
+
+  test.each<[FailurePolicy, unknown]>([
+    ['Fail', { allowed: false, status: { code: 500, message: 'airoute sidecar injection failed: API server unavailable' } }],
+    ['Ignore', { allowed: true, warnings: ['airoute sidecar injection failed: API server unavailable; admitted without the sidecar (failure policy Ignore)'] }],
+  ])('token Secret cannot be ensured, failure policy %s', async (failurePolicy, want) => {
+    const hook = await startWebhook({
+      certFile: join(dir, 'tls.crt'),
+      keyFile: join(dir, 'tls.key'),
+      host: '127.0.0.1',
+      port: 0,
+      settings: DEFAULT_INJECTION,
+      failurePolicy,
+      ensureToken: () => Promise.reject(new Error('API server unavailable')),
+      logger: pino({ level: 'silent' }),
+      metrics: new OperatorMetrics(),
+    });
+    try {
+      const out = await post(hook.port, reviewOf(appPod()));
+      expect(out.response).toEqual({ uid: 'u-1', ...(want as object) });
+    } finally {
+      await hook.close();
+    }
+  });
+
+  test('dry-run admission has no side effects (sideEffects: NoneOnDryRun)', async () => {
+    let ensured = 0;
+    const out = await review(
+      { ...reviewOf(appPod()), request: { ...reviewOf(appPod()).request!, dryRun: true } },
+      { settings: DEFAULT_INJECTION, failurePolicy: 'Fail', ensureToken: async () => void ensured++, logger: pino({ level: 'silent' }), metrics: new OperatorMetrics() },
+    );
+    expect(out.response!.allowed).toBe(true);
+    expect(out.response!.patch).toBeDefined();
+    expect(ensured).toBe(0);
+  });
+});
