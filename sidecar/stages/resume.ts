@@ -98,12 +98,18 @@ async function* stitch(first: StreamAnswer, next: Handler, x: Exchange, answer: 
   let current = first;
   let resumes = 0;
   const lc = x.lifecycle;
+  /** Set when a continuation started; announced as stream.resumed once it delivers new content (for verify: once the prefix checked out). */
+  let announce: { fromChars: number } | undefined;
   for (;;) {
     const gate = current.mode === 'fresh' ? undefined : new ContinuationGate(current.mode, cp.delivered(), current.sentPrefill);
     try {
       for await (const frame of current.frames) {
         const out = gate ? gate.pass(frame) : frame;
         if (!out) continue;
+        if (announce && out.events.some((e) => e.type !== 'start' && e.type !== 'usage')) {
+          lc.emit('stream.resumed', { backend: current.target.backend.name, model: current.target.model, mode: current.mode, fromChars: announce.fromChars });
+          announce = undefined;
+        }
         for (const ev of out.events) {
           cp.record(ev);
           if (ev.type === 'text') lc.emit('content.delta', { choice: ev.choice, text: ev.text });
@@ -113,6 +119,7 @@ async function* stitch(first: StreamAnswer, next: Handler, x: Exchange, answer: 
         yield out;
       }
       gate?.end();
+      if (announce) lc.emit('stream.resumed', { backend: current.target.backend.name, model: current.target.model, mode: current.mode, fromChars: announce.fromChars });
       return;
     } catch (e) {
       const err = asAirouteError(e);
@@ -148,7 +155,7 @@ async function* stitch(first: StreamAnswer, next: Handler, x: Exchange, answer: 
         if (x.signal.aborted) throw asAirouteError(x.signal.reason);
         throw interrupted(err, cp, lc.attempt, `no backend could continue it: ${again.message}`);
       }
-      lc.emit('stream.resumed', { backend: current.target.backend.name, model: current.target.model, mode: current.mode, fromChars: summary.deliveredChars });
+      announce = { fromChars: summary.deliveredChars };
     }
   }
 }
