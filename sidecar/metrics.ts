@@ -107,6 +107,10 @@ export class SidecarMetrics {
     journalGauge('airoute_journal_events', 'Events the journal keeps.', (s) => s.events);
     journalGauge('airoute_journal_bytes', 'Approximate bytes the journal keeps.', (s) => s.bytes);
     journalGauge('airoute_journal_evictions_total', 'Requests evicted from the journal (monotonic).', (s) => s.evictions);
+    // Shared stores (Redis): what did not reach the store, what is waiting for it, and whether it answers.
+    journalGauge('airoute_journal_dropped_total', 'Events the journal could not keep: its store was unreachable and the write buffer full (monotonic).', (s) => s.dropped ?? 0);
+    journalGauge('airoute_journal_pending_writes', 'Journal writes waiting for the store (Redis); 0 for the memory journal.', (s) => s.pending ?? 0);
+    journalGauge('airoute_journal_store_up', 'Whether the journal store answers (1) or not (0); always 1 for the memory journal.', (s) => (s.up === false ? 0 : 1));
     new Gauge({
       name: 'airoute_async_inflight',
       help: 'Async requests in flight (the async queue depth).',
@@ -117,7 +121,7 @@ export class SidecarMetrics {
     });
     new Gauge({
       name: 'airoute_config_version',
-      help: 'Version of the config the sidecar runs (0: a local file or none).',
+      help: 'Version of the config the sidecar runs (0: a local file; -1: none yet).',
       registers: [r],
       collect() {
         this.set(sc.config?.version ?? -1);
@@ -177,7 +181,8 @@ export class SidecarMetrics {
       case 'request.cancelled': {
         const open = this.recovering.get(ev.requestId);
         // A stream that failed mid-way and was not recovered: either the route resumes nothing, or no backend could continue.
-        if (open && ev.type === 'request.failed')
+        // a diverged verify resume was already counted as outcome="diverged"
+        if (open && ev.type === 'request.failed' && (d.error as { code?: string } | undefined)?.code !== 'stream_diverged')
           this.resumes.inc({ route: this.route(ev), backend: open.backend, strategy: open.strategy, outcome: open.strategy === 'none' ? 'skipped' : 'failed' });
         this.recovering.delete(ev.requestId);
         this.routeOf.delete(ev.requestId);

@@ -21,6 +21,14 @@ export interface JournalStats {
   events: number;
   bytes: number;
   evictions: number;
+  /** Events not kept because the store was unreachable and the local write buffer was full (shared stores). */
+  dropped?: number;
+  /** Writes waiting for the store (shared stores). */
+  pending?: number;
+  /** Retried writes the store already had (a reply lost on the way back), recognised and not stored twice. */
+  duplicates?: number;
+  /** Whether the store answers now (a memory journal always does). */
+  up?: boolean;
 }
 
 export interface Journal {
@@ -35,6 +43,14 @@ export interface Journal {
   follow(id: string, after: number, signal: AbortSignal): AsyncIterable<LifecycleEvent>;
   stats(): JournalStats;
   close(): Promise<void>;
+  /**
+   * follow()'s precondition for stores that must ask over the network, where follow() cannot
+   * throw before returning: rejects with JournalUnknown / JournalGone. Callers that can still
+   * answer 404/410 (the SSE handler, the WebSocket upgrade) await it first.
+   */
+  check?(id: string, after: number): Promise<void>;
+  /** Why events cannot be kept right now (a shared store is unreachable), or undefined. */
+  unavailable?(): string | undefined;
 }
 
 export interface Retention {
