@@ -176,3 +176,30 @@ test('resumes are bounded: a backend that drops every continuation ends with an 
   expect(t.error!.message).toMatch(/resumes already tried|no backend could continue/);
   expect(a.received.length + b.received.length).toBeLessThan(12);
 });
+
+test.each(CLIENTS)('%s client: a stream cut while tool-call arguments stream -> explicit error; the arguments are never spliced from two attempts', async (client) => {
+  a.answer = { text: '', toolCalls: [{ id: 'call_1', name: 'lookup', arguments: '{"query":"a fairly long argument string","limit":10}' }] };
+  a.faults = [{ dropAfter: 3 }];
+  const model = `${client}-prefill`;
+  let err: unknown;
+  let args = '';
+  try {
+    if (client === 'openai') {
+      const { default: OpenAI } = await import('openai');
+      const s = await new OpenAI({ baseURL: `${sc.dataURL}/v1`, apiKey: 'x', maxRetries: 0 }).chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: 'go' }] });
+      for await (const c of s) args += c.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? '';
+    } else {
+      const { default: Anthropic } = await import('@anthropic-ai/sdk');
+      const s = new Anthropic({ baseURL: sc.dataURL, apiKey: 'x', maxRetries: 0 }).messages.stream({ model, max_tokens: 100, messages: [{ role: 'user', content: 'go' }] });
+      s.on('inputJson', (d) => (args += d));
+      await s.finalMessage();
+    }
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeDefined();
+  expect(String((err as Error).message)).toMatch(/tool call was in progress/);
+  expect('{"query":"a fairly long argument string","limit":10}'.startsWith(args)).toBe(true);
+  expect(args.length).toBeLessThan(50);
+  expect(a.received).toHaveLength(1); // no continuation was even attempted
+});
