@@ -57,7 +57,8 @@ export class SidecarMetrics {
 
   constructor(sc: Sidecar, sources: MetricsSources) {
     const r = this.registry;
-    client.collectDefaultMetrics({ register: r });
+    // A coarser event-loop monitor than the default 10 ms: an idle sidecar should not wake 100 times a second.
+    client.collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: 100 });
     this.duration = new Histogram({ name: 'gen_ai_client_operation_duration_seconds', help: 'GenAI operation duration, as the app sees it through the sidecar.', labelNames: this.reqLabels, buckets: DURATION_BUCKETS, registers: [r] });
     this.ttft = new Histogram({ name: 'gen_ai_server_time_to_first_token_seconds', help: 'Time from request to the first content the client received.', labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'route', 'backend'], buckets: TTFT_BUCKETS, registers: [r] });
     this.tpot = new Histogram({ name: 'gen_ai_server_time_per_output_token_seconds', help: 'Time per output token after the first.', labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'route', 'backend'], buckets: TPOT_BUCKETS, registers: [r] });

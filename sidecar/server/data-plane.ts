@@ -181,8 +181,13 @@ async function writeStream(x: Exchange, res: ServerResponse, answer: StreamAnswe
       const out = sameFormat && frame.raw ? encoder.passthrough(frame) : encoder.encode(frame.events);
       if (!out) continue;
       tally.chunks++;
+      const first = tally.firstByteAt === undefined;
       tally.firstByteAt ??= performance.now();
       if (!res.write(out)) await drained(res);
+      // Node's http layer corks the socket on a write until the next tick, and a burst of frames
+      // decoded from one upstream read is processed within one tick: without this the first
+      // token would wait for the whole burst. Later frames of a burst still leave batched.
+      else if (first) res.socket?.uncork();
       if (res.destroyed) break;
     }
     if (!res.destroyed) res.end(encoder.end());

@@ -220,10 +220,14 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
     res.discard();
     throw fail(explain(err, 'first_token'), 'first_token');
   }
+  // The backend answered with content: that is its health signal. Recording it now rather than
+  // when the stream ends keeps many concurrent long streams from looking like a run of failures
+  // (failures count at once; successes would only count minutes later). A later mid-stream
+  // failure still counts against it.
+  circuit.success();
   arm(tm.idleMs, idle);
 
   async function* rest(): AsyncGenerator<Frame> {
-    let settled = false;
     try {
       for (const f of buffered) yield f;
       buffered.length = 0;
@@ -245,14 +249,9 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
           // ahead of what has been yielded, so the decoder's flags are not checked here).
           yield next.value;
         }
-      settled = true;
-      circuit.success();
     } catch (err) {
-      settled = true;
       throw fail(explain(err, 'stream'), 'stream');
     } finally {
-      // Abandoned by the consumer (client gone, or the resume stage refused the continuation).
-      if (!settled) circuit.neutral();
       release();
       // Complete (or abandoned by the client): stop reading, keep the connection if it is reusable.
       res.discard();
