@@ -5,11 +5,16 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { configFromDocument, loadConfigFile } from './config/load.ts';
 import { DEFAULTS } from '../api/v1alpha1/config.ts';
-import { DEMO_CONFIG, type SecretResolver } from './config/runtime.ts';
-import { MemoryJournal } from './events/journal.ts';
+import { DEMO_CONFIG, envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
+import { MemoryJournal, type Journal, type Retention } from './events/journal.ts';
+import { RedisJournal, redactUrl, type RedisJournalOptions } from './events/redis-journal.ts';
+import { gateEventUpgrades } from './events/upgrade-gate.ts';
 import { SidecarMetrics } from './metrics.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
+import { AsyncRegistry } from './requests/registry.ts';
+import { RedisAsyncStore } from './requests/redis-store.ts';
 import { AsyncService } from './requests/service.ts';
+import type { AsyncStore } from './requests/store.ts';
 import { createLogger } from './log.ts';
 import { adminServer } from './server/admin.ts';
 import { demoUi } from './server/demo-ui.ts';
@@ -32,11 +37,14 @@ export interface StartOptions {
   demoUi?: boolean;
   logger?: Logger;
   resolveSecrets?: SecretResolver;
+  /** Redis journal tuning the config does not carry (tests, benchmarks): buffer bounds, instance name. */
+  redis?: Partial<Pick<RedisJournalOptions, 'maxBufferedEvents' | 'maxBufferedBytes' | 'instance'>>;
 }
 
 export interface RunningSidecar {
   sidecar: Sidecar;
-  journal: MemoryJournal;
+  /** The journal chosen with the first config (memory until then). */
+  readonly journal: Journal;
   requests: AsyncService;
   metrics: SidecarMetrics;
   dataPort: number;
@@ -95,24 +103,88 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     for (const note of config.notes) logger.warn(note);
     sc.swap(config);
   }
-  const retention = () => {
+  const retention = (): Retention => {
     const j = sc.config?.journal ?? { ...DEFAULTS.journal };
     return { maxRequests: j.maxRequests, maxEventsPerRequest: j.maxEventsPerRequest, maxBytes: j.maxBytes, ttlMs: j.ttlMs };
   };
-  const journal = new MemoryJournal(retention());
+  // The journal store (and the async records beside it) is chosen with the first config the
+  // sidecar runs, the file's or the first push's, and kept for the life of the process: events
+  // and records cannot move between stores mid-flight. A later push that changes the store
+  // (type, url, keyPrefix, password, ownerLeaseMs) is logged and takes effect at the next restart; its
+  // retention settings apply at once.
+  let journal: Journal = new MemoryJournal(retention());
+  let store: AsyncStore = new AsyncRegistry(retention().ttlMs, retention().maxRequests);
+  let chosen: string | undefined;
+  const storeIdentity = (c: RuntimeConfig) => {
+    const src = c.source.journal ?? {};
+    return JSON.stringify([c.journal.type, c.journal.url ?? null, c.journal.keyPrefix, src.password ?? null, src.ownerLeaseMs ?? null]);
+  };
+  const requests = new AsyncService(sc, () => journal, () => store);
+  const choose = (c: RuntimeConfig) => {
+    chosen = storeIdentity(c);
+    if (c.journal.type !== 'redis' || !c.journal.url) return;
+    const src = c.source.journal ?? {};
+    let password: string | undefined;
+    let configError: string | undefined;
+    if (src.password) {
+      const r = (opts.resolveSecrets ?? envSecrets())(src.password, 'journal.password');
+      if (typeof r === 'string') password = r;
+      else configError = `${r.path}: ${r.message}`;
+    }
+    const placeholder = journal;
+    const rj = new RedisJournal({
+      url: c.journal.url,
+      keyPrefix: c.journal.keyPrefix,
+      retention: retention(),
+      logger,
+      ...(password !== undefined ? { password } : {}),
+      ...(configError !== undefined ? { configError } : {}),
+      ...(src.ownerLeaseMs !== undefined ? { ownerLeaseMs: src.ownerLeaseMs } : {}),
+      ...opts.redis,
+    });
+    rj.onLost = (id) => requests.lost(id);
+    rj.onControl = (msg) => requests.control(msg);
+    rj.onTakenOver = (id) => requests.takenOver(id);
+    journal = rj;
+    store.close();
+    store = new RedisAsyncStore(rj, retention().ttlMs);
+    void placeholder.close();
+    logger.info({ store: redactUrl(c.journal.url), keyPrefix: c.journal.keyPrefix, instance: rj.instance }, 'event journal and async records on Redis');
+    if (configError) logger.error({ reason: configError }, 'the Redis journal cannot be used; async requests are refused until this is fixed');
+  };
+  if (sc.config) {
+    choose(sc.config);
+    // Start ready when the store is there; an unreachable one does not hold the start up for long
+    // (sync traffic needs no store; readiness says what is missing).
+    if (journal instanceof RedisJournal && !(await journal.connected(3_000))) logger.warn({ reason: journal.unavailable() }, 'starting without the journal store');
+  }
   sc.onEvent((ev) => journal.append(ev));
-  const requests = new AsyncService(sc, () => journal, retention().ttlMs, retention().maxRequests);
-  sc.onConfig(() => {
+  sc.onConfig((c) => {
+    if (chosen === undefined) choose(c);
+    else if (storeIdentity(c) !== chosen)
+      logger.warn({ version: c.version }, 'journal store settings changed: the sidecar keeps its current journal store until it restarts (retention settings apply now)');
     const r = retention();
-    journal.configure(r);
-    requests.registry.ttlMs = r.ttlMs;
-    requests.registry.maxRecords = r.maxRequests;
+    (journal as MemoryJournal | RedisJournal).configure(r);
+    store.configure(r.ttlMs, r.maxRequests);
   });
-  const metrics = new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.registry.inFlight });
+  const metrics = new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight });
   requests.onDelivery = (ok) => metrics.webhookDelivered(ok);
   const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit, ...(opts.demoUi ? { demoUi } : {}) }));
-  attachEventsWebSocket(data, () => journal);
-  const admin = createServer(adminServer(sc, { metrics: () => metrics.exposition(), onPush: (o) => metrics.pushOutcome(o), ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}), ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}) }));
+  // A shared journal answers 404/410 asynchronously; the gate asks it before the upgrade handler runs.
+  attachEventsWebSocket(gateEventUpgrades(data, () => journal), () => journal);
+  const degradedReasons = () => {
+    const why = journal.unavailable?.();
+    return why ? [why] : [];
+  };
+  const admin = createServer(
+    adminServer(sc, {
+      metrics: () => metrics.exposition(),
+      onPush: (o) => metrics.pushOutcome(o),
+      degradedReasons,
+      ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}),
+      ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}),
+    }),
+  );
   const host = opts.host ?? '127.0.0.1';
   const adminHost = opts.adminHost ?? '127.0.0.1';
   const dataPort = await listen(data, opts.port ?? 4000, host);
@@ -120,7 +192,9 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h);
   return {
     sidecar: sc,
-    journal,
+    get journal() {
+      return journal;
+    },
     requests,
     metrics,
     dataPort,

@@ -17,7 +17,8 @@ export const DEFAULTS = {
   weight: 1,
   maxBodyBytes: 10 * 1024 * 1024,
   asyncMaxInFlight: 256,
-  journal: { keyPrefix: 'airoute:', maxRequests: 10000, maxEventsPerRequest: 20000, maxBytes: 256 * 1024 * 1024, ttlMs: 15 * 60 * 1000 },
+  // Sized so a sidecar stays in a ~150 MiB budget: a few thousand recent requests, 10 minutes.
+  journal: { keyPrefix: 'airoute:', maxRequests: 4096, maxEventsPerRequest: 20000, maxBytes: 48 * 1024 * 1024, ttlMs: 10 * 60 * 1000, ownerLeaseMs: 10000 },
   webhooks: { attempts: 5, timeoutMs: 10000, awaitTimeoutMs: 60000 },
 } as const;
 
@@ -165,6 +166,27 @@ export const JournalConfig = Type.Object(
   closed,
 );
 
+/** What only a sidecar document carries about its journal store: the Redis password (resolved
+ *  like an API key) and the owner lease. Kept out of JournalConfig, which the AIRoute embeds as
+ *  is: there a password would be a secretKeyRef, the operator's to resolve and push as {value}. */
+export const SidecarJournalConfig = Type.Object(
+  {
+    ...JournalConfig.properties,
+    password: Type.Optional(
+      Type.Union(SecretValue.anyOf, { description: 'Redis password (AUTH), from the environment or pushed by the operator; only with type redis. Never in the URL.' }),
+    ),
+    ownerLeaseMs: Type.Optional(
+      Type.Integer({
+        minimum: 1000,
+        maximum: 600000,
+        default: DEFAULTS.journal.ownerLeaseMs,
+        description: 'Redis: how long after a sidecar\'s last heartbeat its unfinished requests may be ended by another one (failed, reason sidecar_restarted).',
+      }),
+    ),
+  },
+  closed,
+);
+
 export const WebhookConfig = Type.Object(
   {
     allow: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'URL prefixes callbacks may go to.' })),
@@ -189,7 +211,7 @@ export const SidecarConfig = Type.Object(
     async: Type.Optional(
       Type.Object({ maxInFlight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: DEFAULTS.asyncMaxInFlight })) }, closed),
     ),
-    journal: Type.Optional(JournalConfig),
+    journal: Type.Optional(SidecarJournalConfig),
     webhooks: Type.Optional(WebhookConfig),
   },
   { ...closed, description: 'airoute sidecar configuration.' },

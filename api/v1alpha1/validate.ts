@@ -121,9 +121,32 @@ export function crossFieldIssues(config: SidecarConfig, base = ''): ConfigIssue[
   });
   if (config.journal?.type === 'redis' && !config.journal.url)
     issues.push({ path: at('journal.url'), message: 'required when journal.type is redis' });
+  if (config.journal) issues.push(...journalIssues(config.journal, at));
   config.webhooks?.allow?.forEach((u, i) => {
     if (!isHttpUrl(u)) issues.push({ path: at(`webhooks.allow[${i}]`), message: `must be an http(s) URL prefix, got "${u}"` });
   });
+  return issues;
+}
+
+/** The Redis journal's fields: a redis(s):// URL without a password in it, and Redis-only fields only with Redis. */
+function journalIssues(j: NonNullable<SidecarConfig['journal']>, at: (p: string) => string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const redis = j.type === 'redis';
+  if (j.url !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(j.url);
+    } catch {
+      // reported below
+    }
+    if (!u || (u.protocol !== 'redis:' && u.protocol !== 'rediss:'))
+      issues.push({ path: at('journal.url'), message: `must be a redis:// or rediss:// (TLS) URL, got "${u ? `${u.protocol}//...` : j.url}"` });
+    // the document is pushed, logged and shown: the password must come from journal.password, not the URL
+    else if (u.password) issues.push({ path: at('journal.url'), message: 'must not carry a password: use journal.password ({env: NAME} or, pushed by the operator from a Secret, {value})' });
+    else if (u.pathname.length > 1 && !/^\/\d+$/.test(u.pathname)) issues.push({ path: at('journal.url'), message: `the path must be a database number, got "${u.pathname}"` });
+  }
+  if (!redis && j.password !== undefined) issues.push({ path: at('journal.password'), message: 'only valid when journal.type is redis' });
+  if (!redis && j.ownerLeaseMs !== undefined) issues.push({ path: at('journal.ownerLeaseMs'), message: 'only valid when journal.type is redis' });
   return issues;
 }
 

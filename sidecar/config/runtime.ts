@@ -172,6 +172,12 @@ export function compileConfig(doc: SidecarConfig, version: number, resolve: Secr
       secrets.push(s);
     } else issues.push(s);
   }
+  // The Redis password is resolved again where the store is opened (an unresolvable one degrades
+  // the journal instead of refusing the config); here it only joins the list of scrubbed secrets.
+  if (doc.journal?.password) {
+    const p = resolve(doc.journal.password, 'journal.password');
+    if (typeof p === 'string') secrets.push(p);
+  }
   if (issues.length) return { ok: false, issues };
   const j = doc.journal ?? {};
   const jr = j.retention ?? {};

@@ -1,7 +1,8 @@
 // Async requests: their status, result and callback state, and the idempotency keys that make
-// submission safe to retry. In memory, bounded and time-limited like the journal.
+// submission safe to retry. AsyncRegistry keeps them in memory, bounded and time-limited like the
+// journal: the default AsyncStore (store.ts); redis-store.ts keeps them beside the event streams.
 import type { ClientFormat } from '../chat/types.ts';
-import type { Exchange } from '../stages/types.ts';
+import type { AsyncStore, Created, StoreRead } from './store.ts';
 
 export type AsyncStatus = 'running' | 'awaiting_callback' | 'completed' | 'failed' | 'cancelled';
 export const FINISHED: ReadonlySet<AsyncStatus> = new Set(['completed', 'failed', 'cancelled']);
@@ -31,6 +32,8 @@ export interface AsyncRecord {
   callback?: CallbackState;
   idempotencyKey?: string;
   bodyHash: string;
+  /** The sidecar process running it (shared stores): where cancels and /complete calls are forwarded. */
+  owner?: string;
 }
 
 /** The JSON a client polls. */
@@ -51,12 +54,10 @@ export function publicView(r: AsyncRecord): Record<string, unknown> {
   };
 }
 
-export class AsyncRegistry {
+export class AsyncRegistry implements AsyncStore {
   private readonly records = new Map<string, AsyncRecord>();
-  private readonly exchanges = new Map<string, Exchange>();
   private readonly byKey = new Map<string, { id: string; bodyHash: string }>();
   private readonly gone = new Set<string>();
-  private running = 0;
   private readonly sweeper: NodeJS.Timeout;
   ttlMs: number;
   maxRecords: number;
@@ -68,23 +69,26 @@ export class AsyncRegistry {
     this.sweeper.unref();
   }
 
-  get inFlight(): number {
-    return this.running;
+  unavailable(): string | undefined {
+    return undefined;
   }
 
-  get(id: string): AsyncRecord | undefined {
-    return this.records.get(id);
+  configure(ttlMs: number, maxRecords: number): void {
+    this.ttlMs = ttlMs;
+    this.maxRecords = maxRecords;
   }
 
-  wasEvicted(id: string): boolean {
-    return this.gone.has(id);
+  async get(id: string): Promise<StoreRead> {
+    const record = this.records.get(id);
+    if (record) return { status: 'ok', record };
+    return { status: this.gone.has(id) ? 'gone' : 'unknown' };
   }
 
-  exchange(id: string): Exchange | undefined {
-    return this.exchanges.get(id);
+  async findKey(key: string): Promise<{ id: string; bodyHash: string } | undefined> {
+    return this.byIdempotencyKey(key);
   }
 
-  byIdempotencyKey(key: string): { id: string; bodyHash: string } | undefined {
+  private byIdempotencyKey(key: string): { id: string; bodyHash: string } | undefined {
     const hit = this.byKey.get(key);
     if (hit && !this.records.has(hit.id)) {
       this.byKey.delete(key);
@@ -93,25 +97,19 @@ export class AsyncRegistry {
     return hit;
   }
 
-  add(record: AsyncRecord, x: Exchange): void {
+  async create(record: AsyncRecord): Promise<Created> {
+    if (record.idempotencyKey) {
+      const seen = this.byIdempotencyKey(record.idempotencyKey);
+      if (seen) return { status: 'exists', ...seen };
+      this.byKey.set(record.idempotencyKey, { id: record.id, bodyHash: record.bodyHash });
+    }
     this.records.set(record.id, record);
-    this.exchanges.set(record.id, x);
-    if (record.idempotencyKey) this.byKey.set(record.idempotencyKey, { id: record.id, bodyHash: record.bodyHash });
-    this.running++;
     if (this.records.size > this.maxRecords) this.evictFinished(this.records.size - this.maxRecords);
+    return { status: 'created' };
   }
 
-  update(id: string, patch: Partial<AsyncRecord>): AsyncRecord | undefined {
-    const r = this.records.get(id);
-    if (!r) return undefined;
-    const wasFinished = FINISHED.has(r.status);
-    Object.assign(r, patch, { updatedAt: Date.now() });
-    if (!wasFinished && FINISHED.has(r.status)) {
-      this.running--;
-      this.exchanges.delete(id);
-    }
-    return r;
-  }
+  /** The record object is the one the service changes in place: nothing to copy. */
+  put(_record: AsyncRecord): void {}
 
   private evictFinished(n: number): void {
     for (const r of this.records.values()) {

@@ -1,18 +1,24 @@
 // Async and event-driven requests: `Prefer: respond-async` submissions, polling, cancel, the
 // signed completion webhook, the backend-in-the-loop `/complete` call, and the event streams.
+// Records live in an AsyncStore: this process's memory, or Redis shared by every replica. The
+// process that runs a request holds its live record and exchange; any other replica reads the
+// store, forwards cancels and /complete calls to the owner, and ends a request whose owner is
+// gone (takeover: failed, reason sidecar_restarted).
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { canonicalJson } from '../../api/v1alpha1/validate.ts';
 import { AirouteError } from '../errors.ts';
 import { JournalGone, JournalUnknown, type Journal } from '../events/journal.ts';
+import type { Exchange } from '../stages/types.ts';
 import { journalError, resumeFrom, serveEventStream } from '../events/sse.ts';
 import { TERMINAL_EVENTS } from '../events/types.ts';
 import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
 import { collect, end, type Submission } from '../server/data-plane.ts';
 import { parseJsonObject, readBody, sendError, sendJson } from '../server/http.ts';
-import { AsyncRegistry, FINISHED, publicView, type AsyncRecord } from './registry.ts';
+import { FINISHED, publicView, type AsyncRecord } from './registry.ts';
+import type { AsyncStore, Forwarded, StoreRead } from './store.ts';
 import { checkCallbackUrl, deliverWebhook, verifySignature, type WebhookPayload } from './webhooks.ts';
 
 const PATH = /^\/airoute\/v1\/requests\/([^/]+)(?:\/(cancel|complete|events))?$/;
@@ -23,39 +29,69 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 export class AsyncService {
-  readonly registry: AsyncRegistry;
   private readonly sc: Sidecar;
   private readonly journal: () => Journal;
+  private readonly store: () => AsyncStore;
+  /** The requests this process runs, until they finish: the live record and its exchange. */
+  private readonly local = new Map<string, { record: AsyncRecord; x: Exchange }>();
+  /** Submissions past the capacity check, waiting for the store: they hold a slot. */
+  private reserved = 0;
   /** Resolvers of requests waiting for their backend's /complete call. */
   private readonly awaiting = new Map<string, (payload: unknown) => void>();
   private readonly closing = new AbortController();
   /** Told of every finished webhook delivery (metrics). */
   onDelivery: (ok: boolean) => void = () => undefined;
 
-  constructor(sc: Sidecar, journal: () => Journal, ttlMs: number, maxRecords: number) {
+  /** `store` and `journal` are getters: both are chosen with the first config, and kept. */
+  constructor(sc: Sidecar, journal: () => Journal, store: () => AsyncStore) {
     this.sc = sc;
     this.journal = journal;
-    this.registry = new AsyncRegistry(ttlMs, maxRecords);
+    this.store = store;
+  }
+
+  /** Async requests this process runs now (the capacity limit is per sidecar). */
+  get inFlight(): number {
+    return this.local.size;
+  }
+
+  /** Changes a record in place and persists it; a finished request is no longer this process's to run. */
+  private update(record: AsyncRecord, patch: Partial<AsyncRecord>): void {
+    Object.assign(record, patch, { updatedAt: Date.now() });
+    if (FINISHED.has(record.status)) this.local.delete(record.id);
+    this.store().put(record);
+  }
+
+  private replayed(record: AsyncRecord, res: ServerResponse): true {
+    res.setHeader('x-airoute-request-id', record.id);
+    sendJson(res, 202, publicView(record), { location: `/airoute/v1/requests/${record.id}`, 'preference-applied': 'respond-async', 'idempotent-replayed': 'true' });
+    return true;
+  }
+
+  private conflict(key: string): AirouteError {
+    return new AirouteError('idempotency_conflict', 422, `Idempotency-Key "${key}" was already used with a different request body`, { param: 'Idempotency-Key' });
   }
 
   /** Takes a `Prefer: respond-async` submission: 202 + Location, then runs it in the background. */
   submit = async (s: Submission): Promise<boolean> => {
     const { id, request, config, req, res } = s;
+    const store = this.store();
     const key = header(req, 'idempotency-key');
     const bodyHash = createHash('sha256').update(`${req.url}\n${canonicalJson(request.body)}`).digest('hex');
+    // Work that cannot be kept is refused up front, not accepted and lost.
+    const down = store.unavailable();
+    if (down) throw new AirouteError('unavailable', 503, `async requests are unavailable: ${down}`, { retryAfterMs: 1000 });
     if (key) {
-      const seen = this.registry.byIdempotencyKey(key);
-      if (seen && seen.bodyHash !== bodyHash)
-        throw new AirouteError('idempotency_conflict', 422, `Idempotency-Key "${key}" was already used with a different request body`, { param: 'Idempotency-Key' });
+      const seen = await store.findKey(key);
+      if (seen && seen.bodyHash !== bodyHash) throw this.conflict(key);
       if (seen) {
-        const record = this.registry.get(seen.id)!;
-        res.setHeader('x-airoute-request-id', record.id);
-        sendJson(res, 202, publicView(record), { location: `/airoute/v1/requests/${record.id}`, 'preference-applied': 'respond-async', 'idempotent-replayed': 'true' });
-        return true;
+        const got = await store.get(seen.id);
+        if (got.status === 'ok') return this.replayed(got.record, res);
       }
     }
-    if (this.registry.inFlight >= config.asyncMaxInFlight)
+    if (this.inFlight + this.reserved >= config.asyncMaxInFlight)
       throw new AirouteError('async_capacity', 429, `too many async requests in flight (limit ${config.asyncMaxInFlight}); retry later`, { retryAfterMs: 1000 });
     const callbackUrl = header(req, 'airoute-callback-url');
     const awaitCallback = /^true$/i.test(header(req, 'airoute-await-callback') ?? '');
@@ -65,7 +101,6 @@ export class AsyncService {
       if (refused) throw refused;
     }
     const route = config.routes.get(request.model)!;
-    const x = this.sc.open(id, request, route, config);
     const now = Date.now();
     const record: AsyncRecord = {
       id,
@@ -79,8 +114,24 @@ export class AsyncService {
       bodyHash,
       ...(key ? { idempotencyKey: key } : {}),
       ...(callbackUrl ? { callback: { url: callbackUrl, await: awaitCallback, delivery: { status: 'pending', attempts: 0 } } } : {}),
+      ...(store.owner ? { owner: store.owner } : {}),
     };
-    this.registry.add(record, x);
+    // Created (and the key claimed) before the request starts: two replicas given one key race here, atomically.
+    this.reserved++;
+    let created: Awaited<ReturnType<AsyncStore['create']>>;
+    try {
+      created = await store.create(record);
+    } finally {
+      this.reserved--;
+    }
+    if (created.status === 'exists') {
+      if (created.bodyHash !== bodyHash) throw this.conflict(key!);
+      const got = await store.get(created.id);
+      if (got.status === 'ok') return this.replayed(got.record, res);
+      throw new AirouteError('unavailable', 503, `the request holding Idempotency-Key "${key}" could not be read; retry`, { retryAfterMs: 1000 });
+    }
+    const x = this.sc.open(id, request, route, config);
+    this.local.set(id, { record, x });
     sendJson(res, 202, publicView(record), { location: `/airoute/v1/requests/${id}`, 'preference-applied': 'respond-async' });
     void this.run(record, x, config.webhooks);
     return true;
@@ -92,7 +143,7 @@ export class AsyncService {
     const attempts = x.lifecycle.attempt;
     if (!out.ok) {
       const status = out.err.code === 'cancelled' ? 'cancelled' : 'failed';
-      this.registry.update(record.id, { status, attempts, error: record.format === 'anthropic' ? out.err.toAnthropic() : out.err.toOpenAI() });
+      this.update(record, { status, attempts, error: record.format === 'anthropic' ? out.err.toAnthropic() : out.err.toOpenAI() });
       end(this.sc, x, out.tally, t0, out.err);
       this.notify(record, status === 'cancelled' ? 'request.cancelled' : 'request.failed', hooks);
       return;
@@ -100,7 +151,7 @@ export class AsyncService {
     if (record.callback?.await) {
       // Backend in the loop: the result goes to the app's backend first; subscribers see
       // completion only when it answers /complete, or an explicit failure at the timeout.
-      this.registry.update(record.id, { status: 'awaiting_callback', attempts, result: out.body });
+      this.update(record, { status: 'awaiting_callback', attempts, result: out.body });
       const payload = new Promise<unknown>((resolve) => this.awaiting.set(record.id, resolve));
       this.notify(record, 'request.awaiting_callback', hooks);
       const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), hooks.awaitTimeoutMs).unref());
@@ -112,15 +163,15 @@ export class AsyncService {
           got === 'timeout'
             ? new AirouteError('request_timeout', 504, `the app's backend did not call /complete within ${hooks.awaitTimeoutMs} ms`, { extra: { reason: 'callback_timeout' } })
             : cancelled();
-        this.registry.update(record.id, { status: got === 'timeout' ? 'failed' : 'cancelled', error: record.format === 'anthropic' ? err.toAnthropic() : err.toOpenAI() });
+        this.update(record, { status: got === 'timeout' ? 'failed' : 'cancelled', error: record.format === 'anthropic' ? err.toAnthropic() : err.toOpenAI() });
         end(this.sc, x, out.tally, t0, err);
         return;
       }
-      this.registry.update(record.id, { status: 'completed', callback: { ...record.callback, payload: got.p } });
+      this.update(record, { status: 'completed', callback: { ...record.callback, payload: got.p } });
       end(this.sc, x, out.tally, t0, undefined, { callback: got.p });
       return;
     }
-    this.registry.update(record.id, { status: 'completed', attempts, result: out.body });
+    this.update(record, { status: 'completed', attempts, result: out.body });
     end(this.sc, x, out.tally, t0);
     this.notify(record, 'request.completed', hooks);
   }
@@ -143,11 +194,14 @@ export class AsyncService {
           ...(r.error ? { lastError: r.error } : {}),
           ...(r.ok ? { deliveredAt: new Date().toISOString() } : {}),
         };
-        this.registry.update(record.id, {});
+        this.update(record, {});
       },
     }).then((r) => {
       this.onDelivery(r.ok);
-      if (!r.ok) cb.delivery = { ...cb.delivery, status: 'failed' };
+      if (!r.ok) {
+        cb.delivery = { ...cb.delivery, status: 'failed' };
+        this.update(record, {});
+      }
       this.sc.logger[r.ok ? 'debug' : 'warn']({ requestId: record.id, type, attempts: r.attempts, status: r.status, ok: r.ok }, 'webhook delivery');
     });
   }
@@ -161,7 +215,17 @@ export class AsyncService {
     try {
       if (action === 'events' && req.method === 'GET') {
         const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
-        await serveEventStream(this.journal(), id, resumeFrom(req, query), res);
+        const journal = this.journal();
+        const after = resumeFrom(req, query);
+        // A shared store answers "unknown" or "gone" asynchronously: ask before the 200 goes out.
+        if (journal.check) {
+          try {
+            await journal.check(id, after);
+          } catch (err) {
+            throw err instanceof AirouteError ? err : journalError(err, id);
+          }
+        }
+        await serveEventStream(journal, id, after, res);
       } else if (action === undefined && req.method === 'GET') await this.status(id, res);
       else if (action === 'cancel' && req.method === 'POST') await this.cancel(id, res);
       else if (action === 'complete' && req.method === 'POST') await this.complete(id, req, res);
@@ -173,48 +237,126 @@ export class AsyncService {
     return true;
   };
 
-  private missing(id: string): AirouteError {
-    return this.registry.wasEvicted(id) ? new AirouteError('not_found', 410, `request ${id} is past retention`) : new AirouteError('not_found', 404, `no request ${id}`);
+  private missing(id: string, status: 'gone' | 'unknown'): AirouteError {
+    return status === 'gone' ? new AirouteError('not_found', 410, `request ${id} is past retention`) : new AirouteError('not_found', 404, `no request ${id}`);
+  }
+
+  /**
+   * A record another process (or a previous life of this one) runs, from the store. An unfinished
+   * one whose owner is gone is ended here: failed, reason sidecar_restarted, exactly once across
+   * replicas (see takenOver for its webhook).
+   */
+  private async remote(id: string): Promise<StoreRead> {
+    const store = this.store();
+    const got = await store.get(id);
+    if (got.status !== 'ok' || FINISHED.has(got.record.status) || !store.takeover) return got;
+    // taken here, or ended meanwhile (by its owner, or by another replica's takeover): read it again
+    return (await store.takeover(id)) === 'alive' ? got : store.get(id);
+  }
+
+  /** This process ended a request whose sidecar was gone (on a poll or a follow): its webhook, if any, goes out from here. */
+  takenOver(id: string): void {
+    const hooks = this.sc.config?.webhooks;
+    if (!hooks?.secret) return;
+    this.store()
+      .get(id)
+      .then((got) => {
+        if (got.status === 'ok' && got.record.callback) this.notify(got.record, 'request.failed', hooks);
+      })
+      .catch((err: unknown) => this.sc.logger.warn({ requestId: id, err: (err as Error).message }, 'could not send the webhook of a request taken over'));
   }
 
   private async status(id: string, res: ServerResponse): Promise<void> {
-    const record = this.registry.get(id);
-    if (record) return sendJson(res, 200, publicView(record));
+    const mine = this.local.get(id);
+    if (mine) return sendJson(res, 200, publicView(mine.record));
+    const got = await this.remote(id);
+    if (got.status === 'ok') return sendJson(res, 200, publicView(got.record));
     // A sync request has no async record, but its lifecycle is in the journal.
-    const r = await this.journal().read(id, 0);
+    let r = await this.journal().read(id, 0);
     if (r.status !== 'ok') throw journalError(r.status === 'gone' ? new JournalGone(id) : new JournalUnknown(id), id);
-    const terminal = r.events.find((e) => TERMINAL_EVENTS.has(e.type));
+    const store = this.store();
+    if (!r.events.some((e) => TERMINAL_EVENTS.has(e.type)) && store.takeover && (await store.takeover(id)) !== 'alive') r = await this.journal().read(id, 0);
+    const events = r.status === 'ok' ? r.events : [];
+    const terminal = events.find((e) => TERMINAL_EVENTS.has(e.type));
     const status = !terminal ? 'running' : terminal.type === 'request.completed' ? 'completed' : terminal.type === 'request.failed' ? 'failed' : 'cancelled';
-    sendJson(res, 200, { id, object: 'airoute.request', status, attempts: r.events.reduce((n, e) => Math.max(n, e.attempt), 0), sync: true });
+    sendJson(res, 200, { id, object: 'airoute.request', status, attempts: events.reduce((n, e) => Math.max(n, e.attempt), 0), sync: true });
+  }
+
+  /** After forwarding to the owner: the record as soon as `done` holds (or after a second, as it is). */
+  private async awaitRemote(id: string, done: (r: AsyncRecord) => boolean): Promise<AsyncRecord | undefined> {
+    let last: AsyncRecord | undefined;
+    for (let i = 0; i < 100; i++) {
+      const got = await this.store().get(id);
+      if (got.status !== 'ok') return last;
+      last = got.record;
+      if (done(last)) return last;
+      await sleep(10);
+    }
+    return last;
+  }
+
+  private async forward(record: AsyncRecord, msg: Forwarded): Promise<void> {
+    const store = this.store();
+    if (!store.forward || !record.owner) throw new AirouteError('invalid_request', 409, `request ${record.id} is not running on this sidecar`);
+    await store.forward(record.owner, msg);
   }
 
   private async cancel(id: string, res: ServerResponse): Promise<void> {
-    const record = this.registry.get(id);
-    if (!record) throw this.missing(id);
-    if (FINISHED.has(record.status)) throw new AirouteError('invalid_request', 409, `request ${id} already ${record.status}`);
-    this.registry.exchange(id)?.abort(cancelled());
-    // the run loop settles the record on the abort; give it the moment it needs
-    for (let i = 0; i < 100 && !FINISHED.has(record.status); i++) await new Promise((r) => setTimeout(r, 10));
-    sendJson(res, 200, publicView(record));
+    const mine = this.local.get(id);
+    if (mine) {
+      const record = mine.record;
+      mine.x.abort(cancelled());
+      // the run loop settles the record on the abort; give it the moment it needs
+      for (let i = 0; i < 100 && !FINISHED.has(record.status); i++) await sleep(10);
+      return sendJson(res, 200, publicView(record));
+    }
+    const got = await this.remote(id);
+    if (got.status !== 'ok') throw this.missing(id, got.status);
+    if (FINISHED.has(got.record.status)) throw new AirouteError('invalid_request', 409, `request ${id} already ${got.record.status}`);
+    // Another replica runs it: it aborts upstream when our message reaches it.
+    await this.forward(got.record, { op: 'cancel', id });
+    const record = await this.awaitRemote(id, (r) => FINISHED.has(r.status));
+    sendJson(res, 200, publicView(record ?? got.record));
   }
 
   private async complete(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const record = this.registry.get(id);
-    if (!record) throw this.missing(id);
+    const mine = this.local.get(id);
+    const got = mine ? undefined : await this.remote(id);
+    if (got && got.status !== 'ok') throw this.missing(id, got.status);
+    if (!mine && !got) throw this.missing(id, 'unknown');
+    const record = mine ? mine.record : (got as { record: AsyncRecord }).record;
     const secret = this.sc.config?.webhooks.secret;
     const raw = await readBody(req, MAX_COMPLETE_BODY);
     if (!secret || !verifySignature(secret, raw.toString('utf8'), req.headers))
       throw new AirouteError('upstream_auth', 401, 'the /complete call must be signed with the webhook secret (Standard Webhooks headers)');
     const resolve = this.awaiting.get(id);
-    if (record.status !== 'awaiting_callback' || !resolve) throw new AirouteError('invalid_request', 409, `request ${id} is ${record.status}, not awaiting a callback`);
+    if (record.status !== 'awaiting_callback' || (mine && !resolve)) throw new AirouteError('invalid_request', 409, `request ${id} is ${record.status}, not awaiting a callback`);
     const body = raw.length ? parseJsonObject(raw) : {};
-    resolve('payload' in body ? body.payload : body);
-    for (let i = 0; i < 100 && !FINISHED.has(record.status); i++) await new Promise((r) => setTimeout(r, 5));
-    sendJson(res, 200, publicView(record));
+    const payload = 'payload' in body ? body.payload : body;
+    if (mine) {
+      resolve!(payload);
+      for (let i = 0; i < 100 && !FINISHED.has(record.status); i++) await sleep(5);
+      return sendJson(res, 200, publicView(record));
+    }
+    await this.forward(record, { op: 'complete', id, payload });
+    sendJson(res, 200, publicView((await this.awaitRemote(id, (r) => r.status !== 'awaiting_callback')) ?? record));
+  }
+
+  /** A cancel or /complete another replica received for a request this process runs. */
+  control(msg: Forwarded): void {
+    const mine = this.local.get(msg.id);
+    if (!mine) return;
+    if (msg.op === 'cancel') mine.x.abort(cancelled());
+    else this.awaiting.get(msg.id)?.(msg.payload);
+  }
+
+  /** Another sidecar ended this request (this process had lost its lease): stop spending upstream on it. */
+  lost(id: string): void {
+    this.local.get(id)?.x.abort(new AirouteError('unavailable', 503, 'another sidecar ended this request while this one had lost its journal lease'));
   }
 
   close(): void {
     this.closing.abort();
-    this.registry.close();
+    this.store().close();
   }
 }

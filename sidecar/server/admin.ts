@@ -15,8 +15,13 @@ export interface AdminOptions {
   tokenFile?: string;
   /** Prometheus exposition; absent until metrics are wired. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
-  /** Extra reasons the sidecar is not ready (e.g. its journal store is unreachable). */
-  notReadyReasons?: () => string[];
+  /**
+   * Why the sidecar is degraded but still serving (its journal store is unreachable: sync traffic
+   * flows, async submissions get 503). /readyz stays 200 and says so: the sidecar shares its
+   * pod's readiness, and failing it would pull the app out of its Service for an outage that
+   * does not stop sync calls. Alert on airoute_journal_store_up instead.
+   */
+  degradedReasons?: () => string[];
   resolveSecrets?: SecretResolver;
   onPush?: (outcome: 'applied' | 'stale' | 'invalid' | 'unauthorized' | 'disabled') => void;
 }
@@ -120,8 +125,11 @@ export function adminServer(sc: Sidecar, opts: AdminOptions = {}): (req: Incomin
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz' && req.method === 'GET') {
-      const reasons = [...(sc.config ? [] : ['no configuration loaded']), ...(opts.notReadyReasons?.() ?? [])];
-      return reasons.length ? sendJson(res, 503, { status: 'not ready', reasons }) : sendJson(res, 200, { status: 'ready', version: sc.config!.version });
+      if (!sc.config) return sendJson(res, 503, { status: 'not ready', reasons: ['no configuration loaded'] });
+      const degraded = opts.degradedReasons?.() ?? [];
+      return degraded.length
+        ? sendJson(res, 200, { status: 'degraded', version: sc.config.version, reasons: degraded })
+        : sendJson(res, 200, { status: 'ready', version: sc.config.version });
     }
     if (path === '/config' && req.method === 'GET') return sendJson(res, 200, { version: sc.config?.version ?? 0, hash: sc.config?.hash ?? null });
     if (path === '/config' && req.method === 'PUT') return putConfig(req, res);
