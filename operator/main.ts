@@ -6,7 +6,9 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { LevelWithSilent } from 'pino';
 import { createOperatorLogger } from './log.ts';
 import { startOperator } from './operator.ts';
-import { DEFAULT_INJECTION } from './webhook/inject.ts';
+import type { SidecarConfig } from '../api/v1alpha1/config.ts';
+import type { ConfigDefaults } from './reconcile/compile.ts';
+import { DEFAULT_INJECTION, type InjectionSettings } from './webhook/inject.ts';
 
 const USAGE = `usage: airoute operator [flags]
   --namespace NS               namespace of the leader Lease (default: $POD_NAMESPACE or airoute-system)
@@ -84,6 +86,7 @@ export async function runOperator(args: string[]): Promise<void> {
   kubeConfig.loadFromDefault();
   const namespace = v.namespace ?? process.env.POD_NAMESPACE ?? readServiceAccountNamespace() ?? 'airoute-system';
   const certDir = v['webhook-cert-dir'];
+  const env = fromChartEnvironment(process.env);
   const operator = await startOperator({
     kubeConfig,
     logger,
@@ -115,10 +118,11 @@ export async function runOperator(args: string[]): Promise<void> {
             certFile: `${certDir}/tls.crt`,
             keyFile: `${certDir}/tls.key`,
             failurePolicy: policy,
-            settings: { ...DEFAULT_INJECTION, image: v['sidecar-image'], imagePullPolicy: pull, logLevel: v['sidecar-log-level'] },
+            settings: { ...DEFAULT_INJECTION, ...env.injection, image: v['sidecar-image'], imagePullPolicy: pull, logLevel: v['sidecar-log-level'] },
           },
         }),
     processMetrics: true,
+    ...(env.defaults ? { configDefaults: env.defaults } : {}),
     // As client-go: a replica that lost the Lease exits and restarts clean rather than guess.
     onLostLeadership: () => {
       logger.error('lost leadership; exiting');
@@ -143,4 +147,39 @@ function readServiceAccountNamespace(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Settings the Helm chart passes as environment variables: the injected sidecar's ports and
+ * resources, and the journal store every pushed config gets unless its AIRoute names one (its
+ * password from a Secret, pushed to the sidecars as a value, never logged).
+ */
+export function fromChartEnvironment(env: NodeJS.ProcessEnv): { injection: Partial<InjectionSettings>; defaults?: ConfigDefaults } {
+  const injection: Partial<InjectionSettings> = {};
+  const port = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name}: not a port number: ${raw}`);
+    return n;
+  };
+  const json = (name: string): unknown => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    try {
+      return JSON.parse(raw);
+    } catch (err) {
+      throw new Error(`${name}: not JSON (${(err as Error).message})`);
+    }
+  };
+  const data = port('AIROUTE_SIDECAR_DATA_PORT');
+  const admin = port('AIROUTE_SIDECAR_ADMIN_PORT');
+  if (data !== undefined) injection.dataPort = data;
+  if (admin !== undefined) injection.adminPort = admin;
+  const resources = json('AIROUTE_SIDECAR_RESOURCES');
+  if (resources !== undefined) injection.resources = resources as InjectionSettings['resources'];
+  const journal = json('AIROUTE_JOURNAL') as SidecarConfig['journal'] | undefined;
+  if (!journal || (journal.type ?? 'memory') === 'memory') return { injection };
+  const password = env.AIROUTE_JOURNAL_PASSWORD?.trim();
+  return { injection, defaults: { journal: { ...journal, ...(password ? { password: { value: password } } : {}) } } };
 }

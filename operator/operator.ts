@@ -17,6 +17,7 @@ import { AdminTokens, TOKEN_SECRET } from './push/token.ts';
 import { WorkQueue } from './queue.ts';
 import { referencedSecrets } from './reconcile/compile.ts';
 import { Reconciler, StaleRouteError } from './reconcile/apply.ts';
+import type { ConfigDefaults } from './reconcile/compile.ts';
 import { SIDECAR_LABEL, podFacts } from './reconcile/pods.ts';
 import { startWebhook, type FailurePolicy, type RunningWebhook } from './webhook/server.ts';
 import type { InjectionSettings } from './webhook/inject.ts';
@@ -44,6 +45,8 @@ export interface OperatorOptions {
   /** Called when this replica loses the Lease while running (the CLI exits, as client-go does). */
   onLostLeadership?: () => void;
   processMetrics?: boolean;
+  /** What every pushed config gets when its AIRoute leaves it out (the shared journal store). */
+  configDefaults?: ConfigDefaults;
 }
 
 export interface RunningOperator {
@@ -110,6 +113,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     metrics,
     logger,
     pendingRequeueMs: o.pendingRequeueMs,
+    ...(o.configDefaults ? { defaults: o.configDefaults } : {}),
   });
 
   // ---- keys: every callback only enqueues namespace/name of the AIRoutes it may concern.

@@ -84,8 +84,11 @@ async function main(argv: string[]): Promise<void> {
     case 'sidecar':
       return sidecar(rest);
     case 'operator': {
-      const { runOperator } = await import('../operator/main.ts');
-      return runOperator(rest);
+      const operator = await import('../operator/main.ts').catch((err: unknown) => {
+        // The sidecar image leaves the operator (and its Kubernetes client) out on purpose.
+        throw new Error(`the operator is not part of this build (use the operator image): ${(err as Error).message}`);
+      });
+      return operator.runOperator(rest);
     }
     case undefined:
     case '-h':

@@ -14,7 +14,7 @@ import type { PodTarget, Pusher } from '../push/pusher.ts';
 import type { AdminTokens } from '../push/token.ts';
 import type { Outcome } from '../queue.ts';
 import { redact } from '../redact.ts';
-import { referencedSecrets, type SecretsView } from './compile.ts';
+import { referencedSecrets, type ConfigDefaults, type SecretsView } from './compile.ts';
 import { mergeConditions } from './conditions.ts';
 import { isLive, podFacts } from './pods.ts';
 import { eventsBetween, plan, type Observed, type OtherRoute, type Plan, type PlannedEvent, type PodView } from './plan.ts';
@@ -31,6 +31,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** Requeue a route whose pods are not all synced after this long at most (catches missed pod changes). */
   pendingRequeueMs: number;
+  /** Operator-wide config defaults (the shared journal store). */
+  defaults?: ConfigDefaults;
   now?: () => number;
 }
 
@@ -92,6 +94,7 @@ export class Reconciler {
       secrets: decodeSecrets(this.d.secrets.list(namespace), referencedSecrets(route.spec)),
       pods: views.map((v) => ({ ...v, sidecar: this.d.pusher.observation(v.target) })),
       otherRoutes: others,
+      ...(this.d.defaults ? { defaults: this.d.defaults } : {}),
     };
   }
 

@@ -31,7 +31,12 @@ export function referencedSecrets(spec: AIRouteSpec): string[] {
   return [...names];
 }
 
-export function compileRoute(spec: AIRouteSpec, secrets: SecretsView): CompileResult {
+/** Operator-wide settings for what an AIRoute leaves out (e.g. the journal store every sidecar shares). */
+export interface ConfigDefaults {
+  journal?: SidecarConfig['journal'];
+}
+
+export function compileRoute(spec: AIRouteSpec, secrets: SecretsView, defaults: ConfigDefaults = {}): CompileResult {
   const unresolved: ConfigIssue[] = [];
   const used: string[] = [];
   const resolve = (ref: SecretKeyRef, path: string): SecretValue => {
@@ -69,6 +74,11 @@ export function compileRoute(spec: AIRouteSpec, secrets: SecretsView): CompileRe
         }
       : {}),
   };
+  if (!config.journal && defaults.journal) {
+    config.journal = structuredClone(defaults.journal);
+    const pw = defaults.journal.password;
+    if (pw && 'value' in pw) used.push(pw.value);
+  }
   const v = validateConfig(config, 'spec');
   const invalid = v.ok ? [] : v.issues.map((i) => ({ path: i.path, message: redact(i.message, used) }));
   if (invalid.length || unresolved.length) return { invalid, unresolved, secrets: used };

@@ -193,3 +193,17 @@ test('the document is the one the sidecar will hash: configHash of the compiled 
   expect(p.desired!.hash).toBe(configHash(p.desired!.config));
   expect(p.desired!.config.backends[0]!.apiKey).toEqual({ value: KEY });
 });
+
+describe('operator-wide defaults', () => {
+  test('a route without a journal gets the operator default (password pushed as a value, scrubbed like a key); its own journal wins', async () => {
+    const { compileRoute } = await import('./compile.ts');
+    const spec = { podSelector: {}, backends: [{ name: 'd', type: 'demo' }], routes: [{ model: 'm', backends: [{ backend: 'd' }] }] } as never;
+    const defaults = { journal: { type: 'redis' as const, url: 'redis://redis:6379/0', password: { value: 'redis-pw-123' } } };
+    const c = compileRoute(spec, new Map(), defaults);
+    expect(c.config?.journal).toEqual(defaults.journal);
+    expect(c.secrets).toContain('redis-pw-123');
+    const own = compileRoute({ ...(spec as object), journal: { type: 'memory' } } as never, new Map(), defaults);
+    expect(own.config?.journal).toEqual({ type: 'memory' });
+    expect(compileRoute(spec, new Map()).hash).not.toBe(c.hash);
+  });
+});

@@ -16,7 +16,7 @@ import type { AIRoute, AIRouteSpec, ConditionType, LabelSelector } from '../../a
 import type { SidecarConfig } from '../../api/v1alpha1/config.ts';
 import { formatIssue, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import { redact } from '../redact.ts';
-import { compileRoute, type SecretsView } from './compile.ts';
+import { compileRoute, type ConfigDefaults, type SecretsView } from './compile.ts';
 import type { DesiredCondition } from './conditions.ts';
 import { selects } from './selector.ts';
 
@@ -52,6 +52,8 @@ export interface Observed {
   /** Pods in the namespace (terminated and deleting ones already left out). */
   pods: readonly PodView[];
   otherRoutes: readonly OtherRoute[];
+  /** Operator-wide defaults for what the spec leaves out. */
+  defaults?: ConfigDefaults;
 }
 
 export type EventType = 'Normal' | 'Warning';
@@ -121,7 +123,7 @@ export function plan(route: AIRoute, seen: Observed): Plan {
     return owner === me;
   });
 
-  const compiled = compileRoute(spec, seen.secrets);
+  const compiled = compileRoute(spec, seen.secrets, seen.defaults);
   const secrets = compiled.secrets;
   const scrub = (s: string) => redact(s, secrets);
 

@@ -81,7 +81,7 @@ export function sidecarContainer(s: InjectionSettings): V1Container {
 
 export function tokenVolume(): V1Volume {
   // A whole-directory Secret mount (not subPath), so the kubelet updates the file on rotation.
-  return { name: TOKEN_VOLUME, secret: { secretName: TOKEN_SECRET, items: [{ key: TOKEN_KEY, path: TOKEN_KEY }], defaultMode: 0o440 } };
+  return { name: TOKEN_VOLUME, secret: { secretName: TOKEN_SECRET, items: [{ key: TOKEN_KEY, path: TOKEN_KEY }], defaultMode: 0o444 } };
 }
 
 /** The patch that injects the sidecar, or undefined when the pod is not asking or already has it. */

@@ -3,30 +3,38 @@
 // missing, or where the chart or a Dockerfile is not in the repository yet.
 //
 //   AIROUTE_E2E_KEEP=1 keeps the kind cluster afterwards (for debugging).
-//   AIROUTE_E2E_IMAGE=repo/airoute:tag uses a prebuilt image instead of `docker build .`.
+//   AIROUTE_E2E_IMAGE=repo/airoute:tag uses a prebuilt operator image instead of `docker build .`;
+//   AIROUTE_E2E_SIDECAR_IMAGE=repo/airoute-sidecar:tag a prebuilt sidecar image (`--target sidecar`).
+// helm and kubectl: from PATH, else the pinned ones scripts/fetch-tools.ts downloads into .tools/.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ensureTools } from '../../scripts/fetch-tools.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLUSTER = 'airoute-e2e';
 const IMAGE = process.env.AIROUTE_E2E_IMAGE ?? 'airoute:e2e';
+const SIDECAR_IMAGE = process.env.AIROUTE_E2E_SIDECAR_IMAGE ?? 'airoute-sidecar:e2e';
 
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8', timeout: 5000 }).status === 0;
+// Only worth fetching where the suite can run at all (docker and kind present).
+const tools = has('docker') && has('kind') && (!has('helm') || !has('kubectl')) ? await ensureTools().catch(() => undefined) : undefined;
+const BIN: Record<string, string> = { helm: has('helm') ? 'helm' : (tools?.helm ?? 'helm'), kubectl: has('kubectl') ? 'kubectl' : (tools?.kubectl ?? 'kubectl') };
 function run(cmd: string, args: string[], timeoutMs = 300_000): SpawnSyncReturns<string> {
-  return spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs });
+  return spawnSync(BIN[cmd] ?? cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs });
 }
 function must(cmd: string, args: string[], timeoutMs?: number): string {
   const r = run(cmd, args, timeoutMs);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error?.message}`);
   return r.stdout;
 }
-const has = (cmd: string) => run('sh', ['-c', `command -v ${cmd}`], 5000).status === 0;
 
 function skipReason(): string | undefined {
   if (!has('docker')) return 'docker is not installed';
   if (run('docker', ['info'], 15_000).status !== 0) return '`docker info` failed: no running Docker engine';
-  for (const tool of ['kind', 'helm', 'kubectl']) if (!has(tool)) return `${tool} is not installed`;
+  if (!has('kind')) return 'kind is not installed';
+  for (const tool of ['helm', 'kubectl']) if (run(tool, tool === 'helm' ? ['version'] : ['version', '--client'], 30_000).status !== 0) return `${tool} is not installed and could not be fetched (npm run fetch-tools)`;
   if (!existsSync(`${ROOT}/charts/airoute/Chart.yaml`)) return 'charts/airoute is not in the repository yet';
   if (!process.env.AIROUTE_E2E_IMAGE && !existsSync(`${ROOT}/Dockerfile`)) return 'no Dockerfile to build the image (or set AIROUTE_E2E_IMAGE)';
   return undefined;
@@ -39,11 +47,13 @@ describe.skipIf(reason !== undefined)('on a kind cluster with the helm chart', (
   const kubectl = (...args: string[]) => must('kubectl', ['--context', `kind-${CLUSTER}`, ...args]);
 
   beforeAll(() => {
-    if (!process.env.AIROUTE_E2E_IMAGE) must('docker', ['build', '-t', IMAGE, '.'], 900_000);
+    if (!process.env.AIROUTE_E2E_IMAGE) must('docker', ['build', '--target', 'operator', '-t', IMAGE, '.'], 900_000);
+    if (!process.env.AIROUTE_E2E_SIDECAR_IMAGE) must('docker', ['build', '--target', 'sidecar', '-t', SIDECAR_IMAGE, '.'], 900_000);
     if (run('kind', ['get', 'clusters']).stdout.split('\n').includes(CLUSTER) === false) must('kind', ['create', 'cluster', '--name', CLUSTER, '--wait', '120s'], 600_000);
-    must('kind', ['load', 'docker-image', IMAGE, '--name', CLUSTER], 600_000);
+    must('kind', ['load', 'docker-image', IMAGE, SIDECAR_IMAGE, '--name', CLUSTER], 600_000);
     const [repo, tag] = IMAGE.split(':');
-    must('helm', ['upgrade', '--install', 'airoute', 'charts/airoute', '--kube-context', `kind-${CLUSTER}`, '--namespace', 'airoute-system', '--create-namespace', '--set', `image.repository=${repo}`, '--set', `image.tag=${tag ?? 'latest'}`, '--set', 'image.pullPolicy=Never', '--wait', '--timeout', '5m'], 600_000);
+    const [sidecarRepo, sidecarTag] = SIDECAR_IMAGE.split(':');
+    must('helm', ['upgrade', '--install', 'airoute', 'charts/airoute', '--kube-context', `kind-${CLUSTER}`, '--namespace', 'airoute-system', '--create-namespace', '--set', `image.repository=${repo}`, '--set', `image.tag=${tag ?? 'latest'}`, '--set', 'image.pullPolicy=Never', '--set', `sidecar.image.repository=${sidecarRepo}`, '--set', `sidecar.image.tag=${sidecarTag ?? 'latest'}`, '--wait', '--timeout', '5m'], 600_000);
   }, 1_800_000);
 
   afterAll(() => {

@@ -54,7 +54,7 @@ describe('injection patch', () => {
     expect(sc.resources).toEqual(DEFAULT_INJECTION.resources);
     expect(restrictedViolations(sc)).toEqual([]);
     expect(sc.securityContext!.readOnlyRootFilesystem).toBe(true);
-    expect(pod.spec!.volumes).toEqual([{ name: 'airoute-admin-token', secret: { secretName: 'airoute-admin-token', items: [{ key: 'token', path: 'token' }], defaultMode: 0o440 } }]);
+    expect(pod.spec!.volumes).toEqual([{ name: 'airoute-admin-token', secret: { secretName: 'airoute-admin-token', items: [{ key: 'token', path: 'token' }], defaultMode: 0o444 } }]);
     expect(sc.volumeMounts).toEqual([{ name: 'airoute-admin-token', mountPath: '/var/run/airoute/admin', readOnly: true }]);
     expect(pod.metadata!.labels).toEqual({ 'airoute.dev/sidecar': 'injected' });
     expect(pod.metadata!.annotations).toMatchObject({ 'airoute.dev/inject': 'true', 'airoute.dev/injected': 'true', 'airoute.dev/admin-port': '4001' });

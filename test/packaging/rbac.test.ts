@@ -1,0 +1,138 @@
+// Least privilege: the verbs the chart grants the operator's ServiceAccount equal the verbs the
+// operator's code uses (rbac-derive.ts reads them out of operator/**/*.ts), per API group and
+// resource, with resource names where the code (or RBAC) allows limiting them.
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { TOKEN_SECRET } from '../../operator/push/token.ts';
+import { deriveOperatorNeeds, leaseName, parseApiPath, plural, stripComments, type Need } from './rbac-derive.ts';
+import { CHART, NAMESPACE, ROOT, SCENARIOS, getTools, render, type Manifest, type Obj, type Scenario } from './support.ts';
+
+interface Grant {
+  group: string;
+  resource: string;
+  verb: string;
+  names?: string[];
+  /** Role namespace, or undefined for a ClusterRole. */
+  namespace?: string;
+}
+
+/** What the chart gives the operator's ServiceAccount, rule by rule, through its bindings. */
+function grants(ms: Manifest[]): Grant[] {
+  const sa = ms.find((m) => m.kind === 'ServiceAccount')!;
+  const out: Grant[] = [];
+  for (const b of ms.filter((m) => m.kind === 'RoleBinding' || m.kind === 'ClusterRoleBinding')) {
+    const subjects = b.subjects as Obj[];
+    if (!subjects.some((s) => s.kind === 'ServiceAccount' && s.name === sa.metadata.name && s.namespace === sa.metadata.namespace)) continue;
+    const ref = b.roleRef as Obj;
+    const role = ms.find((m) => m.kind === ref.kind && m.metadata.name === ref.name && (m.kind === 'ClusterRole' || m.metadata.namespace === b.metadata.namespace));
+    if (!role) throw new Error(`${b.kind} ${b.metadata.name} refers to a missing ${ref.kind} ${ref.name}`);
+    const namespace = b.kind === 'RoleBinding' ? b.metadata.namespace : undefined;
+    for (const rule of role.rules as Obj[]) {
+      for (const group of rule.apiGroups as string[])
+        for (const resource of rule.resources as string[])
+          for (const verb of rule.verbs as string[]) out.push({ group, resource, verb, ...(rule.resourceNames ? { names: rule.resourceNames as string[] } : {}), ...(namespace ? { namespace } : {}) });
+    }
+  }
+  return out;
+}
+
+const key = (x: { group: string; resource: string; verb: string }) => `${x.group || 'core'}/${x.resource}:${x.verb}`;
+
+const derived = deriveOperatorNeeds();
+const rendered = new Map<string, Manifest[]>();
+beforeAll(async () => {
+  await getTools();
+  for (const s of SCENARIOS) rendered.set(s.name, await render(s));
+}, 600_000);
+const [DEFAULTS, , WATCH_ONE, NO_LEADER] = SCENARIOS as [Scenario, Scenario, Scenario, Scenario];
+
+describe('what the operator’s code needs (derived from operator/**/*.ts)', () => {
+  test('the derivation understood every call (no generic client, no unparsable watch path)', () => {
+    expect(derived.problems).toEqual([]);
+  });
+
+  test('it finds the calls this operator is known to make', () => {
+    // A floor, so a broken derivation that finds nothing cannot pass the comparison below.
+    const keys = derived.needs.map(key);
+    for (const k of ['airoute.dev/airoutes:list', 'airoute.dev/airoutes:watch', 'airoute.dev/airoutes/status:update', 'core/pods:watch', 'core/secrets:create', 'coordination.k8s.io/leases:update'])
+      expect(keys).toContain(k);
+    const update = derived.needs.find((n) => key(n) === 'core/secrets:update')!;
+    expect(update.names).toEqual([TOKEN_SECRET]);
+    expect(update.where[0]).toMatch(/^operator\/push\/token\.ts:\d+$/);
+  });
+
+  test('the derivation’s helpers: plurals, API paths, comments', () => {
+    expect(['Pod', 'Secret', 'Lease', 'Event', 'NetworkPolicy', 'Ingress', 'Endpoints'].map(plural)).toEqual(['pods', 'secrets', 'leases', 'events', 'networkpolicies', 'ingresses', 'endpoints']);
+    expect(parseApiPath('/api/v1/namespaces/{ns}/secrets')).toEqual({ group: '', resource: 'secrets' });
+    expect(parseApiPath('/apis/airoute.dev/v1alpha1/airoutes')).toEqual({ group: 'airoute.dev', resource: 'airoutes' });
+    expect(stripComments("a.listPodForAllNamespaces() // b.deleteNamespacedPod()\nconst u = 'http://x'; /* c.createNamespacedPod() */")).not.toMatch(/deleteNamespacedPod|createNamespacedPod/);
+    expect(stripComments("const u = 'http://x';")).toContain('http://x');
+  });
+});
+
+describe('the chart grants exactly that', () => {
+  test.each([DEFAULTS, WATCH_ONE])('same (group, resource, verb) set: $name', (s) => {
+    const g = grants(rendered.get(s.name)!);
+    expect([...new Set(g.map(key))].sort()).toEqual([...new Set(derived.needs.map(key))].sort());
+  });
+
+  test('without leader election, no Lease permissions at all', () => {
+    const g = grants(rendered.get(NO_LEADER.name)!);
+    const needs = derived.needs.filter((n) => n.group !== 'coordination.k8s.io');
+    expect([...new Set(g.map(key))].sort()).toEqual([...new Set(needs.map(key))].sort());
+  });
+
+  test('names: limited where the code limits itself, never on create (RBAC cannot check a name that does not exist yet)', () => {
+    const g = grants(rendered.get(DEFAULTS.name)!);
+    for (const n of derived.needs as Need[]) {
+      const rules = g.filter((x) => key(x) === key(n));
+      if (n.verb === 'create') {
+        for (const r of rules) expect(r.names, `${key(n)} must not carry resourceNames`).toBeUndefined();
+        continue;
+      }
+      if (n.names) for (const r of rules) expect(r.names?.slice().sort(), key(n)).toEqual(n.names.slice().sort());
+    }
+    // The Lease: every call uses the elector's configured name, which main.ts sets.
+    const leaseSrc = stripComments(readFileSync(`${ROOT}operator/leader/lease.ts`, 'utf8'));
+    expect(leaseSrc.match(/Lease\(\{[^}]*\bname\b/g)?.length).toBeGreaterThan(0);
+    expect(leaseSrc).toMatch(/const \{ api, namespace, name, identity \} = this\.o;/);
+    const name = leaseName();
+    expect(name).toBe('airoute-operator');
+    for (const r of g.filter((x) => x.resource === 'leases' && x.verb !== 'create')) expect(r.names).toEqual([name]);
+  });
+
+  test('scope: the Lease only in the release namespace (where POD_NAMESPACE points the elector); the rest cluster-wide, or only in the watched namespace', () => {
+    const g = grants(rendered.get(DEFAULTS.name)!);
+    for (const r of g) {
+      if (r.group === 'coordination.k8s.io') expect(r.namespace, key(r)).toBe(NAMESPACE);
+      else expect(r.namespace, key(r)).toBeUndefined();
+    }
+    for (const r of grants(rendered.get(WATCH_ONE.name)!)) expect(r.namespace, key(r)).toBe(r.group === 'coordination.k8s.io' ? NAMESPACE : 'team-a');
+  });
+
+  test('no wildcards, no escalation verbs, no write on any spec', () => {
+    for (const s of SCENARIOS)
+      for (const r of grants(rendered.get(s.name)!)) {
+        expect([r.group, r.resource, r.verb]).not.toContain('*');
+        expect(['bind', 'escalate', 'impersonate', 'deletecollection', 'delete', 'patch']).not.toContain(r.verb);
+        if (r.group === 'airoute.dev') expect(r.resource === 'airoutes/status' || ['list', 'watch'].includes(r.verb), key(r)).toBe(true);
+      }
+  });
+
+  test('every rule in the RBAC template says why, in a comment right above it', () => {
+    const lines = readFileSync(`${ROOT}${CHART}/templates/rbac.yaml`, 'utf8').split('\n');
+    const rules = lines.map((l, i) => [l, i] as const).filter(([l]) => /^\s*- apiGroups:/.test(l));
+    expect(rules.length).toBe(9);
+    for (const [, i] of rules) expect(lines[i - 1], `rbac.yaml line ${i + 1}`).toMatch(/^\s*#\s*\S/);
+  });
+});
+
+test('the ServiceAccount’s token is mounted (the operator authenticates with it) and nothing else is granted to it', () => {
+  const ms = rendered.get(DEFAULTS.name)!;
+  const d = ms.find((m) => m.kind === 'Deployment')!;
+  const spec = ((d.spec as Obj).template as Obj).spec as Obj;
+  expect(spec.serviceAccountName).toBe(ms.find((m) => m.kind === 'ServiceAccount')!.metadata.name);
+  expect(spec.automountServiceAccountToken).toBe(true);
+  const bindings = ms.filter((m) => m.kind.endsWith('Binding'));
+  expect(bindings.length).toBe(2);
+});
