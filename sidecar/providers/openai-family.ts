@@ -2,7 +2,7 @@
 // wire format. Each provider file supplies only its URL, auth header and capabilities.
 import type { ChatRequest, EmbeddingsRequest, JsonObject } from '../chat/types.ts';
 import { isObject } from '../wire/json.ts';
-import { OpenAIStreamDecoder, malformed, openaiBody, parseOpenAIResult } from '../wire/openai.ts';
+import { OpenAIStreamDecoder, malformed, openaiBody, parseJson, parseOpenAIResult } from '../wire/openai.ts';
 import { classifyUpstream, providerErrorInfo } from './classify.ts';
 import type { BuildOptions, ProviderAdapter, ResolvedBackend, UpstreamRequest } from './types.ts';
 
@@ -35,12 +35,7 @@ export function openAIFamily(o: OpenAIFamilyOptions): ProviderAdapter {
       return { url: o.url(backend, model, 'embeddings'), method: 'POST', headers: headers(backend), body: JSON.stringify({ ...req.body, model }) };
     },
     embeddingsResult(text: string): JsonObject {
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch (err) {
-        throw malformed('embeddings response', err);
-      }
+      const body: unknown = parseJson(text, 'embeddings response');
       if (!isObject(body) || !Array.isArray(body.data)) throw malformed('embeddings response');
       return body;
     },

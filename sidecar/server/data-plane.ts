@@ -11,7 +11,7 @@ import { getModel, listModels, modelNotFound } from '../endpoints/models.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
 import type { RequestRecord, Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
-import type { Answer, Exchange, StreamAnswer } from '../stages/types.ts';
+import type { Answer, Exchange, JsonAnswer, StreamAnswer } from '../stages/types.ts';
 import { AnthropicStreamEncoder, decodeMessagesRequest, encodeAnthropicResult } from '../wire/anthropic.ts';
 import type { StreamEncoder } from '../wire/encoder.ts';
 import { OpenAIStreamEncoder, decodeChatRequest, encodeOpenAIResult } from '../wire/openai.ts';
@@ -105,6 +105,17 @@ export class Tally {
   /** Set when a started stream ended in an error. */
   error: AirouteError | undefined;
 
+  /** A complete (non-streamed) answer: its text is one delta per choice, so events concatenate to the result. */
+  complete(x: Exchange, answer: JsonAnswer): void {
+    this.firstByteAt = performance.now();
+    if (!answer.result) return;
+    for (const c of answer.result.choices) {
+      this.finish[c.index] = c.finishReason;
+      if (c.text) x.lifecycle.emit('content.delta', { choice: c.index, text: c.text });
+    }
+    this.usage = answer.result.usage;
+  }
+
   see(answer: Answer): void {
     this.backend = answer.target.backend.name;
     this.model = answer.target.model;
@@ -148,14 +159,7 @@ async function serve(sc: Sidecar, x: Exchange, res: ServerResponse): Promise<voi
   };
   if (answer.kind === 'json') {
     const text = resultBody(x.request, answer, x.id);
-    tally.firstByteAt = performance.now();
-    if (answer.result) {
-      for (const c of answer.result.choices) {
-        tally.finish[c.index] = c.finishReason;
-        if (c.text) x.lifecycle.emit('content.delta', { choice: c.index, text: c.text });
-      }
-      tally.usage = answer.result.usage;
-    }
+    tally.complete(x, answer);
     sendJson(res, 200, text, headers);
     return end(sc, x, tally, t0);
   }
@@ -211,14 +215,7 @@ export async function collect(sc: Sidecar, x: Exchange): Promise<Collected> {
     const answer = await sc.handle(x);
     tally.see(answer);
     if (answer.kind === 'json') {
-      tally.firstByteAt = performance.now();
-      if (answer.result) {
-        for (const c of answer.result.choices) {
-          tally.finish[c.index] = c.finishReason;
-          if (c.text) x.lifecycle.emit('content.delta', { choice: c.index, text: c.text });
-        }
-        tally.usage = answer.result.usage;
-      }
+      tally.complete(x, answer);
       return { ok: true, body: JSON.parse(resultBody(x.request, answer, x.id)) as unknown, tally };
     }
     const builder = new ResultBuilder();

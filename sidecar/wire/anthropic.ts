@@ -5,7 +5,7 @@ import { parseArguments } from '../chat/types.ts';
 import type { SseEvent, StreamDecoder } from '../providers/types.ts';
 import type { StreamEncoder } from './encoder.ts';
 import { isObject, num, str } from './json.ts';
-import { inStreamError, malformed } from './openai.ts';
+import { inStreamError, malformed, parseJson } from './openai.ts';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 /** Anthropic requires max_tokens; an OpenAI client may omit it. */
@@ -206,12 +206,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private tools = 0;
 
   decode(ev: SseEvent): Frame | null {
-    let data: unknown;
-    try {
-      data = JSON.parse(ev.data);
-    } catch (err) {
-      throw malformed('stream event', err);
-    }
+    const data: unknown = parseJson(ev.data, 'stream event');
     if (!isObject(data)) throw malformed('stream event');
     const type = ev.event ?? str(data.type);
     const events: StreamEvent[] = [];
@@ -270,12 +265,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
 }
 
 export function parseAnthropicResult(text: string): ChatResult {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (err) {
-    throw malformed('response body', err);
-  }
+  const body: unknown = parseJson(text, 'response body');
   if (!isObject(body) || !Array.isArray(body.content)) throw malformed('response body');
   let out = '';
   const toolCalls: ChatResult['choices'][number]['toolCalls'] = [];

@@ -4,7 +4,7 @@ import type { ChatPrompt, ChatRequest, ChatResult, FinishReason, Frame, JsonObje
 import { parseArguments } from '../chat/types.ts';
 import type { SseEvent, StreamDecoder } from '../providers/types.ts';
 import { isObject, num, str } from './json.ts';
-import { malformed } from './openai.ts';
+import { malformed, parseJson } from './openai.ts';
 
 export function geminiBody(req: ChatRequest, opts: { prefill?: string }): JsonObject {
   const p = req.prompt();
@@ -101,12 +101,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
   }
 
   decode(ev: SseEvent): Frame | null {
-    let chunk: unknown;
-    try {
-      chunk = JSON.parse(ev.data);
-    } catch (err) {
-      throw malformed('stream chunk', err);
-    }
+    const chunk: unknown = parseJson(ev.data, 'stream chunk');
     if (!isObject(chunk)) throw malformed('stream chunk');
     if (chunk.error !== undefined) {
       const e = isObject(chunk.error) ? chunk.error : {};
@@ -154,12 +149,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
 }
 
 export function parseGeminiResult(text: string, model: string): ChatResult {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (err) {
-    throw malformed('response body', err);
-  }
+  const body: unknown = parseJson(text, 'response body');
   if (!isObject(body)) throw malformed('response body');
   const block = blocked(body);
   if (block) throw block;

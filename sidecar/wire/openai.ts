@@ -261,6 +261,15 @@ export function usageFromOpenAI(u: unknown): Usage | undefined {
   return usage;
 }
 
+/** Parses an upstream's JSON; anything unparsable is a malformed (retriable) upstream answer. */
+export function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw malformed(what, err);
+  }
+}
+
 export function malformed(what: string, cause?: unknown): AirouteError {
   return new AirouteError('upstream_malformed', 502, `upstream sent a malformed ${what}`, { retriable: true, fallback: 'retries_exhausted', phase: 'stream', cause });
 }
@@ -300,12 +309,7 @@ export class OpenAIStreamDecoder implements StreamDecoder {
       this.complete = true;
       return null;
     }
-    let chunk: unknown;
-    try {
-      chunk = JSON.parse(ev.data);
-    } catch (err) {
-      throw malformed('stream chunk', err);
-    }
+    const chunk: unknown = parseJson(ev.data, 'stream chunk');
     if (!isObject(chunk)) throw malformed('stream chunk');
     if (chunk.error !== undefined) throw inStreamError(chunk.error, 'openai');
     const events: StreamEvent[] = [];
@@ -347,12 +351,7 @@ export class OpenAIStreamDecoder implements StreamDecoder {
 }
 
 export function parseOpenAIResult(text: string): ChatResult {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (err) {
-    throw malformed('response body', err);
-  }
+  const body: unknown = parseJson(text, 'response body');
   if (!isObject(body) || !Array.isArray(body.choices)) throw malformed('response body');
   const result: ChatResult = {
     id: str(body.id),
