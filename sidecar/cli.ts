@@ -10,6 +10,7 @@ const USAGE = `usage:
   airoute sidecar [--config FILE] [--host 127.0.0.1] [--port 4000]
                   [--admin-host 127.0.0.1] [--admin-port 4001] [--admin-token-file FILE]
                   [--wait-for-push] [--demo-ui] [--log-level info]
+                  [--disable-metrics] [--disable-journal]   (only to measure their cost)
   airoute operator
 
 environment: AIROUTE_CONFIG, AIROUTE_PORT, AIROUTE_ADMIN_PORT, AIROUTE_ADMIN_TOKEN_FILE, AIROUTE_LOG_LEVEL
@@ -34,6 +35,8 @@ async function sidecar(args: string[]): Promise<void> {
       'admin-token-file': { type: 'string' },
       'wait-for-push': { type: 'boolean' },
       'demo-ui': { type: 'boolean' },
+      'disable-metrics': { type: 'boolean' },
+      'disable-journal': { type: 'boolean' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -54,6 +57,8 @@ async function sidecar(args: string[]): Promise<void> {
     ...(tokenFile ? { adminTokenFile: tokenFile } : {}),
     waitForPush: values['wait-for-push'] === true,
     demoUi: values['demo-ui'] === true,
+    metrics: values['disable-metrics'] !== true,
+    journal: values['disable-journal'] !== true,
     host: values.host ?? '127.0.0.1',
     port: port(values.port ?? env.AIROUTE_PORT, '--port', 4000),
     adminHost: values['admin-host'] ?? '127.0.0.1',

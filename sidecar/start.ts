@@ -9,7 +9,7 @@ import { DEMO_CONFIG, envSecrets, type RuntimeConfig, type SecretResolver } from
 import { MemoryJournal, type Journal, type Retention } from './events/journal.ts';
 import { RedisJournal, redactUrl, type RedisJournalOptions } from './events/redis-journal.ts';
 import { gateEventUpgrades } from './events/upgrade-gate.ts';
-import { SidecarMetrics } from './metrics.ts';
+import { SidecarMetrics, type PushOutcome } from './metrics.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
 import { AsyncRegistry } from './requests/registry.ts';
 import { RedisAsyncStore } from './requests/redis-store.ts';
@@ -33,6 +33,10 @@ export interface StartOptions {
   adminHost?: string;
   adminPort?: number;
   adminTokenFile?: string;
+  /** Record metrics (default true; false only to measure their cost). */
+  metrics?: boolean;
+  /** Journal every request's events (default true; false only to measure the cost: events and async stop working). */
+  journal?: boolean;
   /** Serve the lifecycle demo page at /airoute/demo. */
   demoUi?: boolean;
   logger?: Logger;
@@ -46,7 +50,7 @@ export interface RunningSidecar {
   /** The journal chosen with the first config (memory until then). */
   readonly journal: Journal;
   requests: AsyncService;
-  metrics: SidecarMetrics;
+  metrics: SidecarMetrics | undefined;
   dataPort: number;
   adminPort: number;
   dataURL: string;
@@ -158,7 +162,8 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     // (sync traffic needs no store; readiness says what is missing).
     if (journal instanceof RedisJournal && !(await journal.connected(3_000))) logger.warn({ reason: journal.unavailable() }, 'starting without the journal store');
   }
-  sc.onEvent((ev) => journal.append(ev));
+  // --disable-journal exists to measure what journaling costs; events and async then do not work.
+  if (opts.journal !== false) sc.onEvent((ev) => journal.append(ev));
   sc.onConfig((c) => {
     if (chosen === undefined) choose(c);
     else if (storeIdentity(c) !== chosen)
@@ -167,8 +172,9 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     (journal as MemoryJournal | RedisJournal).configure(r);
     store.configure(r.ttlMs, r.maxRequests);
   });
-  const metrics = new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight });
-  requests.onDelivery = (ok) => metrics.webhookDelivered(ok);
+  // --disable-metrics exists to measure what metrics cost (the benchmark compares both).
+  const metrics = opts.metrics === false ? undefined : new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight });
+  if (metrics) requests.onDelivery = (ok) => metrics.webhookDelivered(ok);
   const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit, ...(opts.demoUi ? { demoUi } : {}) }));
   // A shared journal answers 404/410 asynchronously; the gate asks it before the upgrade handler runs.
   attachEventsWebSocket(gateEventUpgrades(data, () => journal), () => journal);
@@ -178,8 +184,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   };
   const admin = createServer(
     adminServer(sc, {
-      metrics: () => metrics.exposition(),
-      onPush: (o) => metrics.pushOutcome(o),
+      ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: PushOutcome) => metrics.pushOutcome(o) } : {}),
       degradedReasons,
       ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}),
       ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}),
