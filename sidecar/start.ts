@@ -10,6 +10,7 @@ import { MemoryJournal, type Journal, type Retention } from './events/journal.ts
 import { RedisJournal, redactUrl, type RedisJournalOptions } from './events/redis-journal.ts';
 import { gateEventUpgrades } from './events/upgrade-gate.ts';
 import { SidecarMetrics, type PushOutcome } from './metrics.ts';
+import { startTracing } from './tracing.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
 import { AsyncRegistry } from './requests/registry.ts';
 import { RedisAsyncStore } from './requests/redis-store.ts';
@@ -37,6 +38,8 @@ export interface StartOptions {
   metrics?: boolean;
   /** Journal every request's events (default true; false only to measure the cost: events and async stop working). */
   journal?: boolean;
+  /** Where OTEL_* settings come from (default process.env); traces are on when an OTLP endpoint is set. */
+  env?: NodeJS.ProcessEnv;
   /** Serve the lifecycle demo page at /airoute/demo. */
   demoUi?: boolean;
   logger?: Logger;
@@ -190,6 +193,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
       ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}),
     }),
   );
+  const tracing = await startTracing(sc, opts.env ?? process.env);
   const host = opts.host ?? '127.0.0.1';
   const adminHost = opts.adminHost ?? '127.0.0.1';
   const dataPort = await listen(data, opts.port ?? 4000, host);
@@ -212,6 +216,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
       admin.closeAllConnections();
       await closed;
       requests.close();
+      await tracing?.shutdown();
       await journal.close();
       await sc.close();
     },
