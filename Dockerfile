@@ -60,7 +60,9 @@ COPY --from=build /src/dist/sidecar ./dist/sidecar
 COPY --from=build /src/dist/client ./dist/client
 USER 65532:65532
 EXPOSE 4000 4001
-ENTRYPOINT ["/nodejs/bin/node", "/app/bin/airoute.js"]
+# A 2 MiB young generation: ~70 MiB less resident memory with 1,000 open streams (bench/README.md),
+# for somewhat more frequent minor GCs. The sidecar sits in every app pod, so memory is what counts.
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "/app/bin/airoute.js"]
 CMD ["sidecar"]
 
 # ---- operator image (last: what a plain `docker build .` gives). It can also run the sidecar.

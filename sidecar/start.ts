@@ -7,13 +7,12 @@ import { configFromDocument, loadConfigFile } from './config/load.ts';
 import { DEFAULTS } from '../api/v1alpha1/config.ts';
 import { DEMO_CONFIG, envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
 import { MemoryJournal, type Journal, type Retention } from './events/journal.ts';
-import { RedisJournal, redactUrl, type RedisJournalOptions } from './events/redis-journal.ts';
+import type { RedisJournal, RedisJournalOptions } from './events/redis-journal.ts';
 import { gateEventUpgrades } from './events/upgrade-gate.ts';
 import { SidecarMetrics, type PushOutcome } from './metrics.ts';
 import { startTracing } from './tracing.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
 import { AsyncRegistry } from './requests/registry.ts';
-import { RedisAsyncStore } from './requests/redis-store.ts';
 import { AsyncService } from './requests/service.ts';
 import type { AsyncStore } from './requests/store.ts';
 import { createLogger } from './log.ts';
@@ -127,9 +126,12 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     return JSON.stringify([c.journal.type, c.journal.url ?? null, c.journal.keyPrefix, src.password ?? null, src.ownerLeaseMs ?? null]);
   };
   const requests = new AsyncService(sc, () => journal, () => store);
-  const choose = (c: RuntimeConfig) => {
+  // The Redis client is loaded only by sidecars that use it: it is ~20 MB of resident memory.
+  const choose = async (c: RuntimeConfig): Promise<void> => {
     chosen = storeIdentity(c);
     if (c.journal.type !== 'redis' || !c.journal.url) return;
+    const { RedisJournal, redactUrl } = await import('./events/redis-journal.ts');
+    const { RedisAsyncStore } = await import('./requests/redis-store.ts');
     const src = c.source.journal ?? {};
     let password: string | undefined;
     let configError: string | undefined;
@@ -159,16 +161,17 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     logger.info({ store: redactUrl(c.journal.url), keyPrefix: c.journal.keyPrefix, instance: rj.instance }, 'event journal and async records on Redis');
     if (configError) logger.error({ reason: configError }, 'the Redis journal cannot be used; async requests are refused until this is fixed');
   };
+  const usesRedis = (j: Journal): j is RedisJournal => 'connected' in j;
   if (sc.config) {
-    choose(sc.config);
+    await choose(sc.config);
     // Start ready when the store is there; an unreachable one does not hold the start up for long
     // (sync traffic needs no store; readiness says what is missing).
-    if (journal instanceof RedisJournal && !(await journal.connected(3_000))) logger.warn({ reason: journal.unavailable() }, 'starting without the journal store');
+    if (usesRedis(journal) && !(await journal.connected(3_000))) logger.warn({ reason: journal.unavailable() }, 'starting without the journal store');
   }
   // --disable-journal exists to measure what journaling costs; events and async then do not work.
   if (opts.journal !== false) sc.onEvent((ev) => journal.append(ev));
   sc.onConfig((c) => {
-    if (chosen === undefined) choose(c);
+    if (chosen === undefined) void choose(c).catch((err: unknown) => logger.error({ err: (err as Error).message }, 'cannot open the journal store'));
     else if (storeIdentity(c) !== chosen)
       logger.warn({ version: c.version }, 'journal store settings changed: the sidecar keeps its current journal store until it restarts (retention settings apply now)');
     const r = retention();

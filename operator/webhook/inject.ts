@@ -60,7 +60,12 @@ export function sidecarContainer(s: InjectionSettings): V1Container {
       '--admin-token-file', `${TOKEN_MOUNT_DIR}/${TOKEN_KEY}`,
       '--log-level', s.logLevel,
     ],
-    env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+    env: [
+      { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      // A small young generation keeps a sidecar in every pod light (see the Dockerfile); NODE_OPTIONS
+      // too, so it holds whatever entrypoint the image has.
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
+    ],
     ports: [{ name: 'airoute-admin', containerPort: s.adminPort, protocol: 'TCP' }],
     // Not Ready until the operator has pushed a config: no app traffic meets an unconfigured proxy.
     readinessProbe: { httpGet: { path: '/readyz', port: s.adminPort }, periodSeconds: 2, failureThreshold: 2 },
