@@ -2,7 +2,7 @@
 // Each is its own process (optionally pinned to CPUs with taskset), all on 127.0.0.1, and all
 // are killed when the run ends, however it ends.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Job, JobResult, ToParent } from '../loadgen.ts';
@@ -60,12 +60,27 @@ export interface Proc {
   err: Tail;
 }
 
-function start(name: string, cmd: string, args: string[], cpus: string | undefined, opts: { ipc?: boolean; env?: NodeJS.ProcessEnv; cwd?: string; logFile?: string } = {}): Proc {
+export interface StartOptions {
+  ipc?: boolean;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  logFile?: string;
+  /** Own process group (its pid is the group id), so that the whole group can be signalled. */
+  detached?: boolean;
+}
+
+/** Any child process of the run (pinned with taskset when `cpus` is set); killed by `killAll`. */
+export function startProcess(name: string, cmd: string, args: string[], cpus: string | undefined, opts: StartOptions = {}): Proc {
+  return start(name, cmd, args, cpus, opts);
+}
+
+function start(name: string, cmd: string, args: string[], cpus: string | undefined, opts: StartOptions = {}): Proc {
   const [c, a] = command(cmd, args, cpus);
   const child = spawn(c, a, {
     cwd: opts.cwd ?? process.cwd(),
     env: opts.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe', ...(opts.ipc ? (['ipc'] as const) : [])],
+    ...(opts.detached ? { detached: true } : {}),
   });
   children.add(child);
   const out = new Tail();
@@ -85,7 +100,7 @@ function start(name: string, cmd: string, args: string[], cpus: string | undefin
   return { name, child, pid: child.pid, out, err };
 }
 
-function exitedError(p: Proc): Error {
+export function exitedError(p: Proc): Error {
   return new Error(`${p.name} exited (code ${p.child.exitCode}, signal ${p.child.signalCode})\n--- stderr ---\n${p.err.text}\n--- stdout ---\n${p.out.text}`);
 }
 
@@ -163,8 +178,9 @@ export class LoadGen {
   private readonly pending = new Map<number, { resolve: (r: JobResult) => void; reject: (e: Error) => void; onReady?: (open: number) => void }>();
   readonly proc: Proc;
 
-  constructor(script: string, cpus: string | undefined) {
-    this.proc = start('load generator', process.execPath, [script], cpus, { ipc: true });
+  /** `opts.nodeArgs`: Node options before the script (e.g. `--import` of a preload); `opts.env`: its environment. */
+  constructor(script: string, cpus: string | undefined, opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}) {
+    this.proc = start('load generator', process.execPath, [...(opts.nodeArgs ?? []), script], cpus, { ipc: true, ...(opts.env ? { env: opts.env } : {}) });
     this.proc.child.on('message', (m: ToParent) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -212,4 +228,55 @@ export function cpuSeconds(pid: number): number {
   // Fields after the command name (which may contain spaces) start after the last ')'.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / ticksPerSecond();
+}
+
+/** A process and all its descendants (Linux /proc), the process first. */
+export function processTree(pid: number): number[] {
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    for (const t of tasks) {
+      let kids = '';
+      try {
+        kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const k of kids.trim().split(/\s+/)) if (k) walk(Number(k));
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** CPU seconds of a process and its descendants (nginx: master and workers); processes that vanish count 0. */
+export function treeCpuSeconds(pid: number): number {
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    try {
+      sum += cpuSeconds(p);
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
+/** RSS of a process and its descendants, summed (shared pages count once per process). */
+export function treeRss(pid: number): number {
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    try {
+      sum += rss(p).rss;
+    } catch {
+      // gone
+    }
+  }
+  return sum;
 }
