@@ -7,7 +7,7 @@ import { MockProvider } from './support/mock-provider.ts';
 import { testSidecar, type TestSidecar } from './support/sidecar.ts';
 
 const OPENAI_KEY = 'sk-proj-LEAKCHECK0123456789abcdefXYZ';
-const ANTHROPIC_KEY = 'sk-ant-api03-LEAKCHECK0123456789abcdef';
+const ANTHROPIC_KEY = 'sk-ant-api03-LEAKCHECK01';
 let mock: MockProvider;
 let sc: TestSidecar;
 const bodies: string[] = [];

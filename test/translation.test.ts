@@ -10,7 +10,7 @@ import { testSidecar, type TestSidecar } from './support/sidecar.ts';
 const KEYS = {
   openai: 'sk-openai-TESTKEY-0123456789abcdef',
   azure: 'azure-TESTKEY-0123456789abcdef',
-  anthropic: 'sk-ant-TESTKEY-0123456789abcdef',
+  anthropic: 'sk-ant-TESTKEY-012345',
   gemini: 'AIzaTESTKEY0123456789abcdef',
   compat: 'compat-TESTKEY-0123456789abcdef',
 };
