@@ -5,6 +5,7 @@
 // Nothing is observed per chunk: requests are observed once, at their end.
 import client, { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BackendType } from '../api/v1alpha1/config.ts';
+import type { RuntimeConfig } from './config/runtime.ts';
 import type { Journal } from './events/journal.ts';
 import type { LifecycleEvent } from './events/types.ts';
 import type { RequestRecord, Sidecar } from './sidecar.ts';
@@ -139,6 +140,18 @@ export class SidecarMetrics {
       },
     });
     sc.onEvent(this.onEvent);
+    // Series exist from the first scrape (at zero), so rate()/increase() see the first event of each.
+    const zero = (c: RuntimeConfig) => {
+      for (const route of c.routes.values())
+        for (const t of route.targets) {
+          const labels = { route: route.model, backend: t.backend.name };
+          this.attempts.inc({ ...labels, mode: 'fresh' }, 0);
+          for (const reason of ['upstream_rate_limited', 'upstream_error']) this.retries.inc({ ...labels, reason }, 0);
+          this.resumes.inc({ ...labels, strategy: t.resume, outcome: 'resumed' }, 0);
+        }
+    };
+    if (sc.config) zero(sc.config);
+    sc.onConfig(zero);
     sc.observe({ requestFinished: (rec) => this.requestFinished(rec) });
   }
 

@@ -243,6 +243,8 @@ describe.runIf(!!PROMETHEUS)('dashboards and alerts against a real Prometheus sc
 
   const bySet = (samples: PromSample[], labels: string[]) =>
     Object.fromEntries(samples.map((s) => [labels.map((l) => s.metric[l] ?? '').join('/'), Number(s.value[1])]));
+  /** The label sets that counted something: the sidecar pre-creates its common series at zero. */
+  const counted = (samples: PromSample[], labels: string[]) => Object.fromEntries(Object.entries(bySet(samples, labels)).filter(([, v]) => v !== 0));
 
   test('Prometheus scrapes both sidecars and the operator; the rule file loaded healthy', async () => {
     const t = await prom.api<{ activeTargets: { labels: Record<string, string>; health: string; lastError: string }[] }>('/api/v1/targets');
@@ -259,7 +261,7 @@ describe.runIf(!!PROMETHEUS)('dashboards and alerts against a real Prometheus sc
 
   test('retry, Retry-After, fallback, resume and divergence counts in Prometheus equal what the test caused', async () => {
     const sel = `namespace="${NS}", pod="chat-a"`;
-    expect(bySet(await prom.vector(`sum by (route, backend, reason) (airoute_retries_total{${sel}, route="chat"})`), ['route', 'backend', 'reason'])).toEqual({
+    expect(counted(await prom.vector(`sum by (route, backend, reason) (airoute_retries_total{${sel}, route="chat"})`), ['route', 'backend', 'reason'])).toEqual({
       'chat/primary/upstream_rate_limited': PHASES,
       'chat/primary/upstream_error': PHASES,
     });
@@ -268,7 +270,7 @@ describe.runIf(!!PROMETHEUS)('dashboards and alerts against a real Prometheus sc
     expect(bySet(await prom.vector(`sum by (route, from, to, reason) (airoute_fallbacks_total{${sel}})`), ['route', 'from', 'to', 'reason'])).toEqual({
       'chat/primary/secondary/retries_exhausted': PHASES,
     });
-    const resumes = bySet(await prom.vector(`sum by (route, backend, strategy, outcome) (airoute_resumes_total{${sel}})`), ['route', 'backend', 'strategy', 'outcome']);
+    const resumes = counted(await prom.vector(`sum by (route, backend, strategy, outcome) (airoute_resumes_total{${sel}})`), ['route', 'backend', 'strategy', 'outcome']);
     expect(resumes['chat/primary/prefill/resumed']).toBe(PHASES);
     expect(resumes['verify/primary/verify/diverged']).toBe(PHASES);
     expect(Object.keys(resumes).filter((k) => k.startsWith('chat/'))).toEqual(['chat/primary/prefill/resumed']);
@@ -299,7 +301,7 @@ describe.runIf(!!PROMETHEUS)('dashboards and alerts against a real Prometheus sc
   // One outcome per recovery: stream.resumed is announced only once a continuation delivers new
   // content (for verify: after the prefix checked out), and a diverged one is not also "failed".
   test('a diverged verify resume counts once in airoute_resumes_total, as outcome="diverged"', async () => {
-    const resumes = bySet(await prom.vector(`sum by (route, strategy, outcome) (airoute_resumes_total{namespace="${NS}", route="verify"})`), ['route', 'strategy', 'outcome']);
+    const resumes = counted(await prom.vector(`sum by (route, strategy, outcome) (airoute_resumes_total{namespace="${NS}", route="verify"})`), ['route', 'strategy', 'outcome']);
     expect(resumes).toEqual({ 'verify/verify/diverged': PHASES });
   });
 
