@@ -131,12 +131,12 @@ export class SidecarMetrics {
     });
     new Gauge({
       name: 'airoute_config_info',
-      help: 'The running config: its content hash and version as labels, value 1.',
-      labelNames: ['hash', 'version'],
+      help: 'The running config: its content hash, version and source AIRoute (namespace/name, empty for a local file) as labels, value 1.',
+      labelNames: ['hash', 'version', 'airoute'],
       registers: [r],
       collect() {
         this.reset();
-        if (sc.config) this.set({ hash: sc.config.hash, version: String(sc.config.version) }, 1);
+        if (sc.config) this.set({ hash: sc.config.hash, version: String(sc.config.version), airoute: sc.config.origin ?? '' }, 1);
       },
     });
     sc.onEvent(this.onEvent);

@@ -71,7 +71,7 @@ test('counters equal what happened: a 429 retry with Retry-After, a mid-stream d
   expect(delta('gen_ai_client_token_usage_sum', { gen_ai_token_type: 'input' })).toBe(27);
   expect(value(after, 'airoute_circuit_state', { backend: 'primary' })).toBe(0);
   expect(value(after, 'airoute_config_version')).toBe(0);
-  expect(after).toMatch(/airoute_config_info\{hash="sha256:[0-9a-f]{64}",version="0"\} 1/);
+  expect(after).toMatch(/airoute_config_info\{hash="sha256:[0-9a-f]{64}",version="0",airoute=""\} 1/);
   expect(value(after, 'airoute_active_requests')).toBe(0);
   expect(value(after, 'airoute_journal_requests')).toBeGreaterThan(0);
 });

@@ -219,5 +219,13 @@ export const SidecarConfig = Type.Object(
 export type SidecarConfig = Static<typeof SidecarConfig>;
 
 /** The admin port's PUT /config body. */
-export const ConfigPush = Type.Object({ version: Type.Integer({ minimum: 1 }), config: SidecarConfig }, closed);
+export const ConfigPush = Type.Object(
+  {
+    version: Type.Integer({ minimum: 1 }),
+    config: SidecarConfig,
+    /** The AIRoute the document was compiled from, so the sidecar's metrics can say which one it runs. */
+    source: Type.Optional(Type.Object({ namespace: Type.String({ minLength: 1, maxLength: 253 }), name: Type.String({ minLength: 1, maxLength: 253 }) }, closed)),
+  },
+  closed,
+);
 export type ConfigPush = Static<typeof ConfigPush>;

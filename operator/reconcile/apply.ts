@@ -154,7 +154,7 @@ export class Reconciler {
         route = await this.writeStatus(route, this.statusFrom(route, p));
       }
       if (p.push.length) {
-        const body = JSON.stringify({ version: p.desired.version, config: p.desired.config });
+        const body = JSON.stringify({ version: p.desired.version, config: p.desired.config, source: { namespace, name: route.metadata.name ?? '' } });
         const wanted = new Set(p.push);
         const pushTo = views.filter((v) => wanted.has(v.name)).map((v) => v.target);
         ({ retryAt } = await this.d.pusher.push(pushTo, p.desired.version, body, this.d.tokens.tokensFor(namespace)));

@@ -75,6 +75,8 @@ export interface RuntimeConfig {
   /** Things worth saying at load time that are not errors (a downgraded resume strategy). */
   notes: string[];
   source: SidecarConfig;
+  /** `namespace/name` of the AIRoute a pushed config came from, if the operator said. */
+  origin?: string;
 }
 
 export type SecretResolver = (ref: SecretValue, path: string) => string | ConfigIssue;

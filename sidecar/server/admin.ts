@@ -111,7 +111,8 @@ export function adminServer(sc: Sidecar, opts: AdminOptions = {}): (req: Incomin
         outcome('invalid');
         return rejected(res, c.issues.map((i) => ({ ...i, path: `config.${i.path}` })));
       }
-      sc.swap(c.config);
+      const src = v.value.source;
+      sc.swap(src ? { ...c.config, origin: `${src.namespace}/${src.name}` } : c.config);
       outcome('applied');
       for (const note of c.config.notes) sc.logger.warn({ version: c.config.version }, note);
       sc.logger.info({ version: c.config.version, hash: c.config.hash }, 'config applied');
