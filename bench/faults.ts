@@ -29,6 +29,7 @@ import {
   type FaultSystem,
   type Scenario,
 } from './lib/faults-judge.ts';
+import { guardedRun, pinning, type StopSignal } from './lib/harness.ts';
 import { buildSidecar, finishMeta, machineLine, projectNode, runMeta, staleBuild, type RunMeta } from './lib/meta.ts';
 import { ensureNginx, ensurePortkey, killNginxGroup, startNginx, startPortkey, PORTKEY_OVERRIDES } from './lib/peers.ts';
 import { killAll, startMock, startSidecar, type Proc } from './lib/procs.ts';
@@ -518,10 +519,10 @@ async function main(): Promise<void> {
   const systems = await setUp(report);
   for (const s of systems) console.error(`  ${s.id}: ${s.available ? `ready${s.version ? ` (${s.version})` : ''}` : `NOT RUN: ${s.why}`}`);
   for (const sc of SCENARIOS) {
-    if (stopping) break;
+    if (stop.requested) break;
     process.stderr.write(`  ${sc.id}:`);
     for (const sys of systems) {
-      if (!sys.available || stopping) continue;
+      if (!sys.available || stop.requested) continue;
       const c = sys.proc?.child;
       if (c && (c.exitCode !== null || c.signalCode !== null)) {
         sys.available = false;
@@ -546,7 +547,7 @@ async function main(): Promise<void> {
   );
   finishMeta(report.meta);
   report.elapsedS = Math.round((Date.now() - started) / 100) / 10;
-  if (stopping) return;
+  if (stop.requested) return;
   const md = render(report);
   mkdirSync(flags.out!, { recursive: true });
   writeFileSync(path.join(flags.out!, 'faults.md'), md);
@@ -557,30 +558,10 @@ async function main(): Promise<void> {
   if (report.cells.some((c) => c.system === 'airoute' && c.verdict !== 'pass') || systems.some((s) => s.id === 'airoute' && !s.available)) process.exitCode = 1;
 }
 
-let stopping = false;
+const stop: StopSignal = { requested: false };
 const cleanup = async () => {
   await killAll();
   killNginxGroup(nginxPid);
   rmSync(tmp, { recursive: true, force: true });
 };
-setTimeout(
-  () => {
-    stopping = true;
-    console.error(`\nbench:faults: still running after ${MAX_MINUTES} minutes; stopping`);
-    void cleanup().finally(() => process.exit(1));
-  },
-  MAX_MINUTES * 60_000,
-).unref();
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    stopping = true;
-    console.error(`\n${sig}: stopping (no results written)`);
-    void cleanup().finally(() => process.exit(130));
-  });
-
-main()
-  .catch((err: unknown) => {
-    console.error(`bench:faults failed: ${(err as Error).stack ?? String(err)}`);
-    process.exitCode = 1;
-  })
-  .finally(cleanup);
+guardedRun('bench:faults', { maxMinutes: MAX_MINUTES, stop, cleanup, main });

@@ -16,10 +16,11 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MIB, canonicalText, type MockMode, type Target } from './lib/common.ts';
+import { guardedRun, pinning, type StopSignal } from './lib/harness.ts';
 import { buildSidecar, finishMeta, projectNode, runMeta, staleBuild } from './lib/meta.ts';
 import { ensureNginx, ensurePortkey, killNginxGroup, portkeyDirectHeaders, startNginx, startPortkey, PORTKEY_OVERRIDES } from './lib/peers.ts';
 import { renderPeers, peersChart, SYSTEM_IDS, type PeersReport, type SystemId, type SystemInfo } from './lib/peers-report.ts';
-import { LoadGen, hasTaskset, killAll, startMock, startSidecar, treeCpuSeconds, treeRss, type Proc } from './lib/procs.ts';
+import { LoadGen, killAll, startMock, startSidecar, treeCpuSeconds, treeRss, type Proc } from './lib/procs.ts';
 import { notOk, rounds, type SystemRounds } from './lib/rounds.ts';
 import { paired, percentile } from './lib/stats.ts';
 import type { JobResult } from './loadgen.ts';
@@ -80,31 +81,7 @@ const P = {
 
 // ------------------------------------------------------------------ pinning
 
-interface Pinning {
-  proxy?: string;
-  upstream?: string;
-  loadgen?: string;
-  text: string;
-}
-
-function pinning(mode: string): Pinning {
-  const cores = os.availableParallelism();
-  if (mode === 'off') return { text: 'none (the scheduler places every process)' };
-  if (!hasTaskset()) return { text: 'none (taskset is not available)' };
-  if (mode === 'auto') {
-    if (cores < 2) return { text: 'none (one core)' };
-    const rest = cores === 2 ? '1' : `1-${cores - 1}`;
-    return { proxy: '0', upstream: rest, loadgen: rest, text: `taskset: every proxy on CPU 0, mock upstream and load generator on CPU ${rest}` };
-  }
-  const p: Pinning = { text: `taskset: ${mode}` };
-  for (const part of mode.split(',')) {
-    const [k, v] = part.split('=');
-    if ((k !== 'proxy' && k !== 'upstream' && k !== 'loadgen') || !v) throw new Error(`--pin: cannot read "${part}" (want proxy=CPUS,upstream=CPUS,loadgen=CPUS)`);
-    p[k] = v;
-  }
-  return p;
-}
-const pin = pinning(flags.pin ?? 'auto');
+const pin = pinning(flags.pin ?? 'auto', 'proxy', 'every proxy');
 
 // ------------------------------------------------------------------ systems
 
@@ -433,7 +410,7 @@ async function main(): Promise<void> {
   await setUp(report);
   for (const s of systems.values()) console.error(`  ${s.id}: ${s.available ? `ready${s.version ? ` (${s.version})` : ''}` : `NOT RUN: ${s.why}`}`);
   for (const sc of SCENARIOS) {
-    if (stopping) break;
+    if (stop.requested) break;
     const t0 = Date.now();
     process.stderr.write(`  ${sc.id}: ${sc.title} ... `);
     try {
@@ -461,7 +438,7 @@ async function main(): Promise<void> {
   }
   finishMeta(report.meta);
   report.elapsedS = Math.round((Date.now() - started) / 100) / 10;
-  if (stopping) return;
+  if (stop.requested) return;
   const md = renderPeers(report);
   mkdirSync(flags.out!, { recursive: true });
   writeFileSync(path.join(flags.out!, 'peers.md'), md);
@@ -478,30 +455,10 @@ async function main(): Promise<void> {
   if (errors || report.failures.length || report.systems.some((s) => s.failed)) process.exitCode = 1;
 }
 
-let stopping = false;
+const stop: StopSignal = { requested: false };
 const cleanup = async () => {
   await killAll();
   killNginxGroup(nginxPid);
   rmSync(tmp, { recursive: true, force: true });
 };
-setTimeout(
-  () => {
-    stopping = true;
-    console.error(`\nbench:peers: still running after ${MAX_MINUTES} minutes; stopping`);
-    void cleanup().finally(() => process.exit(1));
-  },
-  MAX_MINUTES * 60_000,
-).unref();
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    stopping = true;
-    console.error(`\n${sig}: stopping (no results written)`);
-    void cleanup().finally(() => process.exit(130));
-  });
-
-main()
-  .catch((err: unknown) => {
-    console.error(`bench:peers failed: ${(err as Error).stack ?? String(err)}`);
-    process.exitCode = 1;
-  })
-  .finally(cleanup);
+guardedRun('bench:peers', { maxMinutes: MAX_MINUTES, stop, cleanup, main });

@@ -8,13 +8,15 @@
 //
 // See bench/README.md for the scenarios, the method and how to add one.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { MIB, canonicalText, type MockMode, type MockStats, type Target } from './lib/common.ts';
-import { LoadGen, cpuSeconds, hasTaskset, killAll, rss, startMock, startSidecar, type SidecarProc } from './lib/procs.ts';
+import { LoadGen, cpuSeconds, killAll, rss, startMock, startSidecar, type SidecarProc } from './lib/procs.ts';
+import { guardedRun, pinning, type StopSignal } from './lib/harness.ts';
+import { projectNode, staleBuild } from './lib/meta.ts';
 import { renderMarkdown, type FaultRow, type Report, type Row } from './lib/report.ts';
 import { agg, paired, percentile, type Agg } from './lib/stats.ts';
 import type { Job, JobResult, Outcome } from './loadgen.ts';
@@ -89,60 +91,14 @@ const P = {
 
 // ------------------------------------------------------------------ pinning
 
-interface Pinning {
-  sidecar?: string;
-  upstream?: string;
-  loadgen?: string;
-  text: string;
-}
-
-function pinning(mode: string): Pinning {
-  const cores = os.availableParallelism();
-  if (mode === 'off') return { text: 'none (the scheduler places every process)' };
-  if (!hasTaskset()) return { text: 'none (taskset is not available)' };
-  if (mode === 'auto') {
-    if (cores < 2) return { text: 'none (one core)' };
-    const rest = cores === 2 ? '1' : `1-${cores - 1}`;
-    return {
-      sidecar: '0',
-      upstream: rest,
-      loadgen: rest,
-      text: `taskset: sidecar on CPU 0, mock upstream and load generator on CPU ${rest}`,
-    };
-  }
-  const p: Pinning = { text: `taskset: ${mode}` };
-  for (const part of mode.split(',')) {
-    const [k, v] = part.split('=');
-    if ((k !== 'sidecar' && k !== 'upstream' && k !== 'loadgen') || !v) throw new Error(`--pin: cannot read "${part}" (want sidecar=CPUS,upstream=CPUS,loadgen=CPUS)`);
-    p[k] = v;
-  }
-  return p;
-}
 
 // ------------------------------------------------------------------ the run's processes
 
-const pin = pinning(flags.pin ?? 'auto');
-const nodeBin = existsSync(path.join(ROOT, 'node_modules/.bin/node')) ? path.join(ROOT, 'node_modules/.bin/node') : process.execPath;
+const pin = pinning(flags.pin ?? 'auto', 'sidecar', 'sidecar');
+const nodeBin = projectNode(ROOT);
 if (flags['sidecar-entry'] !== 'ts' && flags['sidecar-entry'] !== 'dist') throw new Error('--sidecar-entry: ts or dist');
 const ENTRY = flags['sidecar-entry'] === 'dist' ? 'bin/airoute.js' : 'sidecar/cli.ts';
 
-/** Sources newer than their compiled counterpart in dist/ (a stale build measures old code). */
-function staleBuild(): string[] {
-  const stale: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-      const rel = path.join(dir, e.name);
-      if (e.isDirectory()) walk(rel);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
-        const js = path.join(ROOT, 'dist', rel.replace(/\.ts$/, '.js'));
-        if (!existsSync(js) || statSync(js).mtimeMs < statSync(path.join(ROOT, rel)).mtimeMs) stale.push(rel);
-      }
-    }
-  };
-  walk('sidecar');
-  walk('api');
-  return stale;
-}
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'airoute-bench-'));
 const KEY_ENV = 'AIROUTE_BENCH_KEY';
@@ -842,7 +798,7 @@ async function main(): Promise<void> {
     elapsedS: 0,
   };
   if (ENTRY === 'bin/airoute.js') {
-    const stale = staleBuild();
+    const stale = staleBuild(ROOT);
     if (stale.length) report.notes.push(`--sidecar-entry=dist: dist/ is older than ${stale.length} source file(s) (e.g. ${stale.slice(0, 3).join(', ')}): run npm run build first, or these figures are for old code.`);
   } else
     report.notes.push(
@@ -905,7 +861,7 @@ async function main(): Promise<void> {
   report.machine.loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   report.elapsedS = Math.round((Date.now() - started) / 100) / 10;
   // Interrupted: the results are partial and must not replace the last complete ones.
-  if (stopping) return;
+  if (stop.requested) return;
   const md = renderMarkdown(report);
   mkdirSync(flags.out!, { recursive: true });
   writeFileSync(path.join(flags.out!, 'latest.md'), md);
@@ -915,30 +871,9 @@ async function main(): Promise<void> {
   if (report.errors.length) process.exitCode = 1;
 }
 
-let stopping = false;
+const stop: StopSignal = { requested: false };
 const cleanup = async () => {
   await killAll();
   rmSync(tmp, { recursive: true, force: true });
 };
-// A run is bounded in time whatever happens: past the limit, every child is killed and the run fails.
-setTimeout(
-  () => {
-    stopping = true;
-    console.error(`\nbench: still running after ${flags['max-minutes']} minutes; stopping`);
-    void cleanup().finally(() => process.exit(1));
-  },
-  Number(flags['max-minutes']) * 60_000,
-).unref();
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    stopping = true;
-    console.error(`\n${sig}: stopping (no results written)`);
-    void cleanup().finally(() => process.exit(130));
-  });
-
-main()
-  .catch((err: unknown) => {
-    console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
-    process.exitCode = 1;
-  })
-  .finally(cleanup);
+guardedRun('bench', { maxMinutes: Number(flags['max-minutes']), stop, cleanup, main });
