@@ -13,7 +13,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODE, canonicalText, token, type MockMode, type MockStats } from './lib/common.ts';
+import { DEFAULT_MODE, canonicalText, pieces, type MockMode, type MockStats } from './lib/common.ts';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } } });
 
@@ -39,18 +39,6 @@ function usageJson(completion: number): string {
   return `{"prompt_tokens":${USAGE_PROMPT},"completion_tokens":${completion},"total_tokens":${USAGE_PROMPT + completion},"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`;
 }
 
-/** The answer's pieces: whole tokens, or the rest of a text that was cut mid-token by a prefill. */
-function pieces(n: number, from: number): string[] {
-  const out: string[] = [];
-  let pos = 0;
-  for (let i = 0; i < n; i++) {
-    const t = token(i);
-    const end = pos + t.length;
-    if (end > from) out.push(from > pos ? t.slice(from - pos) : t);
-    pos = end;
-  }
-  return out;
-}
 
 const whole = new Map<number, string[]>();
 function answer(n: number, from: number): string[] {

@@ -49,6 +49,19 @@ export function token(i: number): string {
   return i === 0 ? w : ` ${w}`;
 }
 
+/** The answer's first `n` tokens after `from` characters of the canonical text (a prefill may end mid-token). */
+export function pieces(n: number, from: number): string[] {
+  const out: string[] = [];
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    const t = token(i);
+    const end = pos + t.length;
+    if (end > from) out.push(from > pos ? t.slice(from - pos) : t);
+    pos = end;
+  }
+  return out;
+}
+
 const textCache = new Map<number, string>();
 /** The complete answer of `n` tokens that every mock response is a part of. */
 export function canonicalText(n: number): string {

@@ -16,7 +16,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { canonicalText, token } from './common.ts';
+import { canonicalText, pieces } from './common.ts';
 
 export type Fault =
   | { kind: 'ok' }
@@ -91,18 +91,6 @@ function errorBody(status: number, f: { type?: string; code?: string | null; mes
   return { error: { message: f.message ?? `mock error ${status}`, type, param: null, code: f.code ?? null } };
 }
 
-/** The answer's pieces after `from` characters of the canonical text (a prefill may end mid-token). */
-function pieces(n: number, from: number): string[] {
-  const out: string[] = [];
-  let pos = 0;
-  for (let i = 0; i < n; i++) {
-    const t = token(i);
-    const end = pos + t.length;
-    if (end > from) out.push(from > pos ? t.slice(from - pos) : t);
-    pos = end;
-  }
-  return out;
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
