@@ -3,6 +3,7 @@
 // that every request's lifecycle events go to.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../api/v1alpha1/config.ts';
 import type { ProxyRequest, Usage } from './chat/types.ts';
 import type { RuntimeConfig, RuntimeRoute, RuntimeTarget } from './config/runtime.ts';
 import { AirouteError } from './errors.ts';
@@ -53,7 +54,7 @@ export class Sidecar {
   private current: RuntimeConfig | undefined;
   readonly resilience = new Resilience();
   private readonly http = new HttpTransport();
-  private readonly demo = new DemoTransport((name) => this.current?.backends.get(name)?.demo ?? { tokens: 48, tokensPerSecond: 25 });
+  private readonly demo = new DemoTransport((name) => this.current?.backends.get(name)?.demo ?? DEFAULTS.demo);
   /** Outermost first. Only `resume` acts after the first byte; see each stage's doc comment. */
   readonly handle: Handler = compose([deadline, resume, fallback, retry, circuit], attempt);
   private readonly eventListeners: EventListener[] = [];

@@ -36,7 +36,8 @@ export class AsyncService {
   private readonly journal: () => Journal;
   private readonly store: () => AsyncStore;
   /** The requests this process runs, until they finish: the live record and its exchange. */
-  private readonly local = new Map<string, { record: AsyncRecord; x: Exchange }>();
+  /** Async requests this process runs, with the promise of their run settling. */
+  private readonly local = new Map<string, { record: AsyncRecord; x: Exchange; settled: Promise<void> }>();
   /** Submissions past the capacity check, waiting for the store: they hold a slot. */
   private reserved = 0;
   /** Resolvers of requests waiting for their backend's /complete call. */
@@ -131,9 +132,10 @@ export class AsyncService {
       throw new AirouteError('unavailable', 503, `the request holding Idempotency-Key "${key}" could not be read; retry`, { retryAfterMs: 1000 });
     }
     const x = this.sc.open(id, request, route, config);
-    this.local.set(id, { record, x });
+    const entry = { record, x, settled: Promise.resolve() };
+    this.local.set(id, entry);
     sendJson(res, 202, publicView(record), { location: `/airoute/v1/requests/${id}`, 'preference-applied': 'respond-async' });
-    void this.run(record, x, config.webhooks);
+    entry.settled = this.run(record, x, config.webhooks).catch((err: unknown) => this.sc.logger.error({ requestId: id, err: (err as Error).message }, 'async run failed'));
     return true;
   };
 
@@ -306,8 +308,7 @@ export class AsyncService {
     if (mine) {
       const record = mine.record;
       mine.x.abort(cancelled());
-      // the run loop settles the record on the abort; give it the moment it needs
-      for (let i = 0; i < 100 && !FINISHED.has(record.status); i++) await sleep(10);
+      await mine.settled; // the run settles the record (cancelled, its upstream aborted)
       return sendJson(res, 200, publicView(record));
     }
     const got = await this.remote(id);
@@ -335,7 +336,7 @@ export class AsyncService {
     const payload = 'payload' in body ? body.payload : body;
     if (mine) {
       resolve!(payload);
-      for (let i = 0; i < 100 && !FINISHED.has(record.status); i++) await sleep(5);
+      await mine.settled;
       return sendJson(res, 200, publicView(record));
     }
     await this.forward(record, { op: 'complete', id, payload });

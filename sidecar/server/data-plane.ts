@@ -127,16 +127,25 @@ export function encoderFor(request: ProxyRequest, id: string): StreamEncoder {
   return request.format === 'anthropic' ? new AnthropicStreamEncoder(id) : new OpenAIStreamEncoder(request.operation === 'chat' && request.includeUsage, id);
 }
 
-/** A complete answer in the client's format: the upstream's own bytes when formats match. */
-export function resultBody(request: ProxyRequest, answer: Answer & { kind: 'json' }, id: string): string {
-  if (answer.embeddings) return answer.target.backend.caps.format === 'openai' ? answer.raw : JSON.stringify(answer.embeddings);
-  if (answer.target.backend.caps.format === request.format) return answer.raw;
-  const result = answer.result as ChatResult;
-  return JSON.stringify(request.format === 'anthropic' ? encodeAnthropicResult(result, id) : encodeOpenAIResult(result, id));
+function encodeResult(request: ProxyRequest, result: ChatResult, id: string): unknown {
+  return request.format === 'anthropic' ? encodeAnthropicResult(result, id) : encodeOpenAIResult(result, id);
 }
 
-export function encodeResult(request: ProxyRequest, result: ChatResult, id: string): unknown {
-  return request.format === 'anthropic' ? encodeAnthropicResult(result, id) : encodeOpenAIResult(result, id);
+/** The upstream's own bytes, when they already are in the client's format (embeddings are OpenAI-shaped). */
+function passthrough(request: ProxyRequest, answer: JsonAnswer): string | undefined {
+  const format = answer.target.backend.caps.format;
+  return format === (answer.embeddings ? 'openai' : request.format) ? answer.raw : undefined;
+}
+
+/** A complete answer in the client's format, as bytes (the upstream's own when formats match). */
+function resultBody(request: ProxyRequest, answer: JsonAnswer, id: string): string {
+  return passthrough(request, answer) ?? JSON.stringify(answer.embeddings ?? encodeResult(request, answer.result as ChatResult, id));
+}
+
+/** The same, as a value (async results): parsed only when it is the upstream's bytes, never serialised and re-read. */
+function resultValue(request: ProxyRequest, answer: JsonAnswer, id: string): unknown {
+  const raw = passthrough(request, answer);
+  return answer.embeddings ?? (raw !== undefined ? JSON.parse(raw) : encodeResult(request, answer.result as ChatResult, id));
 }
 
 /** Runs an exchange to its end, writing to an HTTP response. */
@@ -177,10 +186,7 @@ async function writeStream(x: Exchange, res: ServerResponse, answer: StreamAnswe
       for (const ev of frame.events) {
         if (ev.type === 'usage') tally.usage = mergeUsage(tally.usage, ev.usage);
         else if (ev.type === 'finish') tally.finish[ev.choice] = ev.reason;
-        else if (ev.type === 'start') {
-          tally.model = ev.model || tally.model;
-          if (ev.usage) tally.usage = mergeUsage(tally.usage, ev.usage);
-        }
+        else if (ev.type === 'start' && ev.usage) tally.usage = mergeUsage(tally.usage, ev.usage);
       }
       const out = sameFormat && frame.raw ? encoder.passthrough(frame) : encoder.encode(frame.events);
       if (!out) continue;
@@ -216,7 +222,7 @@ export async function collect(sc: Sidecar, x: Exchange): Promise<Collected> {
     tally.see(answer);
     if (answer.kind === 'json') {
       tally.complete(x, answer);
-      return { ok: true, body: JSON.parse(resultBody(x.request, answer, x.id)) as unknown, tally };
+      return { ok: true, body: resultValue(x.request, answer, x.id), tally };
     }
     const builder = new ResultBuilder();
     for await (const frame of answer.frames) {
@@ -225,13 +231,12 @@ export async function collect(sc: Sidecar, x: Exchange): Promise<Collected> {
       for (const ev of frame.events) {
         builder.add(ev);
         if (ev.type === 'finish') tally.finish[ev.choice] = ev.reason;
-        else if (ev.type === 'start') tally.model = ev.model || tally.model;
       }
     }
     const result = builder.build();
     tally.see(answer);
     tally.usage = result.usage;
-    if (!result.model) result.model = tally.model ?? answer.target.model;
+    if (!result.model) result.model = answer.target.model;
     return { ok: true, body: encodeResult(x.request, result, x.id), tally };
   } catch (e) {
     return { ok: false, err: x.signal.aborted ? asAirouteError(x.signal.reason) : asAirouteError(e), tally };
