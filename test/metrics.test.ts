@@ -1,7 +1,7 @@
 // The sidecar's /metrics: the GenAI-convention histograms and airoute_ counters equal what the
 // test caused; the series count stays bounded whatever clients send; no key or prompt appears.
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
-import { MockProvider } from './support/mock-provider.ts';
+import { MockProvider, resetMocks } from './support/mock-provider.ts';
 import { streamWith } from './support/clients.ts';
 import { testSidecar, type TestSidecar } from './support/sidecar.ts';
 
@@ -26,12 +26,7 @@ afterAll(async () => {
   await a?.stop();
   await b?.stop();
 });
-beforeEach(() => {
-  for (const m of [a, b]) {
-    m.reset();
-    m.answer = { text: 'one two three four five six seven eight', inputTokens: 9 };
-  }
-});
+beforeEach(() => resetMocks({ text: 'one two three four five six seven eight', inputTokens: 9 }, a, b));
 
 async function metrics(): Promise<string> {
   return (await fetch(`${sc.adminURL}/metrics`)).text();

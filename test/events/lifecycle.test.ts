@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import type { LifecycleEvent } from '../../sidecar/events/types.ts';
-import { MockProvider, chunkText, sleep } from '../support/mock-provider.ts';
+import { MockProvider, chunkText, sleep, resetMocks } from '../support/mock-provider.ts';
 import { streamWith } from '../support/clients.ts';
 import { testSidecar, type TestSidecar } from '../support/sidecar.ts';
 
@@ -39,12 +39,7 @@ afterAll(async () => {
   await a?.stop();
   await b?.stop();
 });
-beforeEach(() => {
-  for (const m of [a, b]) {
-    m.reset();
-    m.answer = { text: TEXT };
-  }
-});
+beforeEach(() => resetMocks({ text: TEXT }, a, b));
 
 /** Reads an SSE response to its end: the events, and the `id:` of each. */
 async function readSse(res: Response): Promise<{ events: LifecycleEvent[]; ids: number[] }> {

@@ -2,7 +2,7 @@
 // asserting what the client sees and what the providers saw (counts and timing).
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { MockProvider, sleep, type Fault } from '../support/mock-provider.ts';
+import { MockProvider, sleep, type Fault, resetMocks } from '../support/mock-provider.ts';
 import { streamWith } from '../support/clients.ts';
 import { testSidecar, type TestSidecar } from '../support/sidecar.ts';
 
@@ -36,12 +36,7 @@ afterAll(async () => {
   await a?.stop();
   await b?.stop();
 });
-beforeEach(() => {
-  for (const m of [a, b]) {
-    m.reset();
-    m.answer = { text: 'All good here.' };
-  }
-});
+beforeEach(() => resetMocks({ text: 'All good here.' }, a, b));
 
 const openai = () => new OpenAI({ baseURL: `${sc.dataURL}/v1`, apiKey: 'x', maxRetries: 0 });
 const ask = (model: string) => openai().chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });

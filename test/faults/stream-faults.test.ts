@@ -2,7 +2,7 @@
 // where it happens, what the client must see, and what must never happen (a repeated or missing
 // token, or two generations joined).
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { MockProvider, chunkText, type Fault } from '../support/mock-provider.ts';
+import { MockProvider, chunkText, type Fault, resetMocks } from '../support/mock-provider.ts';
 import { streamWith, type ClientKind, type Transcript } from '../support/clients.ts';
 import { testSidecar, type TestSidecar } from '../support/sidecar.ts';
 
@@ -46,12 +46,7 @@ afterAll(async () => {
   await a?.stop();
   await b?.stop();
 });
-beforeEach(() => {
-  for (const m of [a, b]) {
-    m.reset();
-    m.answer = { text: CANONICAL, inputTokens: 12 };
-  }
-});
+beforeEach(() => resetMocks({ text: CANONICAL, inputTokens: 12 }, a, b));
 
 /** The invariant every transcript must satisfy, whatever happened. */
 function expectNeverDuplicatedOrSpliced(t: Transcript) {

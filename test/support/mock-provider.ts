@@ -372,3 +372,11 @@ function geminiStatus(status: number): string {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Every test starts from clean mocks giving the same answer: no faults queued, nothing received. */
+export function resetMocks(answer: AnswerScript, ...mocks: MockProvider[]): void {
+  for (const m of mocks) {
+    m.reset();
+    m.answer = { ...answer };
+  }
+}
