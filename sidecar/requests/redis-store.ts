@@ -12,8 +12,8 @@
 // connection is retried like the events.
 import { createHash } from 'node:crypto';
 import type { RedisJournal } from '../events/redis-journal.ts';
-import { FINISHED, type AsyncRecord } from './registry.ts';
 import type { AsyncStore, Created, Forwarded, StoreRead } from './store.ts';
+import { FINISHED, type AsyncRecord } from './types.ts';
 
 /** KEYS: meta, idempotency key (or meta). ARGV: id, json, bodyHash, ttl (in flight), owner, has key (1/0), prefix, format. */
 const CREATE_LUA = `

@@ -17,8 +17,9 @@ import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
 import { collect, end, type Submission } from '../server/data-plane.ts';
 import { parseJsonObject, readBody, sendError, sendJson } from '../server/http.ts';
-import { FINISHED, publicView, type AsyncRecord } from './registry.ts';
+import { publicView } from './registry.ts';
 import type { AsyncStore, Forwarded, StoreRead } from './store.ts';
+import { FINISHED, type AsyncRecord } from './types.ts';
 import { checkCallbackUrl, deliverWebhook, verifySignature, type WebhookPayload } from './webhooks.ts';
 
 const PATH = /^\/airoute\/v1\/requests\/([^/]+)(?:\/(cancel|complete|events))?$/;

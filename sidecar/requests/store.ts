@@ -3,7 +3,7 @@
 // complete a request another one runs, and an Idempotency-Key holds across replicas.
 // The process that runs a request keeps the live record object and its exchange (AsyncService);
 // the store holds what others may read.
-import type { AsyncRecord } from './registry.ts';
+import type { AsyncRecord } from './types.ts';
 
 export type StoreRead = { status: 'ok'; record: AsyncRecord } | { status: 'gone' } | { status: 'unknown' };
 
