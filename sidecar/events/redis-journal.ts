@@ -42,6 +42,7 @@ import { hostname } from 'node:os';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { AirouteError } from '../errors.ts';
+import type { ControlMessage } from '../requests/types.ts';
 import { JournalGone, JournalUnknown, type Journal, type JournalStats, type ReadResult, type Retention } from './journal.ts';
 import { TERMINAL_EVENTS, type LifecycleEvent } from './types.ts';
 
@@ -74,8 +75,6 @@ export interface RedisJournalOptions {
   /** Why the journal cannot work at all (e.g. its password could not be resolved); reported as unavailable. */
   configError?: string;
 }
-
-export type ControlMessage = { op: 'cancel'; id: string } | { op: 'complete'; id: string; payload: unknown };
 
 export type Takeover = { status: 'taken'; event: LifecycleEvent } | { status: 'alive' | 'ended' | 'unknown' };
 

@@ -12,8 +12,8 @@
 // connection is retried like the events.
 import { createHash } from 'node:crypto';
 import type { RedisJournal } from '../events/redis-journal.ts';
-import type { AsyncStore, Created, Forwarded, StoreRead } from './store.ts';
-import { FINISHED, type AsyncRecord } from './types.ts';
+import type { AsyncStore, Created, StoreRead } from './store.ts';
+import { FINISHED, type AsyncRecord, type ControlMessage } from './types.ts';
 
 /** KEYS: meta, idempotency key (or meta). ARGV: id, json, bodyHash, ttl (in flight), owner, has key (1/0), prefix, format. */
 const CREATE_LUA = `
@@ -124,7 +124,7 @@ export class RedisAsyncStore implements AsyncStore {
     return (await this.journal.takeover(id)).status;
   }
 
-  async forward(owner: string, msg: Forwarded): Promise<void> {
+  async forward(owner: string, msg: ControlMessage): Promise<void> {
     await this.journal.sendControl(owner, msg);
   }
 

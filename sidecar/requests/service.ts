@@ -18,8 +18,8 @@ import { cancelled } from '../sidecar.ts';
 import { collect, end, type Submission } from '../server/data-plane.ts';
 import { parseJsonObject, readBody, sendError, sendJson } from '../server/http.ts';
 import { publicView } from './registry.ts';
-import type { AsyncStore, Forwarded, StoreRead } from './store.ts';
-import { FINISHED, type AsyncRecord } from './types.ts';
+import type { AsyncStore, StoreRead } from './store.ts';
+import { FINISHED, type AsyncRecord, type ControlMessage as Forwarded } from './types.ts';
 import { checkCallbackUrl, deliverWebhook, verifySignature, type WebhookPayload } from './webhooks.ts';
 
 const PATH = /^\/airoute\/v1\/requests\/([^/]+)(?:\/(cancel|complete|events))?$/;

@@ -1,6 +1,7 @@
-// The vocabulary of async requests, shared by the service and the stores: a record and its
-// status. Types (and the set of final statuses) only, so that a module speaking about a record
-// imports it from here and none has to import a store, or the store its implementation, to do so.
+// The vocabulary of async requests, shared by the service and the stores: a record, its status
+// and the control messages replicas send each other about it. Types (and the set of final
+// statuses) only, so that a module speaking about a record imports it from here and none has to
+// import a store, or the store its implementation, to do so.
 import type { ClientFormat } from '../chat/types.ts';
 
 export type AsyncStatus = 'running' | 'awaiting_callback' | 'completed' | 'failed' | 'cancelled';
@@ -34,3 +35,10 @@ export interface AsyncRecord {
   /** The sidecar process running it (shared stores): where cancels and /complete calls are forwarded. */
   owner?: string;
 }
+
+/**
+ * What one replica asks of the replica that runs a request (shared stores): a cancel, or a
+ * /complete call, that reached it instead. The service sends it through AsyncStore.forward and
+ * acts on it in AsyncService.control; sidecar/events/redis/control.ts carries it between them.
+ */
+export type ControlMessage = { op: 'cancel'; id: string } | { op: 'complete'; id: string; payload: unknown };
