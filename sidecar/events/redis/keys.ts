@@ -1,6 +1,6 @@
 // Where the Redis journal keeps what: the key layout, and how a stream entry's id encodes the
-// event's seq. The Lua scripts (scripts.ts) build the same per-request keys from the prefix; a
-// test beside this file holds the two to the same names.
+// event's seq. The Lua scripts (scripts.ts) build the same per-request keys from the prefix;
+// scripts.test.ts holds the two to the same names.
 //
 // Keys (P = keyPrefix; `{id}` is a hash tag so that one request's keys share a cluster slot):
 //   P{id}:s             the request's events: one stream entry per event, entry id `<seq>-0`, field `e` = the event's JSON
