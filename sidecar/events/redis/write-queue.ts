@@ -124,7 +124,7 @@ export class WriteQueue {
 
   /** Writes what waits at the next turn of the event loop, if the sink is ready and nothing is in flight. */
   resume(): void {
-    if (this.scheduled || this.writing || this.head >= this.ops.length || !this.sink.ready) return;
+    if (this.closed || this.scheduled || this.writing || this.head >= this.ops.length || !this.sink.ready) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -146,7 +146,7 @@ export class WriteQueue {
       .catch((err: unknown) => this.opts.logger?.error({ err: (err as Error).message }, 'journal write bookkeeping failed'))
       .finally(() => {
         this.writing = false;
-        if (this.head >= this.ops.length || this.closed) return;
+        if (this.head >= this.ops.length) return;
         if (!stopped) this.resume();
         else if (!this.retryTimer) {
           this.retryTimer = setTimeout(() => {
