@@ -24,9 +24,9 @@ import { connectionOptions, redactUrl, StoreLink } from './connection.ts';
 import { ControlChannel } from './control.ts';
 import { LiveFollower } from './follower.ts';
 import { KeyLayout } from './keys.ts';
-import { DEFAULT_OWNER_LEASE_MS, Ownership, type Takeover } from './ownership.ts';
+import { DEFAULT_OWNER_LEASE_MS, Ownership } from './ownership.ts';
 import { StreamReader } from './reads.ts';
-import { defineScripts, type RecordWrite } from './scripts.ts';
+import { defineScripts, type RecordWrite, type Takeover } from './scripts.ts';
 import { WriteQueue } from './write-queue.ts';
 
 export { redactUrl, type Takeover };

@@ -12,13 +12,11 @@ import { AirouteError } from '../../errors.ts';
 import type { Retention } from '../journal.ts';
 import type { StoreLink } from './connection.ts';
 import type { KeyLayout } from './keys.ts';
-import { takeover, type TakeoverReply } from './scripts.ts';
+import { takeover, type Takeover } from './scripts.ts';
 
 export const DEFAULT_OWNER_LEASE_MS = 10_000;
 /** Requests remembered as lost, so each is reported once: a bound, not a cache (an old id reported twice is harmless). */
 const MAX_LOST = 10_000;
-
-export type Takeover = TakeoverReply;
 
 const TAKEOVER_MESSAGE = 'the sidecar that ran this request stopped before it finished (its owner lease expired); another sidecar marked it failed';
 

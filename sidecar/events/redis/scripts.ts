@@ -203,7 +203,8 @@ export function writeRecord(p: ChainableCommander, keys: KeyLayout, w: RecordWri
   void commands(p).airouteRecord(meta, w.idemKey ?? meta, w.json, w.status, w.finished ? '1' : '0', String(ttlMs), w.idemKey ? '1' : '0', instance);
 }
 
-export type TakeoverReply = { status: 'taken'; event: LifecycleEvent } | { status: 'alive' | 'ended' | 'unknown' };
+/** What a takeover found: it ended the request with `event`, or the owner is alive, the request already ended, or it is not kept. */
+export type Takeover = { status: 'taken'; event: LifecycleEvent } | { status: 'alive' | 'ended' | 'unknown' };
 
 export interface TakeoverArgs {
   id: string;
@@ -215,7 +216,7 @@ export interface TakeoverArgs {
   error: { openai: unknown; anthropic: unknown };
 }
 
-export async function takeover(client: Redis, keys: KeyLayout, a: TakeoverArgs): Promise<TakeoverReply> {
+export async function takeover(client: Redis, keys: KeyLayout, a: TakeoverArgs): Promise<Takeover> {
   const res = (await commands(client).airouteTakeover(
     keys.stream(a.id),
     keys.meta(a.id),
