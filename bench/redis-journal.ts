@@ -24,7 +24,7 @@ import { canonicalText, type Target } from './lib/common.ts';
 import { agg, paired, percentile } from './lib/stats.ts';
 import type { Job, JobResult, ToParent } from './loadgen.ts';
 import { MemoryJournal } from '../sidecar/events/journal.ts';
-import { RedisJournal } from '../sidecar/events/redis-journal.ts';
+import { RedisJournal } from '../sidecar/events/redis/journal.ts';
 import type { LifecycleEvent } from '../sidecar/events/types.ts';
 
 const { values: flags } = parseArgs({

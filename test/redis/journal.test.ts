@@ -4,7 +4,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { JournalGone, JournalUnknown, type Retention } from '../../sidecar/events/journal.ts';
-import { RedisJournal, type RedisJournalOptions } from '../../sidecar/events/redis-journal.ts';
+import { RedisJournal, type RedisJournalOptions } from '../../sidecar/events/redis/journal.ts';
 import type { LifecycleEvent, LifecycleEventType } from '../../sidecar/events/types.ts';
 import { RedisServer, hasRedis, storedEvents, until } from './support.ts';
 
