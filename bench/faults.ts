@@ -31,7 +31,8 @@ import {
 } from './lib/faults-judge.ts';
 import { guardedRun, pinning, type StopSignal } from './lib/harness.ts';
 import { buildSidecar, finishMeta, machineLine, projectNode, runMeta, staleBuild, type RunMeta } from './lib/meta.ts';
-import { ensureNginx, ensurePortkey, killNginxGroup, startNginx, startPortkey, PORTKEY_OVERRIDES } from './lib/peers.ts';
+import { ensureNginx, killNginxGroup, startNginx } from './lib/nginx.ts';
+import { ensurePortkey, startPortkey, PORTKEY_OVERRIDES } from './lib/portkey.ts';
 import { killAll, startMock, startSidecar, type Proc } from './lib/procs.ts';
 import { transcript, type Transcript } from './lib/transcript.ts';
 
