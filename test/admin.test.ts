@@ -48,6 +48,19 @@ test('no token, a wrong token, a stale version and an invalid document are each 
   expect(((await (await fetch(`${sc.adminURL}/config`)).json()) as { version: number }).version).toBe(1);
 });
 
+test('a version that is not an integer up to 2^53-1 is refused with 422 naming it, and the running version stays', async () => {
+  for (const version of ['1.7976931348623157e308', '9007199254740992', '2.5', '0']) {
+    const r = await fetch(`${sc.adminURL}/config`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer first-token' },
+      body: `{"version": ${version}, "config": ${JSON.stringify(config('huge'))}}`,
+    });
+    expect(r.status, version).toBe(422);
+    expect(((await r.json()) as { issues: { path: string }[] }).issues.map((i) => i.path), version).toContain('version');
+  }
+  expect(((await (await fetch(`${sc.adminURL}/config`)).json()) as { version: number }).version).toBe(1);
+});
+
 test('a rotated token file is picked up without a restart; the old token stops working', async () => {
   await writeFile(tokenFile, 'second-token\n');
   // mtime granularity: make sure the change is visible as one

@@ -221,7 +221,9 @@ export type SidecarConfig = Static<typeof SidecarConfig>;
 /** The admin port's PUT /config body. */
 export const ConfigPush = Type.Object(
   {
-    version: Type.Integer({ minimum: 1 }),
+    // A safe integer: past 2^53-1 doubles stop being distinct, so a version such as 1.8e308 would
+    // pass as "newer" once and then make every later push look stale until a restart.
+    version: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
     config: SidecarConfig,
     /** The AIRoute the document was compiled from, so the sidecar's metrics can say which one it runs. */
     source: Type.Optional(Type.Object({ namespace: Type.String({ minLength: 1, maxLength: 253 }), name: Type.String({ minLength: 1, maxLength: 253 }) }, closed)),
