@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'upstream_idle_timeout'
   | 'upstream_malformed'
   | 'upstream_truncated'
+  | 'upstream_protocol_error'
   | 'context_length_exceeded'
   | 'content_policy'
   | 'prefill_rejected'

@@ -2,10 +2,19 @@
 // or SSE events (eventsource-parser) decoded into neutral frames by the backend's wire decoder.
 import { createParser } from 'eventsource-parser';
 import type { Frame } from '../chat/types.ts';
+import { AirouteError } from '../errors.ts';
 import type { StreamDecoder } from '../providers/types.ts';
 
-/** SSE lines longer than this are a malformed upstream, not something to buffer without end. */
-const MAX_SSE_BUFFER = 8 * 1024 * 1024;
+/** SSE lines (and events) longer than this are a broken upstream, not something to buffer without end. */
+export const MAX_SSE_BUFFER = 8 * 1024 * 1024;
+
+/** An upstream that broke the SSE framing itself: a line or event past MAX_SSE_BUFFER characters. */
+export function oversizedSse(limit: number): AirouteError {
+  return new AirouteError('upstream_protocol_error', 502, `upstream sent an SSE line or event longer than the limit of ${limit} characters`, {
+    retriable: true,
+    fallback: 'retries_exhausted',
+  });
+}
 
 /** Reads a body up to `limit` bytes (the rest is cut); `onChunk` lets the caller's idle clock see progress. */
 export async function readText(body: AsyncIterable<Uint8Array>, limit: number, onChunk: () => void): Promise<string> {
@@ -31,8 +40,19 @@ export async function* decodeFrames(body: AsyncIterable<Uint8Array>, decoder: St
   let failure: unknown;
   const parser = createParser({
     maxBufferSize: MAX_SSE_BUFFER,
+    // Only the buffer overflow is fatal; an unknown field or a bad `retry:` is ignored, as the
+    // SSE spec says. Past the overflow the parser refuses every feed, so the failure must be set here.
+    onError: (err) => {
+      if (err.type === 'max-buffer-size-exceeded' && failure === undefined) failure = oversizedSse(MAX_SSE_BUFFER);
+    },
     onEvent: (ev) => {
       if (failure !== undefined) return;
+      // The parser checks its bound only on what it holds between feeds; an event that arrived
+      // whole in one large read is checked here.
+      if (ev.data.length > MAX_SSE_BUFFER) {
+        failure = oversizedSse(MAX_SSE_BUFFER);
+        return;
+      }
       try {
         const frame = decoder.decode(ev);
         if (frame) pending.push(frame);
