@@ -8,7 +8,7 @@ import type { BackendType } from '../api/v1alpha1/config.ts';
 import type { RuntimeConfig } from './config/runtime.ts';
 import type { Journal } from './events/journal.ts';
 import type { LifecycleEvent } from './events/types.ts';
-import type { RequestRecord, Sidecar } from './sidecar.ts';
+import { DEFECT_SITES, type RequestRecord, type Sidecar } from './sidecar.ts';
 import { CIRCUIT_STATE_VALUE } from './stages/circuit-breaker.ts';
 
 /** gen_ai.provider.name values (OTel registry where one exists). */
@@ -76,6 +76,9 @@ export class SidecarMetrics {
     this.streamErrors = new Counter({ name: 'airoute_stream_errors_total', help: 'Streams that ended with an in-stream error after content reached the client.', labelNames: ['route', 'code'], registers: [r] });
     this.pushes = new Counter({ name: 'airoute_config_push_total', help: 'Config pushes received on the admin port, by outcome.', labelNames: ['outcome'], registers: [r] });
     this.webhooks = new Counter({ name: 'airoute_webhook_deliveries_total', help: 'Webhook deliveries, by outcome.', labelNames: ['outcome'], registers: [r] });
+    const defects = new Counter({ name: 'airoute_internal_errors_total', help: 'Defects of the sidecar itself that ended one request or socket (the process went on), by where they surfaced.', labelNames: ['site'], registers: [r] });
+    for (const site of DEFECT_SITES) defects.inc({ site }, 0);
+    sc.onDefect((site) => defects.inc({ site }));
     this.active = new Gauge({ name: 'airoute_active_requests', help: 'Requests in flight, by whether they stream.', labelNames: ['stream'], registers: [r] });
     new Gauge({
       name: 'airoute_circuit_state',

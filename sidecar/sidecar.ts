@@ -7,6 +7,7 @@ import { DEFAULTS } from '../api/v1alpha1/config.ts';
 import type { ProxyRequest, Usage } from './chat/types.ts';
 import type { RuntimeConfig, RuntimeTarget } from './config/runtime.ts';
 import { AirouteError } from './errors.ts';
+import { redactSecrets } from './providers/classify.ts';
 import type { EventListener, LifecycleEvent } from './events/types.ts';
 import { Resilience } from './stages/state.ts';
 import { DemoTransport } from './upstream/demo.ts';
@@ -42,6 +43,10 @@ export interface RequestObserver {
   requestFinished(rec: RequestRecord): void;
 }
 
+/** Where a defect of this process surfaced: a listener's handler, the request pipeline, or an async run. */
+export const DEFECT_SITES = ['data', 'control', 'events', 'admin', 'pipeline', 'async'] as const;
+export type DefectSite = (typeof DEFECT_SITES)[number];
+
 export class Sidecar {
   private current: RuntimeConfig | undefined;
   readonly resilience = new Resilience();
@@ -51,6 +56,7 @@ export class Sidecar {
   private readonly observers: RequestObserver[] = [];
   readonly logger: Logger;
   private readonly configListeners: ((c: RuntimeConfig) => void)[] = [];
+  private readonly defectListeners: ((site: DefectSite) => void)[] = [];
 
   constructor(logger: Logger) {
     this.logger = logger;
@@ -88,6 +94,22 @@ export class Sidecar {
 
   newRequestId(): string {
     return randomUUID();
+  }
+
+  onDefect(listener: (site: DefectSite) => void): void {
+    this.defectListeners.push(listener);
+  }
+
+  /**
+   * A defect of this process (a bug, not bad input and not an upstream's failure) ended one
+   * request or socket: it is logged with its stack and counted, and the process goes on serving
+   * everything else. Messages are scrubbed of keys like every other log line.
+   */
+  defect(site: DefectSite, err: unknown): void {
+    const secrets = this.current?.secrets ?? [];
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.logger.error({ site, err: redactSecrets(e.message, secrets), stack: e.stack ? redactSecrets(e.stack, secrets) : undefined }, 'internal error: the request was ended, the sidecar goes on');
+    for (const l of this.defectListeners) l(site);
   }
 
   finished(rec: RequestRecord): void {

@@ -185,10 +185,10 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     requests,
     journal: () => journal,
     ...(opts.demoUi ? { demoUi } : {}),
-    onInternalError: (err) => logger.error({ err: (err as Error).message }, 'control endpoint failed'),
+    onInternalError: (err) => sc.defect('control', err),
   });
   const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { requests, control }));
-  attachEventsWebSocket(data, () => journal, { onInternalError: (err) => logger.error({ err: (err as Error).message }, 'events upgrade failed') });
+  attachEventsWebSocket(data, () => journal, { onInternalError: (err) => sc.defect('events', err) });
   const degradedReasons = () => {
     const why = journal.unavailable?.();
     return why ? [why] : [];
@@ -197,6 +197,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     adminServer(sc, {
       ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: ConfigPushResult) => metrics.pushOutcome(o) } : {}),
       degradedReasons,
+      onInternalError: (err: unknown) => sc.defect('admin', err),
       ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}),
       ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}),
     }),

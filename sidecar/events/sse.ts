@@ -30,7 +30,7 @@ export async function serveEventStream(journal: Journal, id: string, after: numb
     throw journalError(err, id);
   }
   res.on('close', () => ac.abort());
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
   res.write(': airoute events\n\n');
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
   try {

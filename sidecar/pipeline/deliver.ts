@@ -59,7 +59,7 @@ export async function deliver(sc: Sidecar, x: RouteExchange, sink: ClientSink): 
 async function stream(x: RouteExchange, sink: ClientSink, answer: StreamAnswer, tally: Tally, headers: ResponseHeaders): Promise<void> {
   const encoder = encoderFor(x.request, x.id);
   const sameFormat = answer.target.backend.caps.format === x.request.format;
-  sink.open({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...headers });
+  sink.open({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers });
   try {
     for await (const frame of answer.frames) {
       tally.frame(frame);

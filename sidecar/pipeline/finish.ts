@@ -13,6 +13,7 @@ export function outcomeOf(err: AirouteError | undefined): RequestOutcome {
 
 export function finish(sc: Sidecar, x: RouteExchange, tally: Tally, t0: number, err?: AirouteError, completedExtra: Record<string, unknown> = {}): void {
   for (const c of x.cleanup) c();
+  if (err?.code === 'internal') sc.defect('pipeline', err.details.cause ?? err);
   const lc = x.lifecycle;
   const durationMs = performance.now() - t0;
   const outcome = outcomeOf(err);

@@ -146,7 +146,7 @@ export class AsyncService {
     const entry = { record, x, settled: Promise.resolve() };
     this.local.set(id, entry);
     const view = publicView(record);
-    entry.settled = this.run(record, x, config.webhooks).catch((err: unknown) => this.sc.logger.error({ requestId: id, err: (err as Error).message }, 'async run failed'));
+    entry.settled = this.run(record, x, config.webhooks).catch((err: unknown) => this.sc.defect('async', err));
     return { view, replayed: false };
   }
 

@@ -25,6 +25,7 @@ export interface AdminOptions {
   degradedReasons?: () => string[];
   resolveSecrets?: SecretResolver;
   onPush?: (outcome: 'applied' | 'stale' | 'invalid' | 'unauthorized' | 'disabled') => void;
+  onInternalError?: (err: unknown) => void;
 }
 
 /** Reads the bearer token from a file, again whenever the file changes (rotation needs no restart). */
@@ -146,7 +147,7 @@ export function adminServer(sc: Sidecar, opts: AdminOptions = {}): (req: Incomin
 
   return (req, res) => {
     route(req, res).catch((err: unknown) => {
-      sc.logger.error({ err: (err as Error).message }, 'admin request failed');
+      opts.onInternalError?.(err);
       if (!res.headersSent) adminError(res, 500, 'internal', 'internal error');
     });
   };

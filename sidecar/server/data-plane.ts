@@ -37,17 +37,26 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
 
 export function dataPlane(sc: Sidecar, opts: DataPlaneOptions = {}): HttpHandler {
   return (req, res) => {
-    const id = sc.newRequestId();
-    res.setHeader(REQUEST_ID_HEADER, id);
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    if (path.startsWith('/airoute/') && opts.control) return opts.control(req, res);
-    const format: ClientFormat = path === '/v1/messages' || req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
-    route(sc, opts, req, res, id, path, format).catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, asAirouteError(err), format);
+    let format: ClientFormat = 'openai';
+    // A defect here ends this request only: thrown out of a 'request' listener it would end the process.
+    const failed = (err: unknown) => {
+      const e = asAirouteError(err);
+      if (e.code === 'internal') sc.defect('data', err);
+      if (!res.headersSent) sendError(res, e, format);
       else res.destroy();
-    });
+    };
+    try {
+      const id = sc.newRequestId();
+      res.setHeader(REQUEST_ID_HEADER, id);
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q === -1 ? url : url.slice(0, q);
+      if (path.startsWith('/airoute/') && opts.control) return opts.control(req, res);
+      format = path === '/v1/messages' || req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
+      route(sc, opts, req, res, id, path, format).catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   };
 }
 

@@ -46,8 +46,11 @@ export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 30
       const text = Buffer.concat(parts).toString('latin1');
       const at = text.indexOf('\r\n\r\n');
       if (at === -1) return;
-      const len = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, at));
+      const head = text.slice(0, at);
+      if (/^HTTP\/1\.[01] 101/.test(head)) return finish();
+      const len = /\r\ncontent-length: *(\d+)/i.exec(head);
       if (len && text.length - at - 4 >= Number(len[1])) finish();
+      if (/\r\ntransfer-encoding: *chunked/i.test(head) && text.endsWith('\r\n0\r\n\r\n')) finish();
     });
     socket.on('error', finish);
     socket.on('close', finish);
