@@ -13,7 +13,7 @@ import type { RequestRecord, Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
 import type { Answer, Exchange, JsonAnswer, StreamAnswer } from '../stages/types.ts';
 import { AnthropicStreamEncoder, decodeMessagesRequest, encodeAnthropicResult } from '../wire/anthropic.ts';
-import type { StreamEncoder } from '../wire/encoder.ts';
+import type { StreamEncoder } from '../wire/types.ts';
 import { OpenAIStreamEncoder, decodeChatRequest, encodeOpenAIResult } from '../wire/openai.ts';
 import { REQUEST_ID_HEADER, drained, parseJsonObject, readBody, sendError, sendJson } from './http.ts';
 

@@ -7,8 +7,9 @@ import { createParser } from 'eventsource-parser';
 import type { EmbeddingsRequest, Frame } from '../chat/types.ts';
 import type { RuntimeBackend } from '../config/runtime.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
-import type { StreamDecoder, UpstreamRequest } from '../providers/types.ts';
+import type { UpstreamRequest } from '../providers/types.ts';
 import type { UpstreamResponse } from '../upstream/transport.ts';
+import type { StreamDecoder } from '../wire/types.ts';
 import type { Answer, AttemptMode, Exchange, Handler } from './types.ts';
 
 /** Error bodies and non-streamed answers are read whole; past this they are cut. */

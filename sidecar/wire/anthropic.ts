@@ -2,10 +2,9 @@
 import { AirouteError, invalidRequest, refuseUntranslatable } from '../errors.ts';
 import type { ChatMessage, ChatPrompt, ChatRequest, ChatResult, FinishReason, Frame, JsonObject, Part, StreamEvent, ToolChoice, Usage } from '../chat/types.ts';
 import { parseArguments } from '../chat/types.ts';
-import type { SseEvent, StreamDecoder } from '../providers/types.ts';
-import type { StreamEncoder } from './encoder.ts';
-import { isObject, num, str } from './json.ts';
-import { inStreamError, malformed, parseJson } from './openai.ts';
+import { isObject, malformed, num, parseJson, str } from './json.ts';
+import { inStreamError } from './stream-error.ts';
+import type { SseEvent, StreamDecoder, StreamEncoder } from './types.ts';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 /** Anthropic requires max_tokens; an OpenAI client may omit it. */

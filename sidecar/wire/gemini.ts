@@ -2,9 +2,8 @@
 import { AirouteError, invalidRequest, refuseUntranslatable } from '../errors.ts';
 import type { ChatPrompt, ChatRequest, ChatResult, FinishReason, Frame, JsonObject, StreamEvent, ToolChoice, Usage } from '../chat/types.ts';
 import { parseArguments } from '../chat/types.ts';
-import type { SseEvent, StreamDecoder } from '../providers/types.ts';
-import { isObject, num, str } from './json.ts';
-import { malformed, parseJson } from './openai.ts';
+import { isObject, malformed, num, parseJson, str } from './json.ts';
+import type { SseEvent, StreamDecoder } from './types.ts';
 
 export function geminiBody(req: ChatRequest, opts: { prefill?: string }): JsonObject {
   const p = req.prompt();

@@ -17,9 +17,9 @@ import type {
   Usage,
 } from '../chat/types.ts';
 import { mergeUsage } from '../chat/types.ts';
-import type { SseEvent, StreamDecoder } from '../providers/types.ts';
-import type { StreamEncoder } from './encoder.ts';
-import { isObject, str, num } from './json.ts';
+import { isObject, malformed, num, parseJson, str } from './json.ts';
+import { inStreamError } from './stream-error.ts';
+import type { SseEvent, StreamDecoder, StreamEncoder } from './types.ts';
 
 // ---------------------------------------------------------------- client request
 
@@ -259,35 +259,6 @@ export function usageFromOpenAI(u: unknown): Usage | undefined {
   const details = u.prompt_tokens_details;
   if (isObject(details) && typeof details.cached_tokens === 'number') usage.cacheReadTokens = details.cached_tokens;
   return usage;
-}
-
-/** Parses an upstream's JSON; anything unparsable is a malformed (retriable) upstream answer. */
-export function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw malformed(what, err);
-  }
-}
-
-export function malformed(what: string, cause?: unknown): AirouteError {
-  return new AirouteError('upstream_malformed', 502, `upstream sent a malformed ${what}`, { retriable: true, fallback: 'retries_exhausted', phase: 'stream', cause });
-}
-
-/** An `{"error": ...}` object inside a stream: the provider gave up after the headers. */
-export function inStreamError(err: unknown, format: 'openai' | 'anthropic'): AirouteError {
-  const e = isObject(err) ? err : {};
-  const type = typeof e.type === 'string' ? e.type : undefined;
-  const message = typeof e.message === 'string' ? e.message : 'upstream reported an error mid-stream';
-  const overloaded = type === 'overloaded_error' || type === 'rate_limit_error';
-  return new AirouteError(overloaded ? 'upstream_overloaded' : 'upstream_error', overloaded ? 529 : 502, message, {
-    retriable: true,
-    fallback: 'retries_exhausted',
-    phase: 'stream',
-    providerFormat: format,
-    providerType: type,
-    providerCode: typeof e.code === 'string' ? e.code : null,
-  });
 }
 
 export class OpenAIStreamDecoder implements StreamDecoder {
