@@ -14,7 +14,8 @@ import { cancelled } from '../sidecar.ts';
 import type { Answer, Exchange, JsonAnswer, StreamAnswer } from '../stages/types.ts';
 import { AnthropicStreamEncoder, decodeMessagesRequest, encodeAnthropicResult } from '../wire/anthropic.ts';
 import type { StreamEncoder } from '../wire/types.ts';
-import { OpenAIStreamEncoder, decodeChatRequest, encodeOpenAIResult } from '../wire/openai.ts';
+import { OpenAIStreamEncoder, encodeOpenAIResult } from '../wire/openai/client-answer.ts';
+import { decodeChatRequest } from '../wire/openai/client-request.ts';
 import { REQUEST_ID_HEADER, drained, parseJsonObject, readBody, sendError, sendJson } from './http.ts';
 
 export type AsyncApi = (req: IncomingMessage, res: ServerResponse, id: string, path: string) => Promise<boolean>;
