@@ -12,11 +12,8 @@ import { AirouteError, asAirouteError } from '../errors.ts';
 import type { RequestRecord, Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
 import type { Answer, Exchange, JsonAnswer, StreamAnswer } from '../stages/types.ts';
-import { AnthropicStreamEncoder, encodeAnthropicResult } from '../wire/anthropic/client-answer.ts';
-import { decodeMessagesRequest } from '../wire/anthropic/client-request.ts';
+import { CLIENT_CODECS } from '../wire/clients.ts';
 import type { StreamEncoder } from '../wire/types.ts';
-import { OpenAIStreamEncoder, encodeOpenAIResult } from '../wire/openai/client-answer.ts';
-import { decodeChatRequest } from '../wire/openai/client-request.ts';
 import { REQUEST_ID_HEADER, drained, parseJsonObject, readBody, sendError, sendJson } from './http.ts';
 
 export type AsyncApi = (req: IncomingMessage, res: ServerResponse, id: string, path: string) => Promise<boolean>;
@@ -84,7 +81,7 @@ function ready(sc: Sidecar): RuntimeConfig {
 async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, kind: 'openai' | 'anthropic' | 'embeddings'): Promise<void> {
   const config = ready(sc);
   const body = parseJsonObject(await readBody(req, config.maxBodyBytes));
-  const request: ProxyRequest = kind === 'embeddings' ? decodeEmbeddingsRequest(body) : kind === 'openai' ? decodeChatRequest(body) : decodeMessagesRequest(body);
+  const request: ProxyRequest = kind === 'embeddings' ? decodeEmbeddingsRequest(body) : CLIENT_CODECS[kind].decodeRequest(body);
   const route = config.routes.get(request.model);
   if (!route) throw modelNotFound(request.model);
   if (opts.submitAsync && /\brespond-async\b/i.test(String(req.headers.prefer ?? '')) && (await opts.submitAsync({ id, request, config, req, res }))) return;
@@ -126,11 +123,11 @@ export class Tally {
 }
 
 export function encoderFor(request: ProxyRequest, id: string): StreamEncoder {
-  return request.format === 'anthropic' ? new AnthropicStreamEncoder(id) : new OpenAIStreamEncoder(request.operation === 'chat' && request.includeUsage, id);
+  return CLIENT_CODECS[request.format].streamEncoder(request, id);
 }
 
 function encodeResult(request: ProxyRequest, result: ChatResult, id: string): unknown {
-  return request.format === 'anthropic' ? encodeAnthropicResult(result, id) : encodeOpenAIResult(result, id);
+  return CLIENT_CODECS[request.format].encodeResult(result, id);
 }
 
 /** The upstream's own bytes, when they already are in the client's format (embeddings are OpenAI-shaped). */

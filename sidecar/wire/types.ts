@@ -1,8 +1,8 @@
-// The codec interfaces: what a format's stream decoder (upstream answer) and stream encoder
-// (client answer) must do. wire/ depends only on chat/ and errors; providers/ and server/ depend
-// on wire/, never the other way round.
+// The codec interfaces: what a format's stream decoder (upstream answer), stream encoder (client
+// answer) and client codec (both client directions) must do. wire/ depends only on chat/ and
+// errors; providers/ and server/ depend on wire/, never the other way round.
 import type { AirouteError } from '../errors.ts';
-import type { Frame, StreamEvent } from '../chat/types.ts';
+import type { ChatRequest, ChatResult, Frame, JsonObject, ProxyRequest, StreamEvent } from '../chat/types.ts';
 
 /** One server-sent event as the SSE parser hands it over. */
 export interface SseEvent {
@@ -34,4 +34,18 @@ export interface StreamEncoder {
   end(): string;
   /** A final in-stream error in the shape the client's SDK raises as an exception. */
   error(err: AirouteError): string;
+}
+
+/** Everything the data path needs to serve one client format, so it never branches on the format. */
+export interface ClientCodec {
+  /** The endpoint (`POST`) clients of this format call. */
+  readonly path: string;
+  /** Checks and decodes a client's JSON body; throws an AirouteError worded as this format's API would. */
+  decodeRequest(body: JsonObject): ChatRequest;
+  /** A complete answer as this format's non-streamed response object. */
+  encodeResult(result: ChatResult, fallbackId: string): JsonObject;
+  /** A fresh encoder for one client stream; `fallbackId` names the stream until the upstream gives an id. */
+  streamEncoder(request: ProxyRequest, fallbackId: string): StreamEncoder;
+  /** An error as this format's JSON error body (before the first byte; after it, `StreamEncoder.error`). */
+  errorBody(err: AirouteError): JsonObject;
 }
