@@ -132,7 +132,7 @@ async function startSidecar(name: string, config: unknown): Promise<Sidecar> {
   writeFileSync(file, JSON.stringify(config));
   const port = await freePort();
   const adminPort = await freePort();
-  const child = start(NODE, ['sidecar/cli.ts', 'sidecar', '--config', file, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn'], CPU.sidecar);
+  const child = start(NODE, ['cli/airoute.ts', 'sidecar', '--config', file, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn'], CPU.sidecar);
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const admin = `http://127.0.0.1:${adminPort}`;

@@ -32,7 +32,7 @@ const USAGE = `usage: node bench/run.ts [options]     (npm run bench -- [options
   --pin MODE        auto (default: sidecar on CPU 0, upstream and load generator on the others),
                     off, or an explicit spec like "sidecar=0,upstream=1,loadgen=1"
   --sidecar-entry=ts|dist
-                    ts (default): node sidecar/cli.ts (type stripping); dist: node bin/airoute.js,
+                    ts (default): node cli/airoute.ts (type stripping); dist: node bin/airoute.js,
                     the compiled build that is deployed (run npm run build first)
   --sidecar-node-args="ARGS"
                     extra Node options for the sidecar process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -97,7 +97,7 @@ const P = {
 const pin = pinning(flags.pin ?? 'auto', 'sidecar', 'sidecar');
 const nodeBin = projectNode(ROOT);
 if (flags['sidecar-entry'] !== 'ts' && flags['sidecar-entry'] !== 'dist') throw new Error('--sidecar-entry: ts or dist');
-const ENTRY = flags['sidecar-entry'] === 'dist' ? 'bin/airoute.js' : 'sidecar/cli.ts';
+const ENTRY = flags['sidecar-entry'] === 'dist' ? 'bin/airoute.js' : 'cli/airoute.ts';
 
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'airoute-bench-'));
@@ -802,7 +802,7 @@ async function main(): Promise<void> {
     if (stale.length) report.notes.push(`--sidecar-entry=dist: dist/ is older than ${stale.length} source file(s) (e.g. ${stale.slice(0, 3).join(', ')}): run npm run build first, or these figures are for old code.`);
   } else
     report.notes.push(
-      'The sidecar ran from its TypeScript sources (node sidecar/cli.ts): Node\'s type stripper costs it about 35 MiB of RSS and some start-up time that the deployed build (bin/airoute.js, --sidecar-entry=dist) does not have.',
+      'The sidecar ran from its TypeScript sources (node cli/airoute.ts): Node\'s type stripper costs it about 35 MiB of RSS and some start-up time that the deployed build (bin/airoute.js, --sidecar-entry=dist) does not have.',
     );
   const load1 = os.loadavg()[0] ?? 0;
   if (load1 > 0.25 * cores) {

@@ -8,7 +8,6 @@ import { DEFAULTS } from '../api/v1alpha1/config.ts';
 import { DEMO_CONFIG, envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
 import { MemoryJournal, type Journal, type Retention } from './events/journal.ts';
 import type { RedisJournal, RedisJournalOptions } from './events/redis-journal.ts';
-import { gateEventUpgrades } from './events/upgrade-gate.ts';
 import { SidecarMetrics, type PushOutcome } from './metrics.ts';
 import { startTracing } from './tracing.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
@@ -18,6 +17,7 @@ import type { AsyncStore } from './requests/store.ts';
 import { createLogger } from './log.ts';
 import { adminServer } from './server/admin.ts';
 import { demoUi } from './server/demo-ui.ts';
+import { controlApi } from './server/control-api.ts';
 import { dataPlane } from './server/data-plane.ts';
 import { Sidecar, type RequestRecord } from './sidecar.ts';
 
@@ -181,9 +181,14 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   // --disable-metrics exists to measure what metrics cost (the benchmark compares both).
   const metrics = opts.metrics === false ? undefined : new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight });
   if (metrics) requests.onDelivery = (ok) => metrics.webhookDelivered(ok);
-  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit, ...(opts.demoUi ? { demoUi } : {}) }));
-  // A shared journal answers 404/410 asynchronously; the gate asks it before the upgrade handler runs.
-  attachEventsWebSocket(gateEventUpgrades(data, () => journal), () => journal);
+  const control = controlApi({
+    requests,
+    journal: () => journal,
+    ...(opts.demoUi ? { demoUi } : {}),
+    onInternalError: (err) => logger.error({ err: (err as Error).message }, 'control endpoint failed'),
+  });
+  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { requests, control }));
+  attachEventsWebSocket(data, () => journal, { onInternalError: (err) => logger.error({ err: (err as Error).message }, 'events upgrade failed') });
   const degradedReasons = () => {
     const why = journal.unavailable?.();
     return why ? [why] : [];

@@ -80,7 +80,7 @@ test('follow replays, then waits for live events, and ends after the terminal ev
 test('a stalled WebSocket consumer is closed with 4008 once it has a bounded amount unsent; memory does not grow without end', async () => {
   const j = journal({ ...retention, maxEventsPerRequest: 1_000_000, maxBytes: 1 << 30 });
   const server = createServer();
-  attachEventsWebSocket(server, () => j, 64 * 1024, 300);
+  attachEventsWebSocket(server, () => j, { maxBuffered: 64 * 1024, graceMs: 300 });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   try {
     feed(j, 'big', 2, false);
