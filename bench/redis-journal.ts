@@ -318,7 +318,7 @@ async function main(): Promise<void> {
     const per = Math.ceil(n / reqs);
     for (let q = 0; q < reqs; q++)
       for (let s = 1; s <= per; s++)
-        out.push({ requestId: `raw-${q}`, seq: s, ts: Date.now(), attempt: 1, type: s === 1 ? 'request.accepted' : s === per ? 'request.completed' : 'content.delta', data: s === 1 || s === per ? {} : { choice: 0, text: ' token' } });
+        out.push({ requestId: `raw-${q}`, seq: s, ts: Date.now(), attempt: 1, type: s === 1 ? 'request.accepted' : s === per ? 'request.completed' : 'content.delta', data: s === 1 || s === per ? {} : { choice: 0, text: ' token' } } as LifecycleEvent);
     return out;
   };
   const evs = events(P.raw.events, P.raw.requests);

@@ -8,7 +8,7 @@ import { DEFAULTS } from '../api/v1alpha1/config.ts';
 import { DEMO_CONFIG, envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
 import { MemoryJournal, type Journal, type Retention } from './events/journal.ts';
 import type { RedisJournal, RedisJournalOptions } from './events/redis-journal.ts';
-import { SidecarMetrics, type PushOutcome } from './metrics.ts';
+import { SidecarMetrics, type ConfigPushResult } from './metrics.ts';
 import { startTracing } from './tracing.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
 import { AsyncRegistry } from './requests/registry.ts';
@@ -195,7 +195,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   };
   const admin = createServer(
     adminServer(sc, {
-      ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: PushOutcome) => metrics.pushOutcome(o) } : {}),
+      ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: ConfigPushResult) => metrics.pushOutcome(o) } : {}),
       degradedReasons,
       ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}),
       ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}),

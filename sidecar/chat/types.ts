@@ -2,6 +2,8 @@
 // format. Same-format traffic never needs the prompt half (the client's body is forwarded with
 // the model replaced); cross-format traffic decodes into it once per request.
 
+import type { TokenUsage } from '../../api/v1alpha1/events.ts';
+
 /** Wire formats a client (or a provider) speaks. */
 export type WireFormat = 'openai' | 'anthropic' | 'gemini';
 /** Formats a client can call the sidecar in. */
@@ -70,12 +72,8 @@ export type ProxyRequest = ChatRequest | EmbeddingsRequest;
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 
-export interface Usage {
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens?: number;
-  cacheWriteTokens?: number;
-}
+/** One usage model across formats (api/v1alpha1/events.ts says what each field counts). */
+export type Usage = TokenUsage;
 
 /** Provider-neutral stream events. One upstream SSE event decodes into 0..n of these. */
 export type StreamEvent =

@@ -289,7 +289,7 @@ function idAfter(a: string, b: string): boolean {
 
 /** Roughly what an event costs to buffer: a fixed overhead plus its text. */
 function sizeOf(ev: LifecycleEvent): number {
-  const text = ev.data.text;
+  const text = ev.type === 'content.delta' ? ev.data.text : undefined;
   return 200 + (typeof text === 'string' ? text.length * 2 : 0);
 }
 
