@@ -115,6 +115,6 @@ describe('another format: built from the neutral prompt', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(AirouteError);
-    expect((err as AirouteError).message).toBe('unsupported parameter(s) for an Anthropic backend: logprobs, response_format');
+    expect((err as AirouteError).message).toBe('unsupported parameter(s), with no equivalent in the Anthropic format: logprobs, response_format');
   });
 });

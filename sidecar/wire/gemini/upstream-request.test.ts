@@ -88,6 +88,6 @@ describe('geminiBody', () => {
     expect(failure(() => geminiBody(request(hi), { prefill: 'One,' })).message).toBe('Gemini backends do not continue an assistant prefix');
     const err = failure(() => geminiBody(request({ ...hi, untranslatable: ['seed', 'logprobs'] }), {}));
     expect([err.code, err.status, err.details.param]).toEqual(['unsupported_parameter', 400, 'logprobs']);
-    expect(err.message).toMatch(/Gemini backend: logprobs, seed$/);
+    expect(err.message).toMatch(/Gemini format: logprobs, seed$/);
   });
 });

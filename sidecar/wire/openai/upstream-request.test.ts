@@ -133,7 +133,7 @@ describe('another format: built from the neutral prompt', () => {
     }
     expect(err).toBeInstanceOf(AirouteError);
     expect((err as AirouteError).code).toBe('unsupported_parameter');
-    expect((err as AirouteError).message).toBe('unsupported parameter(s) for an OpenAI-format backend: container, top_k');
+    expect((err as AirouteError).message).toBe('unsupported parameter(s), with no equivalent in the OpenAI format: container, top_k');
   });
 
   test('a tool call inside a user turn cannot be expressed and is refused', () => {

@@ -37,7 +37,7 @@ export function openaiBody(req: ChatRequest, model: string, opts: OpenAIBodyOpti
 }
 
 function promptToOpenAI(p: ChatPrompt, model: string): JsonObject {
-  refuseUntranslatable(p.untranslatable, 'OpenAI-format');
+  refuseUntranslatable(p.untranslatable, 'OpenAI');
   const messages: JsonObject[] = [];
   if (p.system !== undefined) messages.push({ role: 'system', content: p.system });
   for (const m of p.messages) {
