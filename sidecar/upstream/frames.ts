@@ -3,7 +3,7 @@
 import { createParser } from 'eventsource-parser';
 import type { Frame } from '../chat/types.ts';
 import { AirouteError } from '../errors.ts';
-import type { StreamDecoder } from '../providers/types.ts';
+import type { StreamDecoder } from '../wire/types.ts';
 
 /** SSE lines (and events) longer than this are a broken upstream, not something to buffer without end. */
 export const MAX_SSE_BUFFER = 8 * 1024 * 1024;
