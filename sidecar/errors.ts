@@ -34,6 +34,9 @@ export type ErrorCode =
   | 'async_capacity'
   | 'idempotency_conflict'
   | 'callback_not_allowed'
+  | 'origin_not_allowed'
+  | 'host_not_allowed'
+  | 'unsupported_media_type'
   | 'unavailable'
   | 'gone'
   | 'internal';

@@ -11,6 +11,7 @@ import type { RedisJournal, RedisJournalOptions } from './events/redis/journal.t
 import { SidecarMetrics, type ConfigPushResult } from './metrics.ts';
 import { startTracing } from './tracing.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
+import { NO_BROWSER_ORIGINS } from './net/browser-policy.ts';
 import { AsyncRegistry } from './requests/registry.ts';
 import { AsyncService } from './requests/service.ts';
 import type { AsyncStore } from './requests/store.ts';
@@ -188,7 +189,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     onInternalError: (err) => sc.defect('control', err),
   });
   const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { requests, control }));
-  attachEventsWebSocket(data, () => journal, { onInternalError: (err) => sc.defect('events', err) });
+  attachEventsWebSocket(data, () => journal, { onInternalError: (err) => sc.defect('events', err), policy: () => sc.config?.cors ?? NO_BROWSER_ORIGINS });
   const degradedReasons = () => {
     const why = journal.unavailable?.();
     return why ? [why] : [];

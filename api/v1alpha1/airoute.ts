@@ -113,6 +113,7 @@ export const AIRouteSpec = Type.Object(
     async: Type.Optional(SidecarConfig.properties.async),
     journal: Type.Optional(JournalConfig),
     webhooks: Type.Optional(Type.Object({ ...WebhookConfig.properties, secret: Type.Optional(SecretKeyRef) }, closed)),
+    cors: Type.Optional(SidecarConfig.properties.cors),
   },
   {
     ...closed,

@@ -198,6 +198,27 @@ export const WebhookConfig = Type.Object(
   closed,
 );
 
+/** A host name as a Host header carries it (no port): DNS labels, optionally a trailing dot. */
+const HOST_NAME_PATTERN = '^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*\\.?$';
+
+export const CorsConfig = Type.Object(
+  {
+    allowOrigins: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), {
+        maxItems: 256,
+        description: 'Browser origins (scheme://host[:port]) that may call the data port; a request with any other Origin gets 403. The demo page is same-origin and needs none.',
+      }),
+    ),
+    allowHosts: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: HOST_NAME_PATTERN }), {
+        maxItems: 256,
+        description: 'Host names the data port answers to besides loopback names and IP addresses (a page that rebinds its own DNS name to 127.0.0.1 sends that name, and gets 403).',
+      }),
+    ),
+  },
+  { ...closed, description: 'Browser-origin policy of the data port.' },
+);
+
 export const SidecarConfig = Type.Object(
   {
     backends: Type.Array(Backend, { minItems: 1, maxItems: 256 }),
@@ -213,6 +234,7 @@ export const SidecarConfig = Type.Object(
     ),
     journal: Type.Optional(SidecarJournalConfig),
     webhooks: Type.Optional(WebhookConfig),
+    cors: Type.Optional(CorsConfig),
   },
   { ...closed, description: 'airoute sidecar configuration.' },
 );

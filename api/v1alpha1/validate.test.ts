@@ -53,6 +53,9 @@ describe('refused, with the path named', () => {
     ['no routes', (c) => (c.routes = []), 'routes: must not have fewer than 1 items'],
     ['all weights zero', (c) => (c.routes[0].backends = [{ backend: 'primary', weight: 0, priority: 0 }, { backend: 'claude', weight: 0, priority: 0 }]), 'routes[0].backends: every target of priority 0 has weight 0'],
     ['demo options on a non-demo backend', (c) => (c.backends[0].demo = { tokens: 3 }), 'backends[0].demo: only valid for type demo'],
+    ['an allowed origin with a path', (c) => (c.cors = { allowOrigins: ['https://app.example.com/ui'] }), 'cors.allowOrigins[0]: must be an origin, scheme://host[:port] with no path'],
+    ['an allowed origin that is not http(s)', (c) => (c.cors = { allowOrigins: ['chrome-extension://abc'] }), 'cors.allowOrigins[0]: must be an origin'],
+    ['an allowed host with a port', (c) => (c.cors = { allowHosts: ['airoute.internal:4000'] }), 'cors.allowHosts[0]: must match pattern'],
   ])('%s', (_name, mutate, expected) => {
     const got = issues(mutate);
     expect(got.length).toBeGreaterThan(0);
@@ -62,6 +65,10 @@ describe('refused, with the path named', () => {
   test('not an object at all', () => {
     expect(validateConfig('backends: []')).toMatchObject({ ok: false });
   });
+});
+
+test('browser origins and host names as a browser sends them are accepted', () => {
+  expect(validateConfig({ ...ok(), cors: { allowOrigins: ['https://app.example.com', 'http://localhost:5173/'], allowHosts: ['airoute.internal', 'sidecar.local.'] } })).toMatchObject({ ok: true });
 });
 
 test('a push body is validated with config paths prefixed', () => {

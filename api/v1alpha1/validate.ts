@@ -125,6 +125,9 @@ export function crossFieldIssues(config: SidecarConfig, base = ''): ConfigIssue[
   config.webhooks?.allow?.forEach((u, i) => {
     if (!isHttpUrl(u)) issues.push({ path: at(`webhooks.allow[${i}]`), message: `must be an http(s) URL prefix, got "${u}"` });
   });
+  config.cors?.allowOrigins?.forEach((o, i) => {
+    if (!isOrigin(o)) issues.push({ path: at(`cors.allowOrigins[${i}]`), message: `must be an origin, scheme://host[:port] with no path, got "${o}"` });
+  });
   return issues;
 }
 
@@ -148,6 +151,16 @@ function journalIssues(j: NonNullable<SidecarConfig['journal']>, at: (p: string)
   if (!redis && j.password !== undefined) issues.push({ path: at('journal.password'), message: 'only valid when journal.type is redis' });
   if (!redis && j.ownerLeaseMs !== undefined) issues.push({ path: at('journal.ownerLeaseMs'), message: 'only valid when journal.type is redis' });
   return issues;
+}
+
+/** An http(s) origin as a browser sends it in an Origin header (a trailing slash is tolerated). */
+function isOrigin(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === s.replace(/\/$/, '').toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 function isHttpUrl(s: string): boolean {

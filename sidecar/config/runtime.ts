@@ -10,6 +10,7 @@ import {
   type SidecarConfig,
 } from '../../api/v1alpha1/config.ts';
 import { configHash, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
+import type { BrowserPolicy } from '../net/browser-policy.ts';
 import { DEFAULT_BASE_URL, PROVIDERS } from '../providers/index.ts';
 import type { Capabilities, ProviderAdapter, ResolvedBackend } from '../providers/types.ts';
 
@@ -70,6 +71,8 @@ export interface RuntimeConfig {
   asyncMaxInFlight: number;
   journal: { type: 'memory' | 'redis'; url?: string; keyPrefix: string; maxRequests: number; maxEventsPerRequest: number; maxBytes: number; ttlMs: number };
   webhooks: { allow: string[]; secret?: string; attempts: number; timeoutMs: number; awaitTimeoutMs: number };
+  /** Browser-origin policy of the data port, normalised (origins and host names in lower case, no trailing slash or dot). */
+  cors: BrowserPolicy;
   /** Every API key and secret value, so logs and errors can be scrubbed of them. */
   secrets: readonly string[];
   /** Things worth saying at load time that are not errors (a downgraded resume strategy). */
@@ -208,6 +211,10 @@ export function compileConfig(doc: SidecarConfig, version: number, resolve: Secr
         attempts: w.attempts ?? DEFAULTS.webhooks.attempts,
         timeoutMs: w.timeoutMs ?? DEFAULTS.webhooks.timeoutMs,
         awaitTimeoutMs: w.awaitTimeoutMs ?? DEFAULTS.webhooks.awaitTimeoutMs,
+      },
+      cors: {
+        allowOrigins: new Set((doc.cors?.allowOrigins ?? []).map((o) => o.replace(/\/$/, '').toLowerCase())),
+        allowHosts: new Set((doc.cors?.allowHosts ?? []).map((h) => h.replace(/\.$/, '').toLowerCase())),
       },
       secrets,
       notes,

@@ -7,6 +7,7 @@ import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AirouteError, asAirouteError } from '../errors.ts';
+import { checkBrowserOrigin, NO_BROWSER_ORIGINS, type BrowserPolicy } from '../net/browser-policy.ts';
 import { journalError, type Journal } from './journal.ts';
 
 export const WS_MAX_BUFFERED = 1024 * 1024;
@@ -60,6 +61,8 @@ export interface WebSocketOptions {
   graceMs?: number;
   /** Told of a defect in the upgrade path (it ends that socket only). */
   onInternalError?: (err: unknown) => void;
+  /** The data port's browser-origin policy: a page may not open another origin's event stream (cross-site WebSocket hijacking). */
+  policy?: () => BrowserPolicy;
 }
 
 export function attachEventsWebSocket(server: Server, journal: () => Journal, opts: WebSocketOptions = {}): WebSocketServer {
@@ -68,6 +71,7 @@ export function attachEventsWebSocket(server: Server, journal: () => Journal, op
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    checkBrowserOrigin(req, opts.policy?.() ?? NO_BROWSER_ORIGINS);
     const { id, after } = parseEventsTarget(req.url);
     const j = journal();
     // A shared journal answers "unknown" or "gone" only asynchronously: ask before the 101.

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AirouteError, asAirouteError } from '../errors.ts';
 import type { Journal } from '../events/journal.ts';
 import { resumeFrom, serveEventStream } from '../events/sse.ts';
+import { requireJsonBody } from '../net/browser-policy.ts';
 import type { AsyncService } from '../requests/service.ts';
 import { sendError, sendJson } from './http.ts';
 
@@ -22,6 +23,12 @@ export interface ControlApiOptions {
 }
 
 const methodNotAllowed = (req: Request) => new AirouteError('method_not_allowed', 405, `${req.method} is not allowed on ${req.path}`);
+
+/** A body sent to a control POST is JSON (415 otherwise): the same rule as the provider endpoints (net/browser-policy.ts). */
+const jsonOnly = (req: Request, _res: Response, next: NextFunction) => {
+  requireJsonBody(req);
+  next();
+};
 
 /** Errors from express itself (a body over the limit, a malformed path) in the data plane's vocabulary. */
 function fromExpress(err: unknown): AirouteError {
@@ -47,14 +54,14 @@ export function controlApi(opts: ControlApiOptions): express.Express {
     });
   app
     .route(`${requestPath}/cancel`)
-    .post(async (req, res) => sendJson(res, 200, await requests.cancel(req.params.id)))
+    .post(jsonOnly, async (req, res) => sendJson(res, 200, await requests.cancel(req.params.id)))
     .all((req) => {
       throw methodNotAllowed(req);
     });
   app
     .route(`${requestPath}/complete`)
     // The signature covers the exact bytes, so the body is kept raw (express.json would re-encode it).
-    .post(express.raw({ type: () => true, limit: MAX_COMPLETE_BODY }), async (req, res) => {
+    .post(jsonOnly, express.raw({ type: () => true, limit: MAX_COMPLETE_BODY }), async (req, res) => {
       const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
       sendJson(res, 200, await requests.complete(req.params.id, raw, req.headers));
     })

@@ -10,6 +10,7 @@ import { getModel, listModels, modelNotFound } from '../endpoints/models.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
 import { drained } from '../net/backpressure.ts';
 import { parseJsonObject, readBody } from '../net/body.ts';
+import { checkBrowserOrigin, corsHeaders, NO_BROWSER_ORIGINS, preflightHeaders, requireJsonBody } from '../net/browser-policy.ts';
 import { deliver, type ClientSink, type ResponseHeaders } from '../pipeline/deliver.ts';
 import { openExchange } from '../pipeline/open.ts';
 import { requestLocation, type AsyncService } from '../requests/service.ts';
@@ -50,8 +51,18 @@ export function dataPlane(sc: Sidecar, opts: DataPlaneOptions = {}): HttpHandler
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
-      if (path.startsWith('/airoute/') && opts.control) return opts.control(req, res);
-      format = path === '/v1/messages' || req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
+      const control = path.startsWith('/airoute/');
+      if (!control) format = path === '/v1/messages' || req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
+      // Before anything else, and for the control endpoints too: a web page must not spend the keys or read answers.
+      const crossOrigin = checkBrowserOrigin(req, sc.config?.cors ?? NO_BROWSER_ORIGINS);
+      if (crossOrigin !== undefined) {
+        if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+          res.writeHead(204, preflightHeaders(req, crossOrigin));
+          return void res.end();
+        }
+        for (const [k, v] of Object.entries(corsHeaders(crossOrigin))) res.setHeader(k, v);
+      }
+      if (control && opts.control) return opts.control(req, res);
       route(sc, opts, req, res, id, path, format).catch(failed);
     } catch (err) {
       failed(err);
@@ -61,7 +72,10 @@ export function dataPlane(sc: Sidecar, opts: DataPlaneOptions = {}): HttpHandler
 
 async function route(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, path: string, format: ClientFormat): Promise<void> {
   const endpoint = ENDPOINTS.get(path);
-  if (endpoint && req.method === 'POST') return proxy(sc, opts, req, res, id, endpoint, path);
+  if (endpoint && req.method === 'POST') {
+    requireJsonBody(req);
+    return proxy(sc, opts, req, res, id, endpoint, path);
+  }
   if (req.method === 'GET' && (path === '/v1/models' || path.startsWith('/v1/models/'))) {
     const config = ready(sc);
     const anthropic = format === 'anthropic';

@@ -177,7 +177,7 @@ describe('backend in the loop', () => {
   test('an unsigned /complete is refused with 401 and completes nothing', async () => {
     const { id } = (await (await submit({ 'airoute-callback-url': `${receiver.url}/hooks/loop`, 'airoute-await-callback': 'true' })).json()) as { id: string };
     await until(() => receiver.got[0]);
-    const res = await fetch(`${sc.dataURL}/airoute/v1/requests/${id}/complete`, { method: 'POST', body: '{"payload":1}' });
+    const res = await fetch(`${sc.dataURL}/airoute/v1/requests/${id}/complete`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"payload":1}' });
     expect(res.status).toBe(401);
     const evs = await events(id);
     expect(evs.at(-1)!.type).toBe('request.failed'); // the timeout, since nobody completed it properly
