@@ -7,8 +7,8 @@ import { configFromDocument, loadConfigFile } from './config/load.ts';
 import { DEFAULTS } from '../api/v1alpha1/config.ts';
 import { DEMO_CONFIG, envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
 import { MemoryJournal, type Journal, type Retention } from './events/journal.ts';
-import type { RedisJournal, RedisJournalOptions } from './events/redis-journal.ts';
-import { SidecarMetrics, type PushOutcome } from './metrics.ts';
+import type { RedisJournal, RedisJournalOptions } from './events/redis/journal.ts';
+import { SidecarMetrics, type ConfigPushResult } from './metrics.ts';
 import { startTracing } from './tracing.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
 import { AsyncRegistry } from './requests/registry.ts';
@@ -130,7 +130,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const choose = async (c: RuntimeConfig): Promise<void> => {
     chosen = storeIdentity(c);
     if (c.journal.type !== 'redis' || !c.journal.url) return;
-    const { RedisJournal, redactUrl } = await import('./events/redis-journal.ts');
+    const { RedisJournal, redactUrl } = await import('./events/redis/journal.ts');
     const { RedisAsyncStore } = await import('./requests/redis-store.ts');
     const src = c.source.journal ?? {};
     let password: string | undefined;
@@ -195,7 +195,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   };
   const admin = createServer(
     adminServer(sc, {
-      ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: PushOutcome) => metrics.pushOutcome(o) } : {}),
+      ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: ConfigPushResult) => metrics.pushOutcome(o) } : {}),
       degradedReasons,
       ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}),
       ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}),

@@ -81,7 +81,7 @@ interface Entry {
 
 /** What an event costs to keep, roughly: a fixed overhead plus its text. */
 function sizeOf(ev: LifecycleEvent): number {
-  const text = ev.data.text;
+  const text = ev.type === 'content.delta' ? ev.data.text : undefined;
   // measured: an event object, its data object and the array slot take ~250 bytes of heap before its text
   return 256 + (typeof text === 'string' ? text.length * 2 : 0) + (ev.type === 'content.delta' ? 0 : 256);
 }

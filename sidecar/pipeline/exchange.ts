@@ -9,8 +9,9 @@ import type { Lifecycle } from '../events/lifecycle.ts';
 import type { Resilience } from '../stages/state.ts';
 import type { Transport } from '../upstream/transport.ts';
 
-/** How an attempt relates to what the client already has. */
-export type AttemptMode = 'fresh' | 'prefill' | 'verify';
+import type { AttemptMode } from '../../api/v1alpha1/events.ts';
+
+export type { AttemptMode };
 
 /** Set when a started stream failed and the chain below `resume` runs again to continue it. */
 export interface ResumePoint {

@@ -20,8 +20,8 @@ function setup(stream = true) {
   const lc = x.lifecycle;
   lc.attempt = 2;
   lc.emit('retry.scheduled', { backend: 'a', delayMs: 0, reason: 'upstream_error' });
-  lc.emit('fallback', { from: 'a', to: 'a', reason: 'retries_exhausted' });
-  lc.emit('stream.resumed', { backend: 'a', mode: 'prefill', fromChars: 3 });
+  lc.emit('fallback', { from: 'a', to: 'a', fromModel: 'up-model', toModel: 'up-model', reason: 'retries_exhausted' });
+  lc.emit('stream.resumed', { backend: 'a', model: 'up-model', mode: 'prefill', fromChars: 3 });
   const tally = new Tally(lc);
   const t0 = performance.now() - 5000;
   return { h, x, tally, t0, cleanups: () => cleanups };
@@ -133,7 +133,7 @@ test('the terminal event is the last event of the request: nothing emitted after
   finish(h.sc, x, tally, t0);
   const count = h.events.length;
   x.lifecycle.emit('content.delta', { choice: 0, text: 'late' });
-  x.lifecycle.emit('request.failed', { error: { code: 'internal' } });
+  x.lifecycle.emit('request.failed', { error: { code: 'internal', status: 500, message: 'late' }, attempts: 1 });
   expect(h.events).toHaveLength(count);
   expect(h.events.at(-1)!.type).toBe('request.completed');
 });

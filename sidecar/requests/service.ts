@@ -19,8 +19,9 @@ import { finish } from '../pipeline/finish.ts';
 import { openExchange } from '../pipeline/open.ts';
 import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
-import { FINISHED, publicView, type AsyncRecord } from './registry.ts';
-import type { AsyncStore, Forwarded, StoreRead } from './store.ts';
+import { publicView } from './registry.ts';
+import type { AsyncStore, StoreRead } from './store.ts';
+import { FINISHED, type AsyncRecord, type ControlMessage } from './types.ts';
 import { checkCallbackUrl, deliverWebhook, verifySignature, type SignedHeaders, type WebhookPayload } from './webhooks.ts';
 
 /** A `Prefer: respond-async` submission, as the HTTP layer decoded it. */
@@ -288,7 +289,7 @@ export class AsyncService {
     return last;
   }
 
-  private async forward(record: AsyncRecord, msg: Forwarded): Promise<void> {
+  private async forward(record: AsyncRecord, msg: ControlMessage): Promise<void> {
     const store = this.store();
     if (!store.forward || !record.owner) throw new AirouteError('invalid_request', 409, `request ${record.id} is not running on this sidecar`);
     await store.forward(record.owner, msg);
@@ -335,7 +336,7 @@ export class AsyncService {
   }
 
   /** A cancel or /complete another replica received for a request this process runs. */
-  control(msg: Forwarded): void {
+  control(msg: ControlMessage): void {
     const mine = this.local.get(msg.id);
     if (!mine) return;
     if (msg.op === 'cancel') mine.x.abort(cancelled());

@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest';
 import type { Frame } from '../chat/types.ts';
-import type { SseEvent, StreamDecoder } from '../providers/types.ts';
-import { OpenAIStreamDecoder } from '../wire/openai.ts';
+import { OpenAIStreamDecoder } from '../wire/openai/upstream-answer.ts';
+import type { SseEvent, StreamDecoder } from '../wire/types.ts';
 import { ScriptedBody, drain, openaiWire, textOf } from '../../test/support/pipeline.ts';
 import { decodeFrames, readText } from './frames.ts';
 

@@ -9,15 +9,14 @@ import { formatIssue, validateConfig } from '../../api/v1alpha1/validate.ts';
 import type { ChatRequest, ClientFormat, Frame, JsonObject } from '../../sidecar/chat/types.ts';
 import { compileConfig, envSecrets, type RuntimeBackend, type RuntimeConfig, type RuntimeRoute, type RuntimeTarget } from '../../sidecar/config/runtime.ts';
 import { Lifecycle } from '../../sidecar/events/lifecycle.ts';
-import type { EventType, LifecycleEvent } from '../../sidecar/events/types.ts';
+import type { LifecycleEvent, LifecycleEventType } from '../../sidecar/events/types.ts';
 import { createLogger } from '../../sidecar/log.ts';
 import type { JsonAnswer, RouteExchange } from '../../sidecar/pipeline/exchange.ts';
 import { openExchange } from '../../sidecar/pipeline/open.ts';
 import type { HeaderMap, UpstreamRequest } from '../../sidecar/providers/types.ts';
 import { Sidecar, type RequestRecord } from '../../sidecar/sidecar.ts';
 import type { SendOptions, Transport, UpstreamResponse } from '../../sidecar/upstream/transport.ts';
-import { decodeMessagesRequest } from '../../sidecar/wire/anthropic.ts';
-import { decodeChatRequest } from '../../sidecar/wire/openai.ts';
+import { CLIENT_CODECS } from '../../sidecar/wire/clients.ts';
 
 // ---------------------------------------------------------------- config
 
@@ -62,7 +61,7 @@ export function chatBody(model: string, opts: { stream?: boolean; format?: Clien
 
 /** Decoded by the client format's real decoder, as the server would. */
 export function chatRequest(body: JsonObject, format: ClientFormat = 'openai'): ChatRequest {
-  return format === 'anthropic' ? decodeMessagesRequest(body) : decodeChatRequest(body);
+  return CLIENT_CODECS[format].decodeRequest(body);
 }
 
 /** A stand-in answer for stage tests whose `next` is a fake. */
@@ -251,8 +250,8 @@ export function recordingLifecycle(id = 'req-1'): { lifecycle: Lifecycle; events
   return { lifecycle: new Lifecycle(id, (ev) => events.push(ev)), events };
 }
 
-export const typesOf = (events: readonly LifecycleEvent[]): EventType[] => events.map((e) => e.type);
-export const dataOf = (events: readonly LifecycleEvent[], type: EventType): Record<string, unknown>[] => events.filter((e) => e.type === type).map((e) => e.data);
+export const typesOf = (events: readonly LifecycleEvent[]): LifecycleEventType[] => events.map((e) => e.type);
+export const dataOf = (events: readonly LifecycleEvent[], type: LifecycleEventType): Record<string, unknown>[] => events.filter((e) => e.type === type).map((e) => e.data);
 
 // ---------------------------------------------------------------- a sidecar without sockets
 
