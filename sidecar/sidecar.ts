@@ -121,4 +121,8 @@ export class Sidecar {
   }
 }
 
-export const cancelled = () => new AirouteError('cancelled', 499, 'the client cancelled the request');
+/** Why a request was cancelled: its client went away (`client`), or someone cancelled it through the API (`cancel`). */
+export type CancelReason = 'client' | 'cancel';
+
+export const cancelled = (reason: CancelReason = 'cancel') =>
+  new AirouteError('cancelled', 499, reason === 'client' ? 'the client disconnected before the answer was complete' : 'the request was cancelled', { extra: { reason } });

@@ -102,7 +102,7 @@ test('a stream to a client of the same format: the upstream\'s bytes pass throug
   const { sink, terminals } = await run(h, chatBody('m', { stream: true, includeUsage: true }));
   expect(sink.calls[0]).toEqual({
     op: 'open',
-    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-airoute-attempts': '1', 'x-airoute-backend': 'a' },
+    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-airoute-attempts': '1', 'x-airoute-backend': 'a' },
   });
   expect(sink.transcript()).toBe(upstream.join(''));
   expect(sink.calls.filter((c) => c.op === 'write').map((c) => c.op === 'write' && c.first)).toEqual([true, false, false, false, false]);
@@ -202,4 +202,28 @@ test('the client goes away mid-stream: no more writes, no tail, the upstream rel
   expect(h.events.filter((e) => TERMINAL_EVENTS.has(e.type))).toHaveLength(1);
 });
 
-test.todo('the client goes away mid-stream (sink closed, exchange aborted with cancelled) -> request.cancelled and a cancelled record (today: deliver breaks out on sink.closed and finishes without the abort reason: request.completed, outcome success)');
+test('the client goes away while the writer waits on its backpressure -> request.cancelled (reason client) and a cancelled record; never request.completed', async () => {
+  const h = harness(doc);
+  const body = new ScriptedBody(openaiWire.text('one'), openaiWire.text(' two'), openaiWire.finish(), openaiWire.done).end();
+  h.transport.script('a', { status: 200, body });
+  const sink = new RecordingSink();
+  let x: ReturnType<Harness['open']> | undefined;
+  sink.onWrite = (n) =>
+    n === 1
+      ? // the socket is full; it closes while the writer waits (what the HTTP server does on a disconnect)
+        new Promise<void>((resolve) =>
+          setImmediate(() => {
+            sink.closed = true;
+            x!.abort(cancelled('client'));
+            resolve();
+          }),
+        )
+      : undefined;
+  x = h.open(chatBody('m', { stream: true }));
+  await deliver(h.sc, x, sink);
+  expect(sink.ops()).toEqual(['open', 'write']);
+  const terminals = h.events.filter((e) => TERMINAL_EVENTS.has(e.type));
+  expect(terminals.map((e) => e.type)).toEqual(['request.cancelled']);
+  expect(dataOf(h.events, 'request.cancelled')[0]).toMatchObject({ reason: 'client' });
+  expect(h.records).toMatchObject([{ outcome: 'cancelled', status: 499, code: 'cancelled' }]);
+});

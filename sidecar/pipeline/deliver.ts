@@ -3,7 +3,7 @@
 // only moves bytes.
 import { performance } from 'node:perf_hooks';
 import { asAirouteError, type AirouteError } from '../errors.ts';
-import type { Sidecar } from '../sidecar.ts';
+import { cancelled, type Sidecar } from '../sidecar.ts';
 import { encoderFor, resultBody } from './answer-body.ts';
 import type { Answer, RouteExchange, StreamAnswer } from './exchange.ts';
 import { finish } from './finish.ts';
@@ -46,6 +46,8 @@ export async function deliver(sc: Sidecar, x: RouteExchange, sink: ClientSink): 
   tally.see(answer);
   const headers = { 'x-airoute-attempts': String(answer.attempt), 'x-airoute-backend': answer.target.backend.name };
   if (answer.kind === 'json') {
+    // Gone while the answer was read: it never reached the client.
+    if (sink.closed) return finish(sc, x, tally, t0, failureOf(x, cancelled('client')));
     const body = resultBody(x.request, answer, x.id);
     tally.complete(answer);
     sink.json(body, headers);
@@ -69,7 +71,10 @@ async function stream(x: RouteExchange, sink: ClientSink, answer: StreamAnswer, 
       if (waiting) await waiting;
       if (sink.closed) break;
     }
-    if (!sink.closed) sink.end(encoder.end());
+    // A client that left (often while the writer waited on its backpressure) got a truncated
+    // answer: that is a cancellation, never a completion.
+    if (sink.closed) tally.error = failureOf(x, cancelled('client'));
+    else sink.end(encoder.end());
   } catch (e) {
     const err = failureOf(x, e);
     tally.error = err;

@@ -27,7 +27,7 @@ export function finish(sc: Sidecar, x: RouteExchange, tally: Tally, t0: number, 
       durationMs: Math.round(durationMs),
       ...completedExtra,
     });
-  else if (outcome === 'cancelled') lc.emit('request.cancelled', { reason: err.message, attempts: lc.attempt });
+  else if (outcome === 'cancelled') lc.emit('request.cancelled', { reason: String(err.details.extra?.reason ?? err.message), attempts: lc.attempt });
   else lc.emit('request.failed', { error: { code: err.code, status: err.status, message: err.message, ...(err.details.extra ?? {}) }, attempts: lc.attempt });
   sc.finished({
     id: x.id,

@@ -139,7 +139,7 @@ async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, 
   }
   const x = openExchange(sc, id, request, route, config);
   res.on('close', () => {
-    if (!res.writableFinished) x.abort(cancelled());
+    if (!res.writableFinished) x.abort(cancelled('client'));
   });
   await deliver(sc, x, new HttpSink(res, request.format));
 }

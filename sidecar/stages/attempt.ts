@@ -207,7 +207,15 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   // (failures count at once; successes would only count minutes later). A later mid-stream
   // failure still counts against it.
   circuit.success();
-  arm(tm.idleMs, idle);
+  // From here the idle clock runs only while the sidecar waits for the upstream: between frames
+  // handed on, the client's backpressure may hold the consumer for any time, during which the
+  // upstream is stalled by us, not stalled itself. Blaming it would count against its circuit
+  // and resume (re-sending everything delivered) for a slow reader. The clock restarts on each read.
+  let reading = false;
+  clearTimeout(timer);
+  timer = setTimeout(() => {
+    if (reading) ac.abort(idle());
+  }, tm.idleMs);
 
   async function* rest(): AsyncGenerator<Frame> {
     try {
@@ -217,7 +225,10 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
         for (;;) {
           let next: IteratorResult<Frame>;
           try {
+            reading = true;
+            timer?.refresh();
             next = await frames.next();
+            reading = false;
           } catch (err) {
             // A stall after every choice finished lost only the terminator: the answer is complete.
             if (decoder.finished && ac.signal.reason instanceof AirouteError && ac.signal.reason.code === 'upstream_idle_timeout') break;
