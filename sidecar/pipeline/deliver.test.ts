@@ -227,3 +227,34 @@ test('the client goes away while the writer waits on its backpressure -> request
   expect(dataOf(h.events, 'request.cancelled')[0]).toMatchObject({ reason: 'client' });
   expect(h.records).toMatchObject([{ outcome: 'cancelled', status: 499, code: 'cancelled' }]);
 });
+
+test('the client goes away mid-stream (sink closed, exchange aborted) -> request.cancelled and a cancelled record; never request.completed', async () => {
+  const h = harness(doc);
+  const body = new ScriptedBody(openaiWire.text('one'), openaiWire.text(' two'));
+  h.transport.script('a', { status: 200, body });
+  const sink = new RecordingSink();
+  let x: ReturnType<Harness['open']> | undefined;
+  sink.onWrite = (n) => {
+    if (n === 1) {
+      sink.closed = true;
+      x!.abort(cancelled());
+    }
+    return undefined;
+  };
+  x = h.open(chatBody('m', { stream: true }));
+  await deliver(h.sc, x, sink);
+  expect(h.events.filter((e) => TERMINAL_EVENTS.has(e.type)).map((e) => e.type)).toEqual(['request.cancelled']);
+  expect(h.records).toMatchObject([{ outcome: 'cancelled', code: 'cancelled' }]);
+});
+
+test('a client that closes without the server aborting the exchange is still cancelled, not completed', async () => {
+  const h = harness(doc);
+  h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.text('one'), openaiWire.text(' two')) });
+  const sink = new RecordingSink();
+  sink.onWrite = () => {
+    sink.closed = true;
+    return undefined;
+  };
+  await deliver(h.sc, h.open(chatBody('m', { stream: true })), sink);
+  expect(h.events.filter((e) => TERMINAL_EVENTS.has(e.type)).map((e) => e.type)).toEqual(['request.cancelled']);
+});

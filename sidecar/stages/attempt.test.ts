@@ -246,7 +246,13 @@ describe('truncation', () => {
     expectReleased(tx);
   });
 
-  test.todo('a stream that ends before any content reports phase first_token in its error and attempt.failed (today: phase stream, from truncated())');
+  test('a stream that ends before any content reports phase first_token in its error and attempt.failed', async () => {
+    const tx = exchange();
+    h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role()).end() });
+    const err = await run(tx);
+    expect(err).toMatchObject({ code: 'upstream_truncated', details: { phase: 'first_token' } });
+    expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ code: 'upstream_truncated', phase: 'first_token' });
+  });
 });
 
 describe('failures before the first content', () => {

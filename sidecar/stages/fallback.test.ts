@@ -164,7 +164,14 @@ test('when every backend is incompatible, the first incompatibility is what the 
   await expect(result).rejects.toBe(first);
 });
 
-test.todo('the fallback event after an incompatible backend gives "incompatible" as its reason, not the failure of a backend before it (today: a fails retries_exhausted, b is incompatible -> the b->c event says retries_exhausted)');
+test('the fallback event after an incompatible backend gives "incompatible" as its reason, not the failure of a backend before it', async () => {
+  const { h, result } = run({ a: exhausted(), b: incompatible(), c: undefined });
+  await result;
+  expect(dataOf(h.events, 'fallback').map((d) => [d.from, d.to, d.reason])).toEqual([
+    ['a', 'b', 'retries_exhausted'],
+    ['b', 'c', 'incompatible'],
+  ]);
+});
 
 test('an aborted exchange ends the walk at once with the failure it caused', async () => {
   const h = harness(doc());
