@@ -12,6 +12,7 @@ import { SidecarMetrics, type ConfigPushResult } from './metrics.ts';
 import { startTracing } from './tracing.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
 import { NO_BROWSER_ORIGINS } from './net/browser-policy.ts';
+import type { HostResolver } from './requests/destinations.ts';
 import { AsyncRegistry } from './requests/registry.ts';
 import { AsyncService } from './requests/service.ts';
 import type { AsyncStore } from './requests/store.ts';
@@ -44,6 +45,8 @@ export interface StartOptions {
   demoUi?: boolean;
   logger?: Logger;
   resolveSecrets?: SecretResolver;
+  /** How webhook hosts are resolved (default: the system resolver); tests play DNS rebinding with their own. */
+  resolveHost?: HostResolver;
   /** Redis journal tuning the config does not carry (tests, benchmarks): buffer bounds, instance name. */
   redis?: Partial<Pick<RedisJournalOptions, 'maxBufferedEvents' | 'maxBufferedBytes' | 'instance'>>;
 }
@@ -126,7 +129,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     const src = c.source.journal ?? {};
     return JSON.stringify([c.journal.type, c.journal.url ?? null, c.journal.keyPrefix, src.password ?? null, src.ownerLeaseMs ?? null]);
   };
-  const requests = new AsyncService(sc, () => journal, () => store);
+  const requests = new AsyncService(sc, () => journal, () => store, opts.resolveHost ? { resolveHost: opts.resolveHost } : {});
   // The Redis client is loaded only by sidecars that use it: it is ~20 MB of resident memory.
   const choose = async (c: RuntimeConfig): Promise<void> => {
     chosen = storeIdentity(c);

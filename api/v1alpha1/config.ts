@@ -189,7 +189,18 @@ export const SidecarJournalConfig = Type.Object(
 
 export const WebhookConfig = Type.Object(
   {
-    allow: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'URL prefixes callbacks may go to.' })),
+    allow: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), {
+        maxItems: 256,
+        description: 'Destinations callbacks may go to: http(s) URLs whose scheme, host and port must match exactly and whose path must start with the same whole segments.',
+      }),
+    ),
+    privateNetworks: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+        maxItems: 64,
+        description: 'Private, loopback or link-local networks (CIDR, e.g. 10.0.0.0/8) callbacks may reach; any other such address is refused, whatever its name.',
+      }),
+    ),
     secret: Type.Optional(SecretValue),
     attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: DEFAULTS.webhooks.attempts })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120000, default: DEFAULTS.webhooks.timeoutMs })),

@@ -56,6 +56,8 @@ describe('refused, with the path named', () => {
     ['an allowed origin with a path', (c) => (c.cors = { allowOrigins: ['https://app.example.com/ui'] }), 'cors.allowOrigins[0]: must be an origin, scheme://host[:port] with no path'],
     ['an allowed origin that is not http(s)', (c) => (c.cors = { allowOrigins: ['chrome-extension://abc'] }), 'cors.allowOrigins[0]: must be an origin'],
     ['an allowed host with a port', (c) => (c.cors = { allowHosts: ['airoute.internal:4000'] }), 'cors.allowHosts[0]: must match pattern'],
+    ['a webhook destination with a query', (c) => (c.webhooks = { allow: ['https://hooks.example.com/cb?token=1'] }), 'webhooks.allow[0]: must be an http(s) URL without credentials, query or fragment'],
+    ['a private network that is not a CIDR', (c) => (c.webhooks = { privateNetworks: ['10.0.0.0/33'] }), 'webhooks.privateNetworks[0]: must be an IP address or a CIDR'],
   ])('%s', (_name, mutate, expected) => {
     const got = issues(mutate);
     expect(got.length).toBeGreaterThan(0);

@@ -2,6 +2,7 @@
 // swaps. Schema errors come from a compiled (JIT) TypeBox validator; the cross-field rules a
 // JSON Schema cannot say (references, uniqueness, orderings) are checked here by hand.
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { Compile } from 'typebox/compile';
 import { ConfigPush, SidecarConfig } from './config.ts';
 
@@ -123,7 +124,10 @@ export function crossFieldIssues(config: SidecarConfig, base = ''): ConfigIssue[
     issues.push({ path: at('journal.url'), message: 'required when journal.type is redis' });
   if (config.journal) issues.push(...journalIssues(config.journal, at));
   config.webhooks?.allow?.forEach((u, i) => {
-    if (!isHttpUrl(u)) issues.push({ path: at(`webhooks.allow[${i}]`), message: `must be an http(s) URL prefix, got "${u}"` });
+    if (!isPlainHttpUrl(u)) issues.push({ path: at(`webhooks.allow[${i}]`), message: `must be an http(s) URL without credentials, query or fragment, got "${u}"` });
+  });
+  config.webhooks?.privateNetworks?.forEach((n, i) => {
+    if (!isCidr(n)) issues.push({ path: at(`webhooks.privateNetworks[${i}]`), message: `must be an IP address or a CIDR such as 10.0.0.0/8, got "${n}"` });
   });
   config.cors?.allowOrigins?.forEach((o, i) => {
     if (!isOrigin(o)) issues.push({ path: at(`cors.allowOrigins[${i}]`), message: `must be an origin, scheme://host[:port] with no path, got "${o}"` });
@@ -161,6 +165,22 @@ function isOrigin(s: string): boolean {
   } catch {
     return false;
   }
+}
+
+function isPlainHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && !u.search && !u.hash;
+  } catch {
+    return false;
+  }
+}
+
+function isCidr(s: string): boolean {
+  const m = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(s);
+  if (!m) return false;
+  const family = isIP(m[1]!);
+  return family !== 0 && (m[2] === undefined || Number(m[2]) <= (family === 4 ? 32 : 128));
 }
 
 function isHttpUrl(s: string): boolean {

@@ -10,7 +10,9 @@ import {
   type SidecarConfig,
 } from '../../api/v1alpha1/config.ts';
 import { configHash, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
+import type { BlockList } from 'node:net';
 import type { BrowserPolicy } from '../net/browser-policy.ts';
+import { networkList, parseAllowEntry, type AllowedDestination } from '../requests/destinations.ts';
 import { DEFAULT_BASE_URL, PROVIDERS } from '../providers/index.ts';
 import type { Capabilities, ProviderAdapter, ResolvedBackend } from '../providers/types.ts';
 
@@ -70,7 +72,17 @@ export interface RuntimeConfig {
   maxBodyBytes: number;
   asyncMaxInFlight: number;
   journal: { type: 'memory' | 'redis'; url?: string; keyPrefix: string; maxRequests: number; maxEventsPerRequest: number; maxBytes: number; ttlMs: number };
-  webhooks: { allow: string[]; secret?: string; attempts: number; timeoutMs: number; awaitTimeoutMs: number };
+  webhooks: {
+    allow: string[];
+    /** The allow-list, parsed (destinations.ts). */
+    allowed: AllowedDestination[];
+    /** The private networks callbacks may reach. */
+    privateNetworks: BlockList;
+    secret?: string;
+    attempts: number;
+    timeoutMs: number;
+    awaitTimeoutMs: number;
+  };
   /** Browser-origin policy of the data port, normalised (origins and host names in lower case, no trailing slash or dot). */
   cors: BrowserPolicy;
   /** Every API key and secret value, so logs and errors can be scrubbed of them. */
@@ -207,6 +219,8 @@ export function compileConfig(doc: SidecarConfig, version: number, resolve: Secr
       },
       webhooks: {
         allow: w.allow ?? [],
+        allowed: (w.allow ?? []).flatMap((a) => parseAllowEntry(a) ?? []),
+        privateNetworks: networkList(w.privateNetworks ?? []),
         ...(webhookSecret !== undefined ? { secret: webhookSecret } : {}),
         attempts: w.attempts ?? DEFAULTS.webhooks.attempts,
         timeoutMs: w.timeoutMs ?? DEFAULTS.webhooks.timeoutMs,

@@ -22,6 +22,7 @@ import { cancelled } from '../sidecar.ts';
 import { publicView } from './registry.ts';
 import type { AsyncStore, StoreRead } from './store.ts';
 import { FINISHED, type AsyncRecord, type ControlMessage } from './types.ts';
+import { checkDestination, systemResolver, type HostResolver } from './destinations.ts';
 import { checkCallbackUrl, deliverWebhook, verifySignature, type SignedHeaders, type WebhookPayload } from './webhooks.ts';
 
 /** A `Prefer: respond-async` submission, as the HTTP layer decoded it. */
@@ -61,11 +62,15 @@ export class AsyncService {
   /** Told of every finished webhook delivery (metrics). */
   onDelivery: (ok: boolean) => void = () => undefined;
 
+  /** How callback hosts are resolved (tests play DNS rebinding through it). */
+  private readonly resolveHost: HostResolver;
+
   /** `store` and `journal` are getters: both are chosen with the first config, and kept. */
-  constructor(sc: Sidecar, journal: () => Journal, store: () => AsyncStore) {
+  constructor(sc: Sidecar, journal: () => Journal, store: () => AsyncStore, opts: { resolveHost?: HostResolver } = {}) {
     this.sc = sc;
     this.journal = journal;
     this.store = store;
+    this.resolveHost = opts.resolveHost ?? systemResolver;
   }
 
   /** Async requests this process runs now (the capacity limit is per sidecar). */
@@ -109,7 +114,7 @@ export class AsyncService {
       throw new AirouteError('async_capacity', 429, `too many async requests in flight (limit ${config.asyncMaxInFlight}); retry later`, { retryAfterMs: 1000 });
     if (awaitCallback && !callbackUrl) throw new AirouteError('invalid_request', 400, 'Airoute-Await-Callback needs an Airoute-Callback-Url', { param: 'Airoute-Await-Callback' });
     if (callbackUrl) {
-      const refused = await checkCallbackUrl(callbackUrl, config);
+      const refused = await checkCallbackUrl(callbackUrl, config, this.resolveHost);
       if (refused) throw refused;
     }
     const route = config.routes.get(request.model)!;
@@ -150,7 +155,7 @@ export class AsyncService {
     return { view, replayed: false };
   }
 
-  private async run(record: AsyncRecord, x: RouteExchange, hooks: { secret?: string; attempts: number; timeoutMs: number; awaitTimeoutMs: number }): Promise<void> {
+  private async run(record: AsyncRecord, x: RouteExchange, hooks: RuntimeConfig['webhooks']): Promise<void> {
     const t0 = performance.now();
     const out = await collect(x);
     const attempts = x.lifecycle.attempt;
@@ -190,7 +195,7 @@ export class AsyncService {
   }
 
   /** Sends the webhook (if the request has one) and records the delivery outcome in its status. */
-  private notify(record: AsyncRecord, type: string, hooks: { secret?: string; attempts: number; timeoutMs: number }): void {
+  private notify(record: AsyncRecord, type: string, hooks: RuntimeConfig['webhooks']): void {
     const cb = record.callback;
     if (!cb || !hooks.secret) return;
     const payload: WebhookPayload = { type, timestamp: new Date().toISOString(), data: publicView(record) };
@@ -198,6 +203,7 @@ export class AsyncService {
       secret: hooks.secret,
       attempts: hooks.attempts,
       timeoutMs: hooks.timeoutMs,
+      destination: (url) => checkDestination(url, { allow: hooks.allowed, privateNetworks: hooks.privateNetworks, resolve: this.resolveHost }),
       signal: this.closing.signal,
       onAttempt: (r) => {
         cb.delivery = {

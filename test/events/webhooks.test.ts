@@ -62,7 +62,7 @@ beforeAll(async () => {
   sc = await testSidecar({
     backends: [{ name: 'a', type: 'openai-compatible', baseURL: `${mock.url}/v1` }],
     routes: [{ model: 'chat', backends: [{ backend: 'a' }] }],
-    webhooks: { allow: [`${receiver.url}/hooks/`], secret: { value: SECRET }, attempts: 3, awaitTimeoutMs: 600 },
+    webhooks: { allow: [`${receiver.url}/hooks/`], privateNetworks: ['127.0.0.1/32'], secret: { value: SECRET }, attempts: 3, awaitTimeoutMs: 600 },
   });
 });
 afterAll(async () => {

@@ -2,6 +2,7 @@
 // and completed (backend in the loop) through the other; an Idempotency-Key holds across them;
 // two sidecar processes started by the CLI replay the same events.
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
@@ -16,12 +17,14 @@ let redis: RedisServer;
 let mock: MockProvider;
 let A: TestSidecar;
 let B: TestSidecar;
+/** The app backend's webhook receiver (backend in the loop): allow-listed by its exact port. */
+let hook: Server;
 
 const config = () => ({
   backends: [{ name: 'a', type: 'openai-compatible', baseURL: `${mock.url}/v1` }],
   routes: [{ model: 'chat', backends: [{ backend: 'a' }], timeouts: { idleMs: 5000 } }],
   journal: { type: 'redis', url: redis.url, keyPrefix: 'rep:', ownerLeaseMs: 2000 },
-  webhooks: { allow: ['http://127.0.0.1:'], secret: { value: SECRET }, awaitTimeoutMs: 5000 },
+  webhooks: { allow: [`http://127.0.0.1:${(hook.address() as { port: number }).port}/`], privateNetworks: ['127.0.0.1/32'], secret: { value: SECRET }, awaitTimeoutMs: 5000 },
 });
 
 const submit = (sc: TestSidecar, body: object, headers: Record<string, string> = {}) =>
@@ -33,6 +36,11 @@ describe.skipIf(!hasRedis)('two replicas, one Redis', () => {
   beforeAll(async () => {
     redis = await new RedisServer().start();
     mock = await new MockProvider().start();
+    hook = createServer((req, res) => {
+      req.resume();
+      res.end();
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
     A = await testSidecar(config());
     B = await testSidecar(config());
   });
@@ -41,6 +49,8 @@ describe.skipIf(!hasRedis)('two replicas, one Redis', () => {
     await B?.close();
     await mock?.stop();
     await redis?.stop();
+    hook?.closeAllConnections();
+    await new Promise<void>((r) => (hook ? hook.close(() => r()) : r()));
   });
   beforeEach(() => {
     mock.reset();
@@ -129,12 +139,7 @@ describe.skipIf(!hasRedis)('two replicas, one Redis', () => {
 
   test('backend in the loop across replicas: the signed /complete reaches B, the request on A completes with its payload', async () => {
     mock.answer = { text: TEXT };
-    const hook = (await import('node:http')).createServer((req, res) => {
-      req.resume();
-      res.end();
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
-    try {
+    {
       const url = `http://127.0.0.1:${(hook.address() as { port: number }).port}/done`;
       const { id } = (await (await submit(A, chat('loop', false), { 'airoute-callback-url': url, 'airoute-await-callback': 'true' })).json()) as { id: string };
       await until('awaiting_callback on B', async () => ((await (await fetch(`${B.dataURL}/airoute/v1/requests/${id}`)).json()) as { status: string }).status === 'awaiting_callback');
@@ -149,9 +154,6 @@ describe.skipIf(!hasRedis)('two replicas, one Redis', () => {
       expect(((await res.json()) as { status: string }).status).toBe('completed');
       const { events } = await readSse(await fetch(`${B.dataURL}/airoute/v1/requests/${id}/events`));
       expect(events.at(-1)).toMatchObject({ type: 'request.completed', data: { callback: { stored: 'on-B' } } });
-    } finally {
-      hook.closeAllConnections();
-      await new Promise<void>((r) => hook.close(() => r()));
     }
   });
 });

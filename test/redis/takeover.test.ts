@@ -67,7 +67,7 @@ describe.skipIf(!hasRedis)('a sidecar killed -9 mid-stream', () => {
       backends: [{ name: 'a', type: 'openai-compatible', baseURL: `${mock.url}/v1` }],
       routes: [{ model: 'chat', backends: [{ backend: 'a' }], timeouts: { idleMs: 10_000 } }],
       journal: { type: 'redis', url: redis.url, keyPrefix: 'tk:', ownerLeaseMs: 1000 },
-      webhooks: { allow: [`http://127.0.0.1:${(hooks.address() as { port: number }).port}/`], secret: { value: 'whsec_dGFrZW92ZXItdGVzdC1zZWNyZXQ=' } },
+      webhooks: { allow: [`http://127.0.0.1:${(hooks.address() as { port: number }).port}/`], privateNetworks: ['127.0.0.1/32'], secret: { value: 'whsec_dGFrZW92ZXItdGVzdC1zZWNyZXQ=' } },
     };
     file = writeConfig(doc);
     A = await spawnSidecar(file);
