@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'async_capacity'
   | 'idempotency_conflict'
   | 'callback_not_allowed'
+  | 'callback_unauthorized'
+  | 'callback_replayed'
   | 'origin_not_allowed'
   | 'host_not_allowed'
   | 'unsupported_media_type'

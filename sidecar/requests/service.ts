@@ -10,7 +10,6 @@ import { canonicalJson } from '../../api/v1alpha1/validate.ts';
 import type { ProxyRequest } from '../chat/types.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
 import { AirouteError } from '../errors.ts';
-import { parseJsonObject } from '../net/body.ts';
 import { JournalGone, JournalUnknown, journalError, type Journal } from '../events/journal.ts';
 import { TERMINAL_EVENTS } from '../events/types.ts';
 import { collect } from '../pipeline/collect.ts';
@@ -23,7 +22,8 @@ import { publicView } from './registry.ts';
 import type { AsyncStore, StoreRead } from './store.ts';
 import { FINISHED, type AsyncRecord, type ControlMessage } from './types.ts';
 import { checkDestination, systemResolver, type HostResolver } from './destinations.ts';
-import { checkCallbackUrl, deliverWebhook, verifySignature, type SignedHeaders, type WebhookPayload } from './webhooks.ts';
+import { ReplayGuard, verifyCompletion } from './completion.ts';
+import { checkCallbackUrl, deliverWebhook, type SignedHeaders, type WebhookPayload } from './webhooks.ts';
 
 /** A `Prefer: respond-async` submission, as the HTTP layer decoded it. */
 export interface AsyncSubmission {
@@ -62,6 +62,8 @@ export class AsyncService {
   /** Told of every finished webhook delivery (metrics). */
   onDelivery: (ok: boolean) => void = () => undefined;
 
+  /** Signed /complete messages already used (replays are refused). */
+  private readonly replays = new ReplayGuard();
   /** How callback hosts are resolved (tests play DNS rebinding through it). */
   private readonly resolveHost: HostResolver;
 
@@ -325,13 +327,9 @@ export class AsyncService {
     if (got && got.status !== 'ok') throw this.missing(id, got.status);
     if (!mine && !got) throw this.missing(id, 'unknown');
     const record = mine ? mine.record : (got as { record: AsyncRecord }).record;
-    const secret = this.sc.config?.webhooks.secret;
-    if (!secret || !verifySignature(secret, raw, headers))
-      throw new AirouteError('upstream_auth', 401, 'the /complete call must be signed with the webhook secret (Standard Webhooks headers)');
+    const payload = verifyCompletion(id, raw, headers, this.sc.config?.webhooks.secret, this.replays);
     const resolve = this.awaiting.get(id);
     if (record.status !== 'awaiting_callback' || (mine && !resolve)) throw new AirouteError('invalid_request', 409, `request ${id} is ${record.status}, not awaiting a callback`);
-    const body = raw.length ? parseJsonObject(raw) : {};
-    const payload = 'payload' in body ? body.payload : body;
     if (mine) {
       resolve!(payload);
       await mine.settled;

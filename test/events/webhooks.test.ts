@@ -153,7 +153,7 @@ describe('backend in the loop', () => {
       if (p.type !== 'request.awaiting_callback') return;
       // the app's backend stores the result, then completes the request, signing its call
       setTimeout(() => {
-        const body = JSON.stringify({ payload: { stored: true, docId: 'doc-42' } });
+        const body = JSON.stringify({ requestId: p.data.id, payload: { stored: true, docId: 'doc-42' } });
         const now = new Date();
         void fetch(`${sc.dataURL}/airoute/v1/requests/${p.data.id}/complete`, {
           method: 'POST',

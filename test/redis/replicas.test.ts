@@ -143,7 +143,7 @@ describe.skipIf(!hasRedis)('two replicas, one Redis', () => {
       const url = `http://127.0.0.1:${(hook.address() as { port: number }).port}/done`;
       const { id } = (await (await submit(A, chat('loop', false), { 'airoute-callback-url': url, 'airoute-await-callback': 'true' })).json()) as { id: string };
       await until('awaiting_callback on B', async () => ((await (await fetch(`${B.dataURL}/airoute/v1/requests/${id}`)).json()) as { status: string }).status === 'awaiting_callback');
-      const body = JSON.stringify({ payload: { stored: 'on-B' } });
+      const body = JSON.stringify({ requestId: id, payload: { stored: 'on-B' } });
       const now = new Date();
       const res = await fetch(`${B.dataURL}/airoute/v1/requests/${id}/complete`, {
         method: 'POST',
