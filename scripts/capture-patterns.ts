@@ -49,7 +49,7 @@ async function capture(): Promise<Record<string, string>> {
     configDocument: {
       backends: [{ name: 'demo', type: 'demo', demo: { tokens: 12, tokensPerSecond: 500 } }],
       routes: [{ model: 'demo', backends: [{ backend: 'demo' }] }],
-      webhooks: { allow: [hookUrl], secret: { value: SECRET } },
+      webhooks: { allow: [hookUrl], privateNetworks: ['127.0.0.1/32'], secret: { value: SECRET } },
     },
   });
   const out: Record<string, string> = {};
