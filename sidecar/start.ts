@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { configFromDocument, loadConfigFile } from './config/load.ts';
 import { DEFAULTS } from '../api/v1alpha1/config.ts';
-import { DEMO_CONFIG, envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
+import { demoConfig, demoWebhookUrl } from './config/demo.ts';
+import { envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
 import { MemoryJournal, type Journal, type Retention } from './events/journal.ts';
 import type { RedisJournal, RedisJournalOptions } from './events/redis-journal.ts';
 import { gateEventUpgrades } from './events/upgrade-gate.ts';
@@ -105,7 +106,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   if (!opts.waitForPush) {
     const config = opts.configFile
       ? await loadConfigFile(opts.configFile, opts.resolveSecrets)
-      : configFromDocument(opts.configDocument ?? DEMO_CONFIG, opts.configDocument ? 'document' : 'demo', 0, opts.resolveSecrets);
+      : configFromDocument(opts.configDocument ?? demoConfig(), opts.configDocument ? 'document' : 'demo', 0, opts.resolveSecrets);
     for (const note of config.notes) logger.warn(note);
     sc.swap(config);
   }
@@ -181,7 +182,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   // --disable-metrics exists to measure what metrics cost (the benchmark compares both).
   const metrics = opts.metrics === false ? undefined : new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight });
   if (metrics) requests.onDelivery = (ok) => metrics.webhookDelivered(ok);
-  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit, ...(opts.demoUi ? { demoUi } : {}) }));
+  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit, ...(opts.demoUi ? { demoUi: demoUi(sc) } : {}) }));
   // A shared journal answers 404/410 asynchronously; the gate asks it before the upgrade handler runs.
   attachEventsWebSocket(gateEventUpgrades(data, () => journal), () => journal);
   const degradedReasons = () => {
@@ -201,6 +202,9 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const adminHost = opts.adminHost ?? '127.0.0.1';
   const dataPort = await listen(data, opts.port ?? 4000, host);
   const adminPort = await listen(admin, opts.adminPort ?? 4001, adminHost);
+  // The demo page receives its own completion webhooks: the allow-list entry names the port just bound.
+  if (opts.demoUi && !opts.waitForPush && !opts.configFile && opts.configDocument === undefined)
+    sc.swap(configFromDocument(demoConfig({ webhookReceiver: demoWebhookUrl(host, dataPort) }), 'demo', 0, opts.resolveSecrets));
   const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h);
   return {
     sidecar: sc,

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stripTypeScriptTypes } from 'node:module';
+import type { Sidecar } from '../sidecar.ts';
 
 const CLIENT_DIR = new URL('../../client/', import.meta.url);
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -81,7 +82,9 @@ $('send').onclick = async () => {
 </body>
 </html>`;
 
-export async function demoUi(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+export const demoUi = (_sc: Sidecar) => serve;
+
+async function serve(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
   if (req.method !== 'GET') return false;
   if (path === '/airoute/demo' || path === '/airoute/demo/') {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });

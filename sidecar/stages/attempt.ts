@@ -147,7 +147,7 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
   if (stream) arm(tm.firstTokenMs, noResponse);
   let res: UpstreamResponse;
   try {
-    res = await x.transport(target).send(req, { signal: ac.signal, connectTimeoutMs: tm.connectMs });
+    res = await x.transport(target).send(req, { signal: ac.signal, connectTimeoutMs: tm.connectMs, attempt: n });
   } catch (err) {
     release();
     throw fail(explain(err, 'connect'), 'connect');
