@@ -19,6 +19,17 @@ test('the screenshots in docs/demo are current (regenerate with npm run docs:scr
   }
 });
 
+test("the README's first screen shows a screenshot, links every route's, and its Try it has a curl for each demo route", async () => {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  const firstScreen = readme.slice(0, readme.indexOf('## Contents'));
+  expect(firstScreen).toMatch(/!\[[^\]]+\]\(docs\/demo\/demo-flaky\.png\)/);
+  const tryIt = readme.slice(readme.indexOf('## Try it'), readme.indexOf('## Adopting'));
+  for (const { model } of DEMO_ROUTES) {
+    expect(firstScreen, model).toContain(`(docs/demo/${model}.png)`);
+    expect(tryIt, model).toMatch(new RegExp(`curl [^\n]*\\\n[^\n]*"model":"${model}"`));
+  }
+});
+
 // A minimal PNG codec for the test: RGB rows with a given filter in, palette rows out.
 function chunk(type: string, data: Buffer): Buffer {
   const len = Buffer.alloc(4);
