@@ -23,6 +23,15 @@ const WEBHOOK = new RegExp(`^${DEMO_WEBHOOK_PATH}(?:/([^/]+))?$`);
 /** How long a page's GET for a webhook may wait for it to arrive. */
 const MAX_WAIT_MS = 30_000;
 
+/** A malformed percent-escape is a path nobody serves, not an error. */
+function safeDecode(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
 const STORIES: Record<string, string> = Object.fromEntries(DEMO_ROUTES.map((r) => [r.model, r.shows]));
 
 export function demoUi(sc: Sidecar): (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean> {
@@ -38,8 +47,10 @@ export function demoUi(sc: Sidecar): (req: IncomingMessage, res: ServerResponse,
     if (hook) {
       if (req.method === 'POST' && !hook[1]) await receiver.receive(req, res);
       else if (req.method === 'GET' && hook[1]) {
-        const wait = Number(new URL(req.url ?? '/', 'http://localhost').searchParams.get('wait') ?? 0);
-        await receiver.serve(res, decodeURIComponent(hook[1]), Number.isFinite(wait) ? Math.min(Math.max(0, wait), MAX_WAIT_MS) : 0);
+        const id = safeDecode(hook[1]);
+        if (id === undefined) return false;
+        const wait = Number(URL.parse(req.url ?? '/', 'http://localhost')?.searchParams.get('wait') ?? 0);
+        await receiver.serve(res, id, Number.isFinite(wait) ? Math.min(Math.max(0, wait), MAX_WAIT_MS) : 0);
       } else return false;
       return true;
     }

@@ -292,3 +292,36 @@ describe.skipIf(!available)('the demo page', () => {
     await page.close();
   }, 60_000);
 });
+
+describe.skipIf(!available)('the demo page on a config of your own', () => {
+  let own: TestSidecar;
+  beforeAll(async () => {
+    own = await testSidecar({ backends: [{ name: 'local', type: 'demo' }], routes: [{ model: 'chat', backends: [{ backend: 'local' }] }] }, { demoUi: true });
+  });
+  afterAll(async () => {
+    await own?.close();
+  });
+
+  test('with no webhook receiver allow-listed, the async pattern polls the request instead, and shows its result', async () => {
+    const { page, errors } = await openPage(`${own.dataURL}/airoute/demo?run=1`);
+    await waitDone(page);
+    expect(await page.$$eval('#routes input', (is) => is.map((i) => (i as HTMLInputElement).value))).toEqual(['chat']);
+    expect(await page.textContent('#async [data-role=webhook]')).toContain('polling the request instead');
+    const async = await readPanel(page, 'async');
+    expect(async.badge).toBe('completed');
+    expect(async.text).toBe(ANSWER);
+    expect(await page.textContent('#async [data-role=wire]')).toMatch(/GET \/airoute\/v1\/requests\/\S+ {2}← 200 completed/);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 30_000);
+
+  test('the receiver refuses what it does not serve, and a malformed request id is a 404, not an error', async () => {
+    expect((await fetch(`${own.dataURL}/airoute/demo/webhooks/%E0%A4%A`)).status).toBe(404);
+    expect((await fetch(`${own.dataURL}/airoute/demo/webhooks/x`, { method: 'DELETE' })).status).toBe(404);
+    expect((await fetch(`${own.dataURL}/airoute/demo/src/client/state.test.ts`)).status).toBe(404);
+    expect((await fetch(`${own.dataURL}/airoute/demo/src/sidecar/config/demo.ts`)).status).toBe(404);
+    const module = await fetch(`${own.dataURL}/airoute/demo/src/client/state.ts`);
+    expect(module.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await module.text()).not.toMatch(/: RequestState\b/); // served with its types stripped
+  });
+});

@@ -145,7 +145,7 @@ ${pattern(
   'Submit, then follow the request\'s events over SSE. Drop the connection: the client reconnects with <code>Last-Event-ID</code> and misses nothing.',
   `<div class="controls"><button type="button" class="secondary" id="drop" disabled>Drop the event connection</button>
    <label><input type="checkbox" id="autodrop" checked> drop it once mid-answer</label></div>
-   <p class="note" data-role="continuity" role="status"></p>`,
+   <p class="note" data-role="continuity"></p>`,
 )}
 </main>
 <p class="same note" id="same" role="status"></p>
