@@ -183,8 +183,20 @@ const EXPECT: Record<string, { status: 'completed' | 'failed'; counts: Record<st
 };
 
 describe.skipIf(!available)('the demo page', () => {
-  test('lists every demo route with what it shows; the page has no framework and no errors', async () => {
-    const { page, errors } = await openPage(`${sc.dataURL}/airoute/demo`);
+  test('lists every demo route with what it shows; its only scripts are its own modules and the client/ module; no errors', async () => {
+    const scripts: string[] = [];
+    const context = await browser.newContext();
+    context.on('request', (r) => {
+      if (r.resourceType() === 'script') scripts.push(new URL(r.url()).pathname);
+    });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${sc.dataURL}/airoute/demo`);
+    await page.waitForSelector('#routes input');
+    expect(scripts.sort()).toEqual(
+      ['client/index', 'client/sse', 'client/state', 'client/stream', 'client/timeline', 'sidecar/server/demo/page/app', 'sidecar/server/demo/page/views'].map((m) => `/airoute/demo/src/${m}.ts`),
+    );
     const routes = await page.$$eval('#routes label', (ls) => ls.map((l) => [l.querySelector('input')!.value, l.querySelector('small')?.textContent ?? '']));
     expect(routes).toEqual(DEMO_ROUTES.map((r) => [r.model, r.shows]));
     expect(await page.isChecked('#routes input[value=demo]')).toBe(true);
@@ -192,7 +204,7 @@ describe.skipIf(!available)('the demo page', () => {
     const unnamed = await page.$$eval('input, button', (els) => els.filter((e) => !(e as HTMLInputElement).labels?.length && !e.textContent?.trim() && !e.getAttribute('aria-label')).map((e) => e.outerHTML));
     expect(unnamed).toEqual([]);
     expect(errors).toEqual([]);
-    await page.close();
+    await context.close();
   });
 
   for (const { model } of DEMO_ROUTES)
@@ -225,8 +237,11 @@ describe.skipIf(!available)('the demo page', () => {
       }
       if (model !== 'demo-down') expect(panels.sync.counts.backend).toBe(model);
       else expect(panels.sync.counts.backend).toBe('demo');
-      // sync: every frame of the stream is on the wire view, the last one [DONE] unless the stream failed
+      // sync: every frame of the stream is on the wire view, the last one [DONE] or, for a failed stream, its error
       expect(panels.sync.frames).toBeGreaterThan(want.status === 'completed' ? 48 : 10);
+      const lastSync = await page.$$eval('#sync [data-role=wire] li.frame .raw-text', (ls) => ls.at(-1)?.textContent ?? '');
+      if (want.status === 'completed') expect(lastSync).toBe('data: [DONE]');
+      else expect(JSON.parse(lastSync.replace(/^data: /, ''))).toMatchObject({ error: { code: 'stream_diverged' } });
       // async: the webhook arrived at the page's receiver, its signature verified there
       const signature = page.locator('#async [data-role=signature]');
       expect(await signature.getAttribute('data-verified')).toBe('true');
@@ -263,6 +278,14 @@ describe.skipIf(!available)('the demo page', () => {
     expect(events.text).toBe(ANSWER);
     expect(await page.textContent('#events [data-role=wire]')).toContain('connection dropped (by you)');
     expect(await page.textContent('#events [data-role=continuity]')).toMatch(/over 2 connections \(resumed with Last-Event-ID: \d+\): no gap, no duplicate\.$/);
+    // compact lines by default; the raw frames, exactly as they crossed, on request
+    const first = page.locator('#events [data-role=wire] li.frame').first();
+    expect(await first.locator('.short').textContent()).toMatch(/^\s*1 request\.accepted/);
+    expect(await first.locator('.raw-text').isVisible()).toBe(false);
+    await page.check('#events [data-role=raw]');
+    expect(await first.locator('.raw-text').isVisible()).toBe(true);
+    expect(await first.locator('.raw-text').textContent()).toMatch(/^id: 1\ndata: \{"requestId":"[0-9a-f-]{36}","seq":1,/);
+    expect(await first.locator('.short').isVisible()).toBe(false);
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
