@@ -3,8 +3,9 @@ import type { LifecycleEvent } from './state.ts';
 import { timeline } from './timeline.ts';
 
 const T0 = 1_700_000_000_000;
-function script(steps: [number, number, string, Record<string, unknown>?][]): LifecycleEvent[] {
-  return steps.map(([ms, attempt, type, data = {}], i) => ({ requestId: 'r', seq: i + 1, ts: T0 + ms, attempt, type, data }));
+/** Steps of [ms since start, attempt, type, the fields the timeline reads]; events from a real sidecar carry more. */
+function script(steps: [number, number, LifecycleEvent['type'], Record<string, unknown>?][]): LifecycleEvent[] {
+  return steps.map(([ms, attempt, type, data = {}], i) => ({ requestId: 'r', seq: i + 1, ts: T0 + ms, attempt, type, data }) as LifecycleEvent);
 }
 
 test('a 429, a Retry-After wait, then an answer: two lanes with the wait between them, ended by the terminal event', () => {
@@ -67,7 +68,7 @@ test('a failed request carries its error code on the terminal; replayed events c
   expect(running.lanes[0]).toMatchObject({ mode: 'fresh', start: 5, firstContent: 60 });
   expect(running.lanes[0]!.end).toBeUndefined();
   expect(running.terminal).toBeUndefined();
-  const failed: LifecycleEvent[] = [...events, { requestId: 'r', seq: 4, ts: T0 + 80, attempt: 1, type: 'request.failed', data: { error: { code: 'stream_diverged', message: 'diverged' } } }];
+  const failed: LifecycleEvent[] = [...events, { requestId: 'r', seq: 4, ts: T0 + 80, attempt: 1, type: 'request.failed', data: { error: { code: 'stream_diverged', status: 502, message: 'diverged' }, attempts: 1 } }];
   const t = timeline([...failed, ...failed]);
   expect(t.terminal).toEqual({ at: 80, type: 'request.failed', code: 'stream_diverged', message: 'diverged' });
   expect(t.lanes).toHaveLength(1);

@@ -63,9 +63,6 @@ export interface Timeline {
   now: number;
 }
 
-const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-
 /** Folds events (in seq order; duplicates are ignored) into a timeline. */
 export function timeline(events: readonly LifecycleEvent[]): Timeline {
   const t: Timeline = { lanes: [], waits: [], hops: [], now: 0 };
@@ -77,11 +74,11 @@ export function timeline(events: readonly LifecycleEvent[]): Timeline {
     t.origin ??= ev.ts;
     const at = ev.ts - t.origin;
     t.now = Math.max(t.now, at);
-    const d = ev.data;
     const lane = byAttempt.get(ev.attempt);
     switch (ev.type) {
       case 'attempt.started': {
-        const l: Lane = { attempt: ev.attempt, backend: str(d.backend), model: str(d.model), mode: str(d.mode, 'fresh'), start: at, deltas: 0, chars: 0 };
+        const { backend, model, mode } = ev.data;
+        const l: Lane = { attempt: ev.attempt, backend, model, mode: mode ?? 'fresh', start: at, deltas: 0, chars: 0 };
         byAttempt.set(ev.attempt, l);
         t.lanes.push(l);
         const wait = t.waits.at(-1);
@@ -91,51 +88,43 @@ export function timeline(events: readonly LifecycleEvent[]): Timeline {
       case 'content.delta':
         if (!lane) break;
         lane.deltas++;
-        lane.chars += str(d.text).length;
+        lane.chars += ev.data.text?.length ?? 0;
         lane.firstContent ??= at;
         break;
-      case 'attempt.failed':
+      case 'attempt.failed': {
         if (!lane) break;
-        lane.failure = {
-          at,
-          code: str(d.code, 'error'),
-          phase: str(d.phase),
-          ...(num(d.status) !== undefined ? { status: num(d.status) } : {}),
-          retriable: d.retriable === true,
-          message: str(d.message),
-        };
+        const { code, phase, status, retriable, message } = ev.data;
+        lane.failure = { at, code, phase: phase ?? '', ...(status ? { status } : {}), retriable, message };
         lane.end = at;
         break;
+      }
       case 'checkpoint': {
-        const broke = byAttempt.get(num(d.attempt) ?? ev.attempt);
-        if (broke) broke.checkpoint = { at, deliveredChars: num(d.deliveredChars) ?? 0 };
+        const broke = byAttempt.get(ev.data.attempt ?? ev.attempt);
+        if (broke) broke.checkpoint = { at, deliveredChars: ev.data.deliveredChars };
         break;
       }
       case 'retry.scheduled': {
-        const delayMs = num(d.delayMs) ?? 0;
-        const retryAfterMs = num(d.retryAfterMs);
-        t.waits.push({ after: ev.attempt, start: at, end: at + delayMs, delayMs, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), reason: str(d.reason) });
+        const { delayMs, retryAfterMs, reason } = ev.data;
+        t.waits.push({ after: ev.attempt, start: at, end: at + delayMs, delayMs, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), reason });
         break;
       }
       case 'fallback':
-        t.hops.push({ at, from: str(d.from), to: str(d.to), reason: str(d.reason), after: ev.attempt });
+        t.hops.push({ at, from: ev.data.from, to: ev.data.to, reason: ev.data.reason, after: ev.attempt });
         break;
       case 'stream.resumed':
-        if (lane) lane.resumed = { at, fromChars: num(d.fromChars) ?? 0 };
+        if (lane) lane.resumed = { at, fromChars: ev.data.fromChars };
         break;
       case 'request.completed':
       case 'request.failed':
-      case 'request.cancelled': {
-        const e = (d.error ?? {}) as Record<string, unknown>;
+      case 'request.cancelled':
         t.terminal = {
           at,
           type: ev.type,
-          ...(ev.type === 'request.failed' ? { code: str(e.code, 'error'), message: str(e.message) } : {}),
-          ...(ev.type === 'request.cancelled' ? { message: str(d.reason) } : {}),
+          ...(ev.type === 'request.failed' ? { code: ev.data.error.code, message: ev.data.error.message } : {}),
+          ...(ev.type === 'request.cancelled' ? { message: ev.data.reason } : {}),
         };
         for (const l of t.lanes) l.end ??= at;
         break;
-      }
     }
   }
   return t;

@@ -8,9 +8,8 @@ import { DEFAULTS } from '../api/v1alpha1/config.ts';
 import { demoConfig, demoWebhookUrl } from './config/demo.ts';
 import { envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
 import { MemoryJournal, type Journal, type Retention } from './events/journal.ts';
-import type { RedisJournal, RedisJournalOptions } from './events/redis-journal.ts';
-import { gateEventUpgrades } from './events/upgrade-gate.ts';
-import { SidecarMetrics, type PushOutcome } from './metrics.ts';
+import type { RedisJournal, RedisJournalOptions } from './events/redis/journal.ts';
+import { SidecarMetrics, type ConfigPushResult } from './metrics.ts';
 import { startTracing } from './tracing.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
 import { AsyncRegistry } from './requests/registry.ts';
@@ -19,6 +18,7 @@ import type { AsyncStore } from './requests/store.ts';
 import { createLogger } from './log.ts';
 import { adminServer } from './server/admin.ts';
 import { demoUi } from './server/demo-ui.ts';
+import { controlApi } from './server/control-api.ts';
 import { dataPlane } from './server/data-plane.ts';
 import { Sidecar, type RequestRecord } from './sidecar.ts';
 
@@ -131,7 +131,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const choose = async (c: RuntimeConfig): Promise<void> => {
     chosen = storeIdentity(c);
     if (c.journal.type !== 'redis' || !c.journal.url) return;
-    const { RedisJournal, redactUrl } = await import('./events/redis-journal.ts');
+    const { RedisJournal, redactUrl } = await import('./events/redis/journal.ts');
     const { RedisAsyncStore } = await import('./requests/redis-store.ts');
     const src = c.source.journal ?? {};
     let password: string | undefined;
@@ -182,16 +182,21 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   // --disable-metrics exists to measure what metrics cost (the benchmark compares both).
   const metrics = opts.metrics === false ? undefined : new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight });
   if (metrics) requests.onDelivery = (ok) => metrics.webhookDelivered(ok);
-  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit, ...(opts.demoUi ? { demoUi: demoUi(sc) } : {}) }));
-  // A shared journal answers 404/410 asynchronously; the gate asks it before the upgrade handler runs.
-  attachEventsWebSocket(gateEventUpgrades(data, () => journal), () => journal);
+  const control = controlApi({
+    requests,
+    journal: () => journal,
+    ...(opts.demoUi ? { demoUi: demoUi(sc) } : {}),
+    onInternalError: (err) => logger.error({ err: (err as Error).message }, 'control endpoint failed'),
+  });
+  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { requests, control }));
+  attachEventsWebSocket(data, () => journal, { onInternalError: (err) => logger.error({ err: (err as Error).message }, 'events upgrade failed') });
   const degradedReasons = () => {
     const why = journal.unavailable?.();
     return why ? [why] : [];
   };
   const admin = createServer(
     adminServer(sc, {
-      ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: PushOutcome) => metrics.pushOutcome(o) } : {}),
+      ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: ConfigPushResult) => metrics.pushOutcome(o) } : {}),
       degradedReasons,
       ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}),
       ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}),

@@ -88,7 +88,7 @@ test('a prefill route on a backend that cannot prefill is downgraded to verify, 
 
 test('the CLI refuses an invalid file with exit code 2 and the path of each problem on stderr', async () => {
   const p = await file('bad.yaml', 'backends:\n  - {name: a, type: demo}\nroutes:\n  - {model: m, backends: [{backend: b}], retrys: 2}\n');
-  const err = (await run('node_modules/.bin/node', ['sidecar/cli.ts', 'sidecar', '--config', p, '--port', '0', '--admin-port', '0']).catch((e: unknown) => e)) as {
+  const err = (await run('node_modules/.bin/node', ['cli/airoute.ts', 'sidecar', '--config', p, '--port', '0', '--admin-port', '0']).catch((e: unknown) => e)) as {
     code: number;
     stderr: string;
   };

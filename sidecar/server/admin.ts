@@ -7,7 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatIssue, validatePush, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import { compileConfig, envSecrets, type SecretResolver } from '../config/runtime.ts';
 import type { Sidecar } from '../sidecar.ts';
-import { parseJsonObject, readBody, sendJson } from './http.ts';
+import { parseJsonObject, readBody } from '../net/body.ts';
+import { sendJson } from './http.ts';
 
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 

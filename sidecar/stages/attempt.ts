@@ -3,19 +3,18 @@
 // parser, and returns once the first content frame has arrived: until then nothing has reached
 // the client, so every failure up to that point is a clean pre-first-byte failure the outer
 // stages may retry or fall back from.
-import { createParser } from 'eventsource-parser';
 import type { EmbeddingsRequest, Frame } from '../chat/types.ts';
 import type { RuntimeBackend } from '../config/runtime.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
-import type { StreamDecoder, UpstreamRequest } from '../providers/types.ts';
+import type { UpstreamRequest } from '../providers/types.ts';
+import { decodeFrames, readText } from '../upstream/frames.ts';
 import type { UpstreamResponse } from '../upstream/transport.ts';
-import type { Answer, AttemptMode, Exchange, Handler } from './types.ts';
+import type { Handler } from '../pipeline/chain.ts';
+import type { Answer, AttemptMode, TargetExchange } from '../pipeline/exchange.ts';
 
 /** Error bodies and non-streamed answers are read whole; past this they are cut. */
 const MAX_ERROR_BODY = 64 * 1024;
 const MAX_JSON_BODY = 256 * 1024 * 1024;
-/** SSE lines longer than this are a malformed upstream, not something to buffer without end. */
-const MAX_SSE_BUFFER = 8 * 1024 * 1024;
 
 const CONNECT_CODES = new Set([
   'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT',
@@ -37,32 +36,15 @@ function hasContent(frame: Frame): boolean {
   return false;
 }
 
-async function readText(body: AsyncIterable<Uint8Array>, limit: number, onChunk: () => void): Promise<string> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    onChunk();
-    if (size + chunk.length > limit) {
-      parts.push(Buffer.from(chunk.subarray(0, limit - size)));
-      size = limit;
-      break;
-    }
-    parts.push(Buffer.from(chunk));
-    size += chunk.length;
-  }
-  return Buffer.concat(parts, size).toString('utf8');
-}
-
-export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
+export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   const target = x.target;
-  if (!target) throw new Error('attempt stage reached without a target');
   const backend = target.backend;
   const circuit = x.resilience.for(backend).circuit;
   const n = ++x.lifecycle.attempt;
   const mode: AttemptMode = !x.resume ? 'fresh' : target.resume === 'prefill' && !x.resume.prefillRefused.has(backend.name) ? 'prefill' : 'verify';
   // Providers refuse a prefix that ends in whitespace (Anthropic says so outright); the model
   // regenerates it, and the resume stage drops what the client already has.
-  const sentPrefill = mode === 'prefill' ? x.resume!.delivered.trimEnd() : undefined;
+  const sentPrefill = mode === 'prefill' ? x.resume?.delivered.trimEnd() : undefined;
   const stream = x.request.stream;
   const started = Date.now();
   x.lifecycle.emit('attempt.started', { backend: backend.name, model: target.model, mode });
@@ -168,7 +150,7 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
     if (mode === 'prefill' && res.status === 400 && err.code === 'invalid_request') {
       // The backend refuses an assistant prefix (some newer models do). Never surface that 400
       // in place of the original failure: restart this backend cleanly in verify mode instead.
-      x.resume!.prefillRefused.add(backend.name);
+      x.resume?.prefillRefused.add(backend.name);
       err = new AirouteError('prefill_rejected', 400, `backend "${backend.name}" refused the assistant prefix: ${err.message}`, {
         retriable: true,
         retryAfterMs: 0,
@@ -272,39 +254,4 @@ function truncated(backend: string): AirouteError {
     fallback: 'retries_exhausted',
     phase: 'stream',
   });
-}
-
-/** Upstream bytes → SSE events (eventsource-parser) → neutral frames, one decoder per attempt. */
-async function* decodeFrames(body: AsyncIterable<Uint8Array>, decoder: StreamDecoder, onChunk: () => void): AsyncGenerator<Frame> {
-  const text = new TextDecoder();
-  const pending: Frame[] = [];
-  let failure: unknown;
-  const parser = createParser({
-    maxBufferSize: MAX_SSE_BUFFER,
-    onEvent: (ev) => {
-      if (failure !== undefined) return;
-      try {
-        const frame = decoder.decode(ev);
-        if (frame) pending.push(frame);
-      } catch (err) {
-        failure = err;
-      }
-    },
-  });
-  const drain = function* (): Generator<Frame> {
-    for (const f of pending) yield f;
-    pending.length = 0;
-  };
-  for await (const chunk of body) {
-    onChunk();
-    parser.feed(text.decode(chunk, { stream: true }));
-    // Frames decoded before a malformed event still count; the failure surfaces right after them.
-    yield* drain();
-    if (failure !== undefined) throw failure;
-    if (decoder.complete) return;
-  }
-  parser.feed(text.decode());
-  parser.reset({ consume: true });
-  yield* drain();
-  if (failure !== undefined) throw failure;
 }

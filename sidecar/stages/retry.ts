@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RetrySettings } from '../config/runtime.ts';
 import { asAirouteError } from '../errors.ts';
-import type { Stage } from './types.ts';
+import type { Stage } from '../pipeline/chain.ts';
+import type { TargetExchange } from '../pipeline/exchange.ts';
 
 /** Exponential backoff with full jitter (AWS architecture blog): spreads retries of many clients. */
 export function backoffMs(retry: number, policy: RetrySettings, random = Math.random): number {
@@ -15,9 +16,9 @@ export function backoffMs(retry: number, policy: RetrySettings, random = Math.ra
  * total deadline, and takes each retry from the backend's retry budget. Acts before the first
  * byte only: a failure after it belongs to the resume stage.
  */
-export const retry: Stage = (next) => async (x) => {
+export const retry: Stage<TargetExchange> = (next) => async (x) => {
   const policy = x.route.retry;
-  const backend = x.target!.backend;
+  const backend = x.target.backend;
   const budget = x.resilience.for(backend).budget;
   budget.recordRequest();
   for (let n = 1; ; n++) {

@@ -111,36 +111,34 @@ const quote = (s: string, max = 60) => JSON.stringify(s.length > max ? `${s.slic
 
 /** One line for an event frame: seq, type, and what it says. */
 export function eventParts(ev: LifecycleEvent): Part[] {
-  const d = ev.data;
-  const s = (k: string) => String(d[k] ?? '');
   let what: Part = '';
   switch (ev.type) {
     case 'content.delta':
-      what = ['txt', typeof d.text === 'string' ? quote(d.text) : 'tool call'];
+      what = ['txt', ev.data.text !== undefined ? quote(ev.data.text) : 'tool call'];
       break;
     case 'checkpoint':
-      what = `${s('deliveredChars')} chars delivered by attempt ${s('attempt')}`;
+      what = `${ev.data.deliveredChars} chars delivered by attempt ${ev.data.attempt}`;
       break;
     case 'attempt.started':
-      what = `#${ev.attempt} ${s('backend')} ${s('mode')}`;
+      what = `#${ev.attempt} ${ev.data.backend} ${ev.data.mode}`;
       break;
     case 'attempt.failed':
-      what = ['bad', `${s('code')} ${s('status')} (${s('phase')})`];
+      what = ['bad', `${ev.data.code} ${ev.data.status} (${ev.data.phase ?? ''})`];
       break;
     case 'retry.scheduled':
-      what = `in ${s('delayMs')} ms${d.retryAfterMs !== undefined ? ' (Retry-After)' : ''}`;
+      what = `in ${ev.data.delayMs} ms${ev.data.retryAfterMs !== undefined ? ' (Retry-After)' : ''}`;
       break;
     case 'fallback':
-      what = `${s('from')} → ${s('to')}`;
+      what = `${ev.data.from} → ${ev.data.to}`;
       break;
     case 'stream.resumed':
-      what = `${s('mode')} from char ${s('fromChars')}`;
+      what = `${ev.data.mode} from char ${ev.data.fromChars}`;
       break;
     case 'request.failed':
-      what = ['bad', String((d.error as { code?: string } | undefined)?.code ?? '')];
+      what = ['bad', ev.data.error.code];
       break;
     case 'request.completed':
-      what = `${s('backend')}, ${s('attempts')} attempts`;
+      what = `${ev.data.backend ?? ''}, ${ev.data.attempts} attempts`;
       break;
   }
   return [['seq', String(ev.seq).padStart(3)], ' ', ['ty', ev.type], ' ', what];

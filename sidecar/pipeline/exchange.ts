@@ -1,24 +1,27 @@
-// The data path as small composable stages (after linkerd2-proxy's stack): each stage owns one
-// policy, takes the next handler, and says in its doc comment whether it may act after the first
-// byte has reached the client.
+// What flows down the stage chain. A request starts as a RouteExchange (it knows its route, not yet
+// which backend); `fallback` turns it into a TargetExchange per target it tries. `retry`, `circuit`
+// and `attempt` accept only a TargetExchange, so a chain that reaches them before a target is
+// chosen does not compile (see chain.ts). Stages never mutate an exchange to pass data on: each
+// hands the next one a new object with what it adds.
 import type { ChatResult, Frame, JsonObject, ProxyRequest } from '../chat/types.ts';
 import type { RuntimeRoute, RuntimeTarget } from '../config/runtime.ts';
 import type { Lifecycle } from '../events/lifecycle.ts';
-import type { Resilience } from './state.ts';
+import type { Resilience } from '../stages/state.ts';
 import type { Transport } from '../upstream/transport.ts';
 
-/** How an attempt relates to what the client already has. */
-export type AttemptMode = 'fresh' | 'prefill' | 'verify';
+import type { AttemptMode } from '../../api/v1alpha1/events.ts';
 
-/** Set on the exchange when a started stream failed and the chain runs again to continue it. */
+export type { AttemptMode };
+
+/** Set when a started stream failed and the chain below `resume` runs again to continue it. */
 export interface ResumePoint {
   /** Text of choice 0 the client already has. */
-  delivered: string;
-  /** Backends that refused an assistant prefix during this request: they get verify instead. */
-  prefillRefused: Set<string>;
+  readonly delivered: string;
+  /** Backends that refused an assistant prefix during this request: they get verify instead (shared by every continuation). */
+  readonly prefillRefused: Set<string>;
 }
 
-export interface Exchange {
+export interface RouteExchange {
   readonly id: string;
   readonly request: ProxyRequest;
   readonly route: RuntimeRoute;
@@ -27,15 +30,19 @@ export interface Exchange {
   readonly signal: AbortSignal;
   /** Ends the exchange (client gone, deadline passed): aborts everything upstream with this reason. */
   readonly abort: (reason: Error) => void;
-  /** Epoch ms by which the whole request must be done. */
-  deadline: number;
-  target?: RuntimeTarget;
-  resume?: ResumePoint;
+  /** Epoch ms by which the whole request must be done (set by `deadline`). */
+  readonly deadline: number;
+  /** Present only on a continuation after a mid-stream failure (set by `resume`). */
+  readonly resume?: ResumePoint;
   readonly resilience: Resilience;
   readonly transport: (target: RuntimeTarget) => Transport;
   readonly secrets: readonly string[];
   /** Called once when the request is over, whatever the outcome. */
   readonly cleanup: (() => void)[];
+}
+
+export interface TargetExchange extends RouteExchange {
+  readonly target: RuntimeTarget;
 }
 
 interface Answered {
@@ -62,7 +69,3 @@ export interface JsonAnswer extends Answered {
 }
 
 export type Answer = StreamAnswer | JsonAnswer;
-export type Handler = (x: Exchange) => Promise<Answer>;
-export type Stage = (next: Handler) => Handler;
-
-export const compose = (stages: readonly Stage[], end: Handler): Handler => stages.reduceRight<Handler>((next, stage) => stage(next), end);

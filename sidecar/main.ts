@@ -1,17 +1,15 @@
-#!/usr/bin/env node
-// `airoute sidecar [...]` and `airoute operator`. Flags override environment variables.
+// `airoute sidecar [...]`: flags and environment -> startSidecar. Flags override environment variables.
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
-import { ConfigError } from './config/load.ts';
 import { createLogger, LOG_LEVELS } from './log.ts';
+import type { Stoppable } from '../cli/signals.ts';
 import { startSidecar } from './start.ts';
 
-const USAGE = `usage:
+export const SIDECAR_USAGE = `usage:
   airoute sidecar [--config FILE] [--host 127.0.0.1] [--port 4000]
                   [--admin-host 127.0.0.1] [--admin-port 4001] [--admin-token-file FILE]
                   [--wait-for-push] [--demo-ui] [--log-level info]
                   [--disable-metrics] [--disable-journal]   (only to measure their cost)
-  airoute operator
 
 environment: AIROUTE_CONFIG, AIROUTE_PORT, AIROUTE_ADMIN_PORT, AIROUTE_ADMIN_TOKEN_FILE, AIROUTE_LOG_LEVEL
 With no config the sidecar serves the built-in demo backend: the model "demo", and "demo-flaky",
@@ -24,7 +22,7 @@ function port(value: string | undefined, name: string, fallback: number): number
   return n;
 }
 
-async function sidecar(args: string[]): Promise<void> {
+export async function runSidecar(args: string[]): Promise<Stoppable | undefined> {
   const { values } = parseArgs({
     args,
     options: {
@@ -44,8 +42,8 @@ async function sidecar(args: string[]): Promise<void> {
     strict: true,
   });
   if (values.help) {
-    console.log(USAGE);
-    return;
+    console.log(SIDECAR_USAGE);
+    return undefined;
   }
   const env = process.env;
   const level = (values['log-level'] ?? env.AIROUTE_LOG_LEVEL ?? 'info') as LevelWithSilent;
@@ -73,41 +71,11 @@ async function sidecar(args: string[]): Promise<void> {
       ? `airoute sidecar ready: point your SDK's base URL at ${running.dataURL}/v1${values['demo-ui'] ? `; lifecycle demo at ${running.dataURL}/airoute/demo` : ''}`
       : 'airoute sidecar waiting for a config push',
   );
-  const stop = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    running.close().finally(() => {
-      logger.flush();
-      process.exit(0);
-    });
+  return {
+    async stop(signal) {
+      logger.info({ signal }, 'shutting down');
+      await running.close();
+    },
+    flush: () => logger.flush(),
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
 }
-
-async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'sidecar':
-      return sidecar(rest);
-    case 'operator': {
-      const operator = await import('../operator/main.ts').catch((err: unknown) => {
-        // The sidecar image leaves the operator (and its Kubernetes client) out on purpose.
-        throw new Error(`the operator is not part of this build (use the operator image): ${(err as Error).message}`);
-      });
-      return operator.runOperator(rest);
-    }
-    case undefined:
-    case '-h':
-    case '--help':
-      console.log(USAGE);
-      return;
-    default:
-      throw new Error(`unknown command "${command}"\n${USAGE}`);
-  }
-}
-
-main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError) console.error(err.message);
-  else console.error(`airoute: ${(err as Error).message}`);
-  process.exit(err instanceof ConfigError ? 2 : 1);
-});
