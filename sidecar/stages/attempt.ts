@@ -129,7 +129,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   if (stream) arm(tm.firstTokenMs, noResponse);
   let res: UpstreamResponse;
   try {
-    res = await x.transport(target).send(req, { signal: ac.signal, connectTimeoutMs: tm.connectMs });
+    res = await x.transport(target).send(req, { signal: ac.signal, connectTimeoutMs: tm.connectMs, attempt: n });
   } catch (err) {
     release();
     throw fail(explain(err, 'connect'), 'connect');
