@@ -2,6 +2,7 @@
 // four scripted to fail (sidecar/upstream/demo.ts plays the scripts), so every kind of recovery
 // can be watched with no keys and no network.
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { SidecarConfig } from '../../api/v1alpha1/config.ts';
 
 /** What each demo route shows; the demo page and the README say the same. */
@@ -29,6 +30,12 @@ export function demoWebhookUrl(host: string, port: number): string {
 // however often, and however concurrently, it is asked. Real backends keep the defaults.
 const SCRIPTED = { consecutiveFailures: 1000, failureRatePercent: 100, minimumRequests: 100000 };
 
+function receiverNetwork(url: string): string[] {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const family = isIP(host);
+  return family === 0 ? ['127.0.0.0/8', '::1/128'] : [`${host}/${family === 4 ? 32 : 128}`];
+}
+
 /**
  * The demo config. With a `webhookReceiver` (the demo page's own URL, known once the data port
  * listens) it also allow-lists that receiver and signs webhooks with a secret made for this
@@ -53,7 +60,14 @@ export function demoConfig(opts: { webhookReceiver?: string } = {}): SidecarConf
       { model: 'demo-diverge', backends: [{ backend: 'demo-diverge' }], resume: 'verify' },
     ],
     ...(opts.webhookReceiver
-      ? { webhooks: { allow: [opts.webhookReceiver], secret: { value: `whsec_${randomBytes(24).toString('base64')}` } } }
+      ? {
+          webhooks: {
+            allow: [opts.webhookReceiver],
+            // the receiver is this process, on a loopback (or its own) address: the one private network callbacks may reach
+            privateNetworks: receiverNetwork(opts.webhookReceiver),
+            secret: { value: `whsec_${randomBytes(24).toString('base64')}` },
+          },
+        }
       : {}),
   };
 }
