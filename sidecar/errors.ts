@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'upstream_malformed'
   | 'upstream_truncated'
   | 'upstream_protocol_error'
+  | 'response_too_large'
   | 'context_length_exceeded'
   | 'content_policy'
   | 'prefill_rejected'
@@ -40,6 +41,7 @@ export type ErrorCode =
   | 'host_not_allowed'
   | 'unsupported_media_type'
   | 'unavailable'
+  | 'overloaded'
   | 'gone'
   | 'internal';
 

@@ -32,6 +32,8 @@ export type ConfigPushResult = 'applied' | 'stale' | 'invalid' | 'unauthorized' 
 export interface MetricsSources {
   journal: () => Journal;
   asyncInFlight: () => number;
+  /** Requests refused under memory pressure so far. */
+  shed?: () => number;
 }
 
 export class SidecarMetrics {
@@ -117,6 +119,14 @@ export class SidecarMetrics {
     journalGauge('airoute_journal_dropped_total', 'Events the journal could not keep: its store was unreachable and the write buffer full (monotonic).', (s) => s.dropped ?? 0);
     journalGauge('airoute_journal_pending_writes', 'Journal writes waiting for the store (Redis); 0 for the memory journal.', (s) => s.pending ?? 0);
     journalGauge('airoute_journal_store_up', 'Whether the journal store answers (1) or not (0); always 1 for the memory journal.', (s) => (s.up === false ? 0 : 1));
+    new Gauge({
+      name: 'airoute_load_shed_total',
+      help: 'New requests refused with 503 because the heap neared its budget (monotonic).',
+      registers: [r],
+      collect() {
+        this.set(sources.shed?.() ?? 0);
+      },
+    });
     new Gauge({
       name: 'airoute_async_inflight',
       help: 'Async requests in flight (the async queue depth).',

@@ -22,6 +22,7 @@ import { adminServer } from './server/admin.ts';
 import { demoUi } from './server/demo-ui.ts';
 import { controlApi } from './server/control-api.ts';
 import { dataPlane } from './server/data-plane.ts';
+import { MemoryGuard } from './server/load-shed.ts';
 import { Sidecar, type RequestRecord } from './sidecar.ts';
 
 export interface StartOptions {
@@ -124,7 +125,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   // (type, url, keyPrefix, password, ownerLeaseMs) is logged and takes effect at the next restart; its
   // retention settings apply at once.
   let journal: Journal = new MemoryJournal(retention());
-  let store: AsyncStore = new AsyncRegistry(retention().ttlMs, retention().maxRequests);
+  let store: AsyncStore = new AsyncRegistry(retention().ttlMs, retention().maxRequests, sc.config?.asyncMaxStoredBytes ?? DEFAULTS.asyncMaxStoredBytes);
   let chosen: string | undefined;
   const storeIdentity = (c: RuntimeConfig) => {
     const src = c.source.journal ?? {};
@@ -181,10 +182,11 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
       logger.warn({ version: c.version }, 'journal store settings changed: the sidecar keeps its current journal store until it restarts (retention settings apply now)');
     const r = retention();
     (journal as MemoryJournal | RedisJournal).configure(r);
-    store.configure(r.ttlMs, r.maxRequests);
+    store.configure(r.ttlMs, r.maxRequests, c.asyncMaxStoredBytes);
   });
   // --disable-metrics exists to measure what metrics cost (the benchmark compares both).
-  const metrics = opts.metrics === false ? undefined : new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight });
+  const memory = new MemoryGuard();
+  const metrics = opts.metrics === false ? undefined : new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight, shed: () => memory.shed });
   if (metrics) requests.onDelivery = (ok) => metrics.webhookDelivered(ok);
   const control = controlApi({
     requests,
@@ -192,7 +194,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     ...(opts.demoUi ? { demoUi: demoUi(sc) } : {}),
     onInternalError: (err) => sc.defect('control', err),
   });
-  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { requests, control }));
+  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { requests, control, memory }));
   attachEventsWebSocket(data, () => journal, { onInternalError: (err) => sc.defect('events', err), policy: () => sc.config?.cors ?? NO_BROWSER_ORIGINS });
   const degradedReasons = () => {
     const why = journal.unavailable?.();
@@ -233,6 +235,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
       admin.closeAllConnections();
       await closed;
       requests.close();
+      memory.close();
       await tracing?.shutdown();
       await journal.close();
       await sc.close();

@@ -16,9 +16,15 @@ export const DEFAULTS = {
   resume: 'prefill',
   weight: 1,
   maxBodyBytes: 10 * 1024 * 1024,
+  // What the sidecar holds of one answer, at most: a non-streamed answer it must translate or keep
+  // as an async result, and the delivered text a resume needs. Sized with the journal and the
+  // async store below so that a sidecar stays inside the 256Mi the operator injects (README: memory).
+  maxResponseBytes: 8 * 1024 * 1024,
+  maxCheckpointChars: 1024 * 1024,
   asyncMaxInFlight: 256,
-  // Sized so a sidecar stays in a ~150 MiB budget: a few thousand recent requests, 10 minutes.
-  journal: { keyPrefix: 'airoute:', maxRequests: 4096, maxEventsPerRequest: 20000, maxBytes: 48 * 1024 * 1024, ttlMs: 10 * 60 * 1000, ownerLeaseMs: 10000 },
+  asyncMaxStoredBytes: 16 * 1024 * 1024,
+  // A few thousand recent requests, 10 minutes, within the memory budget README's security model adds up.
+  journal: { keyPrefix: 'airoute:', maxRequests: 4096, maxEventsPerRequest: 20000, maxBytes: 32 * 1024 * 1024, ttlMs: 10 * 60 * 1000, ownerLeaseMs: 10000 },
   webhooks: { attempts: 5, timeoutMs: 10000, awaitTimeoutMs: 60000 },
 } as const;
 
@@ -236,12 +242,43 @@ export const SidecarConfig = Type.Object(
     routes: Type.Array(Route, { minItems: 1, maxItems: 1024 }),
     limits: Type.Optional(
       Type.Object(
-        { maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1073741824, default: DEFAULTS.maxBodyBytes })) },
+        {
+          maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1073741824, default: DEFAULTS.maxBodyBytes })),
+          maxResponseBytes: Type.Optional(
+            Type.Integer({
+              minimum: 65536,
+              maximum: 1073741824,
+              default: DEFAULTS.maxResponseBytes,
+              description: 'The largest answer the sidecar holds whole: a non-streamed answer it translates between formats, an async result. Past it the request fails (response_too_large). Same-format answers stream through whatever their size.',
+            }),
+          ),
+          maxCheckpointChars: Type.Optional(
+            Type.Integer({
+              minimum: 1024,
+              maximum: 268435456,
+              default: DEFAULTS.maxCheckpointChars,
+              description: 'Characters of delivered text a stream keeps for a resume (prefill/verify). Past it resume is disabled for that request, and a checkpoint event says so.',
+            }),
+          ),
+        },
         closed,
       ),
     ),
     async: Type.Optional(
-      Type.Object({ maxInFlight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: DEFAULTS.asyncMaxInFlight })) }, closed),
+      Type.Object(
+        {
+          maxInFlight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: DEFAULTS.asyncMaxInFlight })),
+          maxStoredBytes: Type.Optional(
+            Type.Integer({
+              minimum: 1048576,
+              maximum: 17179869184,
+              default: DEFAULTS.asyncMaxStoredBytes,
+              description: 'Bytes of finished async results kept in memory (the memory store); past it the oldest finished requests are dropped (410).',
+            }),
+          ),
+        },
+        closed,
+      ),
     ),
     journal: Type.Optional(SidecarJournalConfig),
     webhooks: Type.Optional(WebhookConfig),

@@ -40,7 +40,16 @@ export interface EventData {
   /** Exactly what the client received, in order: text, or a piece of a tool call. */
   'content.delta': { choice: number; text?: string; toolCall?: { index: number; id?: string; name?: string; arguments?: string } };
   /** What had been delivered when a started stream failed. */
-  checkpoint: { deliveredChars: number; toolCalls: number; choices: number; attempt: number; backend: string; strategy: string };
+  checkpoint: {
+    deliveredChars: number;
+    toolCalls: number;
+    choices: number;
+    attempt: number;
+    backend: string;
+    strategy: string;
+    /** Why this request cannot be resumed any more (its delivered text passed limits.maxCheckpointChars); emitted when that happens. */
+    resumeDisabled?: string;
+  };
   'attempt.failed': { backend: string; phase?: string | undefined; code: string; status: number; retriable: boolean; message: string; elapsedMs?: number };
   'retry.scheduled': { backend: string; delayMs: number; reason: string; retryAfterMs?: number };
   fallback: { from: string; to: string; fromModel: string; toModel: string; reason: string };
@@ -54,6 +63,11 @@ export interface EventData {
     durationMs: number;
     /** What the app's backend sent to /complete (backend-in-the-loop requests). */
     callback?: unknown;
+    /**
+     * The answer streamed through unparsed: it was larger than the inspect bound (1 MiB), so no
+     * content events, finish reasons or usage were taken from it. `bytes` is its size.
+     */
+    uninspected?: { bytes: number; limit: number };
   };
   'request.failed': { error: { code: string; status: number; message: string; [detail: string]: unknown }; attempts: number };
   'request.cancelled': { reason: string; attempts: number };

@@ -64,7 +64,7 @@ export function sidecarContainer(s: InjectionSettings): V1Container {
       { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
       // A small young generation keeps a sidecar in every pod light (see the Dockerfile); NODE_OPTIONS
       // too, so it holds whatever entrypoint the image has.
-      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=8' },
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=8 --max-old-space-size-percentage=40' },
     ],
     ports: [{ name: 'airoute-admin', containerPort: s.adminPort, protocol: 'TCP' }],
     // Not Ready until the operator has pushed a config: no app traffic meets an unconfigured proxy.

@@ -55,6 +55,13 @@ export interface TimeoutSettings {
   totalMs: number;
 }
 
+export interface AnswerLimits {
+  /** The largest answer held whole (translated non-streamed answers, async results). */
+  maxResponseBytes: number;
+  /** Delivered characters a stream keeps for a resume. */
+  maxCheckpointChars: number;
+}
+
 export interface RuntimeRoute {
   model: string;
   targets: RuntimeTarget[];
@@ -70,7 +77,10 @@ export interface RuntimeConfig {
   routes: ReadonlyMap<string, RuntimeRoute>;
   backends: ReadonlyMap<string, RuntimeBackend>;
   maxBodyBytes: number;
+  /** What the sidecar holds of one answer at most (limits.maxResponseBytes, limits.maxCheckpointChars). */
+  limits: AnswerLimits;
   asyncMaxInFlight: number;
+  asyncMaxStoredBytes: number;
   journal: { type: 'memory' | 'redis'; url?: string; keyPrefix: string; maxRequests: number; maxEventsPerRequest: number; maxBytes: number; ttlMs: number };
   webhooks: {
     allow: string[];
@@ -207,7 +217,12 @@ export function compileConfig(doc: SidecarConfig, version: number, resolve: Secr
       routes,
       backends,
       maxBodyBytes: doc.limits?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      limits: {
+        maxResponseBytes: doc.limits?.maxResponseBytes ?? DEFAULTS.maxResponseBytes,
+        maxCheckpointChars: doc.limits?.maxCheckpointChars ?? DEFAULTS.maxCheckpointChars,
+      },
       asyncMaxInFlight: doc.async?.maxInFlight ?? DEFAULTS.asyncMaxInFlight,
+      asyncMaxStoredBytes: doc.async?.maxStoredBytes ?? DEFAULTS.asyncMaxStoredBytes,
       journal: {
         type: j.type ?? 'memory',
         ...(j.url !== undefined ? { url: j.url } : {}),

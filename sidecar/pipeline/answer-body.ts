@@ -3,7 +3,7 @@
 import type { ChatResult, ProxyRequest } from '../chat/types.ts';
 import { CLIENT_CODECS } from '../wire/clients.ts';
 import type { StreamEncoder } from '../wire/types.ts';
-import type { JsonAnswer } from './exchange.ts';
+import type { BytesAnswer, JsonAnswer } from './exchange.ts';
 
 export function encoderFor(request: ProxyRequest, id: string): StreamEncoder {
   return CLIENT_CODECS[request.format].streamEncoder(request, id);
@@ -28,4 +28,14 @@ export function resultBody(request: ProxyRequest, answer: JsonAnswer, id: string
 export function resultValue(request: ProxyRequest, answer: JsonAnswer, id: string): unknown {
   const raw = passthrough(request, answer);
   return answer.embeddings ?? (raw !== undefined ? JSON.parse(raw) : encodeResult(request, answer.result as ChatResult, id));
+}
+
+/** A streamed-through answer read whole after all (an async result must be kept): parsed as attempt parses a small one. */
+export function completeAnswer(request: ProxyRequest, answer: BytesAnswer, text: string): JsonAnswer {
+  const adapter = answer.target.backend.adapter;
+  const base = { kind: 'json' as const, target: answer.target, attempt: answer.attempt, raw: text };
+  if (request.operation !== 'chat') return { ...base, embeddings: adapter.embeddingsResult!(text) };
+  const result = adapter.chatResult(text);
+  if (!result.model) result.model = answer.target.model;
+  return { ...base, result };
 }

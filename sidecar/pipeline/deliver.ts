@@ -5,7 +5,8 @@ import { performance } from 'node:perf_hooks';
 import { asAirouteError, type AirouteError } from '../errors.ts';
 import { cancelled, type Sidecar } from '../sidecar.ts';
 import { encoderFor, resultBody } from './answer-body.ts';
-import type { Answer, RouteExchange, StreamAnswer } from './exchange.ts';
+import type { Answer, BytesAnswer, RouteExchange, StreamAnswer } from './exchange.ts';
+import { INSPECT_BYTES } from '../stages/attempt.ts';
 import { finish } from './finish.ts';
 import { handle } from './pipeline.ts';
 import { Tally } from './tally.ts';
@@ -20,9 +21,11 @@ export interface ClientSink {
   /** A stream starts. */
   open(headers: ResponseHeaders): void;
   /** Sends a chunk; the promise (if any) resolves when the client can take more. `first` marks the first chunk, which must not wait in a buffer. */
-  write(chunk: string, first: boolean): Promise<void> | undefined;
+  write(chunk: string | Uint8Array, first: boolean): Promise<void> | undefined;
   /** The stream's last bytes (a terminator, or an in-stream error). */
   end(tail: string): void;
+  /** A started answer cannot be finished and has no in-band error (a JSON body passing through): cut it, so the client sees it truncated. */
+  abort?(): void;
   /** The client is gone. */
   readonly closed: boolean;
 }
@@ -53,9 +56,38 @@ export async function deliver(sc: Sidecar, x: RouteExchange, sink: ClientSink): 
     sink.json(body, headers);
     return finish(sc, x, tally, t0);
   }
+  if (answer.kind === 'bytes') {
+    await passBytes(x, sink, answer, tally, headers);
+    return finish(sc, x, tally, t0, tally.error);
+  }
   await stream(x, sink, answer, tally, headers);
   tally.see(answer); // after a resume, the backend that finished the answer
   finish(sc, x, tally, t0, tally.error);
+}
+
+/** A same-format answer past the inspect bound: its bytes go out as they arrive, with the client's backpressure. */
+async function passBytes(x: RouteExchange, sink: ClientSink, answer: BytesAnswer, tally: Tally, headers: ResponseHeaders): Promise<void> {
+  sink.open({ 'content-type': 'application/json', ...(answer.length !== undefined ? { 'content-length': String(answer.length) } : {}), ...headers });
+  let bytes = 0;
+  const send = async (chunk: Uint8Array) => {
+    bytes += chunk.byteLength;
+    const waiting = sink.write(chunk, tally.sent());
+    if (waiting) await waiting;
+  };
+  try {
+    await send(answer.head);
+    if (!sink.closed)
+      for await (const chunk of answer.rest) {
+        await send(chunk);
+        if (sink.closed) break;
+      }
+    if (sink.closed) tally.error = failureOf(x, cancelled('client'));
+    else sink.end('');
+  } catch (e) {
+    tally.error = failureOf(x, e);
+    if (!sink.closed) sink.abort?.();
+  }
+  tally.uninspected = { bytes, limit: Math.min(INSPECT_BYTES, x.limits.maxResponseBytes) };
 }
 
 async function stream(x: RouteExchange, sink: ClientSink, answer: StreamAnswer, tally: Tally, headers: ResponseHeaders): Promise<void> {

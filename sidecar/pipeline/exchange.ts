@@ -4,7 +4,7 @@
 // chosen does not compile (see chain.ts). Stages never mutate an exchange to pass data on: each
 // hands the next one a new object with what it adds.
 import type { ChatResult, Frame, JsonObject, ProxyRequest } from '../chat/types.ts';
-import type { RuntimeRoute, RuntimeTarget } from '../config/runtime.ts';
+import type { AnswerLimits, RuntimeRoute, RuntimeTarget } from '../config/runtime.ts';
 import type { Lifecycle } from '../events/lifecycle.ts';
 import type { Resilience } from '../stages/state.ts';
 import type { Transport } from '../upstream/transport.ts';
@@ -37,6 +37,8 @@ export interface RouteExchange {
   readonly resilience: Resilience;
   readonly transport: (target: RuntimeTarget) => Transport;
   readonly secrets: readonly string[];
+  /** How much of an answer this request may hold (from the config it started with). */
+  readonly limits: AnswerLimits;
   /** Called once when the request is over, whatever the outcome. */
   readonly cleanup: (() => void)[];
 }
@@ -68,4 +70,18 @@ export interface JsonAnswer extends Answered {
   embeddings?: JsonObject;
 }
 
-export type Answer = StreamAnswer | JsonAnswer;
+/**
+ * A same-format complete answer past the inspect bound (attempt.ts: INSPECT_BYTES): its bytes go
+ * to the client as they arrive, never held whole, and are not parsed (no content events or usage).
+ */
+export interface BytesAnswer extends Answered {
+  kind: 'bytes';
+  /** What was read before the bound was passed. */
+  head: Buffer;
+  /** The rest, read on demand; ending or abandoning it releases the upstream. */
+  rest: AsyncIterable<Uint8Array>;
+  /** The upstream's content-length, when it sent one. */
+  length?: number;
+}
+
+export type Answer = StreamAnswer | JsonAnswer | BytesAnswer;

@@ -25,6 +25,7 @@ export function finish(sc: Sidecar, x: RouteExchange, tally: Tally, t0: number, 
       ...(tally.usage ? { usage: tally.usage } : {}),
       attempts: lc.attempt,
       durationMs: Math.round(durationMs),
+      ...(tally.uninspected ? { uninspected: tally.uninspected } : {}),
       ...completedExtra,
     });
   else if (outcome === 'cancelled') lc.emit('request.cancelled', { reason: String(err.details.extra?.reason ?? err.message), attempts: lc.attempt });

@@ -21,6 +21,7 @@ export function openExchange(sc: Sidecar, id: string, request: ProxyRequest, rou
     resilience: sc.resilience,
     transport: sc.transportFor,
     secrets: config.secrets,
+    limits: config.limits,
     cleanup: [],
   };
   x.lifecycle.emit('request.accepted', { operation: request.operation, format: request.format, model: request.model, stream: request.stream });

@@ -18,6 +18,8 @@ export class Tally {
   provider: string | undefined;
   /** Set when a started stream ended in an error. */
   error: AirouteError | undefined;
+  /** Set when a complete answer streamed through too large to inspect: how many bytes, and how many were read before it was passed on. */
+  uninspected: { bytes: number; limit: number } | undefined;
 
   private readonly lifecycle: Lifecycle;
 

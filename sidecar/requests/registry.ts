@@ -23,17 +23,28 @@ export function publicView(r: AsyncRecord): Record<string, unknown> {
   };
 }
 
+/** Roughly what a record's result and error take in memory: their JSON size (measured once per result). */
+function sizeOf(r: AsyncRecord): number {
+  return (r.result === undefined ? 0 : JSON.stringify(r.result).length) + (r.error === undefined ? 0 : JSON.stringify(r.error).length) + 512;
+}
+
 export class AsyncRegistry implements AsyncStore {
   private readonly records = new Map<string, AsyncRecord>();
+  /** What each record was last measured at, and which result object that was. */
+  private readonly sizes = new Map<string, { result: unknown; error: unknown; bytes: number }>();
+  private bytes = 0;
   private readonly byKey = new Map<string, { id: string; bodyHash: string }>();
   private readonly gone = new Set<string>();
   private readonly sweeper: NodeJS.Timeout;
   ttlMs: number;
   maxRecords: number;
+  /** Results and errors past this are dropped, oldest finished requests first (a poll then gets 410). */
+  maxBytes: number;
 
-  constructor(ttlMs: number, maxRecords: number) {
+  constructor(ttlMs: number, maxRecords: number, maxBytes = Number.POSITIVE_INFINITY) {
     this.ttlMs = ttlMs;
     this.maxRecords = maxRecords;
+    this.maxBytes = maxBytes;
     this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(5000, Math.max(250, ttlMs / 4)));
     this.sweeper.unref();
   }
@@ -42,9 +53,15 @@ export class AsyncRegistry implements AsyncStore {
     return undefined;
   }
 
-  configure(ttlMs: number, maxRecords: number): void {
+  configure(ttlMs: number, maxRecords: number, maxBytes = this.maxBytes): void {
     this.ttlMs = ttlMs;
     this.maxRecords = maxRecords;
+    this.maxBytes = maxBytes;
+  }
+
+  /** Bytes the kept results and errors take, roughly. */
+  get storedBytes(): number {
+    return this.bytes;
   }
 
   async get(id: string): Promise<StoreRead> {
@@ -77,12 +94,21 @@ export class AsyncRegistry implements AsyncStore {
     return { status: 'created' };
   }
 
-  /** The record object is the one the service changes in place: nothing to copy. */
-  put(_record: AsyncRecord): void {}
+  /** The record object is the one the service changes in place: nothing to copy; only its size is measured again when its result changed. */
+  put(record: AsyncRecord): void {
+    if (!this.records.has(record.id)) return;
+    const known = this.sizes.get(record.id);
+    if (known && known.result === record.result && known.error === record.error) return;
+    const bytes = sizeOf(record);
+    this.bytes += bytes - (known?.bytes ?? 0);
+    this.sizes.set(record.id, { result: record.result, error: record.error, bytes });
+    if (this.bytes > this.maxBytes) this.evictFinished(Number.POSITIVE_INFINITY, true);
+  }
 
-  private evictFinished(n: number): void {
+  /** Drops `n` finished records, oldest first (or, `untilUnderBytes`, as many as it takes to get under maxBytes). */
+  private evictFinished(n: number, untilUnderBytes = false): void {
     for (const r of this.records.values()) {
-      if (n <= 0) return;
+      if (n <= 0 || (untilUnderBytes && this.bytes <= this.maxBytes)) return;
       if (!FINISHED.has(r.status)) continue;
       this.drop(r);
       n--;
@@ -91,6 +117,8 @@ export class AsyncRegistry implements AsyncStore {
 
   private drop(r: AsyncRecord): void {
     this.records.delete(r.id);
+    this.bytes -= this.sizes.get(r.id)?.bytes ?? 0;
+    this.sizes.delete(r.id);
     if (r.idempotencyKey) this.byKey.delete(r.idempotencyKey);
     this.gone.add(r.id);
     if (this.gone.size > Math.max(1000, this.maxRecords * 4)) {

@@ -29,6 +29,7 @@ export interface AsyncStore {
   forward?(owner: string, msg: ControlMessage): Promise<void>;
   /** Shared stores: this process's identity as a request owner. */
   readonly owner?: string;
-  configure(ttlMs: number, maxRecords: number): void;
+  /** `maxBytes`: what the results and errors of finished requests may take (the memory store; a shared store keeps them in Redis). */
+  configure(ttlMs: number, maxRecords: number, maxBytes?: number): void;
   close(): void;
 }

@@ -18,6 +18,7 @@ import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
 import { CLIENT_CODECS } from '../wire/clients.ts';
 import { REQUEST_ID_HEADER, sendError, sendJson } from './http.ts';
+import type { MemoryGuard } from './load-shed.ts';
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -26,6 +27,8 @@ export interface DataPlaneOptions {
   requests?: AsyncService;
   /** The express app for `/airoute/...` (async and events API, demo page). */
   control?: HttpHandler;
+  /** Sheds new work under memory pressure (throws 503 + Retry-After); see load-shed.ts. */
+  memory?: MemoryGuard;
 }
 
 type Endpoint = 'openai' | 'anthropic' | 'embeddings';
@@ -74,6 +77,7 @@ async function route(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, 
   const endpoint = ENDPOINTS.get(path);
   if (endpoint && req.method === 'POST') {
     requireJsonBody(req);
+    opts.memory?.admit();
     return proxy(sc, opts, req, res, id, endpoint, path);
   }
   if (req.method === 'GET' && (path === '/v1/models' || path.startsWith('/v1/models/'))) {
@@ -170,7 +174,7 @@ class HttpSink implements ClientSink {
     this.res.writeHead(200, headers);
   }
 
-  write(chunk: string, first: boolean): Promise<void> | undefined {
+  write(chunk: string | Uint8Array, first: boolean): Promise<void> | undefined {
     if (!this.res.write(chunk)) return drained(this.res);
     // Node's http layer corks the socket on a write until the next tick, and a burst of frames
     // decoded from one upstream read is processed within one tick: without this the first
@@ -181,5 +185,9 @@ class HttpSink implements ClientSink {
 
   end(tail: string): void {
     this.res.end(tail);
+  }
+
+  abort(): void {
+    this.res.destroy();
   }
 }

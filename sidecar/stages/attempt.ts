@@ -7,14 +7,20 @@ import type { EmbeddingsRequest, Frame } from '../chat/types.ts';
 import type { RuntimeBackend } from '../config/runtime.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
+import { readHead, type BodyHead } from '../upstream/body-head.ts';
 import { decodeFrames, readText } from '../upstream/frames.ts';
 import type { UpstreamResponse } from '../upstream/transport.ts';
 import type { Handler } from '../pipeline/chain.ts';
 import type { Answer, AttemptMode, TargetExchange } from '../pipeline/exchange.ts';
 
-/** Error bodies and non-streamed answers are read whole; past this they are cut. */
+/** Error bodies are read whole; past this they are cut. */
 const MAX_ERROR_BODY = 64 * 1024;
-const MAX_JSON_BODY = 256 * 1024 * 1024;
+/**
+ * A same-format non-streamed answer up to this size is held and parsed (content events, usage in
+ * the request's events and metrics); a larger one streams through to the client unparsed, and its
+ * request.completed event says so (`uninspected`).
+ */
+export const INSPECT_BYTES = 1024 * 1024;
 
 const CONNECT_CODES = new Set([
   'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT',
@@ -161,22 +167,67 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   }
 
   if (!stream) {
+    // A client of the upstream's own format gets its bytes as they arrive: only a body within the
+    // inspect bound is held and parsed (content events, usage). Another format must be translated,
+    // so the body is held whole, up to limits.maxResponseBytes, and refused past it.
+    const sameFormat = backend.caps.format === (x.request.operation === 'embeddings' ? 'openai' : x.request.format);
+    const hold = sameFormat ? Math.min(INSPECT_BYTES, x.limits.maxResponseBytes) : x.limits.maxResponseBytes;
+    let body: BodyHead;
     try {
       arm(tm.idleMs, idle);
-      const text = await readText(res.body, MAX_JSON_BODY, () => timer?.refresh());
-      release();
-      const answer: Answer =
-        x.request.operation === 'chat'
-          ? { kind: 'json', target, attempt: n, raw: text, result: backend.adapter.chatResult(text) }
-          : { kind: 'json', target, attempt: n, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
-      if (answer.result && !answer.result.model) answer.result.model = target.model;
-      circuit.success();
-      return answer;
+      body = await readHead(res.body, hold, () => timer?.refresh());
     } catch (err) {
       release();
       res.discard();
       throw fail(explain(err, 'first_token'), 'first_token');
     }
+    if (body.complete) {
+      release();
+      try {
+        const text = body.head.toString('utf8');
+        const answer: Answer =
+          x.request.operation === 'chat'
+            ? { kind: 'json', target, attempt: n, raw: text, result: backend.adapter.chatResult(text) }
+            : { kind: 'json', target, attempt: n, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
+        if (answer.result && !answer.result.model) answer.result.model = target.model;
+        circuit.success();
+        return answer;
+      } catch (err) {
+        res.discard();
+        throw fail(explain(err, 'first_token'), 'first_token');
+      }
+    }
+    if (!sameFormat) {
+      release();
+      res.discard();
+      throw fail(responseTooLarge(backend.name, x.limits.maxResponseBytes, `to translate it from ${backend.caps.format} to ${x.request.format}`), 'first_token');
+    }
+    circuit.success();
+    // As for streams below: the idle clock runs only while the sidecar waits for the upstream.
+    let reading = false;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (reading) ac.abort(idle());
+    }, tm.idleMs);
+    const unread = body.rest;
+    async function* rest(): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) {
+          reading = true;
+          timer?.refresh();
+          const next = await unread.next();
+          reading = false;
+          if (next.done) return;
+          yield next.value;
+        }
+      } catch (err) {
+        throw fail(explain(err, 'stream'), 'stream');
+      } finally {
+        release();
+        res.discard();
+      }
+    }
+    return { kind: 'bytes', target, attempt: n, head: body.head, rest: rest(), ...contentLength(res.headers) };
   }
 
   // Streaming: decode until the first content frame, all under the first-token clock, which
@@ -257,6 +308,18 @@ function embeddingsRequest(backend: RuntimeBackend, req: EmbeddingsRequest, mode
   if (!backend.adapter.embeddingsRequest || !backend.caps.embeddings)
     throw new AirouteError('unsupported_parameter', 400, `backend "${backend.name}" (${backend.type}) does not serve embeddings`);
   return backend.adapter.embeddingsRequest(req, backend, model);
+}
+
+function contentLength(headers: UpstreamResponse['headers']): { length?: number } {
+  const v = headers['content-length'];
+  const n = Number(Array.isArray(v) ? v[0] : v);
+  return Number.isSafeInteger(n) && n >= 0 ? { length: n } : {};
+}
+
+export function responseTooLarge(backend: string, limit: number, why: string): AirouteError {
+  return new AirouteError('response_too_large', 502, `backend "${backend}" answered more than limits.maxResponseBytes (${limit} bytes), which the sidecar would have to hold whole ${why}`, {
+    phase: 'first_token',
+  });
 }
 
 function truncated(backend: string, phase: 'first_token' | 'stream'): AirouteError {

@@ -58,3 +58,25 @@ test('a tool call is the reason given first when several apply', () => {
   const r = recorded(text('a', 1), tool(), finish()).resumability();
   expect(!r.ok && r.reason).toMatch(/tool call/);
 });
+
+test('text is kept only up to its bound: past it the pieces are dropped, the counts go on, and resume is refused naming the bound', () => {
+  const cp = new Checkpoint(10);
+  cp.record(text('12345'));
+  cp.record(text('67890'));
+  expect(cp.overflowed).toBe(false);
+  expect(cp.delivered()).toBe('1234567890');
+  cp.record(text('x'));
+  expect(cp.overflowed).toBe(true);
+  expect(cp.delivered()).toBe('');
+  cp.record(text('more'));
+  expect(cp.summary().deliveredChars).toBe(15);
+  expect(cp.resumability()).toEqual({ ok: false, reason: expect.stringContaining('limits.maxCheckpointChars (10 characters)') });
+});
+
+test('with a bound of 0 (resume: none) no text is kept at all, and nothing overflows', () => {
+  const cp = new Checkpoint(0);
+  cp.record(text('a'.repeat(1000)));
+  expect(cp.delivered()).toBe('');
+  expect(cp.overflowed).toBe(false);
+  expect(cp.summary().deliveredChars).toBe(1000);
+});

@@ -98,7 +98,8 @@ export const resume =
 
 /** `answer` is the caller's view: after a resume its target and attempt name the backend that continued. */
 async function* stitch(first: StreamAnswer, continueWith: Handler<RouteExchange>, x: RouteExchange, answer: StreamAnswer): AsyncGenerator<Frame> {
-  const cp = new Checkpoint();
+  // `resume: none` keeps no text at all; the others keep it up to the request's bound.
+  const cp = new Checkpoint(x.route.resume === 'none' ? 0 : x.limits.maxCheckpointChars);
   const maxResumes = x.route.retry.attempts;
   let current = first;
   let resumes = 0;
@@ -117,7 +118,18 @@ async function* stitch(first: StreamAnswer, continueWith: Handler<RouteExchange>
           lc.emit('stream.resumed', { backend: current.target.backend.name, model: current.target.model, mode: current.mode, fromChars: announce.fromChars });
           announce = undefined;
         }
+        const wasKept = !cp.overflowed;
         for (const ev of out.events) cp.record(ev);
+        if (wasKept && cp.overflowed) {
+          const why = cp.resumability();
+          lc.emit('checkpoint', {
+            ...cp.summary(),
+            attempt: current.attempt,
+            backend: current.target.backend.name,
+            strategy: 'none',
+            resumeDisabled: why.ok ? '' : why.reason,
+          });
+        }
         yield out;
       }
       gate?.end();
@@ -129,7 +141,7 @@ async function* stitch(first: StreamAnswer, continueWith: Handler<RouteExchange>
       if (err.code === 'stream_diverged')
         lc.emit('attempt.failed', { backend: current.target.backend.name, phase: 'stream', code: err.code, status: err.status, retriable: false, message: err.message });
       const summary = cp.summary();
-      lc.emit('checkpoint', { ...summary, attempt: current.attempt, backend: current.target.backend.name, strategy: x.route.resume });
+      lc.emit('checkpoint', { ...summary, attempt: current.attempt, backend: current.target.backend.name, strategy: cp.overflowed ? 'none' : x.route.resume });
       const can = cp.resumability();
       const why =
         x.route.resume === 'none'

@@ -20,6 +20,8 @@ beforeAll(async () => {
   sc = await testSidecar({
     backends: [{ name: 'up', type: 'openai', baseURL: `${up.url}/v1`, apiKey: { value: 'sk-outcomes-0123456789' }, circuit: { consecutiveFailures: 1, cooldownMs: 60000 } }],
     routes: [{ model: 'chat', backends: [{ backend: 'up' }], retry: { attempts: 2 }, resume: 'prefill', timeouts: { idleMs: 300 } }],
+    // the whole 8 MiB answer stays resumable, so nothing but the clock decides whether a resume happens
+    limits: { maxCheckpointChars: 16 * 1024 * 1024 },
   });
 });
 afterAll(async () => {

@@ -1,8 +1,9 @@
 // A real sidecar process (the CLI, run by the project's Node 24), for the tests whose question is
 // about the process itself: does it stay alive, how much memory does it hold. A crash there ends
 // only that process, and the test sees it as one.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -23,10 +24,29 @@ export interface SidecarProcess {
   stop(): Promise<void>;
 }
 
-/** The image's and the injected container's Node flags: a small young generation (Dockerfile, operator/webhook/inject.ts). */
+/** The image's and the injected container's Node flags (Dockerfile, operator/webhook/inject.ts), for the young generation. */
 export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=8'];
+/**
+ * What those flags give in the 256Mi container the operator injects: `--max-old-space-size-percentage=40`
+ * of 256 MiB. (This machine has no such limit for the percentage to apply to, so it is spelled out.)
+ */
+export const INJECTED_CONTAINER_NODE_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=102'];
 
-export async function spawnSidecar(config: unknown, opts: { nodeFlags?: string[]; env?: Record<string, string> } = {}): Promise<SidecarProcess> {
+/**
+ * The CLI compiled as the image runs it (type stripping alone costs ~25 MiB of resident memory),
+ * into a directory of this test process's own, so concurrent test files never read a half-written
+ * dist/. Answers the entry point; `cleanup` removes it.
+ */
+export async function compiledCli(): Promise<{ entry: string; cleanup: () => Promise<void> }> {
+  const out = `node_modules/.cache/airoute-test-${process.pid}`;
+  await mkdir(out, { recursive: true });
+  await promisify(execFile)('node_modules/.bin/tsc', ['-p', 'tsconfig.build.json', '--outDir', out]);
+  // under node_modules the package scope stops: say the compiled files are ES modules
+  await writeFile(`${out}/package.json`, '{"type":"module"}');
+  return { entry: `${out}/cli/airoute.js`, cleanup: () => rm(out, { recursive: true, force: true }) };
+}
+
+export async function spawnSidecar(config: unknown, opts: { nodeFlags?: string[]; env?: Record<string, string>; entry?: string } = {}): Promise<SidecarProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'airoute-proc-'));
   const configFile = join(dir, 'config.json');
   const tokenFile = join(dir, 'token');
@@ -35,7 +55,7 @@ export async function spawnSidecar(config: unknown, opts: { nodeFlags?: string[]
   await writeFile(tokenFile, adminToken);
   const child = spawn(
     'node_modules/.bin/node',
-    [...(opts.nodeFlags ?? IMAGE_NODE_FLAGS), 'cli/airoute.ts', 'sidecar', '--config', configFile, '--port', '0', '--admin-port', '0', '--admin-token-file', tokenFile],
+    [...(opts.nodeFlags ?? IMAGE_NODE_FLAGS), opts.entry ?? 'cli/airoute.ts', 'sidecar', '--config', configFile, '--port', '0', '--admin-port', '0', '--admin-token-file', tokenFile],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   const logs: string[] = [];
