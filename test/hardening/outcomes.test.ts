@@ -95,3 +95,27 @@ test('a slow reader holds the stream far longer than idleMs → the whole answer
   expect(again.status).toBe(200);
   expect(await again.text()).toContain('fine');
 }, 30_000);
+
+test('a same-format non-streamed answer too large to inspect, cut by the upstream mid-body → the client sees its connection cut (never a complete-looking body) and the request fails', async () => {
+  const total = 3 * 1024 * 1024;
+  up.queue.push(async (res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(total) });
+    res.write(`{"id":"chatcmpl-cut","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"${'c'.repeat(2 * 1024 * 1024)}`);
+    await sleep(100);
+    res.destroy();
+  });
+  const outcome = await new Promise<{ status: number; error?: string; bytes: number; id: string }>((resolve) => {
+    const req = request(`${sc.dataURL}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      let bytes = 0;
+      res.on('data', (d: Buffer) => (bytes += d.length));
+      res.on('error', (e) => resolve({ status: res.statusCode ?? 0, error: e.message, bytes, id: res.headers['x-airoute-request-id'] as string }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, id: res.headers['x-airoute-request-id'] as string }));
+    });
+    req.end(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'a big answer' }] }));
+  });
+  expect(outcome.status).toBe(200); // the headers went out with the first bytes
+  expect(outcome.error).toBeDefined();
+  expect(outcome.bytes).toBeLessThan(total);
+  const events = await eventsOf(sc.dataURL, outcome.id);
+  expect(events.at(-1)).toMatchObject({ type: 'request.failed', data: { error: { code: 'upstream_reset' } } });
+});
