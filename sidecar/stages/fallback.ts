@@ -44,6 +44,7 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
         fromModel: prev.model,
         toModel: target.model,
         reason: last?.details.fallback ?? last?.code ?? 'incompatible',
+        ...(last?.details.circuit ? { circuit: last.details.circuit } : {}),
       });
     try {
       return await next({ ...x, target });
