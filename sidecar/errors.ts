@@ -154,7 +154,7 @@ export const invalidRequest = (message: string, param: string | null = null) =>
 export function refuseUntranslatable(params: readonly string[], backendKind: string): void {
   const names = [...new Set(params)].sort();
   if (names.length === 0) return;
-  throw new AirouteError('unsupported_parameter', 400, `unsupported parameter(s) for an ${backendKind} backend: ${names.join(', ')}`, {
+  throw new AirouteError('unsupported_parameter', 400, `unsupported parameter(s), with no equivalent in the ${backendKind} format: ${names.join(', ')}`, {
     param: names[0] ?? null,
   });
 }

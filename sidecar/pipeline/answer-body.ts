@@ -1,17 +1,16 @@
 // A complete answer in the client's format: the upstream's own bytes when it already speaks it,
 // otherwise encoded from the neutral result by the client format's codec.
 import type { ChatResult, ProxyRequest } from '../chat/types.ts';
-import { AnthropicStreamEncoder, encodeAnthropicResult } from '../wire/anthropic.ts';
-import type { StreamEncoder } from '../wire/encoder.ts';
-import { OpenAIStreamEncoder, encodeOpenAIResult } from '../wire/openai.ts';
+import { CLIENT_CODECS } from '../wire/clients.ts';
+import type { StreamEncoder } from '../wire/types.ts';
 import type { JsonAnswer } from './exchange.ts';
 
 export function encoderFor(request: ProxyRequest, id: string): StreamEncoder {
-  return request.format === 'anthropic' ? new AnthropicStreamEncoder(id) : new OpenAIStreamEncoder(request.operation === 'chat' && request.includeUsage, id);
+  return CLIENT_CODECS[request.format].streamEncoder(request, id);
 }
 
 export function encodeResult(request: ProxyRequest, result: ChatResult, id: string): unknown {
-  return request.format === 'anthropic' ? encodeAnthropicResult(result, id) : encodeOpenAIResult(result, id);
+  return CLIENT_CODECS[request.format].encodeResult(result, id);
 }
 
 /** The upstream's own bytes, when they already are in the client's format (embeddings are OpenAI-shaped). */

@@ -36,9 +36,4 @@ export interface AsyncRecord {
   owner?: string;
 }
 
-/**
- * What one replica asks of the replica that runs a request (shared stores): a cancel, or a
- * /complete call, that reached it instead. The service sends it through AsyncStore.forward and
- * acts on it in AsyncService.control; sidecar/events/redis/control.ts carries it between them.
- */
-export type ControlMessage = { op: 'cancel'; id: string } | { op: 'complete'; id: string; payload: unknown };
+export type { ControlMessage } from '../events/control.ts';

@@ -15,8 +15,7 @@ import { openExchange } from '../pipeline/open.ts';
 import { requestLocation, type AsyncService } from '../requests/service.ts';
 import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
-import { decodeMessagesRequest } from '../wire/anthropic.ts';
-import { decodeChatRequest } from '../wire/openai.ts';
+import { CLIENT_CODECS } from '../wire/clients.ts';
 import { REQUEST_ID_HEADER, sendError, sendJson } from './http.ts';
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -81,7 +80,7 @@ function ready(sc: Sidecar): RuntimeConfig {
 
 function decode(endpoint: Endpoint, body: Record<string, unknown>): ProxyRequest {
   if (endpoint === 'embeddings') return decodeEmbeddingsRequest(body);
-  return endpoint === 'openai' ? decodeChatRequest(body) : decodeMessagesRequest(body);
+  return CLIENT_CODECS[endpoint].decodeRequest(body);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -2,7 +2,7 @@
 // or SSE events (eventsource-parser) decoded into neutral frames by the backend's wire decoder.
 import { createParser } from 'eventsource-parser';
 import type { Frame } from '../chat/types.ts';
-import type { StreamDecoder } from '../providers/types.ts';
+import type { StreamDecoder } from '../wire/types.ts';
 
 /** SSE lines longer than this are a malformed upstream, not something to buffer without end. */
 const MAX_SSE_BUFFER = 8 * 1024 * 1024;

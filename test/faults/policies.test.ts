@@ -179,7 +179,8 @@ test('circuit: opens after 3 consecutive failures, then requests skip the dead b
 
 describe('cancellation', () => {
   test('client abort during a backoff -> no further upstream attempt is ever made', async () => {
-    a.faults = [{ status: 503 }];
+    // Retry-After pins the wait (full jitter alone could pick a few ms, and the retry would beat the abort).
+    a.faults = [{ status: 503, retryAfter: '5' }];
     const ac = new AbortController();
     const p = openai()
       .chat.completions.create({ model: 'slow-retry', messages: [{ role: 'user', content: 'hi' }] }, { signal: ac.signal })

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hasRedis, RedisServer, until } from '../../../test/redis/support.ts';
-import type { ControlMessage } from '../../requests/types.ts';
+import type { ControlMessage } from '../control.ts';
 import { StoreLink } from './connection.ts';
 import { CONTROL_FIELD, ControlChannel, decodeControl, encodeControl } from './control.ts';
 import { KeyLayout, type StreamEntry } from './keys.ts';

@@ -1,13 +1,13 @@
 // Control messages between replicas: a cancel or a /complete that reached a replica other than
 // the one running the request is added to the owner's control stream P:ctl:<owner>; the owner's
 // follower reads that stream in its one blocking XREAD and hands each message here. The message
-// type is the service's own (ControlMessage, sidecar/requests/types.ts): sender and receiver
+// type is ControlMessage (sidecar/events/control.ts): sender and receiver
 // cannot disagree on its shape, and what comes off the stream is checked before it is used.
 //
 // Bounds: a control stream keeps about its last CONTROL_MAXLEN messages and expires
 // CONTROL_TTL_LEASES leases after its last one (a stopped owner's stream goes away with it).
 import type { Logger } from 'pino';
-import type { ControlMessage } from '../../requests/types.ts';
+import type { ControlMessage } from '../control.ts';
 import type { StoreLink } from './connection.ts';
 import { fieldOf, type KeyLayout, type StreamEntry } from './keys.ts';
 

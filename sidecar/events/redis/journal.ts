@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ControlMessage } from '../../requests/types.ts';
+import type { ControlMessage } from '../control.ts';
 import type { Journal, JournalStats, ReadResult, Retention } from '../journal.ts';
 import type { LifecycleEvent } from '../types.ts';
 import { RedisBatchWriter } from './batch-writer.ts';
