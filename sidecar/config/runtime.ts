@@ -241,9 +241,3 @@ function circuitSettings(c: Partial<CircuitSettings>, base: CircuitSettings): Ci
     cooldownMs: c.cooldownMs ?? base.cooldownMs,
   };
 }
-
-/** The config the sidecar runs with no file: the demo backend under the model name `demo`. */
-export const DEMO_CONFIG: SidecarConfig = {
-  backends: [{ name: 'demo', type: 'demo' }],
-  routes: [{ model: 'demo', backends: [{ backend: 'demo' }] }],
-};

@@ -36,6 +36,10 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
   let last: AirouteError | undefined;
   let incompatible: AirouteError | undefined;
   let prev: RuntimeTarget | undefined;
+  /** Why the previous target was left: its fallback condition, or "incompatible". */
+  let reason = '';
+  /** Which breaker refused the previous target, when it was an open circuit. */
+  let circuit: AirouteError['details']['circuit'];
   for (const target of order) {
     if (prev)
       x.lifecycle.emit('fallback', {
@@ -43,8 +47,8 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
         to: target.backend.name,
         fromModel: prev.model,
         toModel: target.model,
-        reason: last?.details.fallback ?? last?.code ?? 'incompatible',
-        ...(last?.details.circuit ? { circuit: last.details.circuit } : {}),
+        reason,
+        ...(circuit ? { circuit } : {}),
       });
     try {
       return await next({ ...x, target });
@@ -56,12 +60,16 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
       if (err.details.incompatible) {
         incompatible ??= err;
         prev = target;
+        reason = 'incompatible';
+        circuit = undefined;
         continue;
       }
       const condition = err.details.fallback;
       if (!condition || !x.route.fallbackOn.has(condition)) throw err;
       last = err;
       prev = target;
+      reason = condition;
+      circuit = err.details.circuit;
     }
   }
   throw last ?? incompatible ?? new AirouteError('upstream_error', 502, `route "${x.route.model}" has no backend`);

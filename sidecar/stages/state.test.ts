@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import { compile as compileDoc, routeOf, targetOf } from '../../test/support/pipeline.ts';
 import { configFromDocument } from '../config/load.ts';
 import type { RuntimeConfig, RuntimeTarget } from '../config/runtime.ts';
 import { AirouteError } from '../errors.ts';
+import { BUDGET_FLOOR } from './budget.ts';
 import { Resilience } from './state.ts';
 
 // One provider account serving a large and a small model (the large one falls back to the small
@@ -224,4 +226,100 @@ test('a new config: state carries over for deployments it still names, with its 
   const tiny = next.routes.get('chat')!.targets[1]!;
   failWithStatus(tiny); // the new threshold (1) applies
   expect(stateOf('acct', 'tiny')).toBe('open');
+});
+
+// ---------------------------------------------------------------- identity, listeners, configure, budgets
+// (first written per backend by the stage unit tests; per deployment since state is kept per backend x model)
+
+const plain = (consecutiveFailures: number) => ({
+  backends: [
+    { name: 'a', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1', circuit: { consecutiveFailures, cooldownMs: 1000 } },
+    { name: 'b', type: 'anthropic' as const, baseURL: 'http://127.0.0.1:9', circuit: { consecutiveFailures } },
+  ],
+  routes: [{ model: 'm', backends: [{ backend: 'a' }, { backend: 'b' }] }],
+});
+
+test('one state per deployment (backend x model): the same objects on every call, also for a newer config\'s target; one deployment failing leaves another closed', () => {
+  const cfg = compileDoc(plain(2));
+  const fresh = new Resilience();
+  const a = fresh.deployment(targetOf(routeOf(cfg, 'm'), 'a'));
+  expect(fresh.deployment(targetOf(routeOf(cfg, 'm'), 'a'))).toBe(a);
+  // a target object from a newer config naming the same backend and model shares the state
+  expect(fresh.deployment(targetOf(routeOf(compileDoc(plain(2)), 'm'), 'a'))).toBe(a);
+  a.circuit.failure();
+  a.circuit.failure();
+  expect(fresh.notClosed()).toEqual([{ level: 'deployment', backend: 'a', model: 'm', state: 'open' }]);
+  expect(fresh.admit(targetOf(routeOf(cfg, 'm'), 'b'))).toBeUndefined();
+  expect(fresh.snapshot().filter((c) => c.level === 'deployment')).toEqual([
+    { level: 'deployment', backend: 'a', model: 'm', state: 'open' },
+    { level: 'deployment', backend: 'b', model: 'm', state: 'closed' },
+  ]);
+});
+
+test('circuit listeners hear every transition with the level, backend and model', () => {
+  vi.setSystemTime(1_000_000);
+  const cfg = compileDoc(plain(1));
+  const fresh = new Resilience();
+  const heard: string[] = [];
+  fresh.onCircuitChange((c) => heard.push(`${c.level} ${c.backend}/${c.model ?? '-'} ${c.state}`));
+  const a = fresh.deployment(targetOf(routeOf(cfg, 'm'), 'a')).circuit;
+  a.failure();
+  vi.setSystemTime(1_001_000);
+  expect(a.allow()).toBe(true);
+  a.success();
+  expect(heard).toEqual(['deployment a/m open', 'deployment a/m half_open', 'deployment a/m closed']);
+});
+
+test('configure: thresholds of a new config apply to the state in place (an open circuit stays open); deployments it no longer names are forgotten and come back fresh', () => {
+  const first = compileDoc(plain(3));
+  const fresh = new Resilience();
+  fresh.configure(first);
+  const a = fresh.deployment(targetOf(routeOf(first, 'm'), 'a'));
+  fresh.deployment(targetOf(routeOf(first, 'm'), 'b')).circuit.failure();
+  a.circuit.failure();
+  a.circuit.failure();
+  expect(a.circuit.state).toBe('closed'); // 2 of 3
+
+  const stricter = compileDoc(plain(1));
+  fresh.configure(stricter);
+  expect(fresh.deployment(targetOf(routeOf(stricter, 'm'), 'a'))).toBe(a); // kept, not rebuilt
+  a.circuit.failure();
+  expect(a.circuit.state).toBe('open'); // the new threshold (1) is in force
+
+  const onlyA = compileDoc({ ...plain(1), backends: [plain(1).backends[0]!], routes: [{ model: 'm', backends: [{ backend: 'a' }] }] });
+  fresh.configure(onlyA);
+  expect(fresh.snapshot()).toEqual([
+    { level: 'host', backend: 'a', state: 'closed' },
+    { level: 'deployment', backend: 'a', model: 'm', state: 'open' },
+  ]);
+  // b comes back with fresh state
+  const again = compileDoc(plain(1));
+  fresh.configure(again);
+  expect(fresh.deployment(targetOf(routeOf(again, 'm'), 'b')).circuit.state).toBe('closed');
+});
+
+test('configure creates state for deployments and hosts not seen yet, so metrics list every configured one from the start', () => {
+  const fresh = new Resilience();
+  fresh.configure(compileDoc(plain(5)));
+  expect(fresh.snapshot()).toEqual([
+    { level: 'host', backend: 'a', state: 'closed' },
+    { level: 'deployment', backend: 'a', model: 'm', state: 'closed' },
+    { level: 'host', backend: 'b', state: 'closed' },
+    { level: 'deployment', backend: 'b', model: 'm', state: 'closed' },
+  ]);
+});
+
+test('budget exhaustions are reported per deployment', () => {
+  const cfg = compileDoc(plain(5));
+  const fresh = new Resilience();
+  const budget = fresh.deployment(targetOf(routeOf(cfg, 'm'), 'b')).budget;
+  fresh.deployment(targetOf(routeOf(cfg, 'm'), 'a'));
+  const t = 5_000_000;
+  for (let i = 0; i < BUDGET_FLOOR; i++) expect(budget.tryRetry(0, t)).toBe(true);
+  expect(budget.tryRetry(0, t)).toBe(false);
+  expect(budget.tryRetry(0, t)).toBe(false);
+  expect(fresh.budgetExhaustions()).toEqual([
+    { backend: 'b', model: 'm', exhausted: 2 },
+    { backend: 'a', model: 'm', exhausted: 0 },
+  ]);
 });

@@ -49,6 +49,11 @@ export class Resilience {
     for (const l of this.listeners) l(report);
   }
 
+  /** The host breaker of the target's backend (shared by every model of it). */
+  hostCircuit(target: RuntimeTarget): CircuitBreaker {
+    return this.host(target).circuit;
+  }
+
   private host(target: RuntimeTarget): HostState {
     const backend = target.backend;
     let h = this.hosts.get(backend.name);
