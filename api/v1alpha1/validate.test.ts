@@ -58,6 +58,16 @@ describe('refused, with the path named', () => {
     ['an allowed host with a port', (c) => (c.cors = { allowHosts: ['airoute.internal:4000'] }), 'cors.allowHosts[0]: must match pattern'],
     ['a webhook destination with a query', (c) => (c.webhooks = { allow: ['https://hooks.example.com/cb?token=1'] }), 'webhooks.allow[0]: must be an http(s) URL without credentials, query or fragment'],
     ['a private network that is not a CIDR', (c) => (c.webhooks = { privateNetworks: ['10.0.0.0/33'] }), 'webhooks.privateNetworks[0]: must be an IP address or a CIDR'],
+    [
+      'two different circuit overrides for one deployment',
+      (c) => {
+        c.routes[0].backends[0].circuit = { cooldownMs: 1000 };
+        c.routes.push({ model: 'other', backends: [{ backend: 'primary', model: 'gpt-4o-mini', circuit: { cooldownMs: 2000 } }] });
+      },
+      'routes[1].backends[0].circuit: backend "primary" model "gpt-4o-mini" already has other circuit settings at routes[0].backends[0].circuit; one deployment has one circuit',
+    ],
+    ['a host breaker on a route target (it belongs to the backend)', (c) => (c.routes[0].backends[0].circuit = { host: { consecutiveFailures: 2 } }), 'routes[0].backends[0].circuit.host: unknown field'],
+    ['bad onTimeout', (c) => (c.routes[0].retry.onTimeout = 'wait'), 'routes[0].retry.onTimeout: must be one of "next", "retry"'],
   ])('%s', (_name, mutate, expected) => {
     const got = issues(mutate);
     expect(got.length).toBeGreaterThan(0);
@@ -71,6 +81,13 @@ describe('refused, with the path named', () => {
 
 test('browser origins and host names as a browser sends them are accepted', () => {
   expect(validateConfig({ ...ok(), cors: { allowOrigins: ['https://app.example.com', 'http://localhost:5173/'], allowHosts: ['airoute.internal', 'sidecar.local.'] } })).toMatchObject({ ok: true });
+});
+
+test('the same circuit override repeated for one deployment, or given once, is accepted', () => {
+  const c = ok() as any;
+  c.routes[0].backends[0].circuit = { cooldownMs: 1000 };
+  c.routes.push({ model: 'other', backends: [{ backend: 'primary', model: 'gpt-4o-mini', circuit: { cooldownMs: 1000 } }, { backend: 'primary', model: 'gpt-4o' }] });
+  expect(validateConfig(c)).toMatchObject({ ok: true });
 });
 
 test('a push body is validated with config paths prefixed', () => {

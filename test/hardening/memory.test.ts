@@ -7,7 +7,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { eventsOf } from './client.ts';
 import { compiledCli, INJECTED_CONTAINER_NODE_FLAGS, sample, spawnSidecar, type SidecarProcess } from './process.ts';
-import { chunk, DONE, openStream, ScriptedUpstream, sleep } from './upstream.ts';
+import { chunk, DONE, drained, openStream, ScriptedUpstream, sleep } from './upstream.ts';
 
 /** The bound README's "Security model" documents for this load: what the process may reach in its 256Mi container. */
 const RSS_BOUND = 240 * 1024 * 1024;
@@ -62,7 +62,7 @@ beforeEach((ctx) => {
 
 /** Writes `parts` to the response with backpressure, `times` times over. */
 async function pour(res: import('node:http').ServerResponse, parts: () => Iterable<string>): Promise<void> {
-  for (const p of parts()) if (!res.write(p)) await new Promise((r) => res.once('drain', r).once('close', r));
+  for (const p of parts()) if (!res.write(p)) await drained(res);
   res.end();
 }
 

@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { testSidecar, type TestSidecar } from '../support/sidecar.ts';
 import { eventsOf } from './client.ts';
-import { chunk, DONE, openStream, ScriptedUpstream, sleep } from './upstream.ts';
+import { chunk, DONE, drained, openStream, ScriptedUpstream, sleep } from './upstream.ts';
 
 let up: ScriptedUpstream;
 let sc: TestSidecar;
@@ -19,7 +19,7 @@ beforeAll(async () => {
   up = await new ScriptedUpstream().start();
   sc = await testSidecar({
     backends: [{ name: 'up', type: 'openai', baseURL: `${up.url}/v1`, apiKey: { value: 'sk-outcomes-0123456789' }, circuit: { consecutiveFailures: 1, cooldownMs: 60000 } }],
-    routes: [{ model: 'chat', backends: [{ backend: 'up' }], retry: { attempts: 2 }, resume: 'prefill', timeouts: { idleMs: 300 } }],
+    routes: [{ model: 'chat', backends: [{ backend: 'up' }], retry: { attempts: 2 }, resume: 'prefill', timeouts: { idleMs: 800 } }],
     // the whole 8 MiB answer stays resumable, so nothing but the clock decides whether a resume happens
     limits: { maxCheckpointChars: 16 * 1024 * 1024 },
   });
@@ -37,7 +37,7 @@ function bigStream(): { closed: Promise<'finished' | 'cut'> } {
   up.queue.push(async (res) => {
     res.on('close', () => settle(res.writableFinished ? 'finished' : 'cut'));
     openStream(res);
-    for (let i = 0; i < PIECES && !res.destroyed; i++) if (!res.write(chunk(PIECE))) await new Promise((r) => res.once('drain', r).once('close', r));
+    for (let i = 0; i < PIECES && !res.destroyed; i++) if (!res.write(chunk(PIECE))) await drained(res);
     if (!res.destroyed) res.end(DONE);
   });
   return { closed };
@@ -75,7 +75,7 @@ test('a slow reader holds the stream far longer than idleMs → the whole answer
   const { res } = await open();
   const id = res.headers['x-airoute-request-id'] as string;
   res.pause();
-  await sleep(1500); // five idle windows with the sidecar blocked on this client
+  await sleep(3500); // four idle windows with the sidecar blocked on this client
   res.resume();
   let text = '';
   res.setEncoding('utf8');
