@@ -23,6 +23,32 @@ export function redactSecrets(text: string, secrets: readonly string[] = []): st
   return out.replace(KEY_SHAPED, '[redacted]');
 }
 
+function redactValue(v: unknown, secrets: readonly string[]): unknown {
+  if (typeof v === 'string') return redactSecrets(v, secrets);
+  if (Array.isArray(v)) return v.map((x) => redactValue(x, secrets));
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactValue(x, secrets)]));
+  return v;
+}
+
+/**
+ * The redaction boundary (attempt.ts applies it to every failure of an attempt): an upstream's
+ * failure as the rest of the sidecar may see it. Every string the upstream could have put in it
+ * (the message, the provider's own type, code and param, any extra field) is scrubbed of the
+ * configured secrets and of key-shaped strings; from here on it reaches clients, events, polls,
+ * webhooks and logs as is. The cause is kept for the process itself and never serialised.
+ */
+export function redactError(err: AirouteError, secrets: readonly string[]): AirouteError {
+  const d = err.details;
+  const redact = (s: string | null | undefined) => (typeof s === 'string' ? redactSecrets(s, secrets) : s);
+  return new AirouteError(err.code, err.status, redactSecrets(err.message, secrets), {
+    ...d,
+    ...(d.providerType !== undefined ? { providerType: redact(d.providerType) as string } : {}),
+    ...(d.providerCode !== undefined ? { providerCode: redact(d.providerCode) as string | null } : {}),
+    ...(d.param !== undefined ? { param: redact(d.param) as string | null } : {}),
+    ...(d.extra !== undefined ? { extra: redactValue(d.extra, secrets) as Record<string, unknown> } : {}),
+  });
+}
+
 function header(headers: HeaderMap, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;

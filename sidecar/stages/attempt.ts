@@ -6,6 +6,7 @@
 import type { EmbeddingsRequest, Frame } from '../chat/types.ts';
 import type { RuntimeBackend } from '../config/runtime.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
+import { redactError } from '../providers/classify.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
 import { readHead, type BodyHead } from '../upstream/body-head.ts';
 import { decodeFrames, readText } from '../upstream/frames.ts';
@@ -51,7 +52,9 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   x.lifecycle.emit('attempt.started', { backend: backend.name, model: target.model, mode });
 
   const fail = (err: AirouteError, phase: NonNullable<AirouteError['details']['phase']>): AirouteError => {
-    const e = err.with({ backend: backend.name, phase: err.details.phase ?? phase });
+    // The one redaction boundary: whatever the upstream put in its failure (error bodies, in-stream
+    // errors, every field) is scrubbed here, before any event, client, poll, webhook or log sees it.
+    const e = redactError(err.with({ backend: backend.name, phase: err.details.phase ?? phase }), x.secrets);
     health.failed(e);
     x.lifecycle.emit('attempt.failed', {
       backend: backend.name,
