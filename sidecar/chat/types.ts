@@ -217,15 +217,21 @@ export class ResultBuilder {
   }
 }
 
-/** Providers report usage in pieces (Anthropic: input at start, output at the end); later values win. */
+/**
+ * Providers report usage in pieces (Anthropic: input at start, output at the end; OpenAI-compatible
+ * servers with continuous usage: a running total on every chunk). Every report is cumulative, so
+ * a later non-zero count wins and a detail a later report leaves out keeps its earlier value.
+ */
 export function mergeUsage(a: Usage | undefined, b: Usage): Usage {
   if (!a) return { ...b };
-  return {
-    inputTokens: b.inputTokens || a.inputTokens,
-    outputTokens: b.outputTokens || a.outputTokens,
-    ...((b.cacheReadTokens ?? a.cacheReadTokens) !== undefined ? { cacheReadTokens: b.cacheReadTokens ?? a.cacheReadTokens } : {}),
-    ...((b.cacheWriteTokens ?? a.cacheWriteTokens) !== undefined ? { cacheWriteTokens: b.cacheWriteTokens ?? a.cacheWriteTokens } : {}),
-  };
+  const out: Usage = { inputTokens: b.inputTokens || a.inputTokens, outputTokens: b.outputTokens || a.outputTokens };
+  const cacheRead = b.cacheReadTokens ?? a.cacheReadTokens;
+  const cacheWrite = b.cacheWriteTokens ?? a.cacheWriteTokens;
+  const reasoning = b.reasoningTokens ?? a.reasoningTokens;
+  if (cacheRead !== undefined) out.cacheReadTokens = cacheRead;
+  if (cacheWrite !== undefined) out.cacheWriteTokens = cacheWrite;
+  if (reasoning !== undefined) out.reasoningTokens = reasoning;
+  return out;
 }
 
 /** Streams and results carry tool arguments as JSON text; a provider that wants an object gets it parsed. */

@@ -27,7 +27,7 @@ describe('encodeAnthropicResult', () => {
           id: 'chatcmpl-1',
           model: 'gpt-4o',
           choices: [{ index: 0, text: 'Checking.', toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }], finishReason: 'tool_calls' }],
-          usage: { inputTokens: 14, outputTokens: 30, cacheReadTokens: 96, cacheWriteTokens: 10 },
+          usage: { inputTokens: 120, outputTokens: 30, cacheReadTokens: 96, cacheWriteTokens: 10 },
         },
         'req1',
       ),
@@ -42,6 +42,7 @@ describe('encodeAnthropicResult', () => {
       ],
       stop_reason: 'tool_use',
       stop_sequence: null,
+      // Anthropic's input_tokens is the uncached remainder: 120 prompt tokens, 96 read from the cache, 10 written to it
       usage: { input_tokens: 14, output_tokens: 30, cache_read_input_tokens: 96, cache_creation_input_tokens: 10 },
     });
   });
@@ -64,12 +65,12 @@ describe('AnthropicStreamEncoder from neutral events', () => {
       enc.encode([{ type: 'text', choice: 0, text: 'lo' }, { type: 'finish', choice: 0, reason: 'stop' }, { type: 'usage', usage: { inputTokens: 12, outputTokens: 2 } }]) +
       enc.end();
     expect(events(out)).toEqual([
-      ['message_start', { type: 'message_start', message: { id: 'chatcmpl-1', type: 'message', role: 'assistant', model: 'gpt-4o', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } } }],
+      ['message_start', { type: 'message_start', message: { id: 'chatcmpl-1', type: 'message', role: 'assistant', model: 'gpt-4o', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 } } }],
       ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }],
       ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } }],
       ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'lo' } }],
       ['content_block_stop', { type: 'content_block_stop', index: 0 }],
-      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 12, output_tokens: 2 } }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 12, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 2 } }],
       ['message_stop', { type: 'message_stop' }],
     ]);
   });
@@ -113,8 +114,25 @@ describe('AnthropicStreamEncoder from neutral events', () => {
     );
   });
 
-  test.todo('issue 18: a translated stream announces input usage 0 in message_start (the input count arrives only at the end)');
-  test.todo('issue 18: usage from an OpenAI or Gemini upstream counts cached tokens twice (input_tokens includes cache_read_input_tokens)');
+  test('usage that arrives with the first events (Gemini, continuous usage) is announced in message_start, as Anthropic does', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const out = enc.encode([
+      { type: 'start', id: 'resp-1', model: 'gemini-2.5-flash' },
+      { type: 'text', choice: 0, text: 'Hi' },
+      { type: 'usage', usage: { inputTokens: 120, outputTokens: 1, cacheReadTokens: 96 } },
+    ]);
+    expect(events(out)[0]?.[1]).toMatchObject({ message: { usage: { input_tokens: 24, cache_read_input_tokens: 96, cache_creation_input_tokens: 0 } } });
+  });
+
+  test('usage from an OpenAI or Gemini upstream: cached tokens are taken out of input_tokens, never counted twice; message_delta repeats every count', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const out =
+      enc.encode([{ type: 'start', id: 'chatcmpl-1', model: 'gpt-4o' }, { type: 'text', choice: 0, text: 'Hi' }, { type: 'finish', choice: 0, reason: 'stop' }]) +
+      enc.encode([{ type: 'usage', usage: { inputTokens: 120, outputTokens: 7, cacheReadTokens: 96, reasoningTokens: 3 } }]) +
+      enc.end();
+    const delta = events(out).find(([name]) => name === 'message_delta')?.[1];
+    expect(delta?.usage).toEqual({ input_tokens: 24, cache_creation_input_tokens: 0, cache_read_input_tokens: 96, output_tokens: 7, output_tokens_details: { thinking_tokens: 3 } });
+  });
 });
 
 describe('AnthropicStreamEncoder passthrough (same format) and continuation', () => {
@@ -149,7 +167,7 @@ describe('AnthropicStreamEncoder passthrough (same format) and continuation', ()
     expect(events(out)).toEqual([
       ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: ' three.' } }],
       ['content_block_stop', { type: 'content_block_stop', index: 0 }],
-      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 24, output_tokens: 1 } }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 24, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 } }],
       ['message_stop', { type: 'message_stop' }],
     ]);
   });

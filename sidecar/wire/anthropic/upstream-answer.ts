@@ -16,12 +16,46 @@ const STOP: Record<string, FinishReason> = {
   refusal: 'content_filter',
 };
 
-function usageFromAnthropic(u: unknown): Usage | undefined {
+/** Anthropic's usage fields as reported so far; a stream reports them in pieces, each cumulative. */
+interface AnthropicUsageReport {
+  input_tokens?: number;
+  cache_read_input_tokens?: number;
+  cache_creation_input_tokens?: number;
+  output_tokens?: number;
+  thinking_tokens?: number;
+}
+
+function report(u: unknown, into: AnthropicUsageReport = {}): AnthropicUsageReport | undefined {
   if (!isObject(u)) return undefined;
-  const usage: Usage = { inputTokens: num(u.input_tokens), outputTokens: num(u.output_tokens) };
-  if (typeof u.cache_read_input_tokens === 'number') usage.cacheReadTokens = u.cache_read_input_tokens;
-  if (typeof u.cache_creation_input_tokens === 'number') usage.cacheWriteTokens = u.cache_creation_input_tokens;
+  const take = (key: keyof AnthropicUsageReport, v: unknown) => {
+    if (typeof v === 'number' && Number.isFinite(v)) into[key] = v;
+  };
+  take('input_tokens', u.input_tokens);
+  take('cache_read_input_tokens', u.cache_read_input_tokens);
+  take('cache_creation_input_tokens', u.cache_creation_input_tokens);
+  take('output_tokens', u.output_tokens);
+  if (isObject(u.output_tokens_details)) take('thinking_tokens', u.output_tokens_details.thinking_tokens);
+  return into;
+}
+
+/**
+ * Anthropic's `input_tokens` counts only the prompt tokens after the last cache breakpoint: the
+ * neutral input adds cache reads and writes back, so it means "every prompt token" as it does for
+ * OpenAI and Gemini, and the cache counts stay details of it.
+ */
+function neutralUsage(r: AnthropicUsageReport): Usage {
+  const read = r.cache_read_input_tokens;
+  const write = r.cache_creation_input_tokens;
+  const usage: Usage = { inputTokens: (r.input_tokens ?? 0) + (read ?? 0) + (write ?? 0), outputTokens: r.output_tokens ?? 0 };
+  if (read !== undefined) usage.cacheReadTokens = read;
+  if (write !== undefined) usage.cacheWriteTokens = write;
+  if (r.thinking_tokens !== undefined) usage.reasoningTokens = r.thinking_tokens;
   return usage;
+}
+
+export function usageFromAnthropic(u: unknown): Usage | undefined {
+  const r = report(u);
+  return r && neutralUsage(r);
 }
 
 export class AnthropicStreamDecoder implements StreamDecoder {
@@ -29,6 +63,8 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   finished = false;
   private readonly toolOfBlock = new Map<number, number>();
   private tools = 0;
+  /** message_start reports input and cache counts, message_delta the output (newer API versions repeat all of them). */
+  private readonly usage: AnthropicUsageReport = {};
 
   decode(ev: SseEvent): Frame | null {
     const data: unknown = parseJson(ev.data, 'stream event');
@@ -39,7 +75,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     switch (type) {
       case 'message_start': {
         const msg = isObject(data.message) ? data.message : {};
-        const usage = usageFromAnthropic(msg.usage);
+        const usage = report(msg.usage, this.usage) && neutralUsage(this.usage);
         events.push({ type: 'start', id: str(msg.id), model: str(msg.model), ...(usage ? { usage } : {}) });
         return frame;
       }
@@ -73,8 +109,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         const delta = isObject(data.delta) ? data.delta : {};
         if (typeof delta.stop_reason === 'string')
           events.push({ type: 'finish', choice: 0, reason: STOP[delta.stop_reason] ?? 'stop', stopSequence: typeof delta.stop_sequence === 'string' ? delta.stop_sequence : null });
-        const usage = usageFromAnthropic(data.usage);
-        if (usage) events.push({ type: 'usage', usage });
+        if (report(data.usage, this.usage)) events.push({ type: 'usage', usage: neutralUsage(this.usage) });
         this.finished = this.complete = true;
         return frame;
       }

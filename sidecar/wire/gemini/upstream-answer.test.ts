@@ -40,8 +40,8 @@ describe('GeminiStreamDecoder', () => {
     expect(f2?.events).toEqual([
       { type: 'text', choice: 0, text: ' is Paris.' },
       { type: 'finish', choice: 0, reason: 'stop' },
-      // thinking tokens are billed as output
-      { type: 'usage', usage: { inputTokens: 120, outputTokens: 26, cacheReadTokens: 96 } },
+      // thinking tokens are billed as output, and are a detail of it; the prompt count includes the cached content
+      { type: 'usage', usage: { inputTokens: 120, outputTokens: 26, cacheReadTokens: 96, reasoningTokens: 20 } },
     ]);
     expect([d.finished, d.complete]).toEqual([true, true]);
   });

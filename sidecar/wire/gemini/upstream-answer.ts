@@ -14,10 +14,19 @@ function finishFromGemini(reason: string, sawTool: boolean): FinishReason {
   return sawTool ? 'tool_calls' : 'stop';
 }
 
-function usageFromGemini(u: unknown): Usage | undefined {
+/**
+ * Gemini's `promptTokenCount` already includes the cached content, and thinking is counted apart
+ * from the candidates: the neutral output adds `thoughtsTokenCount` back, keeping it as a detail.
+ * Tokens of tool results Gemini fed itself (search, code execution) are prompt tokens it bills.
+ */
+export function usageFromGemini(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
-  const usage: Usage = { inputTokens: num(u.promptTokenCount), outputTokens: num(u.candidatesTokenCount) + num(u.thoughtsTokenCount) };
+  const usage: Usage = {
+    inputTokens: num(u.promptTokenCount) + num(u.toolUsePromptTokenCount),
+    outputTokens: num(u.candidatesTokenCount) + num(u.thoughtsTokenCount),
+  };
   if (typeof u.cachedContentTokenCount === 'number') usage.cacheReadTokens = u.cachedContentTokenCount;
+  if (typeof u.thoughtsTokenCount === 'number') usage.reasoningTokens = u.thoughtsTokenCount;
   return usage;
 }
 

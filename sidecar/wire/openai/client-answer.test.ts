@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Frame, StreamEvent } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
+import { AnthropicStreamDecoder } from '../anthropic/upstream-answer.ts';
 import { OpenAIStreamEncoder, encodeOpenAIResult } from './client-answer.ts';
 
 const NOW_S = 1733000000;
@@ -163,4 +164,18 @@ describe('OpenAIStreamEncoder passthrough (same format)', () => {
   });
 });
 
-test.todo('issue 18: usage from an Anthropic upstream reports prompt_tokens as the uncached input only (cache reads and writes left out of prompt_tokens and total_tokens)');
+test('usage from an Anthropic upstream: prompt_tokens counts cache reads and writes too, total_tokens adds them once; thinking tokens become reasoning_tokens', () => {
+  const decoder = new AnthropicStreamDecoder();
+  const named = (event: string, data: Record<string, unknown>) => ({ event, data: JSON.stringify({ type: event, ...data }) });
+  const frames = [
+    named('message_start', {
+      message: { id: 'msg_1', type: 'message', role: 'assistant', content: [], model: 'claude-sonnet-4-5', stop_reason: null, stop_sequence: null, usage: { input_tokens: 14, cache_creation_input_tokens: 10, cache_read_input_tokens: 96, output_tokens: 1 } },
+    }),
+    named('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 7, output_tokens_details: { thinking_tokens: 2 } } }),
+  ].map((e) => decoder.decode(e)!);
+  const enc = new OpenAIStreamEncoder(true, 'req1');
+  const out = frames.map((f) => enc.encode(f.events)).join('') + enc.end();
+  expect(payloads(out).at(-2)).toMatchObject({
+    usage: { prompt_tokens: 120, completion_tokens: 7, total_tokens: 127, prompt_tokens_details: { cached_tokens: 96, cache_write_tokens: 10 }, completion_tokens_details: { reasoning_tokens: 2 } },
+  });
+});

@@ -5,9 +5,14 @@ import type { ChatResult, Frame, JsonObject, StreamEvent, Usage } from '../../ch
 import { mergeUsage } from '../../chat/types.ts';
 import type { StreamEncoder } from '../types.ts';
 
-function openaiUsage(u: Usage): JsonObject {
+/** The neutral usage as OpenAI reports it: cached and reasoning tokens as details of the totals. */
+export function openaiUsage(u: Usage): JsonObject {
   const out: JsonObject = { prompt_tokens: u.inputTokens, completion_tokens: u.outputTokens, total_tokens: u.inputTokens + u.outputTokens };
-  if (u.cacheReadTokens !== undefined) out.prompt_tokens_details = { cached_tokens: u.cacheReadTokens };
+  const prompt: JsonObject = {};
+  if (u.cacheReadTokens !== undefined) prompt.cached_tokens = u.cacheReadTokens;
+  if (u.cacheWriteTokens !== undefined) prompt.cache_write_tokens = u.cacheWriteTokens;
+  if (Object.keys(prompt).length) out.prompt_tokens_details = prompt;
+  if (u.reasoningTokens !== undefined) out.completion_tokens_details = { reasoning_tokens: u.reasoningTokens };
   return out;
 }
 

@@ -38,7 +38,7 @@ describe('OpenAIStreamDecoder', () => {
     d.decode(chunk([delta({ role: 'assistant', content: 'Hi' })]));
     expect(d.decode(chunk([delta({}, 'stop')]))?.events).toEqual([{ type: 'finish', choice: 0, reason: 'stop' }]);
     expect([d.finished, d.complete]).toEqual([true, false]);
-    expect(d.decode(usageChunk)?.events).toEqual([{ type: 'usage', usage: { inputTokens: 120, outputTokens: 7, cacheReadTokens: 96 } }]);
+    expect(d.decode(usageChunk)?.events).toEqual([{ type: 'usage', usage: { inputTokens: 120, outputTokens: 7, cacheReadTokens: 96, reasoningTokens: 0 } }]);
     expect(d.complete).toBe(true);
     expect(d.decode({ data: '[DONE]' })).toBeNull();
     expect(d.complete).toBe(true);

@@ -17,11 +17,20 @@ export function finishFromOpenAI(reason: unknown): FinishReason {
   return (typeof reason === 'string' && FINISH[reason]) || 'stop';
 }
 
+/**
+ * OpenAI's `prompt_tokens` already counts every prompt token, cached or not, and
+ * `completion_tokens` counts reasoning: the details are parts of them, as in the neutral model.
+ */
 export function usageFromOpenAI(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
   const usage: Usage = { inputTokens: num(u.prompt_tokens), outputTokens: num(u.completion_tokens) };
-  const details = u.prompt_tokens_details;
-  if (isObject(details) && typeof details.cached_tokens === 'number') usage.cacheReadTokens = details.cached_tokens;
+  const prompt = u.prompt_tokens_details;
+  if (isObject(prompt)) {
+    if (typeof prompt.cached_tokens === 'number') usage.cacheReadTokens = prompt.cached_tokens;
+    if (typeof prompt.cache_write_tokens === 'number') usage.cacheWriteTokens = prompt.cache_write_tokens;
+  }
+  const completion = u.completion_tokens_details;
+  if (isObject(completion) && typeof completion.reasoning_tokens === 'number') usage.reasoningTokens = completion.reasoning_tokens;
   return usage;
 }
 
