@@ -147,12 +147,3 @@ export function asAirouteError(err: unknown): AirouteError {
 
 export const invalidRequest = (message: string, param: string | null = null) =>
   new AirouteError('invalid_request', 400, message, { param });
-
-/** Client parameters that mean nothing to the chosen backend's format: refused, never silently dropped. */
-export function refuseUntranslatable(params: readonly string[], backendKind: string): void {
-  const names = [...new Set(params)].sort();
-  if (names.length === 0) return;
-  throw new AirouteError('unsupported_parameter', 400, `unsupported parameter(s), with no equivalent in the ${backendKind} format: ${names.join(', ')}`, {
-    param: names[0] ?? null,
-  });
-}

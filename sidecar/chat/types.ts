@@ -43,7 +43,7 @@ export type Part =
   | ReasoningPart;
 
 /** How hard to think, in one vocabulary: each format maps its own knob to and from it. */
-export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh' | 'max';
 
 export interface ReasoningRequest {
   /** OpenAI `reasoning_effort` / Responses `reasoning.effort` / Gemini 3 `thinkingLevel`. */
@@ -76,7 +76,16 @@ export interface ChatPrompt {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
+  /** Anthropic `top_k`, Gemini `topK`; OpenAI-compatible servers accept `top_k`. */
+  topK?: number;
   stop?: string[];
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** An opaque id of the end user, for the provider's abuse detection (OpenAI `user`, Anthropic `metadata.user_id`). */
+  user?: string;
+  /** `false`: at most one tool call per turn (OpenAI `parallel_tool_calls`, Anthropic `disable_parallel_tool_use`). */
+  parallelToolCalls?: boolean;
   tools?: ToolDef[];
   toolChoice?: ToolChoice;
   responseFormat?: ResponseFormat;

@@ -7,6 +7,7 @@ export const AZURE_API_VERSION = '2024-10-21';
 export const azureOpenAI = openAIFamily({
   type: 'azure-openai',
   prefillByDefault: false,
+  dialect: { label: 'Azure OpenAI', maxTokens: 'max_completion_tokens', topK: false },
   continueFinalMessage: false,
   url: (b, deployment, path) =>
     `${trimSlash(b.baseURL)}/openai/deployments/${encodeURIComponent(deployment)}/${path}?api-version=${encodeURIComponent(b.apiVersion ?? AZURE_API_VERSION)}`,

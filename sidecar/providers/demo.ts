@@ -5,6 +5,7 @@ export const demo = openAIFamily({
   type: 'demo',
   inProcess: true,
   prefillByDefault: true,
+  dialect: { label: 'demo', maxTokens: 'max_tokens', topK: true },
   continueFinalMessage: true,
   url: (b, _model, path) => `demo://${b.name}/${path}`,
   auth: () => ({}),

@@ -6,6 +6,7 @@ import { openAIFamily, trimSlash } from './openai-family.ts';
 export const openaiCompatible = openAIFamily({
   type: 'openai-compatible',
   prefillByDefault: true,
+  dialect: { label: 'OpenAI-compatible', maxTokens: 'max_tokens', topK: true },
   continueFinalMessage: true,
   url: (b, _model, path) => `${trimSlash(b.baseURL)}/${path}`,
   auth: (b) => ({ authorization: `Bearer ${b.apiKey}` }),

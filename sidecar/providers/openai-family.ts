@@ -3,7 +3,7 @@
 import type { ChatRequest, EmbeddingsRequest, JsonObject } from '../chat/types.ts';
 import { isObject, malformed, parseJson } from '../wire/json.ts';
 import { OpenAIStreamDecoder, parseOpenAIResult } from '../wire/openai/upstream-answer.ts';
-import { openaiBody } from '../wire/openai/upstream-request.ts';
+import { openaiBody, type OpenAIDialect } from '../wire/openai/upstream-request.ts';
 import { classifyUpstream, providerErrorInfo } from './classify.ts';
 import type { BuildOptions, ProviderAdapter, ResolvedBackend, UpstreamRequest } from './types.ts';
 
@@ -12,6 +12,8 @@ export interface OpenAIFamilyOptions {
   inProcess?: boolean;
   prefillByDefault: boolean;
   continueFinalMessage: boolean;
+  /** How bodies built by translation are spelled for this server family. */
+  dialect: OpenAIDialect;
   url(backend: ResolvedBackend, model: string, path: 'chat/completions' | 'embeddings'): string;
   auth(backend: ResolvedBackend): Record<string, string>;
 }
@@ -27,7 +29,12 @@ export function openAIFamily(o: OpenAIFamilyOptions): ProviderAdapter {
     inProcess: o.inProcess === true,
     capabilities: (backend) => ({ format: 'openai', prefill: backend.prefill ?? o.prefillByDefault, embeddings: true, multipleChoices: true }),
     chatRequest(req: ChatRequest, backend: ResolvedBackend, model: string, opts: BuildOptions): UpstreamRequest {
-      const body = openaiBody(req, model, { stream: opts.stream, continueFinalMessage: o.continueFinalMessage, ...(opts.prefill !== undefined ? { prefill: opts.prefill } : {}) });
+      const body = openaiBody(req, model, {
+        stream: opts.stream,
+        continueFinalMessage: o.continueFinalMessage,
+        dialect: o.dialect,
+        ...(opts.prefill !== undefined ? { prefill: opts.prefill } : {}),
+      });
       return { url: o.url(backend, model, 'chat/completions'), method: 'POST', headers: headers(backend), body: JSON.stringify(body) };
     },
     streamDecoder: (req) => new OpenAIStreamDecoder(req.choices, true),

@@ -7,6 +7,7 @@ export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 export const openai = openAIFamily({
   type: 'openai',
   prefillByDefault: false,
+  dialect: { label: 'OpenAI', maxTokens: 'max_completion_tokens', topK: false },
   continueFinalMessage: false,
   url: (b, _model, path) => `${trimSlash(b.baseURL)}/${path}`,
   auth: (b) => ({ authorization: `Bearer ${b.apiKey}` }),
