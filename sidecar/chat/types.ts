@@ -180,6 +180,8 @@ export function emptyChoice(index: number): ChoiceResult {
 export class ResultBuilder {
   readonly result: ChatResult = { id: '', model: '', choices: [] };
   private readonly texts: string[][] = [];
+  /** The reasoning text of the block still streaming, per choice. */
+  private readonly thinking: string[][] = [];
 
   add(ev: StreamEvent): void {
     switch (ev.type) {
@@ -193,8 +195,18 @@ export class ResultBuilder {
         this.choice(ev.choice);
         return;
       case 'tool_start':
-        this.choice(ev.choice).toolCalls[ev.index] = { id: ev.id, name: ev.name, arguments: '' };
+        this.choice(ev.choice).toolCalls[ev.index] = { id: ev.id, name: ev.name, arguments: '', ...(ev.signature ? { signature: ev.signature } : {}) };
         return;
+      case 'reasoning':
+        (this.thinking[ev.choice] ??= []).push(ev.text);
+        this.choice(ev.choice);
+        return;
+      case 'reasoning_end': {
+        const { type: _type, choice, ...proof } = ev;
+        (this.choice(choice).reasoning ??= []).push({ text: (this.thinking[choice] ?? []).join(''), ...proof });
+        this.thinking[choice] = [];
+        return;
+      }
       case 'tool_args': {
         const call = this.choice(ev.choice).toolCalls[ev.index];
         if (call) call.arguments += ev.args;

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { Frame, StreamEvent } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
+import { withSignature } from '../tool-id.ts';
 import { AnthropicStreamEncoder, encodeAnthropicResult } from './client-answer.ts';
 
 /** A named-event SSE stream as [event, data] pairs; checks that each data's type repeats its event name. */
@@ -179,6 +180,67 @@ describe('AnthropicStreamEncoder passthrough (same format) and continuation', ()
     expect(out.map(([name, d]) => [name, d.index])).toEqual([
       ['content_block_start', 1],
       ['content_block_delta', 1],
+    ]);
+  });
+});
+
+describe('reasoning for an Anthropic client', () => {
+  test("thinking streams as a thinking block; Anthropic's signature closes it as signature_delta; another provider's reasoning stays unsigned", () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const out =
+      enc.encode([
+        { type: 'start', id: 'r1', model: 'm' },
+        { type: 'reasoning', choice: 0, text: 'Hmm.' },
+        { type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQB' },
+        { type: 'reasoning', choice: 0, text: 'Other.' },
+        { type: 'reasoning_end', choice: 0, origin: 'gemini', signature: 'CiQB' },
+        { type: 'reasoning_end', choice: 0, origin: 'anthropic', redacted: 'EmwK' },
+        { type: 'tool_start', choice: 0, index: 0, id: 'call_0_0', name: 'f', signature: 'CiQB' },
+      ]) + enc.end();
+    expect(events(out).map(([name, d]) => [name, d.index ?? null, d.delta ?? d.content_block ?? null])).toEqual([
+      ['message_start', null, null],
+      ['content_block_start', 0, { type: 'thinking', thinking: '', signature: '' }],
+      ['content_block_delta', 0, { type: 'thinking_delta', thinking: 'Hmm.' }],
+      ['content_block_delta', 0, { type: 'signature_delta', signature: 'EqQB' }],
+      ['content_block_stop', 0, null],
+      ['content_block_start', 1, { type: 'thinking', thinking: '', signature: '' }],
+      ['content_block_delta', 1, { type: 'thinking_delta', thinking: 'Other.' }],
+      ['content_block_stop', 1, null],
+      ['content_block_start', 2, { type: 'redacted_thinking', data: 'EmwK' }],
+      ['content_block_stop', 2, null],
+      ['content_block_start', 3, { type: 'tool_use', id: withSignature('call_0_0', 'CiQB'), name: 'f', input: {} }],
+      ['content_block_stop', 3, null],
+      ['message_delta', null, { stop_reason: 'end_turn', stop_sequence: null }],
+      ['message_stop', null, null],
+    ]);
+  });
+
+  test('a complete answer: thinking blocks first, signed only where Anthropic signed them', () => {
+    const m = encodeAnthropicResult(
+      {
+        id: 'r',
+        model: 'm',
+        choices: [
+          {
+            index: 0,
+            text: 'Done.',
+            toolCalls: [],
+            finishReason: 'stop',
+            reasoning: [
+              { text: 'A', origin: 'anthropic', signature: 'EqQB' },
+              { text: '', origin: 'anthropic', redacted: 'EmwK' },
+              { text: 'B', origin: 'openai' },
+            ],
+          },
+        ],
+      },
+      'req1',
+    );
+    expect(m.content).toEqual([
+      { type: 'thinking', thinking: 'A', signature: 'EqQB' },
+      { type: 'redacted_thinking', data: 'EmwK' },
+      { type: 'thinking', thinking: 'B', signature: '' },
+      { type: 'text', text: 'Done.' },
     ]);
   });
 });

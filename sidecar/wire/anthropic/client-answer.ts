@@ -2,8 +2,9 @@
 // the named-event stream an Anthropic client expects, numbering content blocks itself when the
 // upstream did not.
 import type { AirouteError } from '../../errors.ts';
-import type { ChatResult, FinishReason, Frame, JsonObject, StreamEvent, Usage } from '../../chat/types.ts';
+import type { ChatResult, FinishReason, Frame, JsonObject, ReasoningPart, StreamEvent, Usage } from '../../chat/types.ts';
 import { mergeUsage, parseArguments } from '../../chat/types.ts';
+import { withSignature } from '../tool-id.ts';
 import type { StreamEncoder } from '../types.ts';
 
 function stopReason(reason: FinishReason | null, stopSequence: string | null | undefined): string {
@@ -36,11 +37,20 @@ export function anthropicUsage(u: Usage | undefined): JsonObject {
   return out;
 }
 
+/**
+ * Reasoning as Anthropic's blocks. Only Anthropic's own signature is a signature here: another
+ * provider's proof means nothing to Anthropic, so its thinking goes out unsigned (text only).
+ */
+function thinkingBlock(r: Omit<ReasoningPart, 'type'>): JsonObject {
+  if (r.origin === 'anthropic' && r.redacted !== undefined) return { type: 'redacted_thinking', data: r.redacted };
+  return { type: 'thinking', thinking: r.text, signature: r.origin === 'anthropic' ? (r.signature ?? '') : '' };
+}
+
 export function encodeAnthropicResult(r: ChatResult, fallbackId: string): JsonObject {
   const c = r.choices[0];
-  const content: JsonObject[] = [];
+  const content: JsonObject[] = (c?.reasoning ?? []).map(thinkingBlock);
   if (c?.text) content.push({ type: 'text', text: c.text });
-  for (const t of c?.toolCalls ?? []) content.push({ type: 'tool_use', id: t.id, name: t.name, input: parseArguments(t.arguments) });
+  for (const t of c?.toolCalls ?? []) content.push({ type: 'tool_use', id: withSignature(t.id, t.signature), name: t.name, input: parseArguments(t.arguments) });
   return {
     id: r.id || `msg_${fallbackId}`,
     type: 'message',
@@ -141,7 +151,23 @@ export class AnthropicStreamEncoder implements StreamEncoder {
           break;
         case 'tool_start':
           out += this.ensureStarted();
-          out += this.openBlock('tool_use', { type: 'tool_use', id: ev.id, name: ev.name, input: {} }, ev.index);
+          // A Gemini 3 signature rides in the id, which every client sends back verbatim (wire/tool-id.ts).
+          out += this.openBlock('tool_use', { type: 'tool_use', id: withSignature(ev.id, ev.signature), name: ev.name, input: {} }, ev.index);
+          break;
+        case 'reasoning':
+          out += this.ensureStarted();
+          if (this.open?.kind !== 'thinking') out += this.openBlock('thinking', { type: 'thinking', thinking: '', signature: '' });
+          out += sse('content_block_delta', { index: this.open!.index, delta: { type: 'thinking_delta', thinking: ev.text } });
+          break;
+        case 'reasoning_end':
+          out += this.ensureStarted();
+          if (ev.origin === 'anthropic' && ev.redacted !== undefined) {
+            out += this.openBlock('redacted_thinking', { type: 'redacted_thinking', data: ev.redacted }) + this.closeBlock();
+            break;
+          }
+          if (this.open?.kind !== 'thinking') break;
+          if (ev.origin === 'anthropic' && ev.signature) out += sse('content_block_delta', { index: this.open.index, delta: { type: 'signature_delta', signature: ev.signature } });
+          out += this.closeBlock();
           break;
         case 'tool_args':
           if (this.open?.tool === ev.index)

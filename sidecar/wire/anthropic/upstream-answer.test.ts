@@ -70,11 +70,17 @@ describe('AnthropicStreamDecoder', () => {
     expect(d.decode(ev('message_delta', { delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 89 } }))?.events[0]).toEqual({ type: 'finish', choice: 0, reason: 'tool_calls', stopSequence: null });
   });
 
-  test('thinking blocks are tracked as blocks but carry no neutral events', () => {
+  test('thinking: its text as reasoning events; the signature, spelled by signature_delta, travels with the end of the block', () => {
     const d = new AnthropicStreamDecoder();
-    expect(d.decode(ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '' } }))).toMatchObject({ events: [], block: { op: 'start', index: 0, kind: 'thinking' } });
-    expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'Let me think' } }))?.events).toEqual([]);
+    expect(d.decode(ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }))).toMatchObject({ events: [], block: { op: 'start', index: 0, kind: 'thinking' } });
+    expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'Let me think' } }))?.events).toEqual([{ type: 'reasoning', choice: 0, text: 'Let me think' }]);
     expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'EqQBCgIYAh' } }))?.events).toEqual([]);
+    expect(d.decode(ev('content_block_stop', { index: 0 }))).toMatchObject({ events: [{ type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQBCgIYAh' }], block: { op: 'stop', index: 0 } });
+    // a redacted block is all proof and no text
+    expect(d.decode(ev('content_block_start', { index: 1, content_block: { type: 'redacted_thinking', data: 'EmwKAhgB' } }))?.events).toEqual([
+      { type: 'reasoning_end', choice: 0, origin: 'anthropic', redacted: 'EmwKAhgB' },
+    ]);
+    expect(d.decode(ev('content_block_stop', { index: 1 }))?.events).toEqual([]);
   });
 
   test("stop reasons: a stop sequence is kept; max_tokens and the context window are 'length'; refusal is content_filter", () => {
@@ -132,7 +138,16 @@ describe('parseAnthropicResult', () => {
     expect(parseAnthropicResult(JSON.stringify(body))).toEqual({
       id: 'msg_01',
       model: 'claude-sonnet-4-5',
-      choices: [{ index: 0, text: 'Checking now.', toolCalls: [{ id: 'toolu_1', name: 'get_weather', arguments: '{"city":"Paris"}' }], finishReason: 'tool_calls', stopSequence: null }],
+      choices: [
+        {
+          index: 0,
+          text: 'Checking now.',
+          toolCalls: [{ id: 'toolu_1', name: 'get_weather', arguments: '{"city":"Paris"}' }],
+          finishReason: 'tool_calls',
+          stopSequence: null,
+          reasoning: [{ text: 'hmm', origin: 'anthropic', signature: 'sig' }],
+        },
+      ],
       usage: { inputTokens: 120, outputTokens: 30, cacheReadTokens: 96, cacheWriteTokens: 10 },
     });
   });

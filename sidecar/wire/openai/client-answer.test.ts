@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Frame, StreamEvent } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
 import { AnthropicStreamDecoder } from '../anthropic/upstream-answer.ts';
+import { splitSignature, withSignature } from '../tool-id.ts';
 import { OpenAIStreamEncoder, encodeOpenAIResult } from './client-answer.ts';
 
 const NOW_S = 1733000000;
@@ -177,5 +178,34 @@ test('usage from an Anthropic upstream: prompt_tokens counts cache reads and wri
   const out = frames.map((f) => enc.encode(f.events)).join('') + enc.end();
   expect(payloads(out).at(-2)).toMatchObject({
     usage: { prompt_tokens: 120, completion_tokens: 7, total_tokens: 127, prompt_tokens_details: { cached_tokens: 96, cache_write_tokens: 10 }, completion_tokens_details: { reasoning_tokens: 2 } },
+  });
+});
+
+describe('reasoning and signed tool calls for an OpenAI client', () => {
+  test("reasoning streams as delta.reasoning_content (the role rides on the first delta); a signed call's id carries its signature", () => {
+    const enc = new OpenAIStreamEncoder(false, 'req1');
+    const out = enc.encode([
+      start,
+      { type: 'reasoning', choice: 0, text: 'Think.' },
+      { type: 'reasoning_end', choice: 0, origin: 'gemini' },
+      { type: 'tool_start', choice: 0, index: 0, id: 'call_0_0', name: 'f', signature: 'CiQB' },
+    ]);
+    const [first, second] = payloads(out) as { choices: { delta: Record<string, unknown> }[] }[];
+    expect(first?.choices[0]?.delta).toEqual({ role: 'assistant', reasoning_content: 'Think.' });
+    const id = (second?.choices[0]?.delta.tool_calls as { id: string }[])[0]!.id;
+    expect(id).toBe(withSignature('call_0_0', 'CiQB'));
+    expect(splitSignature(id)).toEqual({ id: 'call_0_0', signature: 'CiQB' });
+  });
+
+  test('a complete answer: reasoning_content beside the content, signed ids on the calls', () => {
+    const body = encodeOpenAIResult(
+      {
+        id: 'r',
+        model: 'm',
+        choices: [{ index: 0, text: '', toolCalls: [{ id: 'call_0_0', name: 'f', arguments: '{}', signature: 'CiQB' }], finishReason: 'tool_calls', reasoning: [{ text: 'Think.', origin: 'anthropic', signature: 'EqQB' }] }],
+      },
+      'req1',
+    ) as { choices: { message: Record<string, unknown> }[] };
+    expect(body.choices[0]?.message).toMatchObject({ reasoning_content: 'Think.', tool_calls: [{ id: withSignature('call_0_0', 'CiQB') }] });
   });
 });

@@ -1,8 +1,9 @@
 // OpenAI Chat Completions, client answer: a neutral result or stream written as the
 // `chat.completion` object or `chat.completion.chunk` stream an OpenAI client expects.
 import type { AirouteError } from '../../errors.ts';
-import type { ChatResult, Frame, JsonObject, StreamEvent, Usage } from '../../chat/types.ts';
+import type { ChatResult, ChoiceResult, Frame, JsonObject, StreamEvent, Usage } from '../../chat/types.ts';
 import { mergeUsage } from '../../chat/types.ts';
+import { withSignature } from '../tool-id.ts';
 import type { StreamEncoder } from '../types.ts';
 
 /** The neutral usage as OpenAI reports it: cached and reasoning tokens as details of the totals. */
@@ -14,6 +15,16 @@ export function openaiUsage(u: Usage): JsonObject {
   if (Object.keys(prompt).length) out.prompt_tokens_details = prompt;
   if (u.reasoningTokens !== undefined) out.completion_tokens_details = { reasoning_tokens: u.reasoningTokens };
   return out;
+}
+
+/**
+ * Chat Completions has no reasoning field; OpenAI-compatible servers (vLLM, SGLang, DeepSeek) and
+ * the clients built for them (the AI SDK's openai-compatible provider, LangChain) use
+ * `reasoning_content`, which OpenAI's own SDK passes through untouched.
+ */
+function reasoningContent(reasoning: ChoiceResult['reasoning']): JsonObject {
+  const text = (reasoning ?? []).map((r) => r.text).join('');
+  return text ? { reasoning_content: text } : {};
 }
 
 export function encodeOpenAIResult(r: ChatResult, fallbackId: string): JsonObject {
@@ -28,8 +39,9 @@ export function encodeOpenAIResult(r: ChatResult, fallbackId: string): JsonObjec
         role: 'assistant',
         content: c.text === '' && c.toolCalls.length ? null : c.text,
         refusal: null,
+        ...reasoningContent(c.reasoning),
         ...(c.toolCalls.length
-          ? { tool_calls: c.toolCalls.map((t) => ({ id: t.id, type: 'function', function: { name: t.name, arguments: t.arguments } })) }
+          ? { tool_calls: c.toolCalls.map((t) => ({ id: withSignature(t.id, t.signature), type: 'function', function: { name: t.name, arguments: t.arguments } })) }
           : {}),
       },
       logprobs: null,
@@ -96,9 +108,16 @@ export class OpenAIStreamEncoder implements StreamEncoder {
           out += this.chunk([{ index: ev.choice, delta, logprobs: null, finish_reason: null }]);
           break;
         }
+        case 'reasoning': {
+          const delta: JsonObject = this.roleSent.has(ev.choice) ? { reasoning_content: ev.text } : { role: 'assistant', reasoning_content: ev.text };
+          this.roleSent.add(ev.choice);
+          out += this.chunk([{ index: ev.choice, delta, logprobs: null, finish_reason: null }]);
+          break;
+        }
         case 'tool_start': {
           const delta: JsonObject = {
-            tool_calls: [{ index: ev.index, id: ev.id, type: 'function', function: { name: ev.name, arguments: '' } }],
+            // A Gemini 3 signature rides in the id, which every client sends back verbatim (wire/tool-id.ts).
+            tool_calls: [{ index: ev.index, id: withSignature(ev.id, ev.signature), type: 'function', function: { name: ev.name, arguments: '' } }],
           };
           if (!this.roleSent.has(ev.choice)) delta.role = 'assistant';
           this.roleSent.add(ev.choice);

@@ -152,3 +152,31 @@ describe('parseOpenAIResult', () => {
     expect(thrown(() => parseOpenAIResult('{"object":"chat.completion"}')).code).toBe('upstream_malformed');
   });
 });
+
+describe('OpenAI-compatible extensions', () => {
+  test('reasoning_content (vLLM, SGLang, llama.cpp) or reasoning (Ollama) streams as reasoning, ended by the first content', () => {
+    const d = new OpenAIStreamDecoder(1, true);
+    d.decode(chunk([delta({ role: 'assistant', content: '' })]));
+    expect(d.decode(chunk([delta({ reasoning_content: 'Think' })]))?.events).toEqual([{ type: 'reasoning', choice: 0, text: 'Think' }]);
+    expect(d.decode(chunk([delta({ reasoning: ' more' })]))?.events).toEqual([{ type: 'reasoning', choice: 0, text: ' more' }]);
+    expect(d.decode(chunk([delta({ content: 'Hi' })]))?.events).toEqual([
+      { type: 'reasoning_end', choice: 0, origin: 'openai' },
+      { type: 'text', choice: 0, text: 'Hi' },
+    ]);
+  });
+
+  test("vLLM's stop_reason and SGLang's matched_stop name the stop sequence that ended the choice; a stop token id is not one", () => {
+    const finish = (extra: Record<string, unknown>) => new OpenAIStreamDecoder(1, false).decode(chunk([{ ...delta({}, 'stop'), ...extra }]))?.events.at(-1);
+    expect(finish({ stop_reason: 'END' })).toEqual({ type: 'finish', choice: 0, reason: 'stop', stopSequence: 'END' });
+    expect(finish({ matched_stop: '###' })).toEqual({ type: 'finish', choice: 0, reason: 'stop', stopSequence: '###' });
+    expect(finish({ stop_reason: 128009 })).toEqual({ type: 'finish', choice: 0, reason: 'stop' });
+    const body = { id: 'x', model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'a', reasoning_content: 'why' }, finish_reason: 'stop', stop_reason: 'END' }] };
+    expect(parseOpenAIResult(JSON.stringify(body)).choices[0]).toMatchObject({ stopSequence: 'END', reasoning: [{ text: 'why', origin: 'openai' }] });
+  });
+
+  test("Gemini 3's function-call signature from Google's OpenAI-compatible endpoint (extra_content.google.thought_signature) rides on the tool call", () => {
+    const d = new OpenAIStreamDecoder(1, false);
+    const tc = { index: 0, id: 'fc_1', type: 'function', function: { name: 'f', arguments: '{}' }, extra_content: { google: { thought_signature: 'CiQB' } } };
+    expect(d.decode(chunk([delta({ tool_calls: [tc] })]))?.events.find((e) => e.type === 'tool_start')).toEqual({ type: 'tool_start', choice: 0, index: 0, id: 'fc_1', name: 'f', signature: 'CiQB' });
+  });
+});

@@ -1,6 +1,6 @@
 // OpenAI Chat Completions, upstream answer: a provider's stream chunks and JSON body decoded into
 // neutral events and results, with its finish reasons and usage mapped.
-import type { ChatResult, FinishReason, Frame, StreamEvent, Usage } from '../../chat/types.ts';
+import type { ChatResult, ChoiceResult, FinishReason, Frame, JsonObject, StreamEvent, Usage } from '../../chat/types.ts';
 import { isObject, malformed, num, parseJson, str } from '../json.ts';
 import { inStreamError } from '../stream-error.ts';
 import type { SseEvent, StreamDecoder } from '../types.ts';
@@ -34,12 +34,38 @@ export function usageFromOpenAI(u: unknown): Usage | undefined {
   return usage;
 }
 
+/**
+ * Reasoning text from OpenAI-compatible servers: `reasoning_content` (vLLM, SGLang, llama.cpp,
+ * DeepSeek) or `reasoning` (Ollama, OpenRouter, newer vLLM). OpenAI itself sends none here.
+ */
+function reasoningOf(o: JsonObject): string | undefined {
+  const r = o.reasoning_content ?? o.reasoning;
+  return typeof r === 'string' && r !== '' ? r : undefined;
+}
+
+/**
+ * The stop sequence that ended a choice, where the server says: vLLM's `stop_reason` and SGLang's
+ * `matched_stop` hold the matched string (or a stop token's id, which is not a sequence).
+ */
+function stopSequenceOf(c: JsonObject): string | null {
+  const s = c.stop_reason ?? c.matched_stop;
+  return typeof s === 'string' ? s : null;
+}
+
+/** Google's OpenAI-compatible endpoint puts Gemini 3's function-call signature here. */
+function signatureOf(tc: JsonObject): string | undefined {
+  const google = isObject(tc.extra_content) && isObject(tc.extra_content.google) ? tc.extra_content.google : undefined;
+  return typeof google?.thought_signature === 'string' && google.thought_signature !== '' ? google.thought_signature : undefined;
+}
+
 export class OpenAIStreamDecoder implements StreamDecoder {
   complete = false;
   finished = false;
   private started = false;
   private finishes = 0;
   private usageSeen = false;
+  /** Choices whose reasoning is streaming: the first other content (or the finish) ends it. */
+  private readonly reasoning = new Set<number>();
   private readonly choices: number;
   private readonly expectUsage: boolean;
 
@@ -68,19 +94,35 @@ export class OpenAIStreamDecoder implements StreamDecoder {
         if (!isObject(c)) throw malformed('stream chunk');
         const choice = typeof c.index === 'number' ? c.index : 0;
         const d = isObject(c.delta) ? c.delta : {};
-        if (typeof d.content === 'string' && d.content !== '') events.push({ type: 'text', choice, text: d.content });
+        const thought = reasoningOf(d);
+        if (thought !== undefined) {
+          this.reasoning.add(choice);
+          events.push({ type: 'reasoning', choice, text: thought });
+        }
+        const endReasoning = () => {
+          if (this.reasoning.delete(choice)) events.push({ type: 'reasoning_end', choice, origin: 'openai' });
+        };
+        if (typeof d.content === 'string' && d.content !== '') {
+          endReasoning();
+          events.push({ type: 'text', choice, text: d.content });
+        }
         if (Array.isArray(d.tool_calls))
           for (const tc of d.tool_calls) {
             if (!isObject(tc)) throw malformed('tool call delta');
             const index = typeof tc.index === 'number' ? tc.index : 0;
             const fn = isObject(tc.function) ? tc.function : {};
-            if (typeof tc.id === 'string' || typeof fn.name === 'string')
-              events.push({ type: 'tool_start', choice, index, id: str(tc.id), name: str(fn.name) });
+            endReasoning();
+            if (typeof tc.id === 'string' || typeof fn.name === 'string') {
+              const signature = signatureOf(tc);
+              events.push({ type: 'tool_start', choice, index, id: str(tc.id), name: str(fn.name), ...(signature ? { signature } : {}) });
+            }
             if (typeof fn.arguments === 'string' && fn.arguments !== '') events.push({ type: 'tool_args', choice, index, args: fn.arguments });
           }
         if (c.finish_reason !== null && c.finish_reason !== undefined) {
+          endReasoning();
           this.finishes++;
-          events.push({ type: 'finish', choice, reason: finishFromOpenAI(c.finish_reason) });
+          const stopSequence = stopSequenceOf(c);
+          events.push({ type: 'finish', choice, reason: finishFromOpenAI(c.finish_reason), ...(stopSequence !== null ? { stopSequence } : {}) });
         }
       }
     const usage = usageFromOpenAI(chunk.usage);
@@ -103,17 +145,23 @@ export function parseOpenAIResult(text: string): ChatResult {
     choices: body.choices.map((c, i) => {
       const choice = isObject(c) ? c : {};
       const msg = isObject(choice.message) ? choice.message : {};
-      return {
+      const thought = reasoningOf(msg);
+      const stopSequence = stopSequenceOf(choice);
+      const out: ChoiceResult = {
         index: typeof choice.index === 'number' ? choice.index : i,
         text: typeof msg.content === 'string' ? msg.content : '',
         toolCalls: Array.isArray(msg.tool_calls)
           ? msg.tool_calls.filter(isObject).map((tc) => {
               const fn = isObject(tc.function) ? tc.function : {};
-              return { id: str(tc.id), name: str(fn.name), arguments: str(fn.arguments) };
+              const signature = signatureOf(tc);
+              return { id: str(tc.id), name: str(fn.name), arguments: str(fn.arguments), ...(signature ? { signature } : {}) };
             })
           : [],
         finishReason: choice.finish_reason == null ? null : finishFromOpenAI(choice.finish_reason),
       };
+      if (stopSequence !== null) out.stopSequence = stopSequence;
+      if (thought !== undefined) out.reasoning = [{ text: thought, origin: 'openai' }];
+      return out;
     }),
   };
   const usage = usageFromOpenAI(body.usage);
