@@ -215,9 +215,3 @@ export function compileConfig(doc: SidecarConfig, version: number, resolve: Secr
     },
   };
 }
-
-/** The config the sidecar runs with no file: the demo backend under the model name `demo`. */
-export const DEMO_CONFIG: SidecarConfig = {
-  backends: [{ name: 'demo', type: 'demo' }],
-  routes: [{ model: 'demo', backends: [{ backend: 'demo' }] }],
-};

@@ -3,7 +3,7 @@
 // only moves bytes.
 import { performance } from 'node:perf_hooks';
 import { asAirouteError, type AirouteError } from '../errors.ts';
-import type { Sidecar } from '../sidecar.ts';
+import { cancelled, type Sidecar } from '../sidecar.ts';
 import { encoderFor, resultBody } from './answer-body.ts';
 import type { Answer, RouteExchange, StreamAnswer } from './exchange.ts';
 import { finish } from './finish.ts';
@@ -69,7 +69,10 @@ async function stream(x: RouteExchange, sink: ClientSink, answer: StreamAnswer, 
       if (waiting) await waiting;
       if (sink.closed) break;
     }
-    if (!sink.closed) sink.end(encoder.end());
+    // The client left (often while we waited on its backpressure): what it got is a prefix, so
+    // the request was cancelled, not completed.
+    if (sink.closed) tally.error = failureOf(x, cancelled());
+    else sink.end(encoder.end());
   } catch (e) {
     const err = failureOf(x, e);
     tally.error = err;
