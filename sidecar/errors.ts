@@ -52,6 +52,10 @@ export interface ErrorDetails {
   providerFormat?: 'openai' | 'anthropic' | 'gemini';
   providerType?: string;
   providerCode?: string | null;
+  /** The provider's own error body, secrets redacted: a client of the same format gets it as it came. */
+  providerBody?: string;
+  /** Upstream response headers the client gets too (the provider's request id). */
+  responseHeaders?: Record<string, string>;
   param?: string | null;
   backend?: string;
   /** The backend cannot express this request at all (a parameter its format lacks). */
@@ -87,7 +91,8 @@ export class AirouteError extends Error {
         message: this.message,
         type: (same && this.details.providerType) || openAIType(this.status),
         param: this.details.param ?? null,
-        code: (same && this.details.providerCode) || this.code,
+        // The provider's own code, null included: a same-format client must see what OpenAI said.
+        code: same ? (this.details.providerCode ?? null) : this.code,
         ...(this.details.extra ? { airoute: this.details.extra } : {}),
       },
     };

@@ -97,9 +97,14 @@ export interface ChatPrompt {
 
 export type JsonObject = Record<string, unknown>;
 
+/** Request headers as Node gives them (lower-case names). */
+export type ClientHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
 export interface ChatRequest {
   operation: 'chat';
   format: ClientFormat;
+  /** The client's request headers: a backend of the same format gets its protocol headers (providers/headers.ts). */
+  headers?: ClientHeaders;
   /** The client's JSON body, untouched; same-format backends get it with the model replaced. */
   body: JsonObject;
   model: string;
@@ -113,6 +118,7 @@ export interface ChatRequest {
 export interface EmbeddingsRequest {
   operation: 'embeddings';
   format: 'openai';
+  headers?: ClientHeaders;
   body: JsonObject;
   model: string;
   stream: false;

@@ -9,6 +9,9 @@ export const azureOpenAI = openAIFamily({
   prefillByDefault: false,
   dialect: { label: 'Azure OpenAI', maxTokens: 'max_completion_tokens', topK: false },
   continueFinalMessage: false,
+  // The OpenAI organization and project name an api.openai.com account, which means nothing to Azure.
+  forwardHeaders: [],
+  requestIdHeaders: ['apim-request-id', 'x-request-id'],
   url: (b, deployment, path) =>
     `${trimSlash(b.baseURL)}/openai/deployments/${encodeURIComponent(deployment)}/${path}?api-version=${encodeURIComponent(b.apiVersion ?? AZURE_API_VERSION)}`,
   auth: (b) => ({ 'api-key': b.apiKey ?? '' }),

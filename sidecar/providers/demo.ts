@@ -7,6 +7,8 @@ export const demo = openAIFamily({
   prefillByDefault: true,
   dialect: { label: 'demo', maxTokens: 'max_tokens', topK: true },
   continueFinalMessage: true,
+  forwardHeaders: [],
+  requestIdHeaders: [],
   url: (b, _model, path) => `demo://${b.name}/${path}`,
   auth: () => ({}),
 });

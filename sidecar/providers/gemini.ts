@@ -1,7 +1,7 @@
 // Google Gemini (Generative Language API). No assistant prefill; resume uses verify.
 import { GeminiStreamDecoder, parseGeminiResult } from '../wire/gemini/upstream-answer.ts';
 import { geminiBody } from '../wire/gemini/upstream-request.ts';
-import { classifyUpstream, providerErrorInfo } from './classify.ts';
+import { upstreamError } from './upstream-error.ts';
 import { trimSlash } from './openai-family.ts';
 import type { ProviderAdapter } from './types.ts';
 
@@ -10,6 +10,9 @@ export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com';
 export const gemini: ProviderAdapter = {
   type: 'gemini',
   capabilities: (b) => ({ format: 'gemini', prefill: b.prefill ?? false, embeddings: false, multipleChoices: true }),
+  // No client speaks Gemini's format, and its answers carry no request-id header.
+  forwardHeaders: [],
+  requestIdHeaders: [],
   chatRequest(req, b, model, opts) {
     const body = geminiBody(req, opts.prefill !== undefined ? { prefill: opts.prefill } : {});
     const method = opts.stream ? 'streamGenerateContent?alt=sse' : 'generateContent';
@@ -22,5 +25,5 @@ export const gemini: ProviderAdapter = {
   },
   streamDecoder: (req) => new GeminiStreamDecoder(req.choices, req.model),
   chatResult: (text) => parseGeminiResult(text, ''),
-  error: (status, body, h, secrets) => classifyUpstream(status, h, providerErrorInfo(status, body, secrets), '', 'gemini'),
+  error: (status, body, h, secrets) => upstreamError(status, body, h, secrets, 'gemini'),
 };

@@ -9,6 +9,8 @@ export const openai = openAIFamily({
   prefillByDefault: false,
   dialect: { label: 'OpenAI', maxTokens: 'max_completion_tokens', topK: false },
   continueFinalMessage: false,
+  forwardHeaders: ['openai-organization', 'openai-project', 'openai-beta'],
+  requestIdHeaders: ['x-request-id'],
   url: (b, _model, path) => `${trimSlash(b.baseURL)}/${path}`,
   auth: (b) => ({ authorization: `Bearer ${b.apiKey}` }),
 });

@@ -49,6 +49,10 @@ export interface ProviderAdapter {
   /** Answered inside the process (the demo model) rather than over HTTP. */
   readonly inProcess?: boolean;
   capabilities(backend: ResolvedBackend): Capabilities;
+  /** Client protocol headers a same-format request forwards (providers/headers.ts). */
+  readonly forwardHeaders: readonly string[];
+  /** Response headers that carry the provider's request id, handed back to the client under the same name. */
+  readonly requestIdHeaders: readonly string[];
   chatRequest(req: ChatRequest, backend: ResolvedBackend, model: string, opts: BuildOptions): UpstreamRequest;
   streamDecoder(req: ChatRequest): StreamDecoder;
   chatResult(body: string): ChatResult;

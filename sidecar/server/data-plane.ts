@@ -91,6 +91,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
 async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, endpoint: Endpoint, path: string): Promise<void> {
   const config = ready(sc);
   const request = decode(endpoint, parseJsonObject(await readBody(req, config.maxBodyBytes)));
+  request.headers = req.headers;
   const route = config.routes.get(request.model);
   if (!route) throw modelNotFound(request.model);
   if (opts.requests && /\brespond-async\b/i.test(header(req, 'prefer') ?? '')) {

@@ -6,6 +6,7 @@
 import type { EmbeddingsRequest, Frame } from '../chat/types.ts';
 import type { RuntimeBackend } from '../config/runtime.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
+import { echoedHeaders } from '../providers/headers.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
 import { decodeFrames, readText } from '../upstream/frames.ts';
 import type { UpstreamResponse } from '../upstream/transport.ts';
@@ -135,6 +136,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     throw fail(explain(err, 'connect'), 'connect');
   }
 
+  const upstreamHeaders = echoedHeaders(res.headers, backend.adapter.requestIdHeaders);
   if (res.status >= 400) {
     let text = '';
     try {
@@ -157,7 +159,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
         fallback: 'prefill_rejected',
       });
     }
-    throw fail(err, 'headers');
+    throw fail(err.with({ responseHeaders: upstreamHeaders }), 'headers');
   }
 
   if (!stream) {
@@ -167,8 +169,8 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
       release();
       const answer: Answer =
         x.request.operation === 'chat'
-          ? { kind: 'json', target, attempt: n, raw: text, result: backend.adapter.chatResult(text) }
-          : { kind: 'json', target, attempt: n, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
+          ? { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, result: backend.adapter.chatResult(text) }
+          : { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
       if (answer.result && !answer.result.model) answer.result.model = target.model;
       circuit.success();
       return answer;
@@ -239,7 +241,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
       res.discard();
     }
   }
-  return { kind: 'stream', target, attempt: n, mode, frames: rest(), ...(sentPrefill !== undefined ? { sentPrefill } : {}) };
+  return { kind: 'stream', target, attempt: n, upstreamHeaders, mode, frames: rest(), ...(sentPrefill !== undefined ? { sentPrefill } : {}) };
 };
 
 function embeddingsRequest(backend: RuntimeBackend, req: EmbeddingsRequest, model: string): UpstreamRequest {
