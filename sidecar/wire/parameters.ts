@@ -54,7 +54,7 @@ export const PARAMETERS: readonly ParameterRow[] = [
     neutral: 'topK',
     client: { anthropic: ['top_k'] },
     backend: { openai: null, 'azure-openai': null, 'openai-compatible': 'top_k', anthropic: 'top_k', gemini: 'generationConfig.topK' },
-    note: 'vLLM, SGLang, llama.cpp and Ollama accept top_k beside the OpenAI parameters',
+    note: "vLLM, SGLang and llama.cpp accept top_k beside the OpenAI parameters (Ollama's OpenAI endpoint ignores it)",
   },
   {
     neutral: 'stop',

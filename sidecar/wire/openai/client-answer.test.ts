@@ -209,3 +209,31 @@ describe('reasoning and signed tool calls for an OpenAI client', () => {
     expect(body.choices[0]?.message).toMatchObject({ reasoning_content: 'Think.', tool_calls: [{ id: withSignature('call_0_0', 'CiQB') }] });
   });
 });
+
+describe('passthrough of usage the upstream put where the client did not ask for it', () => {
+  const raw = (o: Record<string, unknown>): Frame['raw'] => ({ data: JSON.stringify(o) });
+  const finishWithUsage: Frame = {
+    events: [{ type: 'finish', choice: 0, reason: 'stop' }, { type: 'usage', usage: { inputTokens: 12, outputTokens: 3 } }],
+    raw: raw({ id: 'c', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 } }),
+  };
+  const usageOnly: Frame = { events: [{ type: 'usage', usage: { inputTokens: 12, outputTokens: 3 } }], raw: raw({ id: 'c', choices: [], usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 } }) };
+
+  test('not asked: a chunk with a finish keeps it and loses only the usage; a usage-only chunk is dropped', () => {
+    const enc = new OpenAIStreamEncoder(false, 'req1');
+    expect(payloads(enc.passthrough(finishWithUsage)!)).toEqual([{ id: 'c', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }]);
+    expect(enc.passthrough(usageOnly)).toBeUndefined();
+  });
+
+  test('asked: the first final count goes out as it came (on the finish chunk here), a later usage-only chunk does not repeat it', () => {
+    const enc = new OpenAIStreamEncoder(true, 'req1');
+    expect(enc.passthrough(finishWithUsage)).toBe(`data: ${finishWithUsage.raw!.data}\n\n`);
+    expect(enc.passthrough(usageOnly)).toBeUndefined();
+    expect(enc.end()).toBe('data: [DONE]\n\n');
+  });
+
+  test('continuous usage asked for with include_usage: every chunk as it came', () => {
+    const text: Frame = { events: [{ type: 'text', choice: 0, text: 'Hi' }, { type: 'usage', usage: { inputTokens: 12, outputTokens: 1 } }], raw: raw({ id: 'c', choices: [{ index: 0, delta: { content: 'Hi' } }], usage: { prompt_tokens: 12 } }) };
+    const enc = new OpenAIStreamEncoder(true, 'req1', true);
+    for (const f of [text, finishWithUsage, usageOnly]) expect(enc.passthrough(f)).toBe(`data: ${f.raw!.data}\n\n`);
+  });
+});

@@ -60,9 +60,15 @@ export class OpenAIStreamEncoder implements StreamEncoder {
   private usage: Usage | undefined;
   private usageSent = false;
   private readonly includeUsage: boolean;
+  private readonly continuousUsage: boolean;
 
-  constructor(includeUsage: boolean, fallbackId: string) {
+  /**
+   * `continuousUsage`: the client asked for usage on every chunk (vLLM's and SGLang's
+   * `stream_options.continuous_usage_stats`, honoured only beside `include_usage`).
+   */
+  constructor(includeUsage: boolean, fallbackId: string, continuousUsage = false) {
     this.includeUsage = includeUsage;
+    this.continuousUsage = includeUsage && continuousUsage;
     this.id = `chatcmpl-${fallbackId}`;
   }
 
@@ -78,14 +84,27 @@ export class OpenAIStreamEncoder implements StreamEncoder {
     }
   }
 
+  /**
+   * The upstream's chunk as it came, except for usage the client did not ask for. The sidecar
+   * always asks the upstream for usage, and servers put it in different places: a usage-only
+   * chunk (OpenAI; llama.cpp even unasked), the finish chunk (llama.cpp), every chunk (vLLM,
+   * SGLang with continuous usage). A usage-only chunk the client did not ask for is dropped; a
+   * chunk with content keeps its content and loses only the usage, so no text or finish reason
+   * is ever lost with it.
+   */
   passthrough(frame: Frame): string | undefined {
     if (!frame.raw) return undefined;
-    const hasUsage = frame.events.some((e) => e.type === 'usage');
-    // A usage chunk the client did not ask for is dropped; one it asked for is sent once.
-    if (hasUsage && (!this.includeUsage || this.usageSent)) return undefined;
     this.observe(frame.events);
-    if (hasUsage) this.usageSent = true;
-    return `data: ${frame.raw.data}\n\n`;
+    if (!frame.events.some((e) => e.type === 'usage') || this.continuousUsage) return `data: ${frame.raw.data}\n\n`;
+    const { usage: _usage, ...rest } = JSON.parse(frame.raw.data) as JsonObject;
+    const usageOnly = !Array.isArray(rest.choices) || rest.choices.length === 0;
+    // The usage a client asked for is the final count: the usage-only chunk, or the finish chunk that carries it.
+    if (this.includeUsage && !this.usageSent && (usageOnly || frame.events.some((e) => e.type === 'finish'))) {
+      this.usageSent = true;
+      return `data: ${frame.raw.data}\n\n`;
+    }
+    if (usageOnly) return undefined;
+    return `data: ${JSON.stringify(rest)}\n\n`;
   }
 
   private chunk(choices: unknown[], usage?: JsonObject): string {

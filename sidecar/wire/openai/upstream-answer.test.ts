@@ -180,3 +180,20 @@ describe('OpenAI-compatible extensions', () => {
     expect(d.decode(chunk([delta({ tool_calls: [tc] })]))?.events.find((e) => e.type === 'tool_start')).toEqual({ type: 'tool_start', choice: 0, index: 0, id: 'fc_1', name: 'f', signature: 'CiQB' });
   });
 });
+
+test('usage on a chunk with choices (llama.cpp on the finish chunk, continuous usage on every chunk) does not end the stream; the usage-only chunk or [DONE] does', () => {
+  const d = new OpenAIStreamDecoder(1, true);
+  d.decode(chunk([delta({ content: 'Hi' })], { usage: { prompt_tokens: 12, completion_tokens: 1, total_tokens: 13 } }));
+  d.decode(chunk([delta({}, 'stop')], { usage: { prompt_tokens: 12, completion_tokens: 2, total_tokens: 14 } }));
+  expect([d.finished, d.complete]).toEqual([true, false]);
+  d.decode(usageChunk);
+  expect(d.complete).toBe(true);
+  const llamacpp = new OpenAIStreamDecoder(1, true);
+  llamacpp.decode(chunk([delta({}, 'stop')], { usage: { prompt_tokens: 12, completion_tokens: 2, total_tokens: 14 } }));
+  llamacpp.decode({ data: '[DONE]' });
+  expect(llamacpp.complete).toBe(true);
+});
+
+test("SGLang's reasoning_tokens beside the totals count as reasoning tokens", () => {
+  expect(usageFromOpenAI({ prompt_tokens: 12, completion_tokens: 9, total_tokens: 21, reasoning_tokens: 6 })).toEqual({ inputTokens: 12, outputTokens: 9, reasoningTokens: 6 });
+});

@@ -30,7 +30,9 @@ export function usageFromOpenAI(u: unknown): Usage | undefined {
     if (typeof prompt.cache_write_tokens === 'number') usage.cacheWriteTokens = prompt.cache_write_tokens;
   }
   const completion = u.completion_tokens_details;
-  if (isObject(completion) && typeof completion.reasoning_tokens === 'number') usage.reasoningTokens = completion.reasoning_tokens;
+  // SGLang reports reasoning tokens beside the totals rather than in the details.
+  const reasoning = isObject(completion) && typeof completion.reasoning_tokens === 'number' ? completion.reasoning_tokens : u.reasoning_tokens;
+  if (typeof reasoning === 'number') usage.reasoningTokens = reasoning;
   return usage;
 }
 
@@ -63,7 +65,8 @@ export class OpenAIStreamDecoder implements StreamDecoder {
   finished = false;
   private started = false;
   private finishes = 0;
-  private usageSeen = false;
+  /** The usage-only chunk (empty choices) that OpenAI sends last, before [DONE]. */
+  private finalUsage = false;
   /** Choices whose reasoning is streaming: the first other content (or the finish) ends it. */
   private readonly reasoning = new Set<number>();
   private readonly choices: number;
@@ -127,11 +130,13 @@ export class OpenAIStreamDecoder implements StreamDecoder {
       }
     const usage = usageFromOpenAI(chunk.usage);
     if (usage) {
-      this.usageSeen = true;
+      // Usage on a chunk with choices is not the end: llama.cpp puts it on the finish chunk,
+      // vLLM's and SGLang's continuous usage on every chunk, and a final usage-only chunk may follow.
+      if (!choices || choices.length === 0) this.finalUsage = true;
       events.push({ type: 'usage', usage });
     }
     this.finished = this.finishes >= this.choices;
-    if (this.finished && (this.usageSeen || !this.expectUsage)) this.complete = true;
+    if (this.finished && (this.finalUsage || !this.expectUsage)) this.complete = true;
     return { events, raw: ev };
   }
 }

@@ -13,7 +13,7 @@ export interface OpenAIDialect {
   label: string;
   /** Where a token cap goes: OpenAI's reasoning models refuse `max_tokens` ("use max_completion_tokens"). */
   maxTokens: 'max_completion_tokens' | 'max_tokens';
-  /** The server takes sampling parameters beyond OpenAI's (`top_k`: vLLM, SGLang, llama.cpp, Ollama). */
+  /** The server takes sampling parameters beyond OpenAI's (`top_k`: vLLM, SGLang, llama.cpp; Ollama ignores it). */
   topK: boolean;
 }
 
