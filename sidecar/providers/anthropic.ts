@@ -4,10 +4,22 @@ import { AnthropicStreamDecoder, parseAnthropicResult } from '../wire/anthropic/
 import { ANTHROPIC_VERSION, anthropicBody } from '../wire/anthropic/upstream-request.ts';
 import { forwardedHeaders } from './headers.ts';
 import { trimSlash } from './openai-family.ts';
-import type { ProviderAdapter } from './types.ts';
+import type { ChatRequest } from '../chat/types.ts';
+import { isObject, malformed, parseJson } from '../wire/json.ts';
+import type { ProviderAdapter, ResolvedBackend } from './types.ts';
 import { upstreamError } from './upstream-error.ts';
 
 export const ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
+
+function headers(req: ChatRequest, b: ResolvedBackend): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'anthropic-version': ANTHROPIC_VERSION,
+    ...forwardedHeaders(req.headers, anthropic.forwardHeaders, req.format === 'anthropic'),
+    ...b.headers,
+    ...(b.apiKey ? { 'x-api-key': b.apiKey } : {}),
+  };
+}
 
 export const anthropic: ProviderAdapter = {
   type: 'anthropic',
@@ -17,20 +29,21 @@ export const anthropic: ProviderAdapter = {
   requestIdHeaders: ['request-id'],
   chatRequest(req, b, model, opts) {
     const body = anthropicBody(req, model, { stream: opts.stream, ...(opts.prefill !== undefined ? { prefill: opts.prefill } : {}) });
-    return {
-      url: `${trimSlash(b.baseURL)}/v1/messages`,
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'anthropic-version': ANTHROPIC_VERSION,
-        ...forwardedHeaders(req.headers, anthropic.forwardHeaders, req.format === 'anthropic'),
-        ...b.headers,
-        ...(b.apiKey ? { 'x-api-key': b.apiKey } : {}),
-      },
-      body: JSON.stringify(body),
-    };
+    return { url: `${trimSlash(b.baseURL)}/v1/messages`, method: 'POST', headers: headers(req, b), body: JSON.stringify(body) };
   },
   streamDecoder: () => new AnthropicStreamDecoder(),
   chatResult: parseAnthropicResult,
+  // Only Anthropic clients call count_tokens, so the body goes as the client sent it.
+  countTokensRequest: (req, b, model) => ({
+    url: `${trimSlash(b.baseURL)}/v1/messages/count_tokens`,
+    method: 'POST',
+    headers: headers(req, b),
+    body: JSON.stringify({ ...req.body, model }),
+  }),
+  countTokensResult(text) {
+    const body: unknown = parseJson(text, 'count_tokens answer');
+    if (!isObject(body) || typeof body.input_tokens !== 'number') throw malformed('count_tokens answer');
+    return body;
+  },
   error: (status, body, h, secrets) => upstreamError(status, body, h, secrets, 'anthropic'),
 };

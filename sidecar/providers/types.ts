@@ -59,6 +59,10 @@ export interface ProviderAdapter {
   embeddingsRequest?(req: EmbeddingsRequest, backend: ResolvedBackend, model: string): UpstreamRequest;
   /** OpenAI-shaped embeddings response. */
   embeddingsResult?(body: string): JsonObject;
+  /** `POST /v1/messages/count_tokens` on this backend, where the provider has a counting endpoint of its own. */
+  countTokensRequest?(req: ChatRequest, backend: ResolvedBackend, model: string): UpstreamRequest;
+  /** The provider's count as Anthropic's answer (`{input_tokens}`). */
+  countTokensResult?(body: string): JsonObject;
   /** Classifies a non-2xx answer: status, provider message, retriable or not, fallback condition. */
   error(status: number, body: string, headers: HeaderMap, secrets: readonly string[]): AirouteError;
 }

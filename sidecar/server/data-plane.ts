@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientFormat, ProxyRequest } from '../chat/types.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
+import { countTokens } from '../endpoints/count-tokens.ts';
 import { decodeEmbeddingsRequest } from '../endpoints/embeddings.ts';
 import { getModel, listModels, modelNotFound } from '../endpoints/models.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
@@ -15,6 +16,7 @@ import { openExchange } from '../pipeline/open.ts';
 import { requestLocation, type AsyncService } from '../requests/service.ts';
 import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
+import { decodeCountTokensRequest } from '../wire/anthropic/client-request.ts';
 import { CLIENT_CODECS } from '../wire/clients.ts';
 import { REQUEST_ID_HEADER, sendError, sendJson } from './http.ts';
 
@@ -27,10 +29,11 @@ export interface DataPlaneOptions {
   control?: HttpHandler;
 }
 
-type Endpoint = 'openai' | 'anthropic' | 'embeddings';
+type Endpoint = 'openai' | 'anthropic' | 'embeddings' | 'count_tokens';
 const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   ['/v1/chat/completions', 'openai'],
   ['/v1/messages', 'anthropic'],
+  ['/v1/messages/count_tokens', 'count_tokens'],
   ['/v1/embeddings', 'embeddings'],
 ]);
 
@@ -42,7 +45,7 @@ export function dataPlane(sc: Sidecar, opts: DataPlaneOptions = {}): HttpHandler
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (path.startsWith('/airoute/') && opts.control) return opts.control(req, res);
-    const format: ClientFormat = path === '/v1/messages' || req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
+    const format: ClientFormat = path.startsWith('/v1/messages') || req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
     route(sc, opts, req, res, id, path, format).catch((err: unknown) => {
       if (!res.headersSent) sendError(res, asAirouteError(err), format);
       else res.destroy();
@@ -52,7 +55,8 @@ export function dataPlane(sc: Sidecar, opts: DataPlaneOptions = {}): HttpHandler
 
 async function route(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, path: string, format: ClientFormat): Promise<void> {
   const endpoint = ENDPOINTS.get(path);
-  if (endpoint && req.method === 'POST') return proxy(sc, opts, req, res, id, endpoint, path);
+  if (endpoint === 'count_tokens' && req.method === 'POST') return count(sc, req, res);
+  if (endpoint && endpoint !== 'count_tokens' && req.method === 'POST') return proxy(sc, opts, req, res, id, endpoint, path);
   if (req.method === 'GET' && (path === '/v1/models' || path.startsWith('/v1/models/'))) {
     const config = ready(sc);
     const anthropic = format === 'anthropic';
@@ -78,7 +82,23 @@ function ready(sc: Sidecar): RuntimeConfig {
   return config;
 }
 
-function decode(endpoint: Endpoint, body: Record<string, unknown>): ProxyRequest {
+async function count(sc: Sidecar, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const config = ready(sc);
+  const request = decodeCountTokensRequest(parseJsonObject(await readBody(req, config.maxBodyBytes)));
+  request.headers = req.headers;
+  const route = config.routes.get(request.model);
+  if (!route) throw modelNotFound(request.model);
+  const gone = new AbortController();
+  res.on('close', () => gone.abort());
+  const answer = await countTokens(request, route, { transport: sc.transportFor, secrets: config.secrets, signal: gone.signal }).catch((err: unknown) => {
+    const e = asAirouteError(err);
+    if (e.details.responseHeaders) for (const [k, v] of Object.entries(e.details.responseHeaders)) res.setHeader(k, v);
+    throw e;
+  });
+  return sendJson(res, 200, answer.body, answer.headers);
+}
+
+function decode(endpoint: Exclude<Endpoint, 'count_tokens'>, body: Record<string, unknown>): ProxyRequest {
   if (endpoint === 'embeddings') return decodeEmbeddingsRequest(body);
   return CLIENT_CODECS[endpoint].decodeRequest(body);
 }
@@ -88,7 +108,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, endpoint: Endpoint, path: string): Promise<void> {
+async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, endpoint: Exclude<Endpoint, 'count_tokens'>, path: string): Promise<void> {
   const config = ready(sc);
   const request = decode(endpoint, parseJsonObject(await readBody(req, config.maxBodyBytes)));
   request.headers = req.headers;

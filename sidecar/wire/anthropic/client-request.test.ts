@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { AirouteError } from '../../errors.ts';
 import { withSignature } from '../tool-id.ts';
-import { anthropicPrompt, decodeMessagesRequest } from './client-request.ts';
+import { anthropicPrompt, decodeCountTokensRequest, decodeMessagesRequest } from './client-request.ts';
 
 function failure(fn: () => unknown): AirouteError {
   try {
@@ -186,5 +186,18 @@ describe('anthropicPrompt', () => {
       'messages.0.content.0.source: cannot be translated for this backend',
     );
     expect(() => anthropicPrompt({ ...hello, tools: [{ type: 'web_search_20250305', name: 'web_search' }] })).toThrow('tools.0: only custom tools can be translated for this backend');
+  });
+});
+
+describe('decodeCountTokensRequest', () => {
+  test('a Messages body without max_tokens; its prompt has no cap, since nothing is generated', () => {
+    const req = decodeCountTokensRequest({ model: 'claude', messages: [{ role: 'user', content: 'Hi' }], system: 'Be brief.' });
+    expect(req).toMatchObject({ operation: 'chat', format: 'anthropic', model: 'claude', stream: false });
+    expect(req.prompt()).toEqual({ system: 'Be brief.', messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }], untranslatable: [] });
+  });
+
+  test("no model or no messages: Anthropic's own 400 wording", () => {
+    expect(() => decodeCountTokensRequest({ messages: [] })).toThrow('model: Field required');
+    expect(() => decodeCountTokensRequest({ model: 'claude' })).toThrow('messages: Field required');
   });
 });

@@ -33,6 +33,22 @@ export function decodeMessagesRequest(body: JsonObject): ChatRequest {
 }
 
 /** Parameters with a meaning in another format, or none needed there (wire/parameters.ts has the table). */
+/**
+ * `POST /v1/messages/count_tokens`: a Messages body without `max_tokens` (and never streamed),
+ * counted by the backend (endpoints/count-tokens.ts).
+ */
+export function decodeCountTokensRequest(body: JsonObject): ChatRequest {
+  if (typeof body.model !== 'string' || body.model === '') throw anthropicInvalid('model: Field required');
+  if (!Array.isArray(body.messages)) throw anthropicInvalid('messages: Field required');
+  let prompt: ChatPrompt | undefined;
+  const counted = (): ChatPrompt => {
+    // Nothing is generated: the default cap a Messages request gets would only be noise.
+    const { maxTokens: _cap, ...rest } = anthropicPrompt(body);
+    return rest;
+  };
+  return { operation: 'chat', format: 'anthropic', body, model: body.model, stream: false, includeUsage: false, choices: 1, prompt: () => (prompt ??= counted()) };
+}
+
 const TRANSLATABLE = new Set([
   'model', 'messages', 'system', 'max_tokens', 'stream', 'stop_sequences', 'temperature', 'top_p', 'top_k', 'tools', 'tool_choice',
   'metadata', 'thinking', 'output_config', 'cache_control',

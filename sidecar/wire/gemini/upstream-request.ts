@@ -63,6 +63,14 @@ export function geminiBody(req: ChatRequest, opts: { prefill?: string }): JsonOb
 }
 
 /**
+ * A `countTokens` body: the whole generateContent request (system instruction and tools count
+ * too), which Gemini accepts only with its model named inside it.
+ */
+export function geminiCountBody(req: ChatRequest, model: string): JsonObject {
+  return { generateContentRequest: { model: `models/${model}`, ...geminiBody(req, {}) } };
+}
+
+/**
  * Gemini 2.5 takes a token budget and Gemini 3 still accepts one (its `thinkingLevel` is not known
  * to 2.5), so an effort becomes a budget (wire/reasoning.ts) and "none" a budget of 0. Thought
  * summaries come back only when the client can show them (an Anthropic client asking for thinking).
