@@ -103,6 +103,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const logger = opts.logger ?? createLogger();
   const sc = new Sidecar(logger);
   sc.observe({ requestFinished: logRequest(logger) });
+  sc.resilience.onCircuitChange((c) => logger[c.state === 'closed' ? 'info' : 'warn'](c, `${c.level} circuit ${c.state}`));
   if (!opts.waitForPush) {
     const config = opts.configFile
       ? await loadConfigFile(opts.configFile, opts.resolveSecrets)

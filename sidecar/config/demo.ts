@@ -22,11 +22,12 @@ export function demoWebhookUrl(host: string, port: number): string {
   return `http://${h.includes(':') ? `[${h}]` : h}:${port}${DEMO_WEBHOOK_PATH}`;
 }
 
-// Today the circuit breaker and the retry budget are per backend, not per (backend, model). A
-// scripted failure therefore gets a backend of its own, or it would open the circuit for every
-// demo model; and that backend's circuit is set never to open (a thousand consecutive failures,
-// a 100 % failure rate over a hundred thousand requests), so a demo route plays out the same way
-// however often, and however concurrently, it is asked. Real backends keep the defaults.
+// Circuits and retry budgets are kept per deployment (backend x model), and a refused connection
+// counts against the whole host (every model of the backend). A scripted failure gets a backend of
+// its own all the same, so demo-down's refusals never touch the plain demo's host, and that
+// backend's circuit is set never to open (a thousand consecutive failures, a 100 % failure rate
+// over a hundred thousand requests), so a demo route plays out the same way however often, and
+// however concurrently, it is asked. Real backends keep the defaults.
 const SCRIPTED = { consecutiveFailures: 1000, failureRatePercent: 100, minimumRequests: 100000 };
 
 /**
