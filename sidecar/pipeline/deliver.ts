@@ -43,11 +43,11 @@ export async function deliver(sc: Sidecar, x: RouteExchange, sink: ClientSink): 
     answer = await handle(x);
   } catch (e) {
     const err = failureOf(x, e);
-    sink.fail(err, { 'x-airoute-attempts': String(x.lifecycle.attempt) });
+    sink.fail(err, { ...err.details.responseHeaders, 'x-airoute-attempts': String(x.lifecycle.attempt) });
     return finish(sc, x, tally, t0, err);
   }
   tally.see(answer);
-  const headers = { 'x-airoute-attempts': String(answer.attempt), 'x-airoute-backend': answer.target.backend.name };
+  const headers = { ...answer.upstreamHeaders, 'x-airoute-attempts': String(answer.attempt), 'x-airoute-backend': answer.target.backend.name };
   if (answer.kind === 'json') {
     // Gone while the answer was read: it never reached the client.
     if (sink.closed) return finish(sc, x, tally, t0, failureOf(x, cancelled('client')));

@@ -5,7 +5,10 @@ export const demo = openAIFamily({
   type: 'demo',
   inProcess: true,
   prefillByDefault: true,
+  dialect: { label: 'demo', maxTokens: 'max_tokens', topK: true },
   continueFinalMessage: true,
+  forwardHeaders: [],
+  requestIdHeaders: [],
   url: (b, _model, path) => `demo://${b.name}/${path}`,
   auth: () => ({}),
 });

@@ -6,7 +6,12 @@ import { openAIFamily, trimSlash } from './openai-family.ts';
 export const openaiCompatible = openAIFamily({
   type: 'openai-compatible',
   prefillByDefault: true,
+  dialect: { label: 'OpenAI-compatible', maxTokens: 'max_tokens', topK: true },
   continueFinalMessage: true,
+  // The OpenAI organization and project name an api.openai.com account: a self-hosted server gets neither.
+  forwardHeaders: [],
+  // vLLM's server sets X-Request-Id on every answer (vllm/entrypoints/serve/middleware/x_request_id.py).
+  requestIdHeaders: ['x-request-id'],
   url: (b, _model, path) => `${trimSlash(b.baseURL)}/${path}`,
   auth: (b) => ({ authorization: `Bearer ${b.apiKey}` }),
 });

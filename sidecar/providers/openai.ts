@@ -7,7 +7,10 @@ export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 export const openai = openAIFamily({
   type: 'openai',
   prefillByDefault: false,
+  dialect: { label: 'OpenAI', maxTokens: 'max_completion_tokens', topK: false },
   continueFinalMessage: false,
+  forwardHeaders: ['openai-organization', 'openai-project', 'openai-beta'],
+  requestIdHeaders: ['x-request-id'],
   url: (b, _model, path) => `${trimSlash(b.baseURL)}/${path}`,
   auth: (b) => ({ authorization: `Bearer ${b.apiKey}` }),
 });

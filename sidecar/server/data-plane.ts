@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientFormat, ProxyRequest } from '../chat/types.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
+import { countTokens } from '../endpoints/count-tokens.ts';
 import { decodeEmbeddingsRequest } from '../endpoints/embeddings.ts';
 import { getModel, listModels, modelNotFound } from '../endpoints/models.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
@@ -16,6 +17,7 @@ import { openExchange } from '../pipeline/open.ts';
 import { requestLocation, type AsyncService } from '../requests/service.ts';
 import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
+import { decodeCountTokensRequest } from '../wire/anthropic/client-request.ts';
 import { CLIENT_CODECS } from '../wire/clients.ts';
 import { REQUEST_ID_HEADER, sendError, sendJson } from './http.ts';
 import type { MemoryGuard } from './load-shed.ts';
@@ -31,10 +33,11 @@ export interface DataPlaneOptions {
   memory?: MemoryGuard;
 }
 
-type Endpoint = 'openai' | 'anthropic' | 'embeddings';
+type Endpoint = 'openai' | 'anthropic' | 'embeddings' | 'count_tokens';
 const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   ['/v1/chat/completions', 'openai'],
   ['/v1/messages', 'anthropic'],
+  ['/v1/messages/count_tokens', 'count_tokens'],
   ['/v1/embeddings', 'embeddings'],
 ]);
 
@@ -55,7 +58,7 @@ export function dataPlane(sc: Sidecar, opts: DataPlaneOptions = {}): HttpHandler
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
       const control = path.startsWith('/airoute/');
-      if (!control) format = path === '/v1/messages' || req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
+      if (!control) format = path.startsWith('/v1/messages') || req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
       // Before anything else, and for the control endpoints too: a web page must not spend the keys or read answers.
       const crossOrigin = checkBrowserOrigin(req, sc.config?.cors ?? NO_BROWSER_ORIGINS);
       if (crossOrigin !== undefined) {
@@ -77,6 +80,7 @@ async function route(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, 
   const endpoint = ENDPOINTS.get(path);
   if (endpoint && req.method === 'POST') {
     requireJsonBody(req);
+    if (endpoint === 'count_tokens') return count(sc, req, res);
     opts.memory?.admit();
     return proxy(sc, opts, req, res, id, endpoint, path);
   }
@@ -105,7 +109,23 @@ function ready(sc: Sidecar): RuntimeConfig {
   return config;
 }
 
-function decode(endpoint: Endpoint, body: Record<string, unknown>): ProxyRequest {
+async function count(sc: Sidecar, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const config = ready(sc);
+  const request = decodeCountTokensRequest(parseJsonObject(await readBody(req, config.maxBodyBytes)));
+  request.headers = req.headers;
+  const route = config.routes.get(request.model);
+  if (!route) throw modelNotFound(request.model);
+  const gone = new AbortController();
+  res.on('close', () => gone.abort());
+  const answer = await countTokens(request, route, { transport: sc.transportFor, secrets: config.secrets, signal: gone.signal }).catch((err: unknown) => {
+    const e = asAirouteError(err);
+    if (e.details.responseHeaders) for (const [k, v] of Object.entries(e.details.responseHeaders)) res.setHeader(k, v);
+    throw e;
+  });
+  return sendJson(res, 200, answer.body, answer.headers);
+}
+
+function decode(endpoint: Exclude<Endpoint, 'count_tokens'>, body: Record<string, unknown>): ProxyRequest {
   if (endpoint === 'embeddings') return decodeEmbeddingsRequest(body);
   return CLIENT_CODECS[endpoint].decodeRequest(body);
 }
@@ -115,9 +135,10 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, endpoint: Endpoint, path: string): Promise<void> {
+async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, endpoint: Exclude<Endpoint, 'count_tokens'>, path: string): Promise<void> {
   const config = ready(sc);
   const request = decode(endpoint, parseJsonObject(await readBody(req, config.maxBodyBytes)));
+  request.headers = req.headers;
   const route = config.routes.get(request.model);
   if (!route) throw modelNotFound(request.model);
   if (opts.requests && /\brespond-async\b/i.test(header(req, 'prefer') ?? '')) {

@@ -7,6 +7,7 @@ import type { EmbeddingsRequest, Frame } from '../chat/types.ts';
 import type { RuntimeBackend } from '../config/runtime.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
 import { redactError } from '../providers/classify.ts';
+import { echoedHeaders } from '../providers/headers.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
 import { readHead, type BodyHead } from '../upstream/body-head.ts';
 import { decodeFrames, readText } from '../upstream/frames.ts';
@@ -140,6 +141,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   }
   health.responded();
 
+  const upstreamHeaders = echoedHeaders(res.headers, backend.adapter.requestIdHeaders);
   if (res.status >= 400) {
     let text = '';
     try {
@@ -162,7 +164,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
         fallback: 'prefill_rejected',
       });
     }
-    throw fail(err, 'headers');
+    throw fail(err.with({ responseHeaders: upstreamHeaders }), 'headers');
   }
 
   if (!stream) {
@@ -186,8 +188,8 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
         const text = body.head.toString('utf8');
         const answer: Answer =
           x.request.operation === 'chat'
-            ? { kind: 'json', target, attempt: n, raw: text, result: backend.adapter.chatResult(text) }
-            : { kind: 'json', target, attempt: n, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
+            ? { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, result: backend.adapter.chatResult(text) }
+            : { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
         if (answer.result && !answer.result.model) answer.result.model = target.model;
         health.answered();
         return answer;
@@ -226,7 +228,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
         res.discard();
       }
     }
-    return { kind: 'bytes', target, attempt: n, head: body.head, rest: rest(), ...contentLength(res.headers) };
+    return { kind: 'bytes', target, attempt: n, upstreamHeaders, head: body.head, rest: rest(), ...contentLength(res.headers) };
   }
 
   // Streaming: decode until the first content frame, all under the first-token clock, which
@@ -300,7 +302,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
       res.discard();
     }
   }
-  return { kind: 'stream', target, attempt: n, mode, frames: rest(), ...(sentPrefill !== undefined ? { sentPrefill } : {}) };
+  return { kind: 'stream', target, attempt: n, upstreamHeaders, mode, frames: rest(), ...(sentPrefill !== undefined ? { sentPrefill } : {}) };
 };
 
 function embeddingsRequest(backend: RuntimeBackend, req: EmbeddingsRequest, model: string): UpstreamRequest {

@@ -43,3 +43,9 @@ test('start and usage events pass through the gate (the encoder needs the model 
   expect(out(g.pass({ events: [{ type: 'start', id: 'x', model: 'm2' }] }))).toBe('<start>');
   expect(out(g.pass({ events: [] }))).toBeNull();
 });
+
+test('verify: a reasoning model thinks again before its answer; that reasoning is dropped (the client has its own), never a divergence', () => {
+  const gate = new ContinuationGate('verify', 'One, two,');
+  expect(gate.pass({ events: [{ type: 'reasoning', choice: 0, text: 'Count again.' }, { type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQB' }] })).toBeNull();
+  expect(gate.pass({ events: [{ type: 'text', choice: 0, text: 'One, two, three' }] })?.events).toEqual([{ type: 'text', choice: 0, text: ' three' }]);
+});

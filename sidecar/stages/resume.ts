@@ -37,6 +37,8 @@ export class ContinuationGate {
         out.push(ev);
         continue;
       }
+      // The continuation thinks again before it answers; the client has its reasoning already.
+      if (ev.type === 'reasoning' || ev.type === 'reasoning_end') continue;
       if (ev.type !== 'text' || ev.choice !== 0) {
         if (!this.strict) {
           this.pos = this.expected.length; // prefill: anything but text ends the overlap window
