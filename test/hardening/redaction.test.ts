@@ -110,6 +110,14 @@ describe('error bodies: every field', () => {
     expectClean(await everythingAbout(r.id), 'events/poll');
   });
 
+  test('an Anthropic error on /v1/messages/count_tokens (a side entrance, no stage chain) → redacted', async () => {
+    up.fallback = (res, req) => json(res, 401, anthropicErrorBody(keyOf(req)));
+    const r = await post('/v1/messages/count_tokens', { model: 'claude', messages: [{ role: 'user', content: 'hi' }] });
+    expect(r.status).toBe(401);
+    expect(r.text).toContain('[redacted]');
+    expectClean(r.text, 'answer');
+  });
+
   test('a non-JSON error body that echoes the key → redacted', async () => {
     up.fallback = (res, req) => {
       res.writeHead(502, { 'content-type': 'text/plain' });
