@@ -18,9 +18,12 @@ test('an upstream failure is scrubbed in every field it could carry, and keeps i
     param: `param ${KEY}`,
     retriable: false,
     extra: { nested: { list: [`x ${KEY}`, 3] }, plain: 'fine' },
+    providerBody: `{"error":{"message":"${KEY}"}}`,
+    responseHeaders: { 'x-request-id': `req-${KEY}` },
   });
   const r = redactError(err, [KEY]);
   expect(JSON.stringify(r.toOpenAI())).not.toContain(KEY);
   expect(JSON.stringify(r.toAnthropic())).not.toContain(KEY);
+  expect(JSON.stringify(r.details)).not.toContain(KEY);
   expect(r).toMatchObject({ code: 'invalid_request', status: 400, message: 'bad key [redacted]', details: { providerType: 'type [redacted]', providerCode: 'code [redacted]', param: 'param [redacted]', retriable: false, extra: { nested: { list: ['x [redacted]', 3] }, plain: 'fine' } } });
 });

@@ -46,6 +46,8 @@ export function redactError(err: AirouteError, secrets: readonly string[]): Airo
     ...(d.providerCode !== undefined ? { providerCode: redact(d.providerCode) as string | null } : {}),
     ...(d.param !== undefined ? { param: redact(d.param) as string | null } : {}),
     ...(d.extra !== undefined ? { extra: redactValue(d.extra, secrets) as Record<string, unknown> } : {}),
+    ...(d.providerBody !== undefined ? { providerBody: redactSecrets(d.providerBody, secrets) } : {}),
+    ...(d.responseHeaders !== undefined ? { responseHeaders: redactValue(d.responseHeaders, secrets) as Record<string, string> } : {}),
   });
 }
 
