@@ -100,6 +100,14 @@ function acceptable(a: RawAnswer, upgrade = false): boolean {
 
 const run = (n: number) => ({ numRuns: n, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31), endOnFailure: true });
 
+test('the upgrades that used to end the process (a malformed percent-escape, a target new URL rejects) → 400 on that socket; the process lives', async () => {
+  for (const target of ['/airoute/v1/requests/%E0%A4%A/events', 'http://[::1/airoute/v1/requests/x/events', '//:@/']) {
+    const a = await rawExchange(sc.dataPort, `GET ${target} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    expect(a.status, target).toBe(400);
+  }
+  expect(sc.alive()).toBe(true);
+});
+
 // Half random, half shaped like a provider call, so that many bodies reach the decoders and the pipeline.
 const dataRequest = fc.oneof(
   fc.tuple(method, path, query, headers, body),
