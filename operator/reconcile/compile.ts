@@ -28,6 +28,7 @@ export function referencedSecrets(spec: AIRouteSpec): string[] {
   const names = new Set<string>();
   for (const b of spec.backends ?? []) if (b.apiKey) names.add(b.apiKey.secretKeyRef.name);
   if (spec.webhooks?.secret) names.add(spec.webhooks.secret.secretKeyRef.name);
+  if (spec.journal?.password) names.add(spec.journal.password.secretKeyRef.name);
   return [...names];
 }
 
@@ -57,9 +58,17 @@ export function compileRoute(spec: AIRouteSpec, secrets: SecretsView, defaults: 
     }
     return { value: PLACEHOLDER };
   };
-  const { podSelector: _selector, backends, routes, webhooks, ...rest } = spec;
+  const { podSelector: _selector, backends, routes, webhooks, journal, ...rest } = spec;
   const config: SidecarConfig = {
     ...structuredClone(rest),
+    ...(journal
+      ? {
+          journal: (() => {
+            const { password, ...j } = journal;
+            return { ...structuredClone(j), ...(password ? { password: resolve(password, 'journal.password') } : {}) };
+          })(),
+        }
+      : {}),
     backends: (backends ?? []).map((b, i) => {
       const { apiKey, ...plain } = b;
       return { ...structuredClone(plain), ...(apiKey ? { apiKey: resolve(apiKey, `backends[${i}].apiKey`) } : {}) };

@@ -13,9 +13,12 @@
 //  - the status subresource: the main resource ignores status, /status changes only status;
 //  - merge patch and JSON patch (strategic merge only for built-in types, as merge; custom
 //    resources answer 415 as the real server does);
+//  - CRDs are checked as on create (crd-validation.ts): each CEL rule's estimated cost against the
+//    per-rule and per-CRD limits, list-type map keys; a CRD the real server would refuse is refused;
 //  - admission of custom resources against the CRD's structural schema: pruning (or 400 under
 //    fieldValidation=Strict, with the real "strict decoding error"), defaulting, OpenAPI
-//    constraints and the x-kubernetes-validations CEL rules, errors as a 422 Status with causes;
+//    constraints, list-type set/map uniqueness and the x-kubernetes-validations CEL rules, errors
+//    as a 422 Status with causes;
 //  - Secrets' stringData folded into data; Lease MicroTime fields must carry microseconds;
 //  - bearer-token authentication (401 Unauthorized).
 // Not modelled: pagination (limit/continue are ignored: every list is one page), finalizers,
@@ -28,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import type { CustomResourceDefinition, StructuralSchema } from '../../operator/crd/generate.ts';
+import { checkCrd } from './crd-validation.ts';
 import { admit, type FieldError, type Json, type JsonObject } from './schema.ts';
 import { matchesLabelSelector, parseLabelSelector, type Requirement } from './selectors.ts';
 import { objectKey, Store, type StoredEvent } from './store.ts';
@@ -117,6 +121,10 @@ export class StandInApiServer {
     this.opts = { token: opts.token ?? 'stand-in-token', bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, watchTimeoutMs: opts.watchTimeoutMs ?? 5 * 60_000 };
     for (const t of CORE) this.types.set(t.plural, t);
     for (const crd of crds) {
+      // What `kubectl apply` / `helm install` of the CRD would meet first: its static validation.
+      const { errors } = checkCrd(crd);
+      if (errors.length)
+        throw new ApiError(422, 'Invalid', `CustomResourceDefinition.apiextensions.k8s.io "${crd.metadata.name}" is invalid: ${errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`}`);
       const v = crd.spec.versions.find((x) => x.served && x.storage)!;
       this.types.set(crd.spec.names.plural, {
         group: crd.spec.group,
