@@ -4,16 +4,18 @@ import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError } from './config/load.ts';
 import { createLogger, LOG_LEVELS } from './log.ts';
+import { drainDeadline } from './lifecycle/drain.ts';
 import { startSidecar } from './start.ts';
 
 const USAGE = `usage:
   airoute sidecar [--config FILE] [--host 127.0.0.1] [--port 4000]
                   [--admin-host 127.0.0.1] [--admin-port 4001] [--admin-token-file FILE]
-                  [--wait-for-push] [--demo-ui] [--log-level info]
+                  [--wait-for-push] [--demo-ui] [--log-level info] [--drain-timeout 25s]
                   [--disable-metrics] [--disable-journal]   (only to measure their cost)
   airoute operator
 
-environment: AIROUTE_CONFIG, AIROUTE_PORT, AIROUTE_ADMIN_PORT, AIROUTE_ADMIN_TOKEN_FILE, AIROUTE_LOG_LEVEL
+environment: AIROUTE_CONFIG, AIROUTE_PORT, AIROUTE_ADMIN_PORT, AIROUTE_ADMIN_TOKEN_FILE, AIROUTE_LOG_LEVEL,
+             AIROUTE_DRAIN_TIMEOUT
 With no config the sidecar serves the built-in demo backend under the model name "demo".`;
 
 function port(value: string | undefined, name: string, fallback: number): number {
@@ -38,6 +40,7 @@ async function sidecar(args: string[]): Promise<void> {
       'disable-metrics': { type: 'boolean' },
       'disable-journal': { type: 'boolean' },
       'log-level': { type: 'string' },
+      'drain-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -79,7 +82,15 @@ async function sidecar(args: string[]): Promise<void> {
       process.exit(0);
     });
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  // SIGTERM drains (in-flight requests finish, new ones get 503) before stopping; SIGINT stops now.
+  const drainMs = drainDeadline(values['drain-timeout'] ?? env.AIROUTE_DRAIN_TIMEOUT);
+  process.once('SIGTERM', () => {
+    logger.info({ deadlineMs: drainMs }, 'SIGTERM: draining');
+    void running.drain(drainMs).then((r) => {
+      if (!r.clean) logger.warn(r, 'drain deadline reached with requests still running');
+      stop('SIGTERM');
+    });
+  });
   process.once('SIGINT', () => stop('SIGINT'));
 }
 

@@ -17,6 +17,7 @@ import { AsyncService } from './requests/service.ts';
 import type { AsyncStore } from './requests/store.ts';
 import { createLogger } from './log.ts';
 import { adminServer } from './server/admin.ts';
+import { Drain, type DrainResult } from './lifecycle/drain.ts';
 import { demoUi } from './server/demo-ui.ts';
 import { dataPlane } from './server/data-plane.ts';
 import { Sidecar, type RequestRecord } from './sidecar.ts';
@@ -57,6 +58,8 @@ export interface RunningSidecar {
   adminPort: number;
   dataURL: string;
   adminURL: string;
+  /** SIGTERM: readiness fails, new requests get 503, in-flight ones finish (up to the deadline). */
+  drain(deadlineMs: number): Promise<DrainResult>;
   close(): Promise<void>;
 }
 
@@ -181,7 +184,8 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   // --disable-metrics exists to measure what metrics cost (the benchmark compares both).
   const metrics = opts.metrics === false ? undefined : new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight });
   if (metrics) requests.onDelivery = (ok) => metrics.webhookDelivered(ok);
-  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit, ...(opts.demoUi ? { demoUi } : {}) }));
+  const drain = new Drain(() => requests.inFlight);
+  const data = createServer({ keepAliveTimeout: 65_000 }, drain.guard(dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit, ...(opts.demoUi ? { demoUi } : {}) })));
   // A shared journal answers 404/410 asynchronously; the gate asks it before the upgrade handler runs.
   attachEventsWebSocket(gateEventUpgrades(data, () => journal), () => journal);
   const degradedReasons = () => {
@@ -192,6 +196,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     adminServer(sc, {
       ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: PushOutcome) => metrics.pushOutcome(o) } : {}),
       degradedReasons,
+      draining: () => drain.draining,
       ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}),
       ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}),
     }),
@@ -213,6 +218,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     adminPort,
     dataURL: `http://${urlHost(host)}:${dataPort}`,
     adminURL: `http://${urlHost(adminHost)}:${adminPort}`,
+    drain: (deadlineMs) => drain.drain(deadlineMs),
     async close() {
       const closed = Promise.all([new Promise<void>((r) => data.close(() => r())), new Promise<void>((r) => admin.close(() => r()))]);
       data.closeAllConnections();

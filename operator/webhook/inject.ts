@@ -1,4 +1,10 @@
 // Sidecar injection, as a pure function from a Pod to the JSON patch that adds the airoute sidecar.
+//
+// A native sidecar (Kubernetes 1.29+): the first init container, with restartPolicy: Always. So
+// it starts before the app (and before any other init container), and the kubelet holds the next
+// container back until its startup probe passes, i.e. until it has a config; it is stopped after
+// the app's containers have exited, so it never cuts an app's request short on a rollout; and it
+// does not keep a Job's pod running once the Job's containers are done.
 // The sidecar container satisfies the `restricted` Pod Security Standard on its own (non-root,
 // no privilege escalation, every capability dropped, RuntimeDefault seccomp, read-only root), so
 // injecting it never makes a compliant pod non-compliant.
@@ -43,11 +49,23 @@ export function isInjected(pod: V1Pod): boolean {
   return [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].some((c) => c.name === SIDECAR_CONTAINER);
 }
 
-export function sidecarContainer(s: InjectionSettings): V1Container {
+/** Kubernetes' default terminationGracePeriodSeconds. */
+const DEFAULT_GRACE_SECONDS = 30;
+
+/** How long the sidecar drains on SIGTERM: the pod's grace period less a margin, so it exits on
+ *  its own before the kubelet's SIGKILL (and at least 1 s). */
+export function drainSeconds(pod: V1Pod | undefined): number {
+  const grace = pod?.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
+  return Math.max(1, grace - 2);
+}
+
+export function sidecarContainer(s: InjectionSettings, pod?: V1Pod): V1Container {
   return {
     name: SIDECAR_CONTAINER,
     image: s.image,
     imagePullPolicy: s.imagePullPolicy,
+    // A native sidecar: an init container the kubelet keeps running (and restarts) for the pod's life.
+    restartPolicy: 'Always',
     // The image's entrypoint is the `airoute` CLI. The data port stays on loopback (only the app
     // talks to it); the admin port binds the pod IP so the operator can push.
     args: [
@@ -65,10 +83,14 @@ export function sidecarContainer(s: InjectionSettings): V1Container {
       // A small young generation keeps a sidecar in every pod light (see the Dockerfile); NODE_OPTIONS
       // too, so it holds whatever entrypoint the image has.
       { name: 'NODE_OPTIONS', value: '--max-semi-space-size=8' },
+      { name: 'AIROUTE_DRAIN_TIMEOUT', value: `${drainSeconds(pod)}s` },
     ],
     ports: [{ name: 'airoute-admin', containerPort: s.adminPort, protocol: 'TCP' }],
-    // Not Ready until the operator has pushed a config: no app traffic meets an unconfigured proxy.
-    readinessProbe: { httpGet: { path: '/readyz', port: s.adminPort }, periodSeconds: 2, failureThreshold: 2 },
+    // The app's containers start only once this passes: the sidecar has a config (10 minutes, then
+    // the kubelet restarts it and it tries again).
+    startupProbe: { httpGet: { path: '/readyz', port: s.adminPort }, periodSeconds: 1, failureThreshold: 600 },
+    // Not Ready without a config, and not Ready from the first moment of a drain.
+    readinessProbe: { httpGet: { path: '/readyz', port: s.adminPort }, periodSeconds: 2, failureThreshold: 1 },
     livenessProbe: { httpGet: { path: '/healthz', port: s.adminPort }, periodSeconds: 10, failureThreshold: 3 },
     resources: s.resources,
     securityContext: {
@@ -92,7 +114,11 @@ export function tokenVolume(): V1Volume {
 /** The patch that injects the sidecar, or undefined when the pod is not asking or already has it. */
 export function injectionPatch(pod: V1Pod, s: InjectionSettings): JsonPatchOp[] | undefined {
   if (!wantsInjection(pod) || isInjected(pod)) return undefined;
-  const ops: JsonPatchOp[] = [{ op: 'add', path: '/spec/containers/-', value: sidecarContainer(s) }];
+  const container = sidecarContainer(s, pod);
+  // First of the init containers, so it serves the others too.
+  const ops: JsonPatchOp[] = pod.spec?.initContainers?.length
+    ? [{ op: 'add', path: '/spec/initContainers/0', value: container }]
+    : [{ op: 'add', path: '/spec/initContainers', value: [container] }];
   const volumes = pod.spec?.volumes;
   if (!volumes) ops.push({ op: 'add', path: '/spec/volumes', value: [tokenVolume()] });
   else if (!volumes.some((v) => v.name === TOKEN_VOLUME)) ops.push({ op: 'add', path: '/spec/volumes/-', value: tokenVolume() });

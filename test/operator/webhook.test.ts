@@ -44,10 +44,27 @@ function restrictedViolations(c: V1Container): string[] {
 }
 
 describe('injection patch', () => {
+  test('adds a native sidecar: first init container, restartPolicy Always, a startup probe so the app starts once it has a config', () => {
+    const pod = patched({ ...appPod(), spec: { ...appPod().spec!, initContainers: [{ name: 'migrate', image: 'm' }] } });
+    expect(pod.spec!.containers.map((c) => c.name)).toEqual(['app']);
+    expect(pod.spec!.initContainers!.map((c) => c.name)).toEqual(['airoute-sidecar', 'migrate']);
+    const sc = pod.spec!.initContainers![0]!;
+    expect(sc.restartPolicy).toBe('Always');
+    expect(sc.startupProbe).toMatchObject({ httpGet: { path: '/readyz', port: 4001 }, periodSeconds: 1 });
+    expect(sc.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 4001 } });
+    expect(patched(appPod()).spec!.initContainers!.map((c) => c.name)).toEqual(['airoute-sidecar']);
+  });
+
+  test('the drain deadline comes from the pod’s grace period, less a margin so the sidecar exits before SIGKILL', () => {
+    const env = (p: V1Pod) => patched(p).spec!.initContainers![0]!.env!.find((e) => e.name === 'AIROUTE_DRAIN_TIMEOUT')!.value;
+    expect(env(appPod())).toBe('28s'); // the default 30 s
+    expect(env({ ...appPod(), spec: { ...appPod().spec!, terminationGracePeriodSeconds: 120 } })).toBe('118s');
+    expect(env({ ...appPod(), spec: { ...appPod().spec!, terminationGracePeriodSeconds: 0 } })).toBe('1s');
+  });
+
   test('adds the sidecar: data port on loopback, admin port on the pod IP, /readyz readiness, token mount, restricted security context', () => {
     const pod = patched(appPod());
-    const sc = pod.spec!.containers.find((c) => c.name === 'airoute-sidecar')!;
-    expect(pod.spec!.containers.map((c) => c.name)).toEqual(['app', 'airoute-sidecar']);
+    const sc = pod.spec!.initContainers!.find((c) => c.name === 'airoute-sidecar')!;
     expect(sc.args).toEqual(expect.arrayContaining(['sidecar', '--wait-for-push', '--host', '127.0.0.1', '--port', '4000', '--admin-host', '$(POD_IP)', '--admin-port', '4001', '--admin-token-file', '/var/run/airoute/admin/token']));
     expect(sc.env).toContainEqual({ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
     expect(sc.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 4001 } });
@@ -108,7 +125,7 @@ describe('AdmissionReview over HTTPS', () => {
       const out = await post(op.webhookPort!, reviewOf(appPod()));
       expect(out.response).toMatchObject({ uid: 'u-1', allowed: true, patchType: 'JSONPatch' });
       const ops = JSON.parse(Buffer.from(out.response!.patch!, 'base64').toString('utf8')) as { path: string }[];
-      expect(ops.map((o) => o.path)).toContain('/spec/containers/-');
+      expect(ops.map((o) => o.path)).toContain('/spec/initContainers');
       expect(c.api.get('secrets', 'team-a', 'airoute-admin-token')).toBeDefined();
       // Already injected → allowed, no patch.
       const again = await post(op.webhookPort!, reviewOf(patched(appPod()), 'u-2'));

@@ -53,11 +53,11 @@ describe('the injected sidecar', () => {
     const before = podFrom(app);
     expect(explain(restricted({ metadata: before.metadata as Obj, spec: before.spec as Obj }))).toEqual([]);
     const after = inject(before, settings);
-    const containers = (after.spec as Obj).containers as Obj[];
-    expect(containers.map((c) => c.name)).toEqual(['app', 'airoute-sidecar']);
-    expect(containers[1]!.image).toBe(settings.image);
-    expect(containers[1]!.args).toEqual(expect.arrayContaining(['sidecar']));
-    expect((containers[1]!.args as string[])[0]).toBe('sidecar');
+    expect(((after.spec as Obj).containers as Obj[]).map((c) => c.name)).toEqual(['app']);
+    // A native sidecar: the first init container, kept running (restartPolicy: Always).
+    const sidecar = ((after.spec as Obj).initContainers as Obj[])[0]!;
+    expect(sidecar).toMatchObject({ name: 'airoute-sidecar', image: settings.image, restartPolicy: 'Always' });
+    expect((sidecar.args as string[])[0]).toBe('sidecar');
     expect(explain(restricted({ metadata: after.metadata as Obj, spec: after.spec as Obj }))).toEqual([]);
     expect(await validateManifest(after as unknown as Manifest)).toEqual([]);
   });
@@ -78,7 +78,7 @@ describe('the injected sidecar', () => {
   function canReadSecret(pod: JsonObject, containerName: string, volumeName: string): boolean {
     const spec = pod.spec as Obj;
     const psc = (spec.securityContext as Obj | undefined) ?? {};
-    const c = (spec.containers as Obj[]).find((x) => x.name === containerName)!;
+    const c = [...((spec.initContainers as Obj[] | undefined) ?? []), ...(spec.containers as Obj[])].find((x) => x.name === containerName)!;
     const csc = (c.securityContext as Obj | undefined) ?? {};
     const uid = (csc.runAsUser ?? psc.runAsUser) as number | undefined;
     const gid = (csc.runAsGroup ?? psc.runAsGroup) as number | undefined;
