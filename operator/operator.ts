@@ -14,8 +14,10 @@ import { OperatorMetrics } from './metrics.ts';
 import { Pusher } from './push/pusher.ts';
 import { SidecarClient } from './push/sidecar-client.ts';
 import { AdminTokens, TOKEN_SECRET } from './push/token.ts';
+import { ConfigSnapshots } from './snapshot/configmaps.ts';
 import { WorkQueue } from './queue.ts';
-import { referencedSecrets } from './reconcile/compile.ts';
+import { referencedSecretKeys, referencedSecrets } from './reconcile/compile.ts';
+import { claimOf, ownerOf } from './reconcile/owner.ts';
 import { Reconciler, StaleRouteError } from './reconcile/apply.ts';
 import type { ConfigDefaults } from './reconcile/compile.ts';
 import { SIDECAR_LABEL, podFacts } from './reconcile/pods.ts';
@@ -110,6 +112,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     events: new EventRecorder(core, logger, o.identity),
     tokens,
     pusher,
+    snapshots: new ConfigSnapshots(core, logger),
     metrics,
     logger,
     pendingRequeueMs: o.pendingRequeueMs,
@@ -226,7 +229,17 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
 
   let webhook: RunningWebhook | undefined;
   if (o.webhook) {
-    webhook = await startWebhook({ ...o.webhook, ensureToken: (n) => tokens.ensure(n), logger, metrics });
+    webhook = await startWebhook({
+      ...o.webhook,
+      ensureToken: (n) => tokens.ensure(n),
+      ownerOf: (namespace, labels) => {
+        const live = routes.list(namespace).filter((r) => !r.metadata.deletionTimestamp);
+        const owner = ownerOf(labels, live.map((r) => ({ ...claimOf(r), route: r })));
+        return owner ? { route: owner.name, secrets: referencedSecretKeys(owner.route.spec) } : undefined;
+      },
+      logger,
+      metrics,
+    });
   }
 
   return {

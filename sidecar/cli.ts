@@ -11,11 +11,12 @@ const USAGE = `usage:
   airoute sidecar [--config FILE] [--host 127.0.0.1] [--port 4000]
                   [--admin-host 127.0.0.1] [--admin-port 4001] [--admin-token-file FILE]
                   [--wait-for-push] [--demo-ui] [--log-level info] [--drain-timeout 25s]
+                  [--config-snapshot FILE] [--secrets-dir /var/run/airoute/secrets]
                   [--disable-metrics] [--disable-journal]   (only to measure their cost)
   airoute operator
 
 environment: AIROUTE_CONFIG, AIROUTE_PORT, AIROUTE_ADMIN_PORT, AIROUTE_ADMIN_TOKEN_FILE, AIROUTE_LOG_LEVEL,
-             AIROUTE_DRAIN_TIMEOUT
+             AIROUTE_DRAIN_TIMEOUT, AIROUTE_CONFIG_SNAPSHOT, AIROUTE_SECRETS_DIR
 With no config the sidecar serves the built-in demo backend under the model name "demo".`;
 
 function port(value: string | undefined, name: string, fallback: number): number {
@@ -41,6 +42,8 @@ async function sidecar(args: string[]): Promise<void> {
       'disable-journal': { type: 'boolean' },
       'log-level': { type: 'string' },
       'drain-timeout': { type: 'string' },
+      'config-snapshot': { type: 'string' },
+      'secrets-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -55,9 +58,13 @@ async function sidecar(args: string[]): Promise<void> {
   const logger = createLogger(level);
   const configFile = values.config ?? env.AIROUTE_CONFIG;
   const tokenFile = values['admin-token-file'] ?? env.AIROUTE_ADMIN_TOKEN_FILE;
+  const snapshot = values['config-snapshot'] ?? env.AIROUTE_CONFIG_SNAPSHOT;
+  const secretsDir = values['secrets-dir'] ?? env.AIROUTE_SECRETS_DIR;
   const running = await startSidecar({
     ...(configFile ? { configFile } : {}),
     ...(tokenFile ? { adminTokenFile: tokenFile } : {}),
+    ...(snapshot ? { configSnapshot: snapshot } : {}),
+    ...(secretsDir ? { secretsDir } : {}),
     waitForPush: values['wait-for-push'] === true,
     demoUi: values['demo-ui'] === true,
     metrics: values['disable-metrics'] !== true,

@@ -18,6 +18,7 @@ import type { AsyncStore } from './requests/store.ts';
 import { createLogger } from './log.ts';
 import { adminServer } from './server/admin.ts';
 import { Drain, type DrainResult } from './lifecycle/drain.ts';
+import { SnapshotWatcher } from './config/watch.ts';
 import { demoUi } from './server/demo-ui.ts';
 import { dataPlane } from './server/data-plane.ts';
 import { Sidecar, type RequestRecord } from './sidecar.ts';
@@ -29,6 +30,11 @@ export interface StartOptions {
   configDocument?: unknown;
   /** Start with no config at all (an injected sidecar waiting for the operator's push). */
   waitForPush?: boolean;
+  /** The operator's config snapshot for this pod (mounted), loaded at start and re-read on change. */
+  configSnapshot?: string;
+  /** Where the Secrets the snapshot references are mounted (`<dir>/<secret>/<key>`). */
+  secretsDir?: string;
+  snapshotIntervalMs?: number;
   host?: string;
   port?: number;
   adminHost?: string;
@@ -201,6 +207,13 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
       ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}),
     }),
   );
+  const snapshot = opts.configSnapshot
+    ? new SnapshotWatcher(sc, { file: opts.configSnapshot, logger, ...(opts.secretsDir ? { secretsDir: opts.secretsDir } : {}), ...(opts.snapshotIntervalMs ? { intervalMs: opts.snapshotIntervalMs } : {}), ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}) })
+    : undefined;
+  if (snapshot) {
+    await snapshot.check();
+    snapshot.start();
+  }
   const tracing = await startTracing(sc, opts.env ?? process.env);
   const host = opts.host ?? '127.0.0.1';
   const adminHost = opts.adminHost ?? '127.0.0.1';
@@ -220,6 +233,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     adminURL: `http://${urlHost(adminHost)}:${adminPort}`,
     drain: (deadlineMs) => drain.drain(deadlineMs),
     async close() {
+      snapshot?.close();
       const closed = Promise.all([new Promise<void>((r) => data.close(() => r())), new Promise<void>((r) => admin.close(() => r()))]);
       data.closeAllConnections();
       admin.closeAllConnections();

@@ -12,6 +12,7 @@ import { errorMessage, statusCode } from '../log.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import type { PodTarget, Pusher } from '../push/pusher.ts';
 import type { AdminTokens } from '../push/token.ts';
+import type { ConfigSnapshots } from '../snapshot/configmaps.ts';
 import type { Outcome } from '../queue.ts';
 import { redact } from '../redact.ts';
 import { referencedSecrets, type ConfigDefaults, type SecretsView } from './compile.ts';
@@ -27,6 +28,7 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   tokens: AdminTokens;
   pusher: Pusher;
+  snapshots: ConfigSnapshots;
   metrics: OperatorMetrics;
   logger: Logger;
   /** Requeue a route whose pods are not all synced after this long at most (catches missed pod changes). */
@@ -136,8 +138,10 @@ export class Reconciler {
     const before = route?.status?.conditions;
     if (!route || route.metadata.deletionTimestamp) {
       // Deleted: sidecars keep the config they run (traffic must not stop because a resource
-      // went away); nothing outside the cluster to clean up, so no finalizer.
+      // went away); nothing outside the cluster to clean up, so no finalizer. Its snapshot goes:
+      // a pod restarted from now on waits for an AIRoute that selects it.
       this.d.metrics.forgetRoute(namespace, name);
+      await this.d.snapshots.remove(namespace, name);
       return;
     }
     await this.d.tokens.ensure(namespace);
@@ -146,12 +150,21 @@ export class Reconciler {
 
     let p = plan(route, this.observed(route, namespace, views));
     let retryAt: number | undefined;
+    let snapshotFailed = false;
     if (p.desired) {
       if (p.persistVersion) {
         // The new version is in status before any sidecar runs it, so it is never handed out twice
         // for different content, whichever replica leads next.
         // What status says meanwhile is the truth at this moment: the new version, synced nowhere yet.
         route = await this.writeStatus(route, this.statusFrom(route, p));
+      }
+      // The snapshot before the pushes: a pod that restarts right after a push starts from it.
+      // A failure is not fatal to the push (the fast path); the route is retried.
+      try {
+        await this.d.snapshots.write(namespace, name, { version: p.desired.version, source: { namespace, name }, config: p.desired.snapshot });
+      } catch (err) {
+        snapshotFailed = true;
+        this.d.logger.warn({ route: key, err: errorMessage(err) }, 'could not write the config snapshot');
       }
       if (p.push.length) {
         const body = JSON.stringify({ version: p.desired.version, config: p.desired.config, source: { namespace, name: route.metadata.name ?? '' } });
@@ -167,7 +180,7 @@ export class Reconciler {
     this.d.metrics.podsSynced.set({ namespace, route: name }, p.status.syncedPods);
     this.d.metrics.podsTargeted.set({ namespace, route: name }, p.status.targetPods);
     this.d.metrics.configVersion.set({ namespace, route: name }, p.status.configVersion);
-    if (p.status.syncedPods < p.status.targetPods) {
+    if (p.status.syncedPods < p.status.targetPods || snapshotFailed) {
       const delay = retryAt !== undefined ? Math.max(0, retryAt - this.now()) : this.d.pendingRequeueMs;
       return { requeueAfterMs: Math.min(delay, this.d.pendingRequeueMs) };
     }

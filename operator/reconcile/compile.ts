@@ -3,6 +3,7 @@
 // Pure: Secrets come in as already-decoded data.
 import type { AIRouteSpec, SecretKeyRef } from '../../api/v1alpha1/airoute.ts';
 import type { SecretValue, SidecarConfig } from '../../api/v1alpha1/config.ts';
+import { withSecretRefs, type SecretRef } from '../../api/v1alpha1/snapshot.ts';
 import { configHash, validateConfig, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import { redact } from '../redact.ts';
 
@@ -13,6 +14,8 @@ export interface CompileResult {
   /** The document, when the spec is valid and every reference resolved. */
   config?: SidecarConfig;
   hash?: string;
+  /** The snapshot form of `config` (secretKeyRefs where it has values), for the ConfigMap. */
+  snapshot?: unknown;
   /** Spec problems (Accepted=False), paths from `spec.`. */
   invalid: ConfigIssue[];
   /** Unresolved Secret references (ResolvedRefs=False), paths from `spec.`. */
@@ -32,6 +35,14 @@ export function referencedSecrets(spec: AIRouteSpec): string[] {
   return [...names];
 }
 
+/** Every (Secret, key) the spec refers to: what an injected sidecar gets mounted, so it can put the
+ *  values back into its config snapshot. */
+export function referencedSecretKeys(spec: AIRouteSpec): SecretRef[] {
+  const refs = [...(spec.backends ?? []).map((b) => b.apiKey), spec.webhooks?.secret, spec.journal?.password].filter((r) => r !== undefined).map((r) => r.secretKeyRef);
+  const seen = new Set<string>();
+  return refs.filter((r) => !seen.has(`${r.name}/${r.key}`) && seen.add(`${r.name}/${r.key}`)).map((r) => ({ name: r.name, key: r.key }));
+}
+
 /** Operator-wide settings for what an AIRoute leaves out (e.g. the journal store every sidecar shares). */
 export interface ConfigDefaults {
   journal?: SidecarConfig['journal'];
@@ -40,8 +51,10 @@ export interface ConfigDefaults {
 export function compileRoute(spec: AIRouteSpec, secrets: SecretsView, defaults: ConfigDefaults = {}): CompileResult {
   const unresolved: ConfigIssue[] = [];
   const used: string[] = [];
+  const refs = new Map<string, SecretRef>();
   const resolve = (ref: SecretKeyRef, path: string): SecretValue => {
     const { name, key } = ref.secretKeyRef;
+    refs.set(path, { name, key });
     const data = secrets.get(name);
     const at = `spec.${path}.secretKeyRef`;
     if (!data) unresolved.push({ path: at, message: `Secret "${name}" not found` });
@@ -91,5 +104,10 @@ export function compileRoute(spec: AIRouteSpec, secrets: SecretsView, defaults: 
   const v = validateConfig(config, 'spec');
   const invalid = v.ok ? [] : v.issues.map((i) => ({ path: i.path, message: redact(i.message, used) }));
   if (invalid.length || unresolved.length) return { invalid, unresolved, secrets: used };
-  return { config, hash: configHash(config), invalid, unresolved, secrets: used };
+  // A journal password from the operator's defaults has no Secret in this namespace to refer to,
+  // so it is never written to a snapshot (those come from spec.journal.password only).
+  const defaultPassword = !spec.journal && config.journal?.password !== undefined;
+  const snapshot = withSecretRefs(config, refs) as { journal?: { password?: unknown } };
+  if (defaultPassword && snapshot.journal) delete snapshot.journal.password;
+  return { config, hash: configHash(config), snapshot, invalid, unresolved, secrets: used };
 }

@@ -12,12 +12,13 @@
 // name): it keeps the config it has, nobody can take it over by creating a new AIRoute, and the
 // outcome does not depend on which one reconciles first. Both carry Conflict=True naming the
 // other; the younger one leaves the pod out of its targets and is not Ready.
-import type { AIRoute, AIRouteSpec, ConditionType, LabelSelector } from '../../api/v1alpha1/airoute.ts';
+import type { AIRoute, AIRouteSpec, ConditionType } from '../../api/v1alpha1/airoute.ts';
 import type { SidecarConfig } from '../../api/v1alpha1/config.ts';
 import { formatIssue, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import { redact } from '../redact.ts';
 import { compileRoute, type ConfigDefaults, type SecretsView } from './compile.ts';
 import type { DesiredCondition } from './conditions.ts';
+import { createdAt, olderThan, type RouteClaim } from './owner.ts';
 import { selects } from './selector.ts';
 
 /** What the operator knows about one pod's sidecar (this incarnation of it). */
@@ -40,12 +41,7 @@ export interface PodView {
   sidecar: SidecarObservation;
 }
 
-export interface OtherRoute {
-  name: string;
-  /** RFC 3339; compared as text, which orders RFC 3339 UTC times correctly. */
-  createdAt: string;
-  podSelector: LabelSelector;
-}
+export type OtherRoute = RouteClaim;
 
 export interface Observed {
   secrets: SecretsView;
@@ -64,8 +60,8 @@ export interface PlannedEvent {
 }
 
 export interface Plan {
-  /** The document and its version, when the spec compiled. */
-  desired?: { version: number; hash: string; config: SidecarConfig };
+  /** The document and its version, when the spec compiled; `snapshot` is its ConfigMap form. */
+  desired?: { version: number; hash: string; config: SidecarConfig; snapshot: unknown };
   /** Write {configVersion, configHash} to status before pushing (a new version is being minted). */
   persistVersion: boolean;
   /** Pods to push desired.version to. */
@@ -94,15 +90,6 @@ function issuesText(issues: ConfigIssue[]): string {
   const lines = issues.map(formatIssue);
   return lines.length > 10 ? `${lines.slice(0, 10).join('; ')}; and ${lines.length - 10} more` : lines.join('; ');
 }
-
-const createdAt = (r: AIRoute) => {
-  const t = r.metadata.creationTimestamp;
-  return t instanceof Date ? t.toISOString().replace(/\.\d{3}Z$/, 'Z') : (t ?? '');
-};
-
-/** Older first: creationTimestamp, then name. */
-const olderThan = (a: { createdAt: string; name: string }, b: { createdAt: string; name: string }) =>
-  a.createdAt < b.createdAt || (a.createdAt === b.createdAt && a.name < b.name);
 
 export function plan(route: AIRoute, seen: Observed): Plan {
   const spec: AIRouteSpec = route.spec;
@@ -140,7 +127,7 @@ export function plan(route: AIRoute, seen: Observed): Plan {
       else if (r.version >= version) version = r.version + 1;
     }
     persistVersion = version !== statusVersion || hash !== status.configHash;
-    desired = { version, hash, config: compiled.config };
+    desired = { version, hash, config: compiled.config, snapshot: compiled.snapshot };
   }
 
   // The version the pods should run: the new one, or the last good one while the spec is broken.

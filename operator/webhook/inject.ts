@@ -8,7 +8,8 @@
 // The sidecar container satisfies the `restricted` Pod Security Standard on its own (non-root,
 // no privilege escalation, every capability dropped, RuntimeDefault seccomp, read-only root), so
 // injecting it never makes a compliant pod non-compliant.
-import type { V1Container, V1Pod, V1ResourceRequirements, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1ResourceRequirements, V1Volume, V1VolumeProjection } from '@kubernetes/client-node';
+import { SNAPSHOT_CONFIGMAP, snapshotKey, type SecretRef } from '../../api/v1alpha1/snapshot.ts';
 import { TOKEN_KEY, TOKEN_SECRET } from '../push/token.ts';
 import { ADMIN_PORT_ANNOTATION, INJECT_ANNOTATION, INJECTED_ANNOTATION, SIDECAR_CONTAINER, SIDECAR_LABEL } from '../reconcile/pods.ts';
 
@@ -25,6 +26,17 @@ export interface InjectionSettings {
 
 export const TOKEN_VOLUME = 'airoute-admin-token';
 export const TOKEN_MOUNT_DIR = '/var/run/airoute/admin';
+export const CONFIG_VOLUME = 'airoute-config';
+export const CONFIG_MOUNT_DIR = '/var/run/airoute/config';
+export const SECRETS_VOLUME = 'airoute-secrets';
+export const SECRETS_MOUNT_DIR = '/var/run/airoute/secrets';
+
+/** The AIRoute that owns the pod being admitted (the oldest that selects it) and the Secrets its
+ *  config refers to: mounted, so the sidecar can start from the snapshot without the operator. */
+export interface PodOwner {
+  route: string;
+  secrets: SecretRef[];
+}
 
 export const DEFAULT_INJECTION: InjectionSettings = {
   image: 'ghcr.io/airoute/airoute:latest',
@@ -59,7 +71,7 @@ export function drainSeconds(pod: V1Pod | undefined): number {
   return Math.max(1, grace - 2);
 }
 
-export function sidecarContainer(s: InjectionSettings, pod?: V1Pod): V1Container {
+export function sidecarContainer(s: InjectionSettings, pod?: V1Pod, owner?: PodOwner): V1Container {
   return {
     name: SIDECAR_CONTAINER,
     image: s.image,
@@ -77,6 +89,7 @@ export function sidecarContainer(s: InjectionSettings, pod?: V1Pod): V1Container
       '--admin-port', String(s.adminPort),
       '--admin-token-file', `${TOKEN_MOUNT_DIR}/${TOKEN_KEY}`,
       '--log-level', s.logLevel,
+      ...(owner ? ['--config-snapshot', `${CONFIG_MOUNT_DIR}/${snapshotKey(owner.route)}`, '--secrets-dir', SECRETS_MOUNT_DIR] : []),
     ],
     env: [
       { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
@@ -102,8 +115,29 @@ export function sidecarContainer(s: InjectionSettings, pod?: V1Pod): V1Container
       readOnlyRootFilesystem: true,
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    volumeMounts: [{ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_DIR, readOnly: true }],
+    volumeMounts: [
+      { name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_DIR, readOnly: true },
+      ...(owner
+        ? [
+            { name: CONFIG_VOLUME, mountPath: CONFIG_MOUNT_DIR, readOnly: true },
+            { name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_DIR, readOnly: true },
+          ]
+        : []),
+    ],
   };
+}
+
+/** The namespace's snapshot ConfigMap (optional: it may not exist yet; the kubelet updates the
+ *  mounted files when it changes) and the owner's Secrets, as `<secret>/<key>` (each optional, so
+ *  a Secret created later does not hold the pod back). Only the sidecar mounts them. */
+export function ownerVolumes(owner: PodOwner): V1Volume[] {
+  const bySecret = new Map<string, string[]>();
+  for (const r of owner.secrets) bySecret.set(r.name, [...(bySecret.get(r.name) ?? []), r.key]);
+  const sources: V1VolumeProjection[] = [...bySecret].map(([name, keys]) => ({ secret: { name, optional: true, items: keys.map((key) => ({ key, path: `${name}/${key}` })) } }));
+  return [
+    { name: CONFIG_VOLUME, configMap: { name: SNAPSHOT_CONFIGMAP, optional: true, defaultMode: 0o444 } },
+    { name: SECRETS_VOLUME, projected: { sources, defaultMode: 0o444 } },
+  ];
 }
 
 export function tokenVolume(): V1Volume {
@@ -112,16 +146,17 @@ export function tokenVolume(): V1Volume {
 }
 
 /** The patch that injects the sidecar, or undefined when the pod is not asking or already has it. */
-export function injectionPatch(pod: V1Pod, s: InjectionSettings): JsonPatchOp[] | undefined {
+export function injectionPatch(pod: V1Pod, s: InjectionSettings, owner?: PodOwner): JsonPatchOp[] | undefined {
   if (!wantsInjection(pod) || isInjected(pod)) return undefined;
-  const container = sidecarContainer(s, pod);
+  const container = sidecarContainer(s, pod, owner);
   // First of the init containers, so it serves the others too.
   const ops: JsonPatchOp[] = pod.spec?.initContainers?.length
     ? [{ op: 'add', path: '/spec/initContainers/0', value: container }]
     : [{ op: 'add', path: '/spec/initContainers', value: [container] }];
-  const volumes = pod.spec?.volumes;
-  if (!volumes) ops.push({ op: 'add', path: '/spec/volumes', value: [tokenVolume()] });
-  else if (!volumes.some((v) => v.name === TOKEN_VOLUME)) ops.push({ op: 'add', path: '/spec/volumes/-', value: tokenVolume() });
+  const existing = new Set((pod.spec?.volumes ?? []).map((v) => v.name));
+  const wanted = [tokenVolume(), ...(owner ? ownerVolumes(owner) : [])].filter((v) => !existing.has(v.name));
+  if (!pod.spec?.volumes) ops.push({ op: 'add', path: '/spec/volumes', value: wanted });
+  else for (const v of wanted) ops.push({ op: 'add', path: '/spec/volumes/-', value: v });
   const labels = { [SIDECAR_LABEL]: 'injected' };
   const annotations = { [INJECTED_ANNOTATION]: 'true', [ADMIN_PORT_ANNOTATION]: String(s.adminPort) };
   for (const [field, values] of [['labels', labels], ['annotations', annotations]] as const) {

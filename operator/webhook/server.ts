@@ -16,7 +16,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { errorMessage } from '../log.ts';
 import type { OperatorMetrics } from '../metrics.ts';
-import { injectionPatch, wantsInjection, type InjectionSettings } from './inject.ts';
+import { injectionPatch, wantsInjection, type InjectionSettings, type PodOwner } from './inject.ts';
 
 export type FailurePolicy = 'Fail' | 'Ignore';
 
@@ -52,6 +52,8 @@ export interface WebhookOptions {
   failurePolicy: FailurePolicy;
   /** Makes sure the namespace's admin token Secret exists (the injected pod mounts it). */
   ensureToken: (namespace: string) => Promise<void>;
+  /** The AIRoute that owns a pod with these labels (its snapshot and Secrets get mounted). */
+  ownerOf?: (namespace: string, labels: Record<string, string>) => PodOwner | undefined;
   logger: Logger;
   metrics: OperatorMetrics;
   /** How often to check the cert files for rotation. */
@@ -61,7 +63,7 @@ export interface WebhookOptions {
 const MAX_BODY = 3 * 1024 * 1024;
 
 /** Decides one AdmissionReview. Exported for tests; the server wraps it. */
-export async function review(body: AdmissionReview, o: Pick<WebhookOptions, 'settings' | 'failurePolicy' | 'ensureToken' | 'logger' | 'metrics'>): Promise<AdmissionReview> {
+export async function review(body: AdmissionReview, o: Pick<WebhookOptions, 'settings' | 'failurePolicy' | 'ensureToken' | 'logger' | 'metrics' | 'ownerOf'>): Promise<AdmissionReview> {
   const req = body.request;
   const answer = (response: Omit<NonNullable<AdmissionReview['response']>, 'uid'>): AdmissionReview => ({
     apiVersion: 'admission.k8s.io/v1',
@@ -77,12 +79,12 @@ export async function review(body: AdmissionReview, o: Pick<WebhookOptions, 'set
     o.metrics.webhookRequests.inc({ outcome: 'skipped' });
     return answer({ allowed: true });
   }
-  const patch = injectionPatch(pod, o.settings);
+  const namespace = req.namespace ?? pod.metadata?.namespace ?? '';
+  const patch = injectionPatch(pod, o.settings, o.ownerOf?.(namespace, pod.metadata?.labels ?? {}));
   if (!patch) {
     o.metrics.webhookRequests.inc({ outcome: 'skipped' });
     return answer({ allowed: true });
   }
-  const namespace = req.namespace ?? pod.metadata?.namespace ?? '';
   try {
     // Side effect, hence sideEffects: NoneOnDryRun in the webhook configuration.
     if (!req.dryRun) await o.ensureToken(namespace);

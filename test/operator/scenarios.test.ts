@@ -114,7 +114,7 @@ describe('Secrets', () => {
     c.api.create('airoutes', airoute(ns, 'chat', demoSpec('chat')));
     await c.api.waitFor('airoutes', ns, 'chat', readyAt(1, 1));
     const before = c.api.get('secrets', ns, 'airoute-admin-token')!;
-    c.kubelet.tokenSyncDelayMs = 60_000; // the mounted file keeps the old token for this test
+    c.kubelet.volumeSyncDelayMs = 60_000; // the mounted file keeps the old token for this test
     c.api.update('secrets', { ...before, metadata: { ...(before.metadata as JsonObject), annotations: { ...((before.metadata as JsonObject).annotations as JsonObject), 'airoute.dev/rotate': 'now' } } });
     const after = await c.api.waitFor('secrets', ns, 'airoute-admin-token', (s) => (s?.data as JsonObject | undefined)?.previous !== undefined);
     expect((after!.data as JsonObject).previous).toBe((before.data as JsonObject).token);

@@ -14,7 +14,7 @@ import { review, startWebhook, type AdmissionReview, type FailurePolicy } from '
 import { jsonPatch } from '../k8s/api-server.ts';
 import { selfSignedCert } from '../k8s/cert.ts';
 import type { JsonObject } from '../k8s/schema.ts';
-import { testCluster } from './harness.ts';
+import { airoute, demoSpec, eventually, testCluster } from './harness.ts';
 
 const appPod = (annotations: Record<string, string> = { 'airoute.dev/inject': 'true' }): V1Pod => ({
   apiVersion: 'v1',
@@ -77,6 +77,28 @@ describe('injection patch', () => {
     expect(pod.metadata!.annotations).toMatchObject({ 'airoute.dev/inject': 'true', 'airoute.dev/injected': 'true', 'airoute.dev/admin-port': '4001' });
   });
 
+  test('with an owner AIRoute: its snapshot (the namespace ConfigMap) and its Secrets are mounted in the sidecar only, each optional', () => {
+    const ops = injectionPatch(appPod(), DEFAULT_INJECTION, { route: 'chat', secrets: [{ name: 'keys', key: 'openai' }, { name: 'keys', key: 'anthropic' }, { name: 'hooks', key: 'signing' }] })!;
+    const pod = jsonPatch(structuredClone(appPod()) as unknown as JsonObject, ops as unknown as JsonObject[]) as unknown as V1Pod;
+    const sc = pod.spec!.initContainers![0]!;
+    expect(sc.args).toEqual(expect.arrayContaining(['--config-snapshot', '/var/run/airoute/config/chat.json', '--secrets-dir', '/var/run/airoute/secrets']));
+    expect(sc.volumeMounts!.map((m) => [m.name, m.mountPath, m.readOnly])).toEqual(
+      expect.arrayContaining([
+        ['airoute-config', '/var/run/airoute/config', true],
+        ['airoute-secrets', '/var/run/airoute/secrets', true],
+      ]),
+    );
+    const vol = (n: string) => pod.spec!.volumes!.find((v) => v.name === n)!;
+    expect(vol('airoute-config').configMap).toEqual({ name: 'airoute-config', optional: true, defaultMode: 0o444 });
+    expect(vol('airoute-secrets').projected!.sources).toEqual([
+      { secret: { name: 'keys', optional: true, items: [{ key: 'openai', path: 'keys/openai' }, { key: 'anthropic', path: 'keys/anthropic' }] } },
+      { secret: { name: 'hooks', optional: true, items: [{ key: 'signing', path: 'hooks/signing' }] } },
+    ]);
+    expect(pod.spec!.containers[0]!.volumeMounts).toBeUndefined(); // the app never sees them
+    // No owner (no AIRoute selects the pod yet): nothing mounted; the sidecar waits for a push.
+    expect(patched(appPod()).spec!.initContainers![0]!.args).not.toContain('--config-snapshot');
+  });
+
   test('idempotent: an injected pod is left unchanged; pods that do not ask are untouched', () => {
     expect(injectionPatch(patched(appPod()), DEFAULT_INJECTION)).toBeUndefined();
     expect(injectionPatch(appPod({}), DEFAULT_INJECTION)).toBeUndefined();
@@ -130,6 +152,16 @@ describe('AdmissionReview over HTTPS', () => {
       // Already injected → allowed, no patch.
       const again = await post(op.webhookPort!, reviewOf(patched(appPod()), 'u-2'));
       expect(again.response).toEqual({ uid: 'u-2', allowed: true });
+      // An AIRoute selects the pod: the webhook (from its informer cache) mounts that route's snapshot.
+      c.api.create('airoutes', airoute('team-a', 'chat', demoSpec('chat', 'chat')));
+      const labelled = appPod();
+      labelled.metadata!.labels = { app: 'chat' };
+      await eventually(
+        async () => JSON.parse(Buffer.from((await post(op.webhookPort!, reviewOf(labelled, 'u-3'))).response!.patch!, 'base64').toString('utf8')) as { value?: { args?: string[] }[] },
+        (ops) => JSON.stringify(ops).includes('/var/run/airoute/config/chat.json'),
+        5000,
+        'the owner AIRoute in the webhook’s cache',
+      );
     } finally {
       await c.close();
     }
