@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type AIRoute } from '../api/v1alpha1/airoute.ts';
 import { EventRecorder } from './kube/events.ts';
 import { Informer } from './kube/informer.ts';
+import { listAllPages } from './kube/paged-list.ts';
+import { ReferencedSecrets } from './kube/secret-cache.ts';
 import { LeaderElector } from './leader/lease.ts';
 import { createOperatorLogger, errorMessage } from './log.ts';
 import { OperatorMetrics } from './metrics.ts';
@@ -77,10 +79,13 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     logger,
     ...(backoff ? { backoff } : {}),
     path: ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-    list: async () =>
-      (ns
-        ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
-        : await custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: PLURAL })) as { metadata?: { resourceVersion?: string }; items: AIRoute[] },
+    list: () =>
+      listAllPages(
+        async (p) =>
+          (ns
+            ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, ...p })
+            : await custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: PLURAL, ...p })) as { metadata?: { resourceVersion?: string; continue?: string }; items: AIRoute[] },
+      ),
   });
   // Only injected pods carry the label, so the cache holds airoute pods, not the whole cluster's.
   const pods = new Informer<V1Pod>({
@@ -90,20 +95,30 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     ...(backoff ? { backoff } : {}),
     path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
     labelSelector: SIDECAR_LABEL,
-    list: () => (ns ? core.listNamespacedPod({ namespace: ns, labelSelector: SIDECAR_LABEL }) : core.listPodForAllNamespaces({ labelSelector: SIDECAR_LABEL })),
+    list: () => listAllPages((p) => (ns ? core.listNamespacedPod({ namespace: ns, labelSelector: SIDECAR_LABEL, ...p }) : core.listPodForAllNamespaces({ labelSelector: SIDECAR_LABEL, ...p }))),
   });
-  const secrets = new Informer<V1Secret>({
+  // Secrets: only those an AIRoute references (one watch each), and the admin token Secrets by name;
+  // never the cluster's Secrets as a whole.
+  const enqueueFor = (s: V1Secret) => {
+    const namespace = s.metadata?.namespace ?? '';
+    const name = s.metadata?.name ?? '';
+    for (const r of routes.list(namespace)) if (name === TOKEN_SECRET || referencedSecrets(r.spec).includes(name)) enqueue(`${namespace}/${r.metadata.name}`);
+  };
+  const secrets = new ReferencedSecrets({ kubeConfig: o.kubeConfig, core, logger, ...(backoff ? { backoff } : {}), onChange: enqueueFor });
+  const tokenSelector = `metadata.name=${TOKEN_SECRET}`;
+  const tokenSecrets = new Informer<V1Secret>({
     kubeConfig: o.kubeConfig,
-    name: 'secrets',
+    name: 'admin-token-secrets',
     logger,
     ...(backoff ? { backoff } : {}),
     path: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
-    list: () => (ns ? core.listNamespacedSecret({ namespace: ns }) : core.listSecretForAllNamespaces()),
+    fieldSelector: tokenSelector,
+    list: () => listAllPages((p) => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: tokenSelector, ...p }) : core.listSecretForAllNamespaces({ fieldSelector: tokenSelector, ...p }))),
   });
 
   const client = new SidecarClient({ timeoutMs: o.push.timeoutMs });
   const pusher = new Pusher({ client, metrics, logger, concurrency: o.push.concurrency, backoff: o.push.backoff });
-  const tokens = new AdminTokens({ core, secrets, logger, rotationIntervalMs: o.tokenRotationIntervalMs });
+  const tokens = new AdminTokens({ core, secrets: tokenSecrets, logger, rotationIntervalMs: o.tokenRotationIntervalMs });
   const reconciler = new Reconciler({
     routes,
     pods,
@@ -131,13 +146,9 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   pods.onChange((p) => {
     for (const k of routesIn(p.metadata?.namespace ?? '')) enqueue(k);
   });
-  secrets.onChange((s) => {
-    const namespace = s.metadata?.namespace ?? '';
-    const name = s.metadata?.name ?? '';
-    for (const r of routes.list(namespace)) if (name === TOKEN_SECRET || referencedSecrets(r.spec).includes(name)) enqueue(`${namespace}/${r.metadata.name}`);
-  });
+  tokenSecrets.onChange(enqueueFor);
 
-  await Promise.all([routes.start(), pods.start(), secrets.start()]);
+  await Promise.all([routes.start(), pods.start(), tokenSecrets.start()]);
   logger.info({ namespace: ns ?? '(all)' }, 'caches synced');
 
   // ---- the controller proper: runs while leading.
@@ -219,7 +230,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
           });
         return;
       }
-      const ready = routes.synced && pods.synced && secrets.synced;
+      const ready = routes.synced && pods.synced && tokenSecrets.synced;
       if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       if (path === '/readyz') return void res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok' : 'caches not synced');
       res.writeHead(404).end();
@@ -252,7 +263,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       stopping = true;
       await elector?.stop({ release: !opts.crash });
       await stopLeading();
-      await Promise.all([routes.stop(), pods.stop(), secrets.stop()]);
+      await Promise.all([routes.stop(), pods.stop(), tokenSecrets.stop(), secrets.stop()]);
       await webhook?.close();
       if (http) {
         const h = http;

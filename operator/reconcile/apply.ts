@@ -8,6 +8,7 @@ import { GROUP, PLURAL, VERSION, type AIRoute, type AIRouteStatus } from '../../
 import { canonicalJson } from '../../api/v1alpha1/validate.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Informer } from '../kube/informer.ts';
+import type { ReferencedSecrets } from '../kube/secret-cache.ts';
 import { errorMessage, statusCode } from '../log.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import type { PodTarget, Pusher } from '../push/pusher.ts';
@@ -23,7 +24,7 @@ import { eventsBetween, plan, type Observed, type OtherRoute, type Plan, type Pl
 export interface ReconcilerDeps {
   routes: Informer<AIRoute>;
   pods: Informer<V1Pod>;
-  secrets: Informer<V1Secret>;
+  secrets: ReferencedSecrets;
   custom: CustomObjectsApi;
   events: EventRecorder;
   tokens: AdminTokens;
@@ -141,10 +142,14 @@ export class Reconciler {
       // went away); nothing outside the cluster to clean up, so no finalizer. Its snapshot goes:
       // a pod restarted from now on waits for an AIRoute that selects it.
       this.d.metrics.forgetRoute(namespace, name);
+      await this.d.secrets.release(key);
       await this.d.snapshots.remove(namespace, name);
       return;
     }
     await this.d.tokens.ensure(namespace);
+    // The Secrets this spec refers to, listed before the plan reads them (a Secret not yet in the
+    // cache would otherwise look missing for a moment).
+    await this.d.secrets.want(key, namespace, referencedSecrets(route.spec));
     const { views } = this.targets(namespace);
     await this.d.pusher.observe(views.filter((v) => v.address).map((v) => v.target));
 

@@ -21,8 +21,8 @@
 //    as a 422 Status with causes;
 //  - Secrets' stringData folded into data; Lease MicroTime fields must carry microseconds;
 //  - bearer-token authentication (401 Unauthorized).
-// Not modelled: pagination (limit/continue are ignored: every list is one page), finalizers,
-// server-side apply, admission webhooks, RBAC.
+//  - paged lists (limit/continue, 410 for a compacted continue token);
+// Not modelled: finalizers, server-side apply, admission webhooks, RBAC.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -89,6 +89,11 @@ export interface AuditRecord {
   namespace?: string;
   name?: string;
   subresource?: string;
+  /** For lists: the page size asked for (undefined: no limit, the whole collection at once). */
+  limit?: number;
+  /** For lists and watches: the selectors, as sent. */
+  fieldSelector?: string;
+  labelSelector?: string;
   code: number;
 }
 
@@ -291,7 +296,10 @@ export class StandInApiServer {
     const method = req.method ?? 'GET';
     const verb: AuditRecord['verb'] =
       method === 'GET' ? (name ? 'get' : q.get('watch') === 'true' || q.get('watch') === '1' ? 'watch' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : 'delete';
-    const record = (code: number) => this.audit.push({ verb, resource: t.plural, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}), ...(subresource ? { subresource } : {}), code });
+    const limit = verb === 'list' && q.get('limit') ? Number(q.get('limit')) : undefined;
+    const selectors = verb === 'list' || verb === 'watch' ? { ...(q.get('fieldSelector') ? { fieldSelector: q.get('fieldSelector')! } : {}), ...(q.get('labelSelector') ? { labelSelector: q.get('labelSelector')! } : {}) } : {};
+    const record = (code: number) =>
+      this.audit.push({ verb, resource: t.plural, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}), ...(subresource ? { subresource } : {}), ...(limit ? { limit } : {}), ...selectors, code });
     for (const f of this.faults) {
       const code = f({ verb, resource: t.plural, ...(subresource ? { subresource } : {}) });
       if (code) {
@@ -421,10 +429,39 @@ export class StandInApiServer {
     };
   }
 
+  /** A list, paged as the API server pages it: `limit` items per page in key order, a `continue`
+   *  token for the rest, every page carrying the first page's resourceVersion; a token older than
+   *  the compaction floor is 410 Expired. (The real server serves later pages from the first page's
+   *  snapshot; here they show the objects as they are now, which an informer's watch from that
+   *  resourceVersion makes right either way.) */
   private doList(t: ResourceType, namespace: string | undefined, q: URLSearchParams): JsonObject {
     const match = this.selection(t, namespace, q);
-    const items = this.store.list(t.plural).filter(match).map((o) => this.present(t, o, true));
-    return { kind: `${t.kind}List`, apiVersion: this.apiVersion(t), metadata: { resourceVersion: String(this.store.currentRv()) }, items };
+    const key = (o: JsonObject) => objectKey(str(meta(o).namespace), str(meta(o).name)!);
+    const all = this.store.list(t.plural).filter(match).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    let rv = String(this.store.currentRv());
+    let rest = all;
+    const token = q.get('continue');
+    if (token) {
+      let c: { rv: string; after: string };
+      try {
+        c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { rv: string; after: string };
+      } catch {
+        throw new ApiError(400, 'BadRequest', 'continue key is not valid: illegal base64 data');
+      }
+      if (Number(c.rv) < this.store.oldestWatchableRv())
+        throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      rv = c.rv;
+      rest = all.filter((o) => key(o) > c.after);
+    }
+    const limit = Number(q.get('limit') ?? '0');
+    const page = limit > 0 ? rest.slice(0, limit) : rest;
+    const more = page.length < rest.length;
+    const metadata: JsonObject = { resourceVersion: rv };
+    if (more) {
+      metadata.continue = Buffer.from(JSON.stringify({ rv, after: key(page.at(-1)!) })).toString('base64url');
+      metadata.remainingItemCount = rest.length - page.length;
+    }
+    return { kind: `${t.kind}List`, apiVersion: this.apiVersion(t), metadata, items: page.map((o) => this.present(t, o, true)) };
   }
 
   private watch(req: IncomingMessage, res: ServerResponse, t: ResourceType, namespace: string | undefined, q: URLSearchParams): void {
