@@ -20,7 +20,6 @@ const USAGE = `usage: airoute operator [flags]
   --push-concurrency 64        concurrent pushes to sidecars, all routes together
   --push-timeout 5s  --push-backoff-base 500ms  --push-backoff-max 60s
   --resync-interval 60s        drift check: ask every sidecar what it runs
-  --token-rotation-interval 720h   (0: rotate only when the Secret is annotated airoute.dev/rotate)
   --metrics-addr 0.0.0.0:8080  /metrics, /healthz, /readyz
   --webhook-addr 0.0.0.0:9443  --webhook-cert-dir /etc/airoute/webhook (tls.crt, tls.key)
   --webhook-failure-policy Fail|Ignore   --disable-webhook
@@ -60,7 +59,6 @@ export async function runOperator(args: string[]): Promise<void> {
       'push-backoff-base': { type: 'string', default: '500ms' },
       'push-backoff-max': { type: 'string', default: '60s' },
       'resync-interval': { type: 'string', default: '60s' },
-      'token-rotation-interval': { type: 'string', default: '720h' },
       'metrics-addr': { type: 'string', default: '0.0.0.0:8080' },
       'webhook-addr': { type: 'string', default: '0.0.0.0:9443' },
       'webhook-cert-dir': { type: 'string', default: '/etc/airoute/webhook' },
@@ -108,7 +106,6 @@ export async function runOperator(args: string[]): Promise<void> {
     },
     resyncIntervalMs: duration(v['resync-interval'], '--resync-interval'),
     pendingRequeueMs: 10_000,
-    tokenRotationIntervalMs: duration(v['token-rotation-interval'], '--token-rotation-interval'),
     http: hostPort(v['metrics-addr'], '--metrics-addr'),
     ...(v['disable-webhook']
       ? {}
@@ -151,8 +148,7 @@ function readServiceAccountNamespace(): string | undefined {
 
 /**
  * Settings the Helm chart passes as environment variables: the injected sidecar's ports and
- * resources, and the journal store every pushed config gets unless its AIRoute names one (its
- * password from a Secret, pushed to the sidecars as a value, never logged).
+ * resources, and the journal store every pushed config gets unless its AIRoute names one.
  */
 export function fromChartEnvironment(env: NodeJS.ProcessEnv): { injection: Partial<InjectionSettings>; defaults?: ConfigDefaults } {
   const injection: Partial<InjectionSettings> = {};
@@ -180,6 +176,8 @@ export function fromChartEnvironment(env: NodeJS.ProcessEnv): { injection: Parti
   if (resources !== undefined) injection.resources = resources as InjectionSettings['resources'];
   const journal = json('AIROUTE_JOURNAL') as SidecarConfig['journal'] | undefined;
   if (!journal || (journal.type ?? 'memory') === 'memory') return { injection };
-  const password = env.AIROUTE_JOURNAL_PASSWORD?.trim();
-  return { injection, defaults: { journal: { ...journal, ...(password ? { password: { value: password } } : {}) } } };
+  // No password: a credential shared by every tenant's sidecars would be readable in every injected
+  // pod. Each namespace brings its own (spec.journal.password), and gets its own key prefix.
+  if (journal.password) throw new Error('AIROUTE_JOURNAL: no password here; set spec.journal.password in each AIRoute (a Secret of its namespace)');
+  return { injection, defaults: { journal } };
 }

@@ -3,7 +3,7 @@
 // Informers also run on followers, so a new leader starts from a warm cache.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import { AuthenticationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type AIRoute } from '../api/v1alpha1/airoute.ts';
 import { EventRecorder } from './kube/events.ts';
@@ -15,7 +15,8 @@ import { createOperatorLogger, errorMessage } from './log.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { Pusher } from './push/pusher.ts';
 import { SidecarClient } from './push/sidecar-client.ts';
-import { AdminTokens, TOKEN_SECRET } from './push/token.ts';
+import { PushIdentity } from './push/identity.ts';
+import { IDENTITY_AUDIENCE } from '../sidecar/server/admin-tls.ts';
 import { ConfigSnapshots } from './snapshot/configmaps.ts';
 import { WorkQueue } from './queue.ts';
 import { referencedSecretKeys, referencedSecrets } from './reconcile/compile.ts';
@@ -40,12 +41,13 @@ export interface OperatorOptions {
   resyncIntervalMs: number;
   /** Longest wait before re-checking a route whose pods are not all synced. */
   pendingRequeueMs: number;
-  tokenRotationIntervalMs: number;
   informerBackoff?: { baseMs: number; maxMs: number };
   queueRateLimit?: { baseMs: number; maxMs: number };
   /** /metrics, /healthz, /readyz. */
   http?: { host: string; port: number };
-  webhook?: { certFile: string; keyFile: string; host: string; port: number; settings: InjectionSettings; failurePolicy: FailurePolicy };
+  webhook?: { certFile: string; keyFile: string; host: string; port: number; settings: Omit<InjectionSettings, 'pushCa'>; failurePolicy: FailurePolicy };
+  /** The operator's own namespace (the push CA Secret; default: the Lease's). */
+  namespace?: string;
   /** Called when this replica loses the Lease while running (the CLI exits, as client-go does). */
   onLostLeadership?: () => void;
   processMetrics?: boolean;
@@ -97,35 +99,34 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     labelSelector: SIDECAR_LABEL,
     list: () => listAllPages((p) => (ns ? core.listNamespacedPod({ namespace: ns, labelSelector: SIDECAR_LABEL, ...p }) : core.listPodForAllNamespaces({ labelSelector: SIDECAR_LABEL, ...p }))),
   });
-  // Secrets: only those an AIRoute references (one watch each), and the admin token Secrets by name;
-  // never the cluster's Secrets as a whole.
+  // Secrets: only those an AIRoute references (one watch each); never the cluster's Secrets as a whole.
   const enqueueFor = (s: V1Secret) => {
     const namespace = s.metadata?.namespace ?? '';
     const name = s.metadata?.name ?? '';
-    for (const r of routes.list(namespace)) if (name === TOKEN_SECRET || referencedSecrets(r.spec).includes(name)) enqueue(`${namespace}/${r.metadata.name}`);
+    for (const r of routes.list(namespace)) if (referencedSecrets(r.spec).includes(name)) enqueue(`${namespace}/${r.metadata.name}`);
   };
   const secrets = new ReferencedSecrets({ kubeConfig: o.kubeConfig, core, logger, ...(backoff ? { backoff } : {}), onChange: enqueueFor });
-  const tokenSelector = `metadata.name=${TOKEN_SECRET}`;
-  const tokenSecrets = new Informer<V1Secret>({
-    kubeConfig: o.kubeConfig,
-    name: 'admin-token-secrets',
-    logger,
-    ...(backoff ? { backoff } : {}),
-    path: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
-    fieldSelector: tokenSelector,
-    list: () => listAllPages((p) => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: tokenSelector, ...p }) : core.listSecretForAllNamespaces({ fieldSelector: tokenSelector, ...p }))),
-  });
 
-  const client = new SidecarClient({ timeoutMs: o.push.timeoutMs });
+  // Who the operator is to sidecars (the push CA in its own namespace), and how it checks who they are.
+  const identity = new PushIdentity({ core, namespace: o.namespace ?? o.leaderElection.namespace, logger });
+  await identity.ensure();
+  const authentication = o.kubeConfig.makeApiClient(AuthenticationV1Api);
+  const client = new SidecarClient({
+    timeoutMs: o.push.timeoutMs,
+    clientCert: () => identity.client(),
+    review: async (token) => {
+      const r = await authentication.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [IDENTITY_AUDIENCE] } } });
+      const st = r.status ?? {};
+      return { authenticated: st.authenticated === true, ...(st.error ? { error: st.error } : {}), ...(st.user?.username ? { username: st.user.username } : {}), ...(st.audiences ? { audiences: st.audiences } : {}), ...(st.user?.extra ? { extra: st.user.extra } : {}) };
+    },
+  });
   const pusher = new Pusher({ client, metrics, logger, concurrency: o.push.concurrency, backoff: o.push.backoff });
-  const tokens = new AdminTokens({ core, secrets: tokenSecrets, logger, rotationIntervalMs: o.tokenRotationIntervalMs });
   const reconciler = new Reconciler({
     routes,
     pods,
     secrets,
     custom,
     events: new EventRecorder(core, logger, o.identity),
-    tokens,
     pusher,
     snapshots: new ConfigSnapshots(core, logger),
     metrics,
@@ -146,9 +147,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   pods.onChange((p) => {
     for (const k of routesIn(p.metadata?.namespace ?? '')) enqueue(k);
   });
-  tokenSecrets.onChange(enqueueFor);
-
-  await Promise.all([routes.start(), pods.start(), tokenSecrets.start()]);
+  await Promise.all([routes.start(), pods.start()]);
   logger.info({ namespace: ns ?? '(all)' }, 'caches synced');
 
   // ---- the controller proper: runs while leading.
@@ -230,7 +229,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
           });
         return;
       }
-      const ready = routes.synced && pods.synced && tokenSecrets.synced;
+      const ready = routes.synced && pods.synced;
       if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       if (path === '/readyz') return void res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok' : 'caches not synced');
       res.writeHead(404).end();
@@ -242,7 +241,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   if (o.webhook) {
     webhook = await startWebhook({
       ...o.webhook,
-      ensureToken: (n) => tokens.ensure(n),
+      settings: { ...o.webhook.settings, pushCa: identity.caCert },
       ownerOf: (namespace, labels) => {
         const live = routes.list(namespace).filter((r) => !r.metadata.deletionTimestamp);
         const owner = ownerOf(labels, live.map((r) => ({ ...claimOf(r), route: r })));
@@ -263,7 +262,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       stopping = true;
       await elector?.stop({ release: !opts.crash });
       await stopLeading();
-      await Promise.all([routes.stop(), pods.stop(), tokenSecrets.stop(), secrets.stop()]);
+      await Promise.all([routes.stop(), pods.stop(), secrets.stop()]);
       await webhook?.close();
       if (http) {
         const h = http;

@@ -12,11 +12,13 @@ const USAGE = `usage:
                   [--admin-host 127.0.0.1] [--admin-port 4001] [--admin-token-file FILE]
                   [--wait-for-push] [--demo-ui] [--log-level info] [--drain-timeout 25s]
                   [--config-snapshot FILE] [--secrets-dir /var/run/airoute/secrets]
+                  [--identity-token-file /var/run/airoute/identity/token]   (with AIROUTE_PUSH_CA)
                   [--disable-metrics] [--disable-journal]   (only to measure their cost)
   airoute operator
 
 environment: AIROUTE_CONFIG, AIROUTE_PORT, AIROUTE_ADMIN_PORT, AIROUTE_ADMIN_TOKEN_FILE, AIROUTE_LOG_LEVEL,
-             AIROUTE_DRAIN_TIMEOUT, AIROUTE_CONFIG_SNAPSHOT, AIROUTE_SECRETS_DIR
+             AIROUTE_DRAIN_TIMEOUT, AIROUTE_CONFIG_SNAPSHOT, AIROUTE_SECRETS_DIR,
+             AIROUTE_PUSH_CA (PEM: the admin port speaks TLS and takes pushes only from the operator)
 With no config the sidecar serves the built-in demo backend under the model name "demo".`;
 
 function port(value: string | undefined, name: string, fallback: number): number {
@@ -44,6 +46,7 @@ async function sidecar(args: string[]): Promise<void> {
       'drain-timeout': { type: 'string' },
       'config-snapshot': { type: 'string' },
       'secrets-dir': { type: 'string' },
+      'identity-token-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -65,6 +68,8 @@ async function sidecar(args: string[]): Promise<void> {
     ...(tokenFile ? { adminTokenFile: tokenFile } : {}),
     ...(snapshot ? { configSnapshot: snapshot } : {}),
     ...(secretsDir ? { secretsDir } : {}),
+    ...(env.AIROUTE_PUSH_CA ? { pushCa: env.AIROUTE_PUSH_CA } : {}),
+    ...(values['identity-token-file'] ? { identityTokenFile: values['identity-token-file'] } : {}),
     waitForPush: values['wait-for-push'] === true,
     demoUi: values['demo-ui'] === true,
     metrics: values['disable-metrics'] !== true,

@@ -5,6 +5,7 @@
 import type { CustomObjectsApi, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type AIRoute, type AIRouteStatus } from '../../api/v1alpha1/airoute.ts';
+import { DEFAULTS } from '../../api/v1alpha1/config.ts';
 import { canonicalJson } from '../../api/v1alpha1/validate.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Informer } from '../kube/informer.ts';
@@ -12,7 +13,6 @@ import type { ReferencedSecrets } from '../kube/secret-cache.ts';
 import { errorMessage, statusCode } from '../log.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import type { PodTarget, Pusher } from '../push/pusher.ts';
-import type { AdminTokens } from '../push/token.ts';
 import type { ConfigSnapshots } from '../snapshot/configmaps.ts';
 import type { Outcome } from '../queue.ts';
 import { redact } from '../redact.ts';
@@ -27,7 +27,6 @@ export interface ReconcilerDeps {
   secrets: ReferencedSecrets;
   custom: CustomObjectsApi;
   events: EventRecorder;
-  tokens: AdminTokens;
   pusher: Pusher;
   snapshots: ConfigSnapshots;
   metrics: OperatorMetrics;
@@ -57,6 +56,13 @@ function decodeSecrets(secrets: readonly V1Secret[], names: readonly string[]): 
   return out;
 }
 
+/** The shared journal store, with a key prefix per namespace: tenants never share keys (and a
+ *  Redis ACL per namespace can hold each to its own prefix). */
+export function namespaced(d: ConfigDefaults, namespace: string): ConfigDefaults {
+  if (!d.journal) return d;
+  return { ...d, journal: { ...d.journal, keyPrefix: `${d.journal.keyPrefix ?? DEFAULTS.journal.keyPrefix}${namespace}:` } };
+}
+
 export class Reconciler {
   private readonly d: ReconcilerDeps;
   private readonly now: () => number;
@@ -72,7 +78,7 @@ export class Reconciler {
       .filter(isLive)
       .map((pod) => {
         const f = podFacts(pod);
-        const target: PodTarget = { key: f.key, incarnation: f.incarnation, address: f.address ?? '' };
+        const target: PodTarget = { key: f.key, incarnation: f.incarnation, address: f.address ?? '', namespace, name: f.name, uid: f.uid };
         return {
           name: f.name,
           labels: f.labels,
@@ -97,7 +103,7 @@ export class Reconciler {
       secrets: decodeSecrets(this.d.secrets.list(namespace), referencedSecrets(route.spec)),
       pods: views.map((v) => ({ ...v, sidecar: this.d.pusher.observation(v.target) })),
       otherRoutes: others,
-      ...(this.d.defaults ? { defaults: this.d.defaults } : {}),
+      ...(this.d.defaults ? { defaults: namespaced(this.d.defaults, namespace) } : {}),
     };
   }
 
@@ -146,7 +152,6 @@ export class Reconciler {
       await this.d.snapshots.remove(namespace, name);
       return;
     }
-    await this.d.tokens.ensure(namespace);
     // The Secrets this spec refers to, listed before the plan reads them (a Secret not yet in the
     // cache would otherwise look missing for a moment).
     await this.d.secrets.want(key, namespace, referencedSecrets(route.spec));
@@ -175,7 +180,7 @@ export class Reconciler {
         const body = JSON.stringify({ version: p.desired.version, config: p.desired.config, source: { namespace, name: route.metadata.name ?? '' } });
         const wanted = new Set(p.push);
         const pushTo = views.filter((v) => wanted.has(v.name)).map((v) => v.target);
-        ({ retryAt } = await this.d.pusher.push(pushTo, p.desired.version, body, this.d.tokens.tokensFor(namespace)));
+        ({ retryAt } = await this.d.pusher.push(pushTo, p.desired.version, body));
       }
       p = plan(route, this.observed(route, namespace, views));
       // A sidecar answered with a newer version of other content: mint above it and go again.

@@ -43,7 +43,7 @@ export function referencedSecretKeys(spec: AIRouteSpec): SecretRef[] {
   return refs.filter((r) => !seen.has(`${r.name}/${r.key}`) && seen.add(`${r.name}/${r.key}`)).map((r) => ({ name: r.name, key: r.key }));
 }
 
-/** Operator-wide settings for what an AIRoute leaves out (e.g. the journal store every sidecar shares). */
+/** Operator-wide settings for what an AIRoute leaves out (the journal store, without credentials). */
 export interface ConfigDefaults {
   journal?: SidecarConfig['journal'];
 }
@@ -96,18 +96,10 @@ export function compileRoute(spec: AIRouteSpec, secrets: SecretsView, defaults: 
         }
       : {}),
   };
-  if (!config.journal && defaults.journal) {
-    config.journal = structuredClone(defaults.journal);
-    const pw = defaults.journal.password;
-    if (pw && 'value' in pw) used.push(pw.value);
-  }
+  if (!config.journal && defaults.journal) config.journal = structuredClone(defaults.journal);
   const v = validateConfig(config, 'spec');
   const invalid = v.ok ? [] : v.issues.map((i) => ({ path: i.path, message: redact(i.message, used) }));
   if (invalid.length || unresolved.length) return { invalid, unresolved, secrets: used };
-  // A journal password from the operator's defaults has no Secret in this namespace to refer to,
-  // so it is never written to a snapshot (those come from spec.journal.password only).
-  const defaultPassword = !spec.journal && config.journal?.password !== undefined;
-  const snapshot = withSecretRefs(config, refs) as { journal?: { password?: unknown } };
-  if (defaultPassword && snapshot.journal) delete snapshot.journal.password;
+  const snapshot = withSecretRefs(config, refs);
   return { config, hash: configHash(config), snapshot, invalid, unresolved, secrets: used };
 }

@@ -195,15 +195,19 @@ test('the document is the one the sidecar will hash: configHash of the compiled 
 });
 
 describe('operator-wide defaults', () => {
-  test('a route without a journal gets the operator default (password pushed as a value, scrubbed like a key); its own journal wins', async () => {
+  test('a route without a journal gets the operator default, with a key prefix of its namespace; its own journal (password from its namespace’s Secret) wins', async () => {
     const { compileRoute } = await import('./compile.ts');
+    const { namespaced } = await import('./apply.ts');
     const spec = { podSelector: {}, backends: [{ name: 'd', type: 'demo' }], routes: [{ model: 'm', backends: [{ backend: 'd' }] }] } as never;
-    const defaults = { journal: { type: 'redis' as const, url: 'redis://redis:6379/0', password: { value: 'redis-pw-123' } } };
+    const defaults = namespaced({ journal: { type: 'redis', url: 'redis://redis:6379/0', keyPrefix: 'airoute:' } }, 'team-a');
     const c = compileRoute(spec, new Map(), defaults);
-    expect(c.config?.journal).toEqual(defaults.journal);
-    expect(c.secrets).toContain('redis-pw-123');
-    const own = compileRoute({ ...(spec as object), journal: { type: 'memory' } } as never, new Map(), defaults);
-    expect(own.config?.journal).toEqual({ type: 'memory' });
+    expect(c.config?.journal).toEqual({ type: 'redis', url: 'redis://redis:6379/0', keyPrefix: 'airoute:team-a:' });
+    expect(c.secrets).toEqual([]); // no shared credential
+    const ownSpec = { ...(spec as object), journal: { type: 'redis', url: 'redis://redis:6379/0', password: { secretKeyRef: { name: 'redis', key: 'pw' } } } } as never;
+    const own = compileRoute(ownSpec, new Map([['redis', { pw: 'redis-pw-123' }]]), defaults);
+    expect(own.config?.journal).toEqual({ type: 'redis', url: 'redis://redis:6379/0', password: { value: 'redis-pw-123' } });
+    expect(own.secrets).toContain('redis-pw-123');
+    expect(own.snapshot).toMatchObject({ journal: { password: { secretKeyRef: { name: 'redis', key: 'pw' } } } });
     expect(compileRoute(spec, new Map()).hash).not.toBe(c.hash);
   });
 });

@@ -10,7 +10,7 @@
 // injecting it never makes a compliant pod non-compliant.
 import type { V1Container, V1Pod, V1ResourceRequirements, V1Volume, V1VolumeProjection } from '@kubernetes/client-node';
 import { SNAPSHOT_CONFIGMAP, snapshotKey, type SecretRef } from '../../api/v1alpha1/snapshot.ts';
-import { TOKEN_KEY, TOKEN_SECRET } from '../push/token.ts';
+import { DEFAULT_IDENTITY_TOKEN_FILE, IDENTITY_AUDIENCE } from '../../sidecar/server/admin-tls.ts';
 import { ADMIN_PORT_ANNOTATION, INJECT_ANNOTATION, INJECTED_ANNOTATION, SIDECAR_CONTAINER, SIDECAR_LABEL } from '../reconcile/pods.ts';
 
 export interface InjectionSettings {
@@ -22,10 +22,14 @@ export interface InjectionSettings {
   logLevel: string;
   /** UID/GID the sidecar runs as (non-root). */
   runAsUser: number;
+  /** The push CA (PEM, public): the only issuer the sidecar takes pushes from. */
+  pushCa: string;
 }
 
-export const TOKEN_VOLUME = 'airoute-admin-token';
-export const TOKEN_MOUNT_DIR = '/var/run/airoute/admin';
+export const IDENTITY_VOLUME = 'airoute-identity';
+export const IDENTITY_MOUNT_DIR = DEFAULT_IDENTITY_TOKEN_FILE.slice(0, DEFAULT_IDENTITY_TOKEN_FILE.lastIndexOf('/'));
+/** The projected token's life; the kubelet renews it at 80 %. */
+export const IDENTITY_TOKEN_SECONDS = 3600;
 export const CONFIG_VOLUME = 'airoute-config';
 export const CONFIG_MOUNT_DIR = '/var/run/airoute/config';
 export const SECRETS_VOLUME = 'airoute-secrets';
@@ -38,7 +42,7 @@ export interface PodOwner {
   secrets: SecretRef[];
 }
 
-export const DEFAULT_INJECTION: InjectionSettings = {
+export const DEFAULT_INJECTION: Omit<InjectionSettings, 'pushCa'> = {
   image: 'ghcr.io/airoute/airoute:latest',
   imagePullPolicy: 'IfNotPresent',
   dataPort: 4000,
@@ -87,7 +91,7 @@ export function sidecarContainer(s: InjectionSettings, pod?: V1Pod, owner?: PodO
       '--port', String(s.dataPort),
       '--admin-host', '$(POD_IP)',
       '--admin-port', String(s.adminPort),
-      '--admin-token-file', `${TOKEN_MOUNT_DIR}/${TOKEN_KEY}`,
+      '--identity-token-file', DEFAULT_IDENTITY_TOKEN_FILE,
       '--log-level', s.logLevel,
       ...(owner ? ['--config-snapshot', `${CONFIG_MOUNT_DIR}/${snapshotKey(owner.route)}`, '--secrets-dir', SECRETS_MOUNT_DIR] : []),
     ],
@@ -97,14 +101,18 @@ export function sidecarContainer(s: InjectionSettings, pod?: V1Pod, owner?: PodO
       // too, so it holds whatever entrypoint the image has.
       { name: 'NODE_OPTIONS', value: '--max-semi-space-size=8' },
       { name: 'AIROUTE_DRAIN_TIMEOUT', value: `${drainSeconds(pod)}s` },
+      // Public: the CA of the operator's client certificate. With it the admin port speaks TLS and
+      // takes pushes from the operator only.
+      { name: 'AIROUTE_PUSH_CA', value: s.pushCa },
     ],
     ports: [{ name: 'airoute-admin', containerPort: s.adminPort, protocol: 'TCP' }],
     // The app's containers start only once this passes: the sidecar has a config (10 minutes, then
     // the kubelet restarts it and it tries again).
-    startupProbe: { httpGet: { path: '/readyz', port: s.adminPort }, periodSeconds: 1, failureThreshold: 600 },
+    // (The kubelet does not check a probe's certificate: HTTPS probes work against the sidecar's own.)
+    startupProbe: { httpGet: { path: '/readyz', port: s.adminPort, scheme: 'HTTPS' }, periodSeconds: 1, failureThreshold: 600 },
     // Not Ready without a config, and not Ready from the first moment of a drain.
-    readinessProbe: { httpGet: { path: '/readyz', port: s.adminPort }, periodSeconds: 2, failureThreshold: 1 },
-    livenessProbe: { httpGet: { path: '/healthz', port: s.adminPort }, periodSeconds: 10, failureThreshold: 3 },
+    readinessProbe: { httpGet: { path: '/readyz', port: s.adminPort, scheme: 'HTTPS' }, periodSeconds: 2, failureThreshold: 1 },
+    livenessProbe: { httpGet: { path: '/healthz', port: s.adminPort, scheme: 'HTTPS' }, periodSeconds: 10, failureThreshold: 3 },
     resources: s.resources,
     securityContext: {
       allowPrivilegeEscalation: false,
@@ -116,7 +124,7 @@ export function sidecarContainer(s: InjectionSettings, pod?: V1Pod, owner?: PodO
       seccompProfile: { type: 'RuntimeDefault' },
     },
     volumeMounts: [
-      { name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_DIR, readOnly: true },
+      { name: IDENTITY_VOLUME, mountPath: IDENTITY_MOUNT_DIR, readOnly: true },
       ...(owner
         ? [
             { name: CONFIG_VOLUME, mountPath: CONFIG_MOUNT_DIR, readOnly: true },
@@ -140,9 +148,11 @@ export function ownerVolumes(owner: PodOwner): V1Volume[] {
   ];
 }
 
-export function tokenVolume(): V1Volume {
-  // A whole-directory Secret mount (not subPath), so the kubelet updates the file on rotation.
-  return { name: TOKEN_VOLUME, secret: { secretName: TOKEN_SECRET, items: [{ key: TOKEN_KEY, path: TOKEN_KEY }], defaultMode: 0o444 } };
+/** The pod's identity toward the operator: a ServiceAccount token the kubelet binds to this pod
+ *  (its name and uid are in it) for the airoute-operator audience only, renewed before it expires.
+ *  A whole-directory mount (not subPath), so the renewal reaches the file. */
+export function identityVolume(): V1Volume {
+  return { name: IDENTITY_VOLUME, projected: { sources: [{ serviceAccountToken: { audience: IDENTITY_AUDIENCE, expirationSeconds: IDENTITY_TOKEN_SECONDS, path: 'token' } }], defaultMode: 0o444 } };
 }
 
 /** The patch that injects the sidecar, or undefined when the pod is not asking or already has it. */
@@ -154,7 +164,7 @@ export function injectionPatch(pod: V1Pod, s: InjectionSettings, owner?: PodOwne
     ? [{ op: 'add', path: '/spec/initContainers/0', value: container }]
     : [{ op: 'add', path: '/spec/initContainers', value: [container] }];
   const existing = new Set((pod.spec?.volumes ?? []).map((v) => v.name));
-  const wanted = [tokenVolume(), ...(owner ? ownerVolumes(owner) : [])].filter((v) => !existing.has(v.name));
+  const wanted = [identityVolume(), ...(owner ? ownerVolumes(owner) : [])].filter((v) => !existing.has(v.name));
   if (!pod.spec?.volumes) ops.push({ op: 'add', path: '/spec/volumes', value: wanted });
   else for (const v of wanted) ops.push({ op: 'add', path: '/spec/volumes/-', value: v });
   const labels = { [SIDECAR_LABEL]: 'injected' };

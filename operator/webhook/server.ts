@@ -4,8 +4,8 @@
 //
 // Failure policy. Two settings must agree: the MutatingWebhookConfiguration's failurePolicy
 // (what the API server does when it cannot reach the webhook) and --webhook-failure-policy (what
-// the webhook answers when it cannot do its job, e.g. the namespace's admin token Secret cannot be
-// created). `Ignore` (fail open): the pod is admitted without a sidecar and runs unproxied.
+// the webhook answers when it cannot do its job). `Ignore` (fail open): the pod is admitted
+// without a sidecar and runs unproxied.
 // `Fail` (fail closed): the pod is refused, and its controller retries. Default: Fail, because a
 // pod that asked for the sidecar and silently runs without it talks to providers unmanaged.
 import { readFile, stat } from 'node:fs/promises';
@@ -50,8 +50,6 @@ export interface WebhookOptions {
   port: number;
   settings: InjectionSettings;
   failurePolicy: FailurePolicy;
-  /** Makes sure the namespace's admin token Secret exists (the injected pod mounts it). */
-  ensureToken: (namespace: string) => Promise<void>;
   /** The AIRoute that owns a pod with these labels (its snapshot and Secrets get mounted). */
   ownerOf?: (namespace: string, labels: Record<string, string>) => PodOwner | undefined;
   logger: Logger;
@@ -63,7 +61,7 @@ export interface WebhookOptions {
 const MAX_BODY = 3 * 1024 * 1024;
 
 /** Decides one AdmissionReview. Exported for tests; the server wraps it. */
-export async function review(body: AdmissionReview, o: Pick<WebhookOptions, 'settings' | 'failurePolicy' | 'ensureToken' | 'logger' | 'metrics' | 'ownerOf'>): Promise<AdmissionReview> {
+export async function review(body: AdmissionReview, o: Pick<WebhookOptions, 'settings' | 'failurePolicy' | 'logger' | 'metrics' | 'ownerOf'>): Promise<AdmissionReview> {
   const req = body.request;
   const answer = (response: Omit<NonNullable<AdmissionReview['response']>, 'uid'>): AdmissionReview => ({
     apiVersion: 'admission.k8s.io/v1',
@@ -80,19 +78,18 @@ export async function review(body: AdmissionReview, o: Pick<WebhookOptions, 'set
     return answer({ allowed: true });
   }
   const namespace = req.namespace ?? pod.metadata?.namespace ?? '';
-  const patch = injectionPatch(pod, o.settings, o.ownerOf?.(namespace, pod.metadata?.labels ?? {}));
-  if (!patch) {
-    o.metrics.webhookRequests.inc({ outcome: 'skipped' });
-    return answer({ allowed: true });
-  }
+  let patch: ReturnType<typeof injectionPatch>;
   try {
-    // Side effect, hence sideEffects: NoneOnDryRun in the webhook configuration.
-    if (!req.dryRun) await o.ensureToken(namespace);
+    patch = injectionPatch(pod, o.settings, o.ownerOf?.(namespace, pod.metadata?.labels ?? {}));
   } catch (err) {
     const message = `airoute sidecar injection failed: ${errorMessage(err)}`;
     o.logger.error({ namespace, err: errorMessage(err), failurePolicy: o.failurePolicy }, 'injection failed');
     o.metrics.webhookRequests.inc({ outcome: 'error' });
     return o.failurePolicy === 'Ignore' ? answer({ allowed: true, warnings: [`${message}; admitted without the sidecar (failure policy Ignore)`] }) : answer({ allowed: false, status: { code: 500, message } });
+  }
+  if (!patch) {
+    o.metrics.webhookRequests.inc({ outcome: 'skipped' });
+    return answer({ allowed: true });
   }
   o.metrics.webhookRequests.inc({ outcome: 'injected' });
   return answer({ allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });

@@ -22,6 +22,7 @@
 //  - Secrets' stringData folded into data; Lease MicroTime fields must carry microseconds;
 //  - bearer-token authentication (401 Unauthorized).
 //  - paged lists (limit/continue, 410 for a compacted continue token);
+//  - TokenRequest for bound ServiceAccount tokens and TokenReview of them (tokens.ts);
 // Not modelled: finalizers, server-side apply, admission webhooks, RBAC.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -35,6 +36,7 @@ import { checkCrd } from './crd-validation.ts';
 import { admit, type FieldError, type Json, type JsonObject } from './schema.ts';
 import { matchesLabelSelector, parseLabelSelector, type Requirement } from './selectors.ts';
 import { objectKey, Store, type StoredEvent } from './store.ts';
+import { TokenAuthority } from './tokens.ts';
 
 export interface ResourceType {
   group: string; // '' for core
@@ -114,6 +116,7 @@ type Fault = (r: { verb: AuditRecord['verb']; resource: string; subresource?: st
 export class StandInApiServer {
   readonly store: Store;
   readonly audit: AuditRecord[] = [];
+  readonly tokens = new TokenAuthority();
   private readonly types = new Map<string, ResourceType>();
   private readonly opts: Required<Omit<StandInOptions, 'crds' | 'historyLimit'>>;
   private server?: Server;
@@ -289,6 +292,7 @@ export class StandInApiServer {
       const discovery = this.discovery(url.pathname);
       if (discovery) return this.sendJson(res, 200, discovery);
     }
+    if (req.method === 'POST' && (await this.authentication(req, res, url.pathname))) return;
     const route = this.route(url.pathname);
     if (!route) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const { t, namespace, name, subresource } = route;
@@ -385,6 +389,39 @@ export class StandInApiServer {
     if (!t || t.group !== group || t.version !== version) return undefined;
     if (namespace && !t.namespaced) return undefined;
     return { t, ...(namespace ? { namespace } : {}), ...(rest[1] ? { name: rest[1] } : {}), ...(rest[2] ? { subresource: rest[2] } : {}) };
+  }
+
+  /** Issues a bound ServiceAccount token (what the kubelet does for a projected token volume). */
+  issueToken(t: { namespace: string; serviceAccount: string; audiences: string[]; expirationSeconds: number; pod?: { name: string; uid: string } }): string {
+    return this.tokens.issue({ namespace: t.namespace, serviceAccount: t.serviceAccount, audiences: t.audiences, expiresAt: Date.now() + t.expirationSeconds * 1000, ...(t.pod ? { pod: t.pod } : {}) });
+  }
+
+  /** TokenRequest (serviceaccounts/<name>/token) and TokenReview; true when it answered. */
+  private async authentication(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    const request = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(path);
+    const podUid = (namespace: string, name: string) => str(meta(this.store.get('pods', objectKey(namespace, name)) ?? {}).uid);
+    if (request) {
+      const [, namespace, sa] = request as unknown as [string, string, string];
+      const body = await readJson(req);
+      const spec = (body.spec ?? {}) as JsonObject;
+      const bound = spec.boundObjectRef as JsonObject | undefined;
+      if (bound && (bound.kind !== 'Pod' || podUid(namespace, str(bound.name) ?? '') !== bound.uid))
+        throw new ApiError(404, 'NotFound', `pods "${str(bound.name)}" not found`);
+      const expirationSeconds = Number(spec.expirationSeconds ?? 3600);
+      const token = this.issueToken({ namespace, serviceAccount: sa, audiences: (spec.audiences as string[] | undefined) ?? ['https://kubernetes.default.svc.cluster.local'], expirationSeconds, ...(bound ? { pod: { name: str(bound.name)!, uid: str(bound.uid)! } } : {}) });
+      this.audit.push({ verb: 'create', resource: 'serviceaccounts', namespace, name: sa, subresource: 'token', code: 201 });
+      this.sendJson(res, 201, { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', metadata: { name: sa, namespace }, spec, status: { token, expirationTimestamp: rfc3339(new Date(Date.now() + expirationSeconds * 1000)) } });
+      return true;
+    }
+    if (path === '/apis/authentication.k8s.io/v1/tokenreviews') {
+      const body = await readJson(req);
+      const spec = (body.spec ?? {}) as JsonObject;
+      const status = this.tokens.review(str(spec.token) ?? '', spec.audiences as string[] | undefined, podUid);
+      this.audit.push({ verb: 'create', resource: 'tokenreviews', code: 201 });
+      this.sendJson(res, 201, { kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1', metadata: { creationTimestamp: null }, spec, status });
+      return true;
+    }
+    return false;
   }
 
   private notFound(t: ResourceType, name: string) {

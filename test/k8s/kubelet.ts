@@ -5,15 +5,18 @@
 // webhook runs (operator/webhook/inject.ts, with the owner AIRoute the webhook would find), and
 // the kubelet then runs what that spec says: it projects the sidecar's volumes (the admin token
 // Secret, the `airoute-config` ConfigMap, the owner's Secrets) into files, optionally late, as the
-// kubelet's volume sync is, and starts the sidecar with the spec's own arguments mapped onto
-// those files. The Pod says where the sidecar is: status.podIP 127.0.0.1 and the
+// kubelet's volume sync is; for the projected ServiceAccount token it asks the API server for a
+// token bound to the pod (TokenRequest) as the kubelet does; and it starts the sidecar with the
+// spec's own arguments and environment (the push CA) mapped onto those files. The Pod says where the sidecar is: status.podIP 127.0.0.1 and the
 // airoute.dev/admin-port annotation with the sidecar's admin port. It reports container restarts
 // (initContainerStatuses: the sidecar is a native sidecar) and can take a sidecar off the network.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import pino from 'pino';
+import { PushIdentity } from '../../operator/push/identity.ts';
 import type { AIRoute } from '../../api/v1alpha1/airoute.ts';
 import { SIDECAR_CONTAINER } from '../../operator/reconcile/pods.ts';
 import { referencedSecretKeys } from '../../operator/reconcile/compile.ts';
@@ -44,6 +47,8 @@ export interface PodOptions {
 }
 
 const b64 = (s: unknown) => Buffer.from(String(s), 'base64').toString('utf8');
+/** Where the test operators keep their push CA (their Lease's namespace). */
+export const PUSH_NAMESPACE = 'airoute-system';
 
 export class FakeKubelet {
   private readonly api: StandInApiServer;
@@ -125,6 +130,14 @@ export class FakeKubelet {
         for (const [k, text] of Object.entries(data)) await write(join(root, k), text);
       } else if (v.projected) {
         for (const src of v.projected.sources ?? []) {
+          const sat = src.serviceAccountToken;
+          if (sat) {
+            const live = this.api.get('pods', p.namespace, p.name);
+            const uid = String((live?.metadata as JsonObject | undefined)?.uid ?? '');
+            const token = this.api.issueToken({ namespace: p.namespace, serviceAccount: p.spec.spec?.serviceAccountName ?? 'default', audiences: [sat.audience ?? ''], expirationSeconds: sat.expirationSeconds ?? 3600, pod: { name: p.name, uid } });
+            await write(join(root, sat.path), token);
+            continue;
+          }
           if (!src.secret) continue;
           const data = (secret(src.secret.name!)?.data ?? {}) as Record<string, string>;
           for (const item of src.secret.items ?? []) if (data[item.key] !== undefined) await write(join(root, item.path), b64(data[item.key]));
@@ -148,14 +161,16 @@ export class FakeKubelet {
     };
     const snapshot = arg('--config-snapshot');
     const secretsDir = arg('--secrets-dir');
-    const tokenFile = arg('--admin-token-file');
+    const identityTokenFile = arg('--identity-token-file');
+    const pushCa = c.env?.find((e) => e.name === 'AIROUTE_PUSH_CA')?.value;
     return startSidecar({
       waitForPush: true,
       host: '127.0.0.1',
       port: p.dataPort,
       adminHost: '127.0.0.1',
       adminPort: p.adminPort,
-      ...(tokenFile ? { adminTokenFile: tokenFile } : {}),
+      ...(pushCa ? { pushCa } : {}),
+      ...(identityTokenFile ? { identityTokenFile } : {}),
       ...(snapshot ? { configSnapshot: snapshot, snapshotIntervalMs: 50 } : {}),
       ...(secretsDir ? { secretsDir } : {}),
       logger: pino({ level: 'silent' }),
@@ -181,13 +196,16 @@ export class FakeKubelet {
     const ports = { adminPort: probe.adminPort, dataPort: probe.dataPort };
     await probe.close();
     const template: V1Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels, annotations: { 'airoute.dev/inject': 'true' } }, spec: { containers: [{ name: 'app', image: 'app' }] } };
-    const ops = injectionPatch(template, { ...DEFAULT_INJECTION, adminPort: ports.adminPort }, this.ownerNow(namespace, labels))!;
+    // The webhook injects with the push CA of an operator replica (which creates it on its start).
+    const identity = new PushIdentity({ core: this.api.kubeConfig().makeApiClient(CoreV1Api), namespace: PUSH_NAMESPACE, logger: pino({ level: 'silent' }) });
+    await identity.ensure();
+    const ops = injectionPatch(template, { ...DEFAULT_INJECTION, adminPort: ports.adminPort, pushCa: identity.caCert }, this.ownerNow(namespace, labels))!;
     const spec = jsonPatch(structuredClone(template) as unknown as JsonObject, ops as unknown as JsonObject[]) as unknown as V1Pod;
     const pod: FakePod = { namespace, name, ...ports, restarts: 0, applied: [], spec };
     this.pods.set(`${namespace}/${name}`, pod);
+    this.api.create('pods', spec as unknown as JsonObject);
     pod.sidecar = await this.runSidecar(pod);
     this.watchSwaps(pod);
-    this.api.create('pods', spec as unknown as JsonObject);
     this.setStatus(pod, true);
     return pod;
   }
@@ -261,6 +279,7 @@ export class FakeKubelet {
     for (const u of this.unsubscribe) u();
     for (const t of this.timers) clearTimeout(t);
     await Promise.all([...this.pods.values()].map((p) => p.sidecar?.close()));
-    await rm(this.dir, { recursive: true, force: true });
+    await Promise.all(this.projecting.values());
+    await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
 }

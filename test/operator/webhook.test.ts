@@ -9,12 +9,15 @@ import pino from 'pino';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { OperatorMetrics } from '../../operator/metrics.ts';
-import { DEFAULT_INJECTION, injectionPatch } from '../../operator/webhook/inject.ts';
+import { DEFAULT_INJECTION, injectionPatch, type InjectionSettings } from '../../operator/webhook/inject.ts';
 import { review, startWebhook, type AdmissionReview, type FailurePolicy } from '../../operator/webhook/server.ts';
 import { jsonPatch } from '../k8s/api-server.ts';
 import { selfSignedCert } from '../k8s/cert.ts';
 import type { JsonObject } from '../k8s/schema.ts';
 import { airoute, demoSpec, eventually, testCluster } from './harness.ts';
+
+/** The injector's settings with a push CA, as the operator hands them to its webhook. */
+const SETTINGS: InjectionSettings = { ...DEFAULT_INJECTION, pushCa: selfSignedCert('airoute push CA').cert };
 
 const appPod = (annotations: Record<string, string> = { 'airoute.dev/inject': 'true' }): V1Pod => ({
   apiVersion: 'v1',
@@ -24,7 +27,7 @@ const appPod = (annotations: Record<string, string> = { 'airoute.dev/inject': 't
 });
 
 const patched = (pod: V1Pod): V1Pod => {
-  const ops = injectionPatch(pod, DEFAULT_INJECTION);
+  const ops = injectionPatch(pod, SETTINGS);
   return ops ? (jsonPatch(structuredClone(pod) as unknown as JsonObject, ops as unknown as JsonObject[]) as unknown as V1Pod) : pod;
 };
 
@@ -62,23 +65,28 @@ describe('injection patch', () => {
     expect(env({ ...appPod(), spec: { ...appPod().spec!, terminationGracePeriodSeconds: 0 } })).toBe('1s');
   });
 
-  test('adds the sidecar: data port on loopback, admin port on the pod IP, /readyz readiness, token mount, restricted security context', () => {
+  test('adds the sidecar: data port on loopback, admin port on the pod IP over TLS, the push CA, a pod-bound identity token, restricted security context', () => {
     const pod = patched(appPod());
     const sc = pod.spec!.initContainers!.find((c) => c.name === 'airoute-sidecar')!;
-    expect(sc.args).toEqual(expect.arrayContaining(['sidecar', '--wait-for-push', '--host', '127.0.0.1', '--port', '4000', '--admin-host', '$(POD_IP)', '--admin-port', '4001', '--admin-token-file', '/var/run/airoute/admin/token']));
+    expect(sc.args).toEqual(expect.arrayContaining(['sidecar', '--wait-for-push', '--host', '127.0.0.1', '--port', '4000', '--admin-host', '$(POD_IP)', '--admin-port', '4001', '--identity-token-file', '/var/run/airoute/identity/token']));
+    expect(sc.args).not.toContain('--admin-token-file'); // no shared token: pushes need the operator's certificate
     expect(sc.env).toContainEqual({ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
-    expect(sc.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 4001 } });
-    expect(sc.resources).toEqual(DEFAULT_INJECTION.resources);
+    expect(sc.env).toContainEqual({ name: 'AIROUTE_PUSH_CA', value: SETTINGS.pushCa });
+    expect(sc.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 4001, scheme: 'HTTPS' } });
+    expect(sc.resources).toEqual(SETTINGS.resources);
     expect(restrictedViolations(sc)).toEqual([]);
     expect(sc.securityContext!.readOnlyRootFilesystem).toBe(true);
-    expect(pod.spec!.volumes).toEqual([{ name: 'airoute-admin-token', secret: { secretName: 'airoute-admin-token', items: [{ key: 'token', path: 'token' }], defaultMode: 0o444 } }]);
-    expect(sc.volumeMounts).toEqual([{ name: 'airoute-admin-token', mountPath: '/var/run/airoute/admin', readOnly: true }]);
+    // The identity: a token the kubelet binds to this pod, for the operator's audience only, renewed hourly.
+    expect(pod.spec!.volumes).toEqual([
+      { name: 'airoute-identity', projected: { sources: [{ serviceAccountToken: { audience: 'airoute-operator', expirationSeconds: 3600, path: 'token' } }], defaultMode: 0o444 } },
+    ]);
+    expect(sc.volumeMounts).toEqual([{ name: 'airoute-identity', mountPath: '/var/run/airoute/identity', readOnly: true }]);
     expect(pod.metadata!.labels).toEqual({ 'airoute.dev/sidecar': 'injected' });
     expect(pod.metadata!.annotations).toMatchObject({ 'airoute.dev/inject': 'true', 'airoute.dev/injected': 'true', 'airoute.dev/admin-port': '4001' });
   });
 
   test('with an owner AIRoute: its snapshot (the namespace ConfigMap) and its Secrets are mounted in the sidecar only, each optional', () => {
-    const ops = injectionPatch(appPod(), DEFAULT_INJECTION, { route: 'chat', secrets: [{ name: 'keys', key: 'openai' }, { name: 'keys', key: 'anthropic' }, { name: 'hooks', key: 'signing' }] })!;
+    const ops = injectionPatch(appPod(), SETTINGS, { route: 'chat', secrets: [{ name: 'keys', key: 'openai' }, { name: 'keys', key: 'anthropic' }, { name: 'hooks', key: 'signing' }] })!;
     const pod = jsonPatch(structuredClone(appPod()) as unknown as JsonObject, ops as unknown as JsonObject[]) as unknown as V1Pod;
     const sc = pod.spec!.initContainers![0]!;
     expect(sc.args).toEqual(expect.arrayContaining(['--config-snapshot', '/var/run/airoute/config/chat.json', '--secrets-dir', '/var/run/airoute/secrets']));
@@ -100,9 +108,9 @@ describe('injection patch', () => {
   });
 
   test('idempotent: an injected pod is left unchanged; pods that do not ask are untouched', () => {
-    expect(injectionPatch(patched(appPod()), DEFAULT_INJECTION)).toBeUndefined();
-    expect(injectionPatch(appPod({}), DEFAULT_INJECTION)).toBeUndefined();
-    expect(injectionPatch(appPod({ 'airoute.dev/inject': 'false' }), DEFAULT_INJECTION)).toBeUndefined();
+    expect(injectionPatch(patched(appPod()), SETTINGS)).toBeUndefined();
+    expect(injectionPatch(appPod({}), SETTINGS)).toBeUndefined();
+    expect(injectionPatch(appPod({ 'airoute.dev/inject': 'false' }), SETTINGS)).toBeUndefined();
   });
 
   test('existing labels, annotations and volumes are kept (escaped JSON pointers)', () => {
@@ -111,7 +119,7 @@ describe('injection patch', () => {
     pod.spec!.volumes = [{ name: 'data', emptyDir: {} }];
     const out = patched(pod);
     expect(out.metadata!.labels).toEqual({ app: 'chat', 'airoute.dev/sidecar': 'injected' });
-    expect(out.spec!.volumes!.map((v) => v.name)).toEqual(['data', 'airoute-admin-token']);
+    expect(out.spec!.volumes!.map((v) => v.name)).toEqual(['data', 'airoute-identity']);
   });
 });
 
@@ -140,15 +148,19 @@ describe('AdmissionReview over HTTPS', () => {
     return (await res.body.json()) as AdmissionReview;
   };
 
-  test('the operator serves the webhook over TLS, creates the namespace token Secret, and answers with a JSONPatch', async () => {
+  test('the operator serves the webhook over TLS and answers with a JSONPatch carrying its push CA; no Secret is created', async () => {
     const c = await testCluster();
     try {
-      const op = await c.operator({ webhook: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), host: '127.0.0.1', port: 0, settings: DEFAULT_INJECTION, failurePolicy: 'Fail' } });
+      const op = await c.operator({ webhook: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), host: '127.0.0.1', port: 0, settings: SETTINGS, failurePolicy: 'Fail' } });
       const out = await post(op.webhookPort!, reviewOf(appPod()));
       expect(out.response).toMatchObject({ uid: 'u-1', allowed: true, patchType: 'JSONPatch' });
       const ops = JSON.parse(Buffer.from(out.response!.patch!, 'base64').toString('utf8')) as { path: string }[];
       expect(ops.map((o) => o.path)).toContain('/spec/initContainers');
-      expect(c.api.get('secrets', 'team-a', 'airoute-admin-token')).toBeDefined();
+      // The push CA the operator created in its namespace is what the sidecar is told to trust.
+      const caPem = Buffer.from(String((c.api.get('secrets', 'airoute-system', 'airoute-push-ca')!.data as JsonObject)['ca.crt']), 'base64').toString('utf8');
+      const sidecar = (ops as unknown as { path: string; value: V1Container[] }[]).find((o) => o.path === '/spec/initContainers')!.value[0]!;
+      expect(sidecar.env).toContainEqual({ name: 'AIROUTE_PUSH_CA', value: caPem });
+      expect(c.api.list('secrets', 'team-a')).toEqual([]);
       // Already injected → allowed, no patch.
       const again = await post(op.webhookPort!, reviewOf(patched(appPod()), 'u-2'));
       expect(again.response).toEqual({ uid: 'u-2', allowed: true });
@@ -170,15 +182,17 @@ describe('AdmissionReview over HTTPS', () => {
   test.each<[FailurePolicy, unknown]>([
     ['Fail', { allowed: false, status: { code: 500, message: 'airoute sidecar injection failed: API server unavailable' } }],
     ['Ignore', { allowed: true, warnings: ['airoute sidecar injection failed: API server unavailable; admitted without the sidecar (failure policy Ignore)'] }],
-  ])('token Secret cannot be ensured, failure policy %s', async (failurePolicy, want) => {
+  ])('the owner AIRoute cannot be looked up, failure policy %s', async (failurePolicy, want) => {
     const hook = await startWebhook({
       certFile: join(dir, 'tls.crt'),
       keyFile: join(dir, 'tls.key'),
       host: '127.0.0.1',
       port: 0,
-      settings: DEFAULT_INJECTION,
+      settings: SETTINGS,
       failurePolicy,
-      ensureToken: () => Promise.reject(new Error('API server unavailable')),
+      ownerOf: () => {
+        throw new Error('API server unavailable');
+      },
       logger: pino({ level: 'silent' }),
       metrics: new OperatorMetrics(),
     });
@@ -190,14 +204,11 @@ describe('AdmissionReview over HTTPS', () => {
     }
   });
 
-  test('dry-run admission has no side effects (sideEffects: NoneOnDryRun)', async () => {
-    let ensured = 0;
-    const out = await review(
-      { ...reviewOf(appPod()), request: { ...reviewOf(appPod()).request!, dryRun: true } },
-      { settings: DEFAULT_INJECTION, failurePolicy: 'Fail', ensureToken: async () => void ensured++, logger: pino({ level: 'silent' }), metrics: new OperatorMetrics() },
-    );
-    expect(out.response!.allowed).toBe(true);
-    expect(out.response!.patch).toBeDefined();
-    expect(ensured).toBe(0);
+  test('a dry run gets the same patch as the real admission (the webhook has no side effects: sideEffects None)', async () => {
+    const o = { settings: SETTINGS, failurePolicy: 'Fail' as const, logger: pino({ level: 'silent' }), metrics: new OperatorMetrics() };
+    const dry = await review({ ...reviewOf(appPod()), request: { ...reviewOf(appPod()).request!, dryRun: true } }, o);
+    const real = await review(reviewOf(appPod()), o);
+    expect(dry.response!.allowed).toBe(true);
+    expect(dry.response!.patch).toBe(real.response!.patch);
   });
 });

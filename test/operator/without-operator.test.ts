@@ -7,7 +7,7 @@ import { afterEach, beforeEach, expect, test } from 'vitest';
 import type { AIRouteSpec } from '../../api/v1alpha1/airoute.ts';
 import type { JsonObject } from '../k8s/schema.ts';
 import { MockProvider } from '../support/mock-provider.ts';
-import { airoute, chat, eventually, readyAt, secret, statusOf, testCluster, type TestCluster } from './harness.ts';
+import { airoute, chat, eventually, probe, readyAt, secret, statusOf, testCluster, type TestCluster } from './harness.ts';
 
 let c: TestCluster;
 let provider: MockProvider;
@@ -48,7 +48,7 @@ test('operator down: a restarted pod and a new pod start from the snapshot and s
   // The sidecar process restarts: ready at once, on the operator's version and hash.
   await c.kubelet.restartSidecar(ns, 'chat-a');
   expect(a.sidecar!.sidecar.config).toMatchObject({ version: status.configVersion, hash: status.configHash });
-  expect((await fetch(`http://127.0.0.1:${a.adminPort}/readyz`)).status).toBe(200);
+  expect(await probe(a.adminPort)).toBe(200);
   expect((await chat(a.dataPort, 'chat')).status).toBe(200);
   expect(provider.received.at(-1)!.headers.authorization).toBe(`Bearer ${KEY}`);
 
@@ -90,5 +90,5 @@ test('deleting the AIRoute removes its snapshot: a pod restarted afterwards wait
   await eventually(() => (c.api.get('configmaps', ns, 'airoute-config')?.data as JsonObject | undefined)?.['chat.json'], (v) => v === undefined, 5000, 'the snapshot removed');
   await c.kubelet.restartSidecar(ns, 'chat-a');
   expect(a.sidecar!.sidecar.config).toBeUndefined();
-  expect((await fetch(`http://127.0.0.1:${a.adminPort}/readyz`)).status).toBe(503);
+  expect(await probe(a.adminPort)).toBe(503);
 });

@@ -70,7 +70,7 @@ describe('helm template', () => {
   test('defaults render the operator, its RBAC, the webhook, the CRD and the dashboards; optional objects stay off', () => {
     const kinds = of(DEFAULTS).map((m) => m.kind).sort();
     expect(kinds).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'Service', 'ServiceAccount'].sort(),
+      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Secret', 'Service', 'Service', 'ServiceAccount'].sort(),
     );
   });
 
@@ -125,7 +125,7 @@ describe('operator Deployment', () => {
   test('one replica without leader election: no PDB, no Lease Role, --disable-leader-election', () => {
     const ms = of(NO_WEBHOOK);
     expect(ms.some((m) => m.kind === 'PodDisruptionBudget')).toBe(false);
-    expect(ms.some((m) => m.kind === 'Role')).toBe(false);
+    expect(ms.filter((m) => m.kind === 'Role').map((m) => m.metadata.name)).toEqual(['airoute-operator-push-ca']);
     expect(flags(operatorContainer(ms)).get('disable-leader-election')).toBe(true);
   });
 
@@ -198,10 +198,8 @@ describe('operator Deployment', () => {
       if (PENDING.includes(name)) expect(operatorSrc.includes(name), `${name} is read by the operator now: take it off PENDING`).toBe(false);
       else expect(operatorSrc.includes(name), `the chart passes ${name} but the operator never reads it`).toBe(true);
     }
-    // The Redis password reaches the operator from a Secret, never as a literal.
-    const pw = operatorContainer(of(ALL_ON)).env!.find((e) => e.name === 'AIROUTE_JOURNAL_PASSWORD')!;
-    expect(pw.value).toBeUndefined();
-    expect((pw.valueFrom as Obj).secretKeyRef).toEqual({ name: 'airoute-redis', key: 'password' });
+    // No credential shared across tenants' namespaces: the chart hands the operator no Redis password.
+    expect(operatorContainer(of(ALL_ON)).env!.map((e) => e.name)).not.toContain('AIROUTE_JOURNAL_PASSWORD');
   });
 
   test('AIROUTE_JOURNAL is a `journal` the sidecar’s own config schema accepts', () => {
@@ -226,11 +224,11 @@ describe('admission webhook', () => {
   const mwc = (ms: Manifest[]) => find(ms, 'MutatingWebhookConfiguration');
   const hook = (ms: Manifest[]) => (mwc(ms).webhooks as Obj[])[0]!;
 
-  test('CREATE of pods only, never the operator namespace nor kube-system, NoneOnDryRun, /mutate on the webhook Service', () => {
+  test('CREATE of pods only, never the operator namespace nor kube-system, no side effects, /mutate on the webhook Service', () => {
     const ms = of(DEFAULTS);
     const h = hook(ms);
     expect(h.rules).toEqual([{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
-    expect(h.sideEffects).toBe('NoneOnDryRun');
+    expect(h.sideEffects).toBe('None');
     expect(h.admissionReviewVersions).toEqual(['v1']);
     const exprs = ((h.namespaceSelector as Obj).matchExpressions as Obj[]).filter((e) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn');
     expect(exprs.flatMap((e) => e.values as string[])).toEqual(expect.arrayContaining([NAMESPACE, 'kube-system']));
@@ -298,7 +296,7 @@ describe('admission webhook', () => {
   test('one watched namespace: a Role there (no ClusterRole), and the webhook only for that namespace', () => {
     const ms = of(CERT_MANAGER);
     expect(ms.some((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding')).toBe(false);
-    expect(ms.filter((m) => m.kind === 'Role').map((m) => m.metadata.namespace).sort()).toEqual([NAMESPACE, 'team-a']);
+    expect(ms.filter((m) => m.kind === 'Role').map((m) => m.metadata.namespace).sort()).toEqual([NAMESPACE, NAMESPACE, 'team-a']);
     const exprs = (hook(ms).namespaceSelector as Obj).matchExpressions as Obj[];
     expect(exprs).toContainEqual({ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['team-a'] });
     expect(flags(operatorContainer(ms)).get('watch-namespace')).toBe('team-a');
@@ -349,8 +347,9 @@ describe('observability objects', () => {
     const pm = find(ms, 'PodMonitor');
     // The label and port name the injector gives the pod and the sidecar container.
     expect(((pm.spec as Obj).selector as Obj).matchLabels).toEqual({ [SIDECAR_LABEL]: 'injected' });
-    const sidecarPort = sidecarContainer(DEFAULT_INJECTION).ports![0]!.name;
-    expect(((pm.spec as Obj).podMetricsEndpoints as Obj[])[0]).toMatchObject({ port: sidecarPort, path: '/metrics' });
+    const sidecarPort = sidecarContainer({ ...DEFAULT_INJECTION, pushCa: 'CA' }).ports![0]!.name;
+    // The admin port speaks TLS with a certificate each sidecar makes itself: nothing to verify it against.
+    expect(((pm.spec as Obj).podMetricsEndpoints as Obj[])[0]).toMatchObject({ port: sidecarPort, path: '/metrics', scheme: 'https', tlsConfig: { insecureSkipVerify: true } });
     expect((pm.spec as Obj).namespaceSelector).toEqual({ any: true });
     expect((find(of(CERT_MANAGER), 'PodMonitor').spec as Obj).namespaceSelector).toEqual({ matchNames: ['team-a'] });
   });

@@ -3,7 +3,8 @@
 // resource, with resource names where the code (or RBAC) allows limiting them.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { TOKEN_SECRET } from '../../operator/push/token.ts';
+import { SNAPSHOT_CONFIGMAP } from '../../api/v1alpha1/snapshot.ts';
+import { PUSH_CA_SECRET } from '../../operator/push/identity.ts';
 import { deriveOperatorNeeds, leaseName, parseApiPath, plural, stripComments, type Need } from './rbac-derive.ts';
 import { CHART, NAMESPACE, ROOT, SCENARIOS, getTools, render, type Manifest, type Obj, type Scenario } from './support.ts';
 
@@ -54,11 +55,16 @@ describe('what the operator’s code needs (derived from operator/**/*.ts)', () 
   test('it finds the calls this operator is known to make', () => {
     // A floor, so a broken derivation that finds nothing cannot pass the comparison below.
     const keys = derived.needs.map(key);
-    for (const k of ['airoute.dev/airoutes:list', 'airoute.dev/airoutes:watch', 'airoute.dev/airoutes/status:update', 'core/pods:watch', 'core/secrets:create', 'coordination.k8s.io/leases:update'])
+    for (const k of ['airoute.dev/airoutes:list', 'airoute.dev/airoutes:watch', 'airoute.dev/airoutes/status:update', 'core/pods:watch', 'core/secrets:watch', 'core/configmaps:update', 'authentication.k8s.io/tokenreviews:create', 'coordination.k8s.io/leases:update'])
       expect(keys).toContain(k);
-    const update = derived.needs.find((n) => key(n) === 'core/secrets:update')!;
-    expect(update.names).toEqual([TOKEN_SECRET]);
-    expect(update.where[0]).toMatch(/^operator\/push\/token\.ts:\d+$/);
+    const update = derived.needs.find((n) => key(n) === 'core/configmaps:update')!;
+    expect(update.names).toEqual([SNAPSHOT_CONFIGMAP]);
+    expect(update.where[0]).toMatch(/^operator\/snapshot\/configmaps\.ts:\d+$/);
+    // Secrets are never written but for the push CA: created, read by name, in the operator's namespace.
+    expect(keys).not.toContain('core/secrets:update');
+    const create = derived.needs.find((n) => key(n) === 'core/secrets:create')!;
+    expect(create.where.every((w) => w.startsWith('operator/push/identity.ts:'))).toBe(true);
+    expect(derived.needs.find((n) => key(n) === 'core/secrets:get')!.names).toEqual([PUSH_CA_SECRET]);
   });
 
   test('the derivation’s helpers: plurals, API paths, comments', () => {
@@ -101,13 +107,24 @@ describe('the chart grants exactly that', () => {
     for (const r of g.filter((x) => x.resource === 'leases' && x.verb !== 'create')) expect(r.names).toEqual([name]);
   });
 
-  test('scope: the Lease only in the release namespace (where POD_NAMESPACE points the elector); the rest cluster-wide, or only in the watched namespace', () => {
+  // The Lease and the push CA live in the release namespace (where POD_NAMESPACE points the operator).
+  const releaseOnly = (r: Grant) => r.group === 'coordination.k8s.io' || (r.resource === 'secrets' && (r.verb === 'create' || r.verb === 'get'));
+
+  test('scope: the Lease and the push CA Secret only in the release namespace; the rest cluster-wide, or only in the watched namespace', () => {
     const g = grants(rendered.get(DEFAULTS.name)!);
     for (const r of g) {
-      if (r.group === 'coordination.k8s.io') expect(r.namespace, key(r)).toBe(NAMESPACE);
+      if (releaseOnly(r)) expect(r.namespace, key(r)).toBe(NAMESPACE);
       else expect(r.namespace, key(r)).toBeUndefined();
     }
-    for (const r of grants(rendered.get(WATCH_ONE.name)!)) expect(r.namespace, key(r)).toBe(r.group === 'coordination.k8s.io' ? NAMESPACE : 'team-a');
+    for (const r of grants(rendered.get(WATCH_ONE.name)!)) expect(r.namespace, key(r)).toBe(releaseOnly(r) ? NAMESPACE : 'team-a');
+  });
+
+  test('no cluster-wide Secret write: create only in the release namespace (it cannot mint a token for another namespace’s ServiceAccount), no update anywhere', () => {
+    for (const s of SCENARIOS) {
+      const g = grants(rendered.get(s.name)!).filter((r) => r.resource === 'secrets');
+      expect(g.filter((r) => !['list', 'watch'].includes(r.verb)).every((r) => r.namespace === NAMESPACE), s.name).toBe(true);
+      expect(g.map((r) => r.verb)).not.toContain('update');
+    }
   });
 
   test('no wildcards, no escalation verbs, no write on any spec', () => {
@@ -122,7 +139,7 @@ describe('the chart grants exactly that', () => {
   test('every rule in the RBAC template says why, in a comment right above it', () => {
     const lines = readFileSync(`${ROOT}${CHART}/templates/rbac.yaml`, 'utf8').split('\n');
     const rules = lines.map((l, i) => [l, i] as const).filter(([l]) => /^\s*- apiGroups:/.test(l));
-    expect(rules.length).toBe(11);
+    expect(rules.length).toBe(12);
     for (const [, i] of rules) expect(lines[i - 1], `rbac.yaml line ${i + 1}`).toMatch(/^\s*#\s*\S/);
   });
 });
@@ -134,5 +151,5 @@ test('the ServiceAccount’s token is mounted (the operator authenticates with i
   expect(spec.serviceAccountName).toBe(ms.find((m) => m.kind === 'ServiceAccount')!.metadata.name);
   expect(spec.automountServiceAccountToken).toBe(true);
   const bindings = ms.filter((m) => m.kind.endsWith('Binding'));
-  expect(bindings.length).toBe(2);
+  expect(bindings.length).toBe(3); // the operator's rules, the push CA, leader election
 });
