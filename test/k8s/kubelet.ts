@@ -10,7 +10,7 @@
 // spec's own arguments and environment (the push CA) mapped onto those files. The Pod says where the sidecar is: status.podIP 127.0.0.1 and the
 // airoute.dev/admin-port annotation with the sidecar's admin port. It reports container restarts
 // (initContainerStatuses: the sidecar is a native sidecar) and can take a sidecar off the network.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
@@ -100,6 +100,7 @@ export class FakeKubelet {
   }
 
   private readonly projecting = new Map<FakePod, Promise<void>>();
+  private generation = 0;
 
   /** Writes the files of every Secret/ConfigMap/projected volume the sidecar mounts, as they are
    *  now; one projection at a time per pod, in order. */
@@ -118,9 +119,11 @@ export class FakeKubelet {
     const mounted = new Set((this.sidecarSpec(p).volumeMounts ?? []).map((m) => m.name));
     for (const v of (p.spec.spec?.volumes ?? []) as V1Volume[]) {
       if (!mounted.has(v.name)) continue;
-      const root = this.volumeDir(p, v.name);
-      // The volume holds what the object holds now: keys removed from it disappear.
-      await rm(root, { recursive: true, force: true });
+      // As the kubelet does: the files go into a fresh directory, then the volume's path (a
+      // symlink) is swapped to it in one rename, so a reader never sees a half-written volume;
+      // keys removed from the object disappear with the old directory.
+      const link = this.volumeDir(p, v.name);
+      const root = `${link}..${++this.generation}`;
       await mkdir(root, { recursive: true });
       if (v.secret) {
         const data = (secret(v.secret.secretName!)?.data ?? {}) as Record<string, string>;
@@ -143,6 +146,10 @@ export class FakeKubelet {
           for (const item of src.secret.items ?? []) if (data[item.key] !== undefined) await write(join(root, item.path), b64(data[item.key]));
         }
       }
+      const previous = await readlink(link).catch(() => undefined);
+      await symlink(root, `${root}.link`);
+      await rename(`${root}.link`, link);
+      if (previous) await rm(previous, { recursive: true, force: true });
     }
   }
 

@@ -16,6 +16,7 @@ import { extractFromTgz } from '../../scripts/fetch-tools.ts';
 import { DEFAULT_INJECTION, sidecarContainer } from '../../operator/webhook/inject.ts';
 import { INJECT_ANNOTATION, SIDECAR_LABEL } from '../../operator/reconcile/pods.ts';
 import { CHART, NAMESPACE, ROOT, SCENARIOS, find, getTools, helm, id, render, type Manifest, type Obj, type Scenario } from './support.ts';
+import { allowed, type PodRef } from './netpol.ts';
 import { validateAll } from './validate.ts';
 
 const rendered = new Map<string, Manifest[]>();
@@ -356,38 +357,48 @@ describe('observability objects', () => {
 });
 
 describe('NetworkPolicy for the sidecars’ admin port', () => {
-  test('in each listed namespace: the admin port only from the operator and the listed scrapers, every other port untouched', () => {
+  const admin = DEFAULT_INJECTION.adminPort;
+  const prometheus: PodRef = { namespace: 'monitoring', labels: { 'app.kubernetes.io/name': 'prometheus' } };
+  const app = (ns: string): PodRef => ({ namespace: ns, labels: { app: 'chat', [SIDECAR_LABEL]: 'injected' } });
+  const stranger: PodRef = { namespace: 'elsewhere', labels: { app: 'curious' } };
+  const world = (extra: Obj[] = []) => {
     const ms = of(ALL_ON);
-    const admin = DEFAULT_INJECTION.adminPort;
-    const pols = ms.filter((m) => m.kind === 'NetworkPolicy' && m.metadata.name === 'airoute-sidecar-admin');
-    expect(pols.map((p) => p.metadata.namespace).sort()).toEqual(['default', 'team-a']);
-    const opLabels = ((deployment(ms).spec as Obj).template as Obj & { metadata: { labels: Obj } }).metadata.labels;
-    for (const p of pols) {
-      const spec = p.spec as Obj;
-      expect(spec.podSelector).toEqual({ matchLabels: { [SIDECAR_LABEL]: 'injected' } });
-      expect(spec.policyTypes).toEqual(['Ingress']);
-      const rules = spec.ingress as { from?: Obj[]; ports: { protocol: string; port: number; endPort?: number }[] }[];
-      // Who may reach the admin port.
-      const adminRules = rules.filter((r) => r.ports.some((x) => x.protocol === 'TCP' && x.port <= admin && (x.endPort ?? x.port) >= admin));
-      for (const r of adminRules) expect(r.from, 'a rule opening the admin port to everyone').toBeDefined();
-      const peers = adminRules.flatMap((r) => r.from!);
-      expect(peers[0]).toEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NAMESPACE } }, podSelector: { matchLabels: expect.objectContaining({}) } });
-      expect(opLabels).toMatchObject(((peers[0]!.podSelector as Obj).matchLabels as Obj));
-      expect(peers.slice(1)).toEqual((parseYaml(readFileSync(`${ROOT}test/packaging/values-all-on.yaml`, 'utf8')) as { networkPolicy: { metricsFrom: Obj[] } }).networkPolicy.metricsFrom);
-      // Every other TCP port, and all of UDP, from anywhere.
-      const open = rules.filter((r) => !r.from).flatMap((r) => r.ports);
-      const tcp = new Set<number>();
-      for (const x of open.filter((o) => o.protocol === 'TCP')) for (let n = x.port; n <= (x.endPort ?? x.port); n++) tcp.add(n);
-      expect(tcp.size).toBe(65534);
-      expect(tcp.has(admin)).toBe(false);
-      expect(open.some((o) => o.protocol === 'UDP' && o.port === 1 && o.endPort === 65535)).toBe(true);
+    const opLabels = ((deployment(ms).spec as Obj).template as Obj & { metadata: { labels: Record<string, string> } }).metadata.labels;
+    return { w: { namespaces: {}, policies: [...ms.filter((m) => m.kind === 'NetworkPolicy'), ...extra] }, operator: { namespace: NAMESPACE, labels: opLabels } as PodRef };
+  };
+  const defaultDeny = (ns: string): Obj => ({ kind: 'NetworkPolicy', metadata: { name: 'default-deny', namespace: ns }, spec: { podSelector: {}, policyTypes: ['Ingress'] } });
+
+  test('a default-deny namespace stays closed: the chart adds only the operator (and the listed scrapers) to the admin port', () => {
+    const { w, operator } = world([defaultDeny('team-a')]);
+    expect(allowed(w, operator, app('team-a'), admin)).toBe(true);
+    expect(allowed(w, prometheus, app('team-a'), admin)).toBe(true);
+    expect(allowed(w, stranger, app('team-a'), admin)).toBe(false);
+    expect(allowed(w, app('team-a'), app('team-a'), admin)).toBe(false); // not even its neighbours
+    // Nothing else was opened: the app's port, any port, UDP.
+    for (const [port, proto] of [[8080, 'TCP'], [4000, 'TCP'], [53, 'UDP']] as const) expect(allowed(w, stranger, app('team-a'), port, proto), `${proto}/${port}`).toBe(false);
+    // Only rules with a `from`, only the admin port.
+    for (const p of w.policies.filter((x) => (x.metadata as Obj).name === 'airoute-sidecar-admin')) {
+      const rules = (p.spec as Obj).ingress as { from?: Obj[]; ports: Obj[] }[];
+      for (const r of rules) {
+        expect(r.from).toBeDefined();
+        expect(r.ports).toEqual([{ protocol: 'TCP', port: admin }]);
+      }
     }
   });
 
-  test('the operator’s own pods: only the webhook and metrics ports', () => {
-    const pol = find(of(ALL_ON), 'NetworkPolicy', 'airoute-operator');
-    const ports = ((pol.spec as Obj).ingress as { ports: Obj[] }[]).flatMap((r) => r.ports.map((p) => p.port)).sort();
-    expect(ports).toEqual([8080, 9443]);
+  test('next to the namespace’s own allowance for the app’s port: that port as the namespace says, the admin port still only for the operator', () => {
+    const appPolicy: Obj = { kind: 'NetworkPolicy', metadata: { name: 'chat', namespace: 'default' }, spec: { podSelector: { matchLabels: { app: 'chat' } }, ingress: [{ ports: [{ protocol: 'TCP', port: 8080 }] }] } };
+    const { w, operator } = world([defaultDeny('default'), appPolicy]);
+    expect(allowed(w, stranger, app('default'), 8080)).toBe(true);
+    expect(allowed(w, stranger, app('default'), admin)).toBe(false);
+    expect(allowed(w, operator, app('default'), admin)).toBe(true);
+  });
+
+  test('the operator’s own pods: the webhook port for the API server, metrics only for the listed scrapers', () => {
+    const { w, operator } = world([defaultDeny(NAMESPACE)]);
+    expect(allowed(w, stranger, operator, 9443)).toBe(true); // the API server's address is not known in advance
+    expect(allowed(w, prometheus, operator, 8080)).toBe(true);
+    expect(allowed(w, stranger, operator, 8080)).toBe(false);
   });
 
   test('off by default', () => {
