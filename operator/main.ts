@@ -21,8 +21,11 @@ const USAGE = `usage: airoute operator [flags]
   --push-timeout 5s  --push-backoff-base 500ms  --push-backoff-max 60s
   --resync-interval 60s        drift check: ask every sidecar what it runs
   --metrics-addr 0.0.0.0:8080  /metrics, /healthz, /readyz
-  --webhook-addr 0.0.0.0:9443  --webhook-cert-dir /etc/airoute/webhook (tls.crt, tls.key)
-  --webhook-failure-policy Fail|Ignore   --disable-webhook
+  --webhook-addr 0.0.0.0:9443  --webhook-failure-policy Fail|Ignore   --disable-webhook
+  --webhook-certs operator|files   operator (default): its own rotating CA in the Secret
+      --webhook-secret-name (airoute-webhook-tls), trusted through the caBundle it keeps in
+      --webhook-configuration-name (airoute), issued for --webhook-service-name (airoute-webhook);
+      files: tls.crt/tls.key in --webhook-cert-dir /etc/airoute/webhook (cert-manager), reloaded
   --sidecar-image IMAGE  --sidecar-image-pull-policy IfNotPresent  --sidecar-log-level info
   --log-level info`;
 
@@ -62,6 +65,10 @@ export async function runOperator(args: string[]): Promise<void> {
       'metrics-addr': { type: 'string', default: '0.0.0.0:8080' },
       'webhook-addr': { type: 'string', default: '0.0.0.0:9443' },
       'webhook-cert-dir': { type: 'string', default: '/etc/airoute/webhook' },
+      'webhook-certs': { type: 'string', default: 'operator' },
+      'webhook-secret-name': { type: 'string', default: 'airoute-webhook-tls' },
+      'webhook-configuration-name': { type: 'string', default: 'airoute' },
+      'webhook-service-name': { type: 'string', default: 'airoute-webhook' },
       'webhook-failure-policy': { type: 'string', default: 'Fail' },
       'disable-webhook': { type: 'boolean' },
       'sidecar-image': { type: 'string', default: process.env.AIROUTE_SIDECAR_IMAGE ?? DEFAULT_INJECTION.image },
@@ -75,6 +82,8 @@ export async function runOperator(args: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  const certs = v['webhook-certs'];
+  if (certs !== 'operator' && certs !== 'files') throw new Error('--webhook-certs: operator or files');
   const policy = v['webhook-failure-policy'];
   if (policy !== 'Fail' && policy !== 'Ignore') throw new Error('--webhook-failure-policy: Fail or Ignore');
   const pull = v['sidecar-image-pull-policy'];
@@ -112,8 +121,9 @@ export async function runOperator(args: string[]): Promise<void> {
       : {
           webhook: {
             ...hostPort(v['webhook-addr'], '--webhook-addr'),
-            certFile: `${certDir}/tls.crt`,
-            keyFile: `${certDir}/tls.key`,
+            ...(certs === 'files'
+              ? { certFile: `${certDir}/tls.crt`, keyFile: `${certDir}/tls.key` }
+              : { managed: { secretName: v['webhook-secret-name'], configurationName: v['webhook-configuration-name'], serviceName: v['webhook-service-name'] } }),
             failurePolicy: policy,
             settings: { ...DEFAULT_INJECTION, ...env.injection, image: v['sidecar-image'], imagePullPolicy: pull, logLevel: v['sidecar-log-level'] },
           },

@@ -3,7 +3,7 @@
 // Informers also run on followers, so a new leader starts from a warm cache.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AuthenticationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AuthenticationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type AIRoute } from '../api/v1alpha1/airoute.ts';
 import { EventRecorder } from './kube/events.ts';
@@ -13,6 +13,7 @@ import { ReferencedSecrets } from './kube/secret-cache.ts';
 import { LeaderElector } from './leader/lease.ts';
 import { createOperatorLogger, errorMessage } from './log.ts';
 import { OperatorMetrics } from './metrics.ts';
+import { operatorApp } from './http.ts';
 import { Pusher } from './push/pusher.ts';
 import { SidecarClient } from './push/sidecar-client.ts';
 import { PushIdentity } from './push/identity.ts';
@@ -25,6 +26,7 @@ import { Reconciler, StaleRouteError } from './reconcile/apply.ts';
 import type { ConfigDefaults } from './reconcile/compile.ts';
 import { SIDECAR_LABEL, podFacts } from './reconcile/pods.ts';
 import { startWebhook, type FailurePolicy, type RunningWebhook } from './webhook/server.ts';
+import { WebhookCertificates } from './webhook/certs.ts';
 import type { InjectionSettings } from './webhook/inject.ts';
 
 export interface OperatorOptions {
@@ -45,7 +47,17 @@ export interface OperatorOptions {
   queueRateLimit?: { baseMs: number; maxMs: number };
   /** /metrics, /healthz, /readyz. */
   http?: { host: string; port: number };
-  webhook?: { certFile: string; keyFile: string; host: string; port: number; settings: Omit<InjectionSettings, 'pushCa'>; failurePolicy: FailurePolicy };
+  webhook?: {
+    host: string;
+    port: number;
+    settings: Omit<InjectionSettings, 'pushCa'>;
+    failurePolicy: FailurePolicy;
+    /** cert-manager's certificate files, or the operator's own rotating CA (its Secret, the
+     *  MutatingWebhookConfiguration to keep trusting it, the Service it is issued for). */
+    certFile?: string;
+    keyFile?: string;
+    managed?: { secretName: string; configurationName: string; serviceName: string };
+  };
   /** The operator's own namespace (the push CA Secret; default: the Lease's). */
   namespace?: string;
   /** Called when this replica loses the Lease while running (the CLI exits, as client-go does). */
@@ -214,33 +226,20 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   // ---- /metrics, /healthz, /readyz
   let http: Server | undefined;
   if (o.http) {
-    http = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/metrics') {
-        metrics.registry
-          .metrics()
-          .then((body) => {
-            res.writeHead(200, { 'content-type': metrics.registry.contentType });
-            res.end(body);
-          })
-          .catch(() => {
-            res.writeHead(500);
-            res.end();
-          });
-        return;
-      }
-      const ready = routes.synced && pods.synced;
-      if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      if (path === '/readyz') return void res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok' : 'caches not synced');
-      res.writeHead(404).end();
-    });
+    http = createServer(operatorApp({ metrics, logger, ready: () => routes.synced && pods.synced }));
     await new Promise<void>((r) => http!.listen(o.http!.port, o.http!.host, () => r()));
   }
 
   let webhook: RunningWebhook | undefined;
   if (o.webhook) {
+    const { managed, ...hook } = o.webhook;
+    const certificates = managed
+      ? new WebhookCertificates({ core, admission: o.kubeConfig.makeApiClient(AdmissionregistrationV1Api), namespace: o.namespace ?? o.leaderElection.namespace, ...managed, logger })
+      : undefined;
+    await certificates?.ensure();
     webhook = await startWebhook({
-      ...o.webhook,
+      ...hook,
+      ...(certificates ? { certificates } : {}),
       settings: { ...o.webhook.settings, pushCa: identity.caCert },
       ownerOf: (namespace, labels) => {
         const live = routes.list(namespace).filter((r) => !r.metadata.deletionTimestamp);

@@ -10,12 +10,13 @@
 // pod that asked for the sidecar and silently runs without it talks to providers unmanaged.
 import { readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { errorMessage } from '../log.ts';
 import type { OperatorMetrics } from '../metrics.ts';
+import type { WebhookCertificates } from './certs.ts';
 import { injectionPatch, wantsInjection, type InjectionSettings, type PodOwner } from './inject.ts';
 
 export type FailurePolicy = 'Fail' | 'Ignore';
@@ -44,8 +45,11 @@ export interface AdmissionReview {
 }
 
 export interface WebhookOptions {
-  certFile: string;
-  keyFile: string;
+  /** cert-manager's certificate, mounted (tls.crt, tls.key). */
+  certFile?: string;
+  keyFile?: string;
+  /** Or the operator's own rotating CA. */
+  certificates?: WebhookCertificates;
   host: string;
   port: number;
   settings: InjectionSettings;
@@ -95,52 +99,78 @@ export async function review(body: AdmissionReview, o: Pick<WebhookOptions, 'set
   return answer({ allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new Error('request body too large');
-    chunks.push(c as Buffer);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-
 export interface RunningWebhook {
   port: number;
   close(): Promise<void>;
 }
 
-export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
-  const load = async () => ({ cert: await readFile(o.certFile), key: await readFile(o.keyFile) });
-  const stamp = async () => `${(await stat(o.certFile)).mtimeMs}/${(await stat(o.keyFile)).mtimeMs}`;
-  let current = await stamp();
-  const server: Server = createServer({ ...(await load()), minVersion: 'TLSv1.2' }, (req: IncomingMessage, res: ServerResponse) => {
-    const send = (code: number, body: unknown) => {
-      const text = JSON.stringify(body);
-      res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
+/** Where the serving certificate comes from: files (cert-manager's Secret, mounted; reloaded when
+ *  they change), or the operator's own rotating CA (certs.ts; the Secret read through the API). */
+type CertificateSource = { load(): Promise<{ cert: string | Buffer; key: string | Buffer }>; stamp(): Promise<string> };
+
+function certificateSource(o: WebhookOptions): CertificateSource {
+  if (o.certificates) {
+    const managed = o.certificates;
+    return {
+      load: async () => managed.current ?? (await managed.ensure()),
+      stamp: async () => (await managed.ensure()).cert,
     };
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/healthz') return send(200, { status: 'ok' });
-    if (req.method !== 'POST' || path !== '/mutate') return send(404, { error: 'not found' });
-    readJson(req)
-      .then((body) => review(body as AdmissionReview, o))
-      .then((out) => send(200, out))
-      .catch((err: unknown) => send(400, { error: errorMessage(err) }));
+  }
+  const { certFile, keyFile } = o;
+  if (!certFile || !keyFile) throw new Error('the webhook needs certificate files or operator-managed certificates');
+  return {
+    load: async () => ({ cert: await readFile(certFile), key: await readFile(keyFile) }),
+    stamp: async () => `${(await stat(certFile)).mtimeMs}/${(await stat(keyFile)).mtimeMs}`,
+  };
+}
+
+class WebhookError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** The webhook's HTTP surface, an express router with its middleware in one place: the body limit
+ *  (an AdmissionReview carries one Pod), JSON parsing, and one error shape. */
+export function webhookApp(o: Pick<WebhookOptions, 'settings' | 'failurePolicy' | 'logger' | 'metrics' | 'ownerOf'>): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const router = express.Router();
+  router.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  router.post('/mutate', express.json({ limit: MAX_BODY, type: () => true }), async (req: Request, res: Response) => {
+    if (typeof req.body !== 'object' || req.body === null) throw new WebhookError(400, 'not an AdmissionReview');
+    res.json(await review(req.body as AdmissionReview, o));
   });
-  // Certificates are rotated by whoever issues them (cert-manager, the chart): pick up new files
-  // without a restart.
+  app.use(router);
+  app.use((req, _res, next) => next(new WebhookError(404, `no such endpoint: ${req.method} ${req.path}`)));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = err instanceof WebhookError ? err.status : typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
+    if (status >= 500) o.logger.error({ err: errorMessage(err) }, 'webhook request failed');
+    res.status(status).json({ error: status >= 500 ? 'internal error' : errorMessage(err) });
+  });
+  return app;
+}
+
+export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
+  const source = certificateSource(o);
+  let current = await source.stamp();
+  const server: Server = createServer({ ...(await source.load()), minVersion: 'TLSv1.2' }, webhookApp(o));
+  // Certificates rotate (cert-manager renews the files; the operator's own CA renews the Secret):
+  // serve the new one without a restart.
   const reload = setInterval(() => {
-    stamp()
+    source
+      .stamp()
       .then(async (s) => {
         if (s === current) return;
-        server.setSecureContext({ ...(await load()), minVersion: 'TLSv1.2' });
+        server.setSecureContext({ ...(await source.load()), minVersion: 'TLSv1.2' });
         current = s;
         o.logger.info('reloaded webhook certificate');
       })
       .catch((err: unknown) => o.logger.warn({ err: errorMessage(err) }, 'could not reload webhook certificate'));
-  }, o.reloadIntervalMs ?? 10_000);
+  }, o.reloadIntervalMs ?? (o.certificates ? 60_000 : 10_000));
   reload.unref();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -3,7 +3,6 @@
 // check the contracts between the chart and the code it deploys: the operator's flags, the
 // webhook's certificate and configuration, the injector's labels and ports, the alert rules and
 // dashboards it wraps.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +28,8 @@ const [DEFAULTS, ALL_ON, CERT_MANAGER, NO_WEBHOOK] = SCENARIOS as [Scenario, Sce
 
 type Container = Obj & { name: string; args?: string[]; env?: Obj[]; ports?: Obj[]; volumeMounts?: Obj[] };
 const deployment = (ms: Manifest[]) => find(ms, 'Deployment');
+const mwc = (ms: Manifest[]) => find(ms, 'MutatingWebhookConfiguration');
+const hook = (ms: Manifest[]) => (mwc(ms).webhooks as Obj[])[0]!;
 const podSpec = (d: Manifest) => ((d.spec as Obj).template as Obj).spec as Obj & { containers: Container[]; volumes?: Obj[] };
 const operatorContainer = (ms: Manifest[]) => podSpec(deployment(ms)).containers.find((c) => c.name === 'operator')!;
 /** --flag=value → [flag, value]; a bare --flag → [flag, true]. */
@@ -71,7 +72,7 @@ describe('helm template', () => {
   test('defaults render the operator, its RBAC, the webhook, the CRD and the dashboards; optional objects stay off', () => {
     const kinds = of(DEFAULTS).map((m) => m.kind).sort();
     expect(kinds).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Secret', 'Service', 'Service', 'ServiceAccount'].sort(),
+      ['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount'].sort(),
     );
   });
 
@@ -86,6 +87,15 @@ describe('helm template', () => {
     expect(readlinkSync(`${ROOT}${CHART}/crds`)).toBe('../../crds');
     const crd = find(of(DEFAULTS), 'CustomResourceDefinition');
     expect(crd).toEqual(parseYaml(readFileSync(`${ROOT}crds/airoute.dev_airoutes.yaml`, 'utf8')));
+  });
+});
+
+describe('GitOps-safe: `helm template` renders the same every time (no certificate, key or random value made at render time)', () => {
+  test.each(SCENARIOS)('$name', async (s) => {
+    const args = ['template', 'airoute', CHART, '--namespace', NAMESPACE, '--include-crds', ...s.files.flatMap((f) => ['-f', f]), ...(s.set ?? []).flatMap((x) => ['--set', x])];
+    const [a, b] = [await helm(args), await helm(args)];
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
   });
 });
 
@@ -126,7 +136,7 @@ describe('operator Deployment', () => {
   test('one replica without leader election: no PDB, no Lease Role, --disable-leader-election', () => {
     const ms = of(NO_WEBHOOK);
     expect(ms.some((m) => m.kind === 'PodDisruptionBudget')).toBe(false);
-    expect(ms.filter((m) => m.kind === 'Role').map((m) => m.metadata.name)).toEqual(['airoute-operator-push-ca']);
+    expect(ms.filter((m) => m.kind === 'Role').map((m) => m.metadata.name)).toEqual(['airoute-operator-own-secrets']);
     expect(flags(operatorContainer(ms)).get('disable-leader-election')).toBe(true);
   });
 
@@ -168,11 +178,17 @@ describe('operator Deployment', () => {
     const mount = (name: string) => c.volumeMounts!.find((m) => m.name === name);
     expect(mount('tmp')?.mountPath).toBe('/tmp');
     expect(spec.volumes!.find((v) => v.name === 'tmp')?.emptyDir).toBeDefined();
-    expect(f.get('webhook-cert-dir')).toBe('/etc/airoute/webhook');
-    expect(mount('webhook-tls')).toMatchObject({ mountPath: '/etc/airoute/webhook', readOnly: true });
-    const secretVol = spec.volumes!.find((v) => v.name === 'webhook-tls')!.secret as Obj;
+    // The webhook certificate is the operator's own (read through the API, nothing mounted) ...
+    expect([f.get('webhook-certs'), f.get('webhook-secret-name'), f.get('webhook-configuration-name'), f.get('webhook-service-name')]).toEqual(['operator', 'airoute-webhook-tls', mwc(ms).metadata.name, ((hook(ms).clientConfig as Obj).service as Obj).name]);
+    expect(mount('webhook-tls')).toBeUndefined();
+    // ... or cert-manager's, mounted and reloaded.
+    const cm = of(CERT_MANAGER);
+    const fc = flags(operatorContainer(cm));
+    expect([fc.get('webhook-certs'), fc.get('webhook-cert-dir')]).toEqual(['files', '/etc/airoute/webhook']);
+    expect(operatorContainer(cm).volumeMounts!.find((m) => m.name === 'webhook-tls')).toMatchObject({ mountPath: '/etc/airoute/webhook', readOnly: true });
+    const secretVol = podSpec(deployment(cm)).volumes!.find((v) => v.name === 'webhook-tls')!.secret as Obj;
     expect((secretVol.items as Obj[]).map((i) => i.path).sort()).toEqual(['tls.crt', 'tls.key']);
-    expect(find(ms, 'Secret', secretVol.secretName as string)).toBeDefined();
+    expect((find(cm, 'Certificate').spec as Obj).secretName).toBe(secretVol.secretName);
   });
 
   test('sidecar defaults reach the operator: image (by tag or digest), pull policy, log level', () => {
@@ -222,8 +238,6 @@ describe('operator Deployment', () => {
 });
 
 describe('admission webhook', () => {
-  const mwc = (ms: Manifest[]) => find(ms, 'MutatingWebhookConfiguration');
-  const hook = (ms: Manifest[]) => (mwc(ms).webhooks as Obj[])[0]!;
 
   test('CREATE of pods only, never the operator namespace nor kube-system, no side effects, /mutate on the webhook Service', () => {
     const ms = of(DEFAULTS);
@@ -259,23 +273,12 @@ describe('admission webhook', () => {
     expect(run(pod())).toBe(false);
   });
 
-  test('self-signed by default: the caBundle is a CA that signed the serving certificate for the Service name, and the key matches', () => {
+  test('by default nothing is generated at render time: no certificate, no Secret, no caBundle (the operator keeps it); GitOps is told so', () => {
     const ms = of(DEFAULTS);
-    const h = hook(ms);
-    const svc = (h.clientConfig as Obj).service as Obj;
-    const secret = find(ms, 'Secret', 'airoute-webhook-tls');
-    expect(secret.type).toBe('kubernetes.io/tls');
-    const data = secret.data as Record<string, string>;
-    const b64 = (s: string) => Buffer.from(s, 'base64');
-    const ca = new X509Certificate(b64((h.clientConfig as Obj).caBundle as string));
-    expect(ca.ca).toBe(true);
-    expect(b64(data['ca.crt']!).equals(b64((h.clientConfig as Obj).caBundle as string))).toBe(true);
-    const cert = new X509Certificate(b64(data['tls.crt']!));
-    expect(cert.verify(ca.publicKey)).toBe(true);
-    expect(cert.checkIssued(ca)).toBe(true);
-    expect(cert.checkHost(`${svc.name}.${svc.namespace}.svc`)).toBeTruthy();
-    expect(cert.checkPrivateKey(createPrivateKey(b64(data['tls.key']!)))).toBe(true);
-    expect(new Date(cert.validTo).getTime()).toBeGreaterThan(Date.now() + 5 * 365 * 86_400_000);
+    expect(ms.some((m) => m.kind === 'Secret')).toBe(false);
+    expect((hook(ms).clientConfig as Obj).caBundle).toBeUndefined();
+    expect((mwc(ms).metadata.annotations as Obj)['airoute.dev/ca-bundle']).toBe('operator');
+    expect(readFileSync(`${ROOT}${CHART}/templates/webhook.yaml`, 'utf8')).not.toMatch(/genCA|genSignedCert|lookup|randAlphaNum|uuidv4|now/);
   });
 
   test('cert-manager: a Certificate for the Service into the mounted Secret, the CA injected from it, no static caBundle', () => {
@@ -419,6 +422,6 @@ test('NOTES.txt tells the next step (helm install --dry-run)', async () => {
 test('the scenarios between them render every kind the templates can produce', () => {
   const sources = new Set<string>();
   for (const s of SCENARIOS) for (const m of of(s)) sources.add(m.kind);
-  for (const k of ['Deployment', 'ServiceAccount', 'ClusterRole', 'Role', 'Service', 'MutatingWebhookConfiguration', 'Secret', 'Certificate', 'Issuer', 'PodDisruptionBudget', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'ConfigMap', 'NetworkPolicy'])
+  for (const k of ['Deployment', 'ServiceAccount', 'ClusterRole', 'Role', 'Service', 'MutatingWebhookConfiguration', 'Certificate', 'Issuer', 'PodDisruptionBudget', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'ConfigMap', 'NetworkPolicy'])
     expect(sources.has(k), k).toBe(true);
 });
