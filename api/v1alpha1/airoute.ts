@@ -228,7 +228,7 @@ export const NESTED_RULES: Record<string, CelRule[]> = {
   ],
 };
 
-export const CONDITION_TYPES = ['Accepted', 'ResolvedRefs', 'Synced', 'Ready', 'Conflict'] as const;
+export const CONDITION_TYPES = ['Accepted', 'ResolvedRefs', 'Synced', 'Progressing', 'Ready', 'Conflict'] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 /** metav1.Condition, as the API conventions define it. */

@@ -141,6 +141,11 @@ export class Pusher {
       s.pin = v.pin;
       return true;
     }
+    if (v.kind === 'unreachable') {
+      this.o.metrics.pushes.inc({ outcome: 'failed' });
+      this.backoff(s, v.message);
+      return false;
+    }
     this.o.metrics.pushes.inc({ outcome: 'unverified' });
     this.backoff(s, `sidecar identity not proven: ${v.message}`);
     this.o.logger.warn({ pod: t.key, err: v.message }, 'sidecar did not prove it belongs to the pod; nothing sent to it');

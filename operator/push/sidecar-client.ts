@@ -27,7 +27,9 @@ export interface ExpectedPod {
   uid: string;
 }
 
-export type VerifyAnswer = { kind: 'verified'; pin: string } | { kind: 'failed'; message: string };
+/** `unreachable`: no answer at all (nothing was proven either way); `failed`: an answer that
+ *  does not prove this pod. */
+export type VerifyAnswer = { kind: 'verified'; pin: string } | { kind: 'unreachable'; message: string } | { kind: 'failed'; message: string };
 
 export interface TokenReviewed {
   authenticated: boolean;
@@ -121,7 +123,7 @@ export class SidecarClient {
     // A fresh connection whose certificate is not yet known: it is trusted only once the token
     // that came over it names the pod.
     const r = await this.call('GET', `${address}/identity`, { rejectUnauthorized: false, agent: false });
-    if ('error' in r) return { kind: 'failed', message: r.error };
+    if ('error' in r) return { kind: 'unreachable', message: r.error };
     if (r.status !== 200 || typeof r.json?.token !== 'string' || !r.peer) return { kind: 'failed', message: `GET /identity answered ${r.status}${typeof r.json?.error?.message === 'string' ? `: ${r.json.error.message}` : ''}` };
     let review: TokenReviewed;
     try {

@@ -84,6 +84,7 @@ export class Reconciler {
           labels: f.labels,
           injected: f.injected,
           ...(f.address ? { address: f.address } : {}),
+          ...(pod.status?.phase ? { phase: pod.status.phase } : {}),
           sidecar: this.d.pusher.observation(target),
           target,
         };

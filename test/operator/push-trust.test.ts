@@ -35,7 +35,8 @@ test('the pod’s address is answered by another pod’s sidecar → it proves t
   const op = await c.operator();
   c.api.create('airoutes', airoute(ns, 'chat', demoSpec('chat')));
   const st = await c.api.waitFor('airoutes', ns, 'chat', (o) => conditionOf(o, 'Synced')?.reason === 'Unreachable');
-  expect(conditionOf(st, 'Synced')!.message).toBe('0/1 pods run config version 1; unreachable: chat-a');
+  expect(conditionOf(st, 'Synced')!.message).toBe('0/1 pods run config version 1; no running pod could be reached: chat-a');
+  expect(conditionOf(st, 'Ready')!.status).toBe('False');
   await eventually(async () => (await op.metrics.pushes.get()).values.find((v) => v.labels.outcome === 'unverified')?.value ?? 0, (n) => n >= 1, 5000, 'an unverified sidecar');
   expect(other.applied).toEqual([]);
   expect(other.sidecar!.sidecar.config).toBeUndefined();
