@@ -29,6 +29,7 @@ COPY api ./api
 COPY sidecar ./sidecar
 COPY operator ./operator
 COPY client ./client
+COPY cli ./cli
 RUN npx tsc -p tsconfig.build.json && find dist -name '*.map' -delete
 
 # ---- deps: production dependencies only, straight from the lockfile.
@@ -55,6 +56,7 @@ ENV NODE_ENV=production
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/bin ./bin
 COPY --from=sidecar-deps /app/node_modules ./node_modules
+COPY --from=build /src/dist/cli ./dist/cli
 COPY --from=build /src/dist/api ./dist/api
 COPY --from=build /src/dist/sidecar ./dist/sidecar
 COPY --from=build /src/dist/client ./dist/client

@@ -24,7 +24,7 @@ import { canonicalText, type Target } from './lib/common.ts';
 import { agg, paired, percentile } from './lib/stats.ts';
 import type { Job, JobResult, ToParent } from './loadgen.ts';
 import { MemoryJournal } from '../sidecar/events/journal.ts';
-import { RedisJournal } from '../sidecar/events/redis-journal.ts';
+import { RedisJournal } from '../sidecar/events/redis/journal.ts';
 import type { LifecycleEvent } from '../sidecar/events/types.ts';
 
 const { values: flags } = parseArgs({
@@ -132,7 +132,7 @@ async function startSidecar(name: string, config: unknown): Promise<Sidecar> {
   writeFileSync(file, JSON.stringify(config));
   const port = await freePort();
   const adminPort = await freePort();
-  const child = start(NODE, ['sidecar/cli.ts', 'sidecar', '--config', file, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn'], CPU.sidecar);
+  const child = start(NODE, ['cli/airoute.ts', 'sidecar', '--config', file, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn'], CPU.sidecar);
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const admin = `http://127.0.0.1:${adminPort}`;
@@ -318,7 +318,7 @@ async function main(): Promise<void> {
     const per = Math.ceil(n / reqs);
     for (let q = 0; q < reqs; q++)
       for (let s = 1; s <= per; s++)
-        out.push({ requestId: `raw-${q}`, seq: s, ts: Date.now(), attempt: 1, type: s === 1 ? 'request.accepted' : s === per ? 'request.completed' : 'content.delta', data: s === 1 || s === per ? {} : { choice: 0, text: ' token' } });
+        out.push({ requestId: `raw-${q}`, seq: s, ts: Date.now(), attempt: 1, type: s === 1 ? 'request.accepted' : s === per ? 'request.completed' : 'content.delta', data: s === 1 || s === per ? {} : { choice: 0, text: ' token' } } as LifecycleEvent);
     return out;
   };
   const evs = events(P.raw.events, P.raw.requests);

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // Runs the compiled CLI (npm ci builds it through the `prepare` script).
-import '../dist/sidecar/cli.js';
+import '../dist/cli/airoute.js';

@@ -2,7 +2,8 @@ import { expect, test } from 'vitest';
 import { initialState, reduce, type LifecycleEvent } from './state.ts';
 
 let seq = 0;
-const ev = (type: string, data: Record<string, unknown> = {}, attempt = 1): LifecycleEvent => ({ requestId: 'r', seq: ++seq, ts: seq, attempt, type, data });
+// Only the fields the reducer reads: events from a real sidecar carry more.
+const ev = (type: LifecycleEvent['type'], data: Record<string, unknown> = {}, attempt = 1): LifecycleEvent => ({ requestId: 'r', seq: ++seq, ts: seq, attempt, type, data }) as LifecycleEvent;
 
 test('folds a lifecycle with a retry and a resume into one state; replayed events change nothing', () => {
   seq = 0;
@@ -31,6 +32,7 @@ test('folds a lifecycle with a retry and a resume into one state; replayed event
     retries: 1,
     fallbacks: 0,
     resumes: 1,
+    resumedAt: [3],
     backend: 'b',
     model: 'mb',
     usage: { inputTokens: 3, outputTokens: 2 },

@@ -1,15 +1,9 @@
 // One request's lifecycle folded into the state a UI renders. A pure reducer: the same events in
 // the same order always give the same state, and an event seen twice (a replay after a
 // reconnect) changes nothing, so a frontend cannot drift from what the sidecar did.
+import type { LifecycleEvent } from '../api/v1alpha1/events.ts';
 
-export interface LifecycleEvent {
-  requestId: string;
-  seq: number;
-  ts: number;
-  attempt: number;
-  type: string;
-  data: Record<string, unknown>;
-}
+export type { LifecycleEvent };
 
 export type RequestStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 
@@ -22,6 +16,8 @@ export interface RequestState {
   retries: number;
   fallbacks: number;
   resumes: number;
+  /** Where in `text` each recovered part begins: the stream broke there and was resumed. */
+  resumedAt: number[];
   backend?: string;
   model?: string;
   error?: { code?: string; message: string; status?: number };
@@ -35,7 +31,7 @@ export interface RequestState {
 }
 
 export function initialState(id: string): RequestState {
-  return { id, status: 'pending', text: '', attempts: 0, retries: 0, fallbacks: 0, resumes: 0, lastSeq: 0, gap: false };
+  return { id, status: 'pending', text: '', attempts: 0, retries: 0, fallbacks: 0, resumes: 0, resumedAt: [], lastSeq: 0, gap: false };
 }
 
 export const isTerminal = (s: RequestState): boolean => s.status === 'completed' || s.status === 'failed' || s.status === 'cancelled';
@@ -43,18 +39,17 @@ export const isTerminal = (s: RequestState): boolean => s.status === 'completed'
 export function reduce(s: RequestState, ev: LifecycleEvent): RequestState {
   if (ev.seq <= s.lastSeq || isTerminal(s)) return s;
   const next: RequestState = { ...s, lastSeq: ev.seq, gap: s.gap || ev.seq !== s.lastSeq + 1, attempts: Math.max(s.attempts, ev.attempt) };
-  const d = ev.data;
   switch (ev.type) {
     case 'request.accepted':
       next.status = 'running';
       break;
     case 'attempt.started':
       next.status = 'running';
-      if (typeof d.backend === 'string') next.backend = d.backend;
-      if (typeof d.model === 'string') next.model = d.model;
+      if (typeof ev.data.backend === 'string') next.backend = ev.data.backend;
+      if (typeof ev.data.model === 'string') next.model = ev.data.model;
       break;
     case 'content.delta':
-      if ((d.choice ?? 0) === 0 && typeof d.text === 'string') next.text = s.text + d.text;
+      if ((ev.data.choice ?? 0) === 0 && typeof ev.data.text === 'string') next.text = s.text + ev.data.text;
       break;
     case 'retry.scheduled':
       next.retries = s.retries + 1;
@@ -63,19 +58,21 @@ export function reduce(s: RequestState, ev: LifecycleEvent): RequestState {
       next.fallbacks = s.fallbacks + 1;
       break;
     case 'stream.resumed':
+      // Announced before the continuation's first new text, so the text so far is exactly what came before the break.
       next.resumes = s.resumes + 1;
+      next.resumedAt = [...s.resumedAt, s.text.length];
       break;
     case 'request.completed': {
       next.status = 'completed';
-      const u = d.usage as { inputTokens?: number; outputTokens?: number } | undefined;
+      const u = ev.data.usage as { inputTokens?: number; outputTokens?: number } | undefined;
       if (u) next.usage = { inputTokens: u.inputTokens ?? 0, outputTokens: u.outputTokens ?? 0 };
-      if (d.callback !== undefined) next.callback = d.callback;
-      if (typeof d.backend === 'string') next.backend = d.backend;
+      if (ev.data.callback !== undefined) next.callback = ev.data.callback;
+      if (typeof ev.data.backend === 'string') next.backend = ev.data.backend;
       break;
     }
     case 'request.failed': {
       next.status = 'failed';
-      const e = (d.error ?? {}) as { code?: string; message?: string; status?: number };
+      const e = (ev.data.error ?? {}) as { code?: string; message?: string; status?: number };
       next.error = { message: e.message ?? 'the request failed', ...(e.code ? { code: e.code } : {}), ...(e.status ? { status: e.status } : {}) };
       break;
     }

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { LevelWithSilent } from 'pino';
+import type { Stoppable } from '../cli/signals.ts';
 import { createOperatorLogger } from './log.ts';
 import { startOperator } from './operator.ts';
 import type { SidecarConfig } from '../api/v1alpha1/config.ts';
@@ -44,7 +45,7 @@ function hostPort(text: string, flag: string): { host: string; port: number } {
   return { host: text.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port };
 }
 
-export async function runOperator(args: string[]): Promise<void> {
+export async function runOperator(args: string[]): Promise<Stoppable | undefined> {
   const { values: v } = parseArgs({
     args,
     strict: true,
@@ -80,7 +81,7 @@ export async function runOperator(args: string[]): Promise<void> {
   });
   if (v.help) {
     console.log(USAGE);
-    return;
+    return undefined;
   }
   const certs = v['webhook-certs'];
   if (certs !== 'operator' && certs !== 'files') throw new Error('--webhook-certs: operator or files');
@@ -137,15 +138,13 @@ export async function runOperator(args: string[]): Promise<void> {
       process.exit(1);
     },
   });
-  const stop = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    operator.stop().finally(() => {
-      logger.flush();
-      process.exit(0);
-    });
+  return {
+    async stop(signal) {
+      logger.info({ signal }, 'shutting down');
+      await operator.stop();
+    },
+    flush: () => logger.flush(),
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
 }
 
 function readServiceAccountNamespace(): string | undefined {

@@ -33,7 +33,9 @@ export type ErrorCode =
   | 'async_capacity'
   | 'idempotency_conflict'
   | 'callback_not_allowed'
-  | 'unavailable';
+  | 'unavailable'
+  | 'gone'
+  | 'internal';
 
 /** Where in an attempt a failure happened: before headers, before the first token, or mid-stream. */
 export type FailurePhase = 'request' | 'connect' | 'headers' | 'first_token' | 'stream';
@@ -52,6 +54,8 @@ export interface ErrorDetails {
   providerCode?: string | null;
   param?: string | null;
   backend?: string;
+  /** Which breaker refused (`circuit_open`): the deployment's (backend x model) or the host's. */
+  circuit?: 'deployment' | 'host';
   /** The backend cannot express this request at all (a parameter its format lacks). */
   incompatible?: boolean;
   /** Extra fields for the client (attempt count, what was delivered). */
@@ -133,10 +137,14 @@ function anthropicType(status: number): string {
   }
 }
 
+/**
+ * Anything thrown that is not an AirouteError is a defect of this process, not an upstream's
+ * failure: it is `internal`, and never retried (retrying a bug against another backend would
+ * only spend its quota). Upstream failures are classified where they happen (attempt.ts).
+ */
 export function asAirouteError(err: unknown): AirouteError {
   if (err instanceof AirouteError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new AirouteError('upstream_error', 502, `upstream failed: ${message}`, { cause: err, retriable: true });
+  return new AirouteError('internal', 500, 'internal error in the sidecar', { cause: err });
 }
 
 export const invalidRequest = (message: string, param: string | null = null) =>
@@ -146,7 +154,7 @@ export const invalidRequest = (message: string, param: string | null = null) =>
 export function refuseUntranslatable(params: readonly string[], backendKind: string): void {
   const names = [...new Set(params)].sort();
   if (names.length === 0) return;
-  throw new AirouteError('unsupported_parameter', 400, `unsupported parameter(s) for an ${backendKind} backend: ${names.join(', ')}`, {
+  throw new AirouteError('unsupported_parameter', 400, `unsupported parameter(s), with no equivalent in the ${backendKind} format: ${names.join(', ')}`, {
     param: names[0] ?? null,
   });
 }

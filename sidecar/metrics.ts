@@ -1,6 +1,6 @@
 // Prometheus metrics (prom-client) named after the OpenTelemetry GenAI semantic conventions in
 // their Prometheus form, plus airoute_ series for what the conventions do not cover. Every label
-// value comes from the config (route, backend) or a closed set (outcome, reason, code): never
+// value comes from the config (route, backend, upstream model) or a closed set (outcome, reason, code): never
 // from a request, so the series count is bounded by the config, whatever clients send.
 // Nothing is observed per chunk: requests are observed once, at their end.
 import client, { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -26,7 +26,8 @@ const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 
 const TPOT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5];
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
 
-export type PushOutcome = 'applied' | 'stale' | 'invalid' | 'unauthorized' | 'disabled';
+/** What the admin port did with a pushed config (the operator has its own view of a push: operator/metrics.ts). */
+export type ConfigPushResult = 'applied' | 'stale' | 'invalid' | 'unauthorized' | 'disabled';
 
 export interface MetricsSources {
   journal: () => Journal;
@@ -78,22 +79,32 @@ export class SidecarMetrics {
     this.active = new Gauge({ name: 'airoute_active_requests', help: 'Requests in flight, by whether they stream.', labelNames: ['stream'], registers: [r] });
     new Gauge({
       name: 'airoute_circuit_state',
-      help: 'Circuit state per backend: 0 closed, 1 half-open, 2 open.',
+      help: 'Circuit state per deployment (backend x upstream model): 0 closed, 1 half-open, 2 open. One model\'s circuit never blocks another model of the backend.',
+      labelNames: ['backend', 'model'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const c of sc.resilience.snapshot()) if (c.level === 'deployment') this.set({ backend: c.backend, model: c.model! }, CIRCUIT_STATE_VALUE[c.state]);
+      },
+    });
+    new Gauge({
+      name: 'airoute_host_circuit_state',
+      help: 'Circuit state of a backend\'s host (connection refused, DNS, TLS, reset before any response, from any model): 0 closed, 1 half-open, 2 open. Open blocks every model of the backend.',
       labelNames: ['backend'],
       registers: [r],
       collect() {
         this.reset();
-        for (const [backend, state] of sc.resilience.states()) this.set({ backend }, CIRCUIT_STATE_VALUE[state]);
+        for (const c of sc.resilience.snapshot()) if (c.level === 'host') this.set({ backend: c.backend }, CIRCUIT_STATE_VALUE[c.state]);
       },
     });
     new Gauge({
       name: 'airoute_retry_budget_exhausted_total',
-      help: 'Retries refused because the backend retry budget was spent (monotonic).',
-      labelNames: ['backend'],
+      help: 'Retries refused because the deployment\'s (backend x upstream model) retry budget was spent (monotonic).',
+      labelNames: ['backend', 'model'],
       registers: [r],
       collect() {
         this.reset();
-        for (const [backend, n] of sc.resilience.budgetExhaustions()) this.set({ backend }, n);
+        for (const b of sc.resilience.budgetExhaustions()) this.set({ backend: b.backend, model: b.model }, b.exhausted);
       },
     });
     const journalGauge = (name: string, help: string, pick: (s: ReturnType<Journal['stats']>) => number) =>
@@ -157,38 +168,37 @@ export class SidecarMetrics {
 
   /** Lifecycle events: content deltas return at the first comparison (the per-chunk path). */
   private onEvent = (ev: LifecycleEvent): void => {
-    const d = ev.data;
     switch (ev.type) {
       case 'content.delta':
         return;
       case 'request.accepted':
-        this.routeOf.set(ev.requestId, String(d.model));
-        this.active.inc({ stream: String(d.stream === true) });
+        this.routeOf.set(ev.requestId, String(ev.data.model));
+        this.active.inc({ stream: String(ev.data.stream === true) });
         return;
       case 'attempt.started':
-        this.attempts.inc({ route: this.route(ev), backend: String(d.backend), mode: String(d.mode) });
+        this.attempts.inc({ route: this.route(ev), backend: String(ev.data.backend), mode: String(ev.data.mode) });
         return;
       case 'attempt.failed':
-        this.attemptFailures.inc({ route: this.route(ev), backend: String(d.backend), phase: String(d.phase), code: String(d.code) });
-        if (d.code === 'stream_diverged') {
-          this.diverged.inc({ route: this.route(ev), backend: String(d.backend) });
-          this.resumes.inc({ route: this.route(ev), backend: String(d.backend), strategy: 'verify', outcome: 'diverged' });
+        this.attemptFailures.inc({ route: this.route(ev), backend: String(ev.data.backend), phase: String(ev.data.phase), code: String(ev.data.code) });
+        if (ev.data.code === 'stream_diverged') {
+          this.diverged.inc({ route: this.route(ev), backend: String(ev.data.backend) });
+          this.resumes.inc({ route: this.route(ev), backend: String(ev.data.backend), strategy: 'verify', outcome: 'diverged' });
           this.recovering.delete(ev.requestId);
         }
         return;
       case 'checkpoint':
-        this.recovering.set(ev.requestId, { strategy: String(d.strategy), backend: String(d.backend) });
+        this.recovering.set(ev.requestId, { strategy: String(ev.data.strategy), backend: String(ev.data.backend) });
         return;
       case 'retry.scheduled':
-        this.retries.inc({ route: this.route(ev), backend: String(d.backend), reason: String(d.reason) });
-        if (typeof d.retryAfterMs === 'number') this.retryAfter.observe({ backend: String(d.backend) }, d.retryAfterMs / 1000);
+        this.retries.inc({ route: this.route(ev), backend: String(ev.data.backend), reason: String(ev.data.reason) });
+        if (typeof ev.data.retryAfterMs === 'number') this.retryAfter.observe({ backend: String(ev.data.backend) }, ev.data.retryAfterMs / 1000);
         return;
       case 'fallback':
-        this.fallbacks.inc({ route: this.route(ev), from: String(d.from), to: String(d.to), reason: String(d.reason) });
+        this.fallbacks.inc({ route: this.route(ev), from: String(ev.data.from), to: String(ev.data.to), reason: String(ev.data.reason) });
         return;
       case 'stream.resumed':
         this.recovering.delete(ev.requestId);
-        this.resumes.inc({ route: this.route(ev), backend: String(d.backend), strategy: String(d.mode), outcome: 'resumed' });
+        this.resumes.inc({ route: this.route(ev), backend: String(ev.data.backend), strategy: String(ev.data.mode), outcome: 'resumed' });
         return;
       case 'request.completed':
       case 'request.failed':
@@ -196,7 +206,7 @@ export class SidecarMetrics {
         const open = this.recovering.get(ev.requestId);
         // A stream that failed mid-way and was not recovered: either the route resumes nothing, or no backend could continue.
         // a diverged verify resume was already counted as outcome="diverged"
-        if (open && ev.type === 'request.failed' && (d.error as { code?: string } | undefined)?.code !== 'stream_diverged')
+        if (open && ev.type === 'request.failed' && (ev.data.error as { code?: string } | undefined)?.code !== 'stream_diverged')
           this.resumes.inc({ route: this.route(ev), backend: open.backend, strategy: open.strategy, outcome: open.strategy === 'none' ? 'skipped' : 'failed' });
         this.recovering.delete(ev.requestId);
         this.routeOf.delete(ev.requestId);
@@ -231,7 +241,7 @@ export class SidecarMetrics {
     }
   }
 
-  pushOutcome(outcome: PushOutcome): void {
+  pushOutcome(outcome: ConfigPushResult): void {
     this.pushes.inc({ outcome });
   }
 

@@ -1,27 +1,19 @@
 // The sidecar's process-wide state: the running config (swapped atomically; a request keeps the
-// route object it started with), per-backend resilience state, transports, and the listeners
+// route object it started with), per-deployment and per-host resilience state, transports, and the listeners
 // that every request's lifecycle events go to.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../api/v1alpha1/config.ts';
 import type { ProxyRequest, Usage } from './chat/types.ts';
-import type { RuntimeConfig, RuntimeRoute, RuntimeTarget } from './config/runtime.ts';
+import type { RuntimeConfig, RuntimeTarget } from './config/runtime.ts';
 import { AirouteError } from './errors.ts';
-import { Lifecycle } from './events/lifecycle.ts';
 import type { EventListener, LifecycleEvent } from './events/types.ts';
-import { attempt } from './stages/attempt.ts';
-import { circuit } from './stages/circuit.ts';
-import { deadline } from './stages/deadline.ts';
-import { fallback } from './stages/fallback.ts';
-import { resume } from './stages/resume.ts';
-import { retry } from './stages/retry.ts';
 import { Resilience } from './stages/state.ts';
-import { compose, type Exchange, type Handler } from './stages/types.ts';
 import { DemoTransport } from './upstream/demo.ts';
 import { HttpTransport } from './upstream/http.ts';
 import type { Transport } from './upstream/transport.ts';
 
-export type Outcome = 'success' | 'error' | 'interrupted' | 'cancelled';
+export type RequestOutcome = 'success' | 'error' | 'interrupted' | 'cancelled';
 
 /** One line per request: what logs and request-level metrics are made of. */
 export interface RequestRecord {
@@ -33,7 +25,7 @@ export interface RequestRecord {
   model?: string;
   provider?: string;
   stream: boolean;
-  outcome: Outcome;
+  outcome: RequestOutcome;
   status: number;
   code?: string;
   attempts: number;
@@ -55,8 +47,6 @@ export class Sidecar {
   readonly resilience = new Resilience();
   private readonly http = new HttpTransport();
   private readonly demo = new DemoTransport((name) => this.current?.backends.get(name)?.demo ?? DEFAULTS.demo);
-  /** Outermost first. Only `resume` acts after the first byte; see each stage's doc comment. */
-  readonly handle: Handler = compose([deadline, resume, fallback, retry, circuit], attempt);
   private readonly eventListeners: EventListener[] = [];
   private readonly observers: RequestObserver[] = [];
   readonly logger: Logger;
@@ -73,7 +63,7 @@ export class Sidecar {
   /** Atomic: requests in flight keep the route they resolved; new requests see the new config. */
   swap(config: RuntimeConfig): void {
     this.current = config;
-    this.resilience.configure(config.backends);
+    this.resilience.configure(config);
     for (const l of this.configListeners) l(config);
   }
 
@@ -91,33 +81,13 @@ export class Sidecar {
 
   transportFor = (target: RuntimeTarget): Transport => (target.backend.adapter.inProcess ? this.demo : this.http);
 
-  private dispatch = (ev: LifecycleEvent): void => {
+  /** Every request's lifecycle events go through here to the journal, metrics and traces. */
+  readonly dispatch = (ev: LifecycleEvent): void => {
     for (const l of this.eventListeners) l(ev);
   };
 
   newRequestId(): string {
     return randomUUID();
-  }
-
-  open(id: string, request: ProxyRequest, route: RuntimeRoute, config: RuntimeConfig): Exchange {
-    const ac = new AbortController();
-    const x: Exchange = {
-      id,
-      request,
-      route,
-      lifecycle: new Lifecycle(id, this.dispatch),
-      signal: ac.signal,
-      abort: (reason) => {
-        if (!ac.signal.aborted) ac.abort(reason);
-      },
-      deadline: Number.POSITIVE_INFINITY,
-      resilience: this.resilience,
-      transport: this.transportFor,
-      secrets: config.secrets,
-      cleanup: [],
-    };
-    x.lifecycle.emit('request.accepted', { operation: request.operation, format: request.format, model: request.model, stream: request.stream });
-    return x;
   }
 
   finished(rec: RequestRecord): void {

@@ -6,11 +6,11 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { configFromDocument, loadConfigFile } from './config/load.ts';
 import { DEFAULTS } from '../api/v1alpha1/config.ts';
-import { DEMO_CONFIG, envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
+import { demoConfig, demoWebhookUrl } from './config/demo.ts';
+import { envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
 import { MemoryJournal, type Journal, type Retention } from './events/journal.ts';
-import type { RedisJournal, RedisJournalOptions } from './events/redis-journal.ts';
-import { gateEventUpgrades } from './events/upgrade-gate.ts';
-import { SidecarMetrics, type PushOutcome } from './metrics.ts';
+import type { RedisJournal, RedisJournalOptions } from './events/redis/journal.ts';
+import { SidecarMetrics, type ConfigPushResult } from './metrics.ts';
 import { startTracing } from './tracing.ts';
 import { attachEventsWebSocket } from './events/websocket.ts';
 import { AsyncRegistry } from './requests/registry.ts';
@@ -22,6 +22,7 @@ import { pushTrust } from './server/admin-tls.ts';
 import { Drain, type DrainResult } from './lifecycle/drain.ts';
 import { SnapshotWatcher } from './config/watch.ts';
 import { demoUi } from './server/demo-ui.ts';
+import { controlApi } from './server/control-api.ts';
 import { dataPlane } from './server/data-plane.ts';
 import { Sidecar, type RequestRecord } from './sidecar.ts';
 
@@ -120,10 +121,11 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const logger = opts.logger ?? createLogger();
   const sc = new Sidecar(logger);
   sc.observe({ requestFinished: logRequest(logger) });
+  sc.resilience.onCircuitChange((c) => logger[c.state === 'closed' ? 'info' : 'warn'](c, `${c.level} circuit ${c.state}`));
   if (!opts.waitForPush) {
     const config = opts.configFile
       ? await loadConfigFile(opts.configFile, opts.resolveSecrets)
-      : configFromDocument(opts.configDocument ?? DEMO_CONFIG, opts.configDocument ? 'document' : 'demo', 0, opts.resolveSecrets);
+      : configFromDocument(opts.configDocument ?? demoConfig(), opts.configDocument ? 'document' : 'demo', 0, opts.resolveSecrets);
     for (const note of config.notes) logger.warn(note);
     sc.swap(config);
   }
@@ -148,7 +150,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const choose = async (c: RuntimeConfig): Promise<void> => {
     chosen = storeIdentity(c);
     if (c.journal.type !== 'redis' || !c.journal.url) return;
-    const { RedisJournal, redactUrl } = await import('./events/redis-journal.ts');
+    const { RedisJournal, redactUrl } = await import('./events/redis/journal.ts');
     const { RedisAsyncStore } = await import('./requests/redis-store.ts');
     const src = c.source.journal ?? {};
     let password: string | undefined;
@@ -200,9 +202,14 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const metrics = opts.metrics === false ? undefined : new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight });
   if (metrics) requests.onDelivery = (ok) => metrics.webhookDelivered(ok);
   const drain = new Drain(() => requests.inFlight);
-  const data = createServer({ keepAliveTimeout: 65_000 }, drain.guard(dataPlane(sc, { asyncApi: requests.api, submitAsync: requests.submit, ...(opts.demoUi ? { demoUi } : {}) })));
-  // A shared journal answers 404/410 asynchronously; the gate asks it before the upgrade handler runs.
-  attachEventsWebSocket(gateEventUpgrades(data, () => journal), () => journal);
+  const control = controlApi({
+    requests,
+    journal: () => journal,
+    ...(opts.demoUi ? { demoUi: demoUi(sc) } : {}),
+    onInternalError: (err) => logger.error({ err: (err as Error).message }, 'control endpoint failed'),
+  });
+  const data = createServer({ keepAliveTimeout: 65_000 }, drain.guard(dataPlane(sc, { requests, control })));
+  attachEventsWebSocket(data, () => journal, { onInternalError: (err) => logger.error({ err: (err as Error).message }, 'events upgrade failed') });
   const degradedReasons = () => {
     const why = journal.unavailable?.();
     return why ? [why] : [];
@@ -210,7 +217,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const trust = opts.pushCa ? pushTrust({ pushCa: opts.pushCa, ...(opts.identityTokenFile ? { identityTokenFile: opts.identityTokenFile } : {}) }) : undefined;
   const adminApp = adminServer(sc, {
     ...(trust ? { pushAuth: trust.pushAuth, extend: trust.extend } : {}),
-    ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: PushOutcome) => metrics.pushOutcome(o) } : {}),
+    ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: ConfigPushResult) => metrics.pushOutcome(o) } : {}),
     degradedReasons,
     draining: () => drain.draining,
     ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}),
@@ -229,6 +236,9 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const adminHost = opts.adminHost ?? '127.0.0.1';
   const dataPort = await listen(data, opts.port ?? 4000, host);
   const adminPort = await listen(admin, opts.adminPort ?? 4001, adminHost);
+  // The demo page receives its own completion webhooks: the allow-list entry names the port just bound.
+  if (opts.demoUi && !opts.waitForPush && !opts.configFile && opts.configDocument === undefined)
+    sc.swap(configFromDocument(demoConfig({ webhookReceiver: demoWebhookUrl(host, dataPort) }), 'demo', 0, opts.resolveSecrets));
   const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h);
   return {
     sidecar: sc,

@@ -44,13 +44,12 @@ export async function startTracing(sc: Sidecar, env: NodeJS.ProcessEnv = process
 
   sc.onEvent((ev: LifecycleEvent) => {
     if (ev.type === 'content.delta') return;
-    const d = ev.data;
     if (ev.type === 'request.accepted') {
-      const op = d.operation === 'embeddings' ? 'embeddings' : 'chat';
-      const span = tracer.startSpan(`${op} ${String(d.model)}`, {
+      const op = ev.data.operation === 'embeddings' ? 'embeddings' : 'chat';
+      const span = tracer.startSpan(`${op} ${String(ev.data.model)}`, {
         startTime: ev.ts,
         kind: api.SpanKind.SERVER,
-        attributes: { 'gen_ai.operation.name': op, 'gen_ai.request.model': String(d.model), 'airoute.request.id': ev.requestId, 'airoute.stream': d.stream === true },
+        attributes: { 'gen_ai.operation.name': op, 'gen_ai.request.model': String(ev.data.model), 'airoute.request.id': ev.requestId, 'airoute.stream': ev.data.stream === true },
       });
       open.set(ev.requestId, { request: span });
       return;
@@ -60,19 +59,19 @@ export async function startTracing(sc: Sidecar, env: NodeJS.ProcessEnv = process
     switch (ev.type) {
       case 'attempt.started':
         o.attempt?.end(ev.ts);
-        o.attempt = child(o, `attempt ${ev.attempt} ${String(d.backend)}`, ev.ts);
+        o.attempt = child(o, `attempt ${ev.attempt} ${String(ev.data.backend)}`, ev.ts);
         o.attempt.setAttributes({
-          'gen_ai.request.model': String(d.model),
-          'gen_ai.provider.name': backendType(d.backend) ?? 'unknown',
-          'airoute.backend': String(d.backend),
+          'gen_ai.request.model': String(ev.data.model),
+          'gen_ai.provider.name': backendType(ev.data.backend) ?? 'unknown',
+          'airoute.backend': String(ev.data.backend),
           'airoute.attempt': ev.attempt,
-          'airoute.attempt.mode': String(d.mode),
+          'airoute.attempt.mode': String(ev.data.mode),
         });
         return;
       case 'attempt.failed':
         if (o.attempt) {
-          o.attempt.setStatus({ code: api.SpanStatusCode.ERROR, message: String(d.code) });
-          o.attempt.setAttributes({ 'error.type': String(d.code), 'airoute.failure.phase': String(d.phase), 'airoute.retriable': d.retriable === true });
+          o.attempt.setStatus({ code: api.SpanStatusCode.ERROR, message: String(ev.data.code) });
+          o.attempt.setAttributes({ 'error.type': String(ev.data.code), 'airoute.failure.phase': String(ev.data.phase), 'airoute.retriable': ev.data.retriable === true });
           o.attempt.end(ev.ts);
           o.attempt = undefined;
         }
@@ -81,21 +80,23 @@ export async function startTracing(sc: Sidecar, env: NodeJS.ProcessEnv = process
       case 'fallback':
       case 'checkpoint':
       case 'stream.resumed':
-        o.request.addEvent(ev.type, Object.fromEntries(Object.entries(d).filter(([, v]) => typeof v === 'string' || typeof v === 'number')) as Record<string, string | number>, ev.ts);
+        o.request.addEvent(ev.type, Object.fromEntries(Object.entries(ev.data).filter(([, v]) => typeof v === 'string' || typeof v === 'number')) as Record<string, string | number>, ev.ts);
         return;
       case 'request.completed':
       case 'request.failed':
       case 'request.cancelled': {
-        const usage = d.usage as { inputTokens?: number; outputTokens?: number } | undefined;
-        if (usage) {
-          o.request.setAttribute('gen_ai.usage.input_tokens', usage.inputTokens ?? 0);
-          o.request.setAttribute('gen_ai.usage.output_tokens', usage.outputTokens ?? 0);
+        if (ev.type === 'request.completed') {
+          const { usage, model, finishReasons } = ev.data;
+          if (usage) {
+            o.request.setAttribute('gen_ai.usage.input_tokens', usage.inputTokens);
+            o.request.setAttribute('gen_ai.usage.output_tokens', usage.outputTokens);
+          }
+          if (model) o.request.setAttribute('gen_ai.response.model', model);
+          o.request.setAttribute('gen_ai.response.finish_reasons', finishReasons.map(String));
         }
-        if (typeof d.model === 'string') o.request.setAttribute('gen_ai.response.model', d.model);
-        if (Array.isArray(d.finishReasons)) o.request.setAttribute('gen_ai.response.finish_reasons', d.finishReasons.map(String));
         o.request.setAttribute('airoute.attempts', ev.attempt);
         if (ev.type !== 'request.completed') {
-          const code = (d.error as { code?: string } | undefined)?.code ?? 'cancelled';
+          const code = ev.type === 'request.failed' ? ev.data.error.code : 'cancelled';
           o.request.setStatus({ code: api.SpanStatusCode.ERROR, message: code });
           o.request.setAttribute('error.type', code);
         }

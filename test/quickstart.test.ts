@@ -35,7 +35,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(() => {
-  child?.kill('SIGTERM');
+  if (child?.exitCode === null) child.kill('SIGKILL');
 });
 
 test('the OpenAI SDK with only baseURL changed streams from the demo backend', async () => {
@@ -55,4 +55,13 @@ test('the Anthropic SDK too, and the answer is the same text', async () => {
   const openai = new OpenAI({ baseURL: `${dataURL}/v1`, apiKey: 'unused' });
   const r = await openai.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'hello' }] });
   expect(m.content[0]!.type === 'text' && m.content[0]!.text).toBe(r.choices[0]!.message.content);
+}, 15_000);
+
+test('SIGTERM stops the sidecar through the CLI\'s one shutdown path: it logs why and exits 0', async () => {
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  expect(out).toMatch(/"signal":"SIGTERM".*shutting down/);
 }, 15_000);

@@ -53,6 +53,16 @@ describe('refused, with the path named', () => {
     ['no routes', (c) => (c.routes = []), 'routes: must not have fewer than 1 items'],
     ['all weights zero', (c) => (c.routes[0].backends = [{ backend: 'primary', weight: 0, priority: 0 }, { backend: 'claude', weight: 0, priority: 0 }]), 'routes[0].backends: every target of priority 0 has weight 0'],
     ['demo options on a non-demo backend', (c) => (c.backends[0].demo = { tokens: 3 }), 'backends[0].demo: only valid for type demo'],
+    [
+      'two different circuit overrides for one deployment',
+      (c) => {
+        c.routes[0].backends[0].circuit = { cooldownMs: 1000 };
+        c.routes.push({ model: 'other', backends: [{ backend: 'primary', model: 'gpt-4o-mini', circuit: { cooldownMs: 2000 } }] });
+      },
+      'routes[1].backends[0].circuit: backend "primary" model "gpt-4o-mini" already has other circuit settings at routes[0].backends[0].circuit; one deployment has one circuit',
+    ],
+    ['a host breaker on a route target (it belongs to the backend)', (c) => (c.routes[0].backends[0].circuit = { host: { consecutiveFailures: 2 } }), 'routes[0].backends[0].circuit.host: unknown field'],
+    ['bad onTimeout', (c) => (c.routes[0].retry.onTimeout = 'wait'), 'routes[0].retry.onTimeout: must be one of "next", "retry"'],
   ])('%s', (_name, mutate, expected) => {
     const got = issues(mutate);
     expect(got.length).toBeGreaterThan(0);
@@ -62,6 +72,13 @@ describe('refused, with the path named', () => {
   test('not an object at all', () => {
     expect(validateConfig('backends: []')).toMatchObject({ ok: false });
   });
+});
+
+test('the same circuit override repeated for one deployment, or given once, is accepted', () => {
+  const c = ok() as any;
+  c.routes[0].backends[0].circuit = { cooldownMs: 1000 };
+  c.routes.push({ model: 'other', backends: [{ backend: 'primary', model: 'gpt-4o-mini', circuit: { cooldownMs: 1000 } }, { backend: 'primary', model: 'gpt-4o' }] });
+  expect(validateConfig(c)).toMatchObject({ ok: true });
 });
 
 test('a push body is validated with config paths prefixed', () => {

@@ -1,17 +1,45 @@
-// The failure-conduct scorecard's scenarios and its rules (bench/faults.ts runs them). Pure: a
-// verdict is derived only from what was observed, the client's transcript(s) and the requests
-// each upstream logged (arrival times, what it answered), never from what a system says it does.
+// The failure-conduct scorecard's rules: bench/faults.ts runs the scenarios of
+// bench/lib/faults-scenarios.ts and judges each cell here. Pure: a verdict is derived only from
+// what was observed, the client's transcript(s) and the requests each upstream logged (arrival
+// times, what it answered), never from what a system says it does.
+//
+// The verdicts follow the public failoverbench methodology (METHODOLOGY.md, v0.1): a cell is made
+// of checks, each required or advisory; **fail** when a required check fails (a hang, a truncated
+// answer presented as success, ...), **pass** when the ideal outcome was reached (the complete
+// answer; for a refusal, the refusal itself) and every check held, **partial** when it was reached
+// but an advisory check failed (or a refusal was routed around), **safe** when it was not reached
+// but every client saw a bounded, explicit error and every required check held.
 import type { Fault, RequestLog } from './fault-upstream.ts';
 import type { Transcript } from './transcript.ts';
 
 export const FAULT_SYSTEMS = ['direct', 'nginx', 'portkey', 'airoute'] as const;
 export type FaultSystem = (typeof FAULT_SYSTEMS)[number];
-export type Verdict = 'pass' | 'safe' | 'fail';
+export type Verdict = 'pass' | 'partial' | 'safe' | 'fail';
+
+/**
+ * Where the scenarios run. `isolated`: every scenario has upstream hosts (and airoute backends,
+ * nginx upstream blocks) of its own, so nothing carries over. `shared`: one upstream host serves
+ * every scenario as different model names, all scenarios back to back in one process per system,
+ * each route's fallback a different model on that same host: state a system keeps (circuits,
+ * budgets, passive health) carries over from one scenario to the next, as in production.
+ */
+export const SHAPES = ['isolated', 'shared'] as const;
+export type Shape = (typeof SHAPES)[number];
 
 /** Content tokens per answer, milliseconds between them, where mid-stream faults strike. */
 export const ANSWER = { chunks: 32, intervalMs: 10, cutAt: 16 };
 /** Per backend and client request: 3 attempts (the configured retries) plus one continuation after a mid-stream failure. */
 export const MAX_PER_BACKEND = 4;
+/** The healthy "alive" request after each scenario must be complete within this (failoverbench's alive probe, tighter). */
+export const ALIVE_LIMIT_MS = 3000;
+
+/** A check of the scenario's own beyond the common ones: returns what is wrong, or undefined. */
+export interface ScenarioCheck {
+  id: string;
+  /** What it asks, in words (printed). */
+  text: string;
+  check: (o: CellObservation) => string | undefined;
+}
 
 export interface Scenario {
   id: string;
@@ -30,8 +58,10 @@ export interface Scenario {
   neverShow?: { re: RegExp; why: string };
   /** The correct outcome is the provider's error itself (a refusal must reach the client unchanged). */
   errorIsTheAnswer?: boolean;
-  /** Extra conduct a pass needs, beyond a complete answer; returns what is wrong, or undefined. */
+  /** Required conduct beyond a complete answer (a failure is **fail**). */
   passNeeds?: (o: CellObservation) => string | undefined;
+  /** Advisory conduct, from failoverbench where it has them (a failure turns a rescue into **partial**). */
+  advisory?: ScenarioCheck[];
   /** What pass means here, in words (printed). */
   passMeans: string;
 }
@@ -39,10 +69,13 @@ export interface Scenario {
 export interface CellObservation {
   scenario: Scenario;
   system: FaultSystem;
+  shape: Shape;
   /** Per client request, in order. */
   requests: { tr: Transcript; events?: string[] }[];
   primary: RequestLog[];
   fallback: RequestLog[];
+  /** The healthy request on another route (model) sent right after the scenario, and how many requests its upstream model got. */
+  alive?: { tr: Transcript; upstream: number };
   /** Epoch ms when the upstreams' scripts were set (the outage started then). */
   t0: number;
   limitMs: number;
@@ -51,9 +84,22 @@ export interface CellObservation {
   fallbackNames: { airouteBackend: string; portkeyIndex: string };
 }
 
+export type CheckStatus = 'ok' | 'failed' | 'n/a';
+
+export interface CheckResult {
+  id: string;
+  severity: 'required' | 'advisory';
+  status: CheckStatus;
+  detail: string;
+}
+
 export interface CellVerdict {
   verdict: Verdict;
-  /** The rules that decided it, with the facts. */
+  /** What decided it, in one line. */
+  reason: string;
+  /** Every check of the cell, with the facts: what the verdict is made of. */
+  checks: CheckResult[];
+  /** The failed checks, `id: detail` (kept for the report's evidence sections). */
   reasons: string[];
   /** One line: what the client saw and what the upstreams saw. */
   story: string;
@@ -61,196 +107,26 @@ export interface CellVerdict {
 
 // ------------------------------------------------------------------ the rules, as printed
 
-export const RULES: { id: string; verdict: Verdict; text: string }[] = [
-  { id: 'hang', verdict: 'fail', text: 'The client had no end of the response within the scenario limit and gave up.' },
-  { id: 'silent-truncation', verdict: 'fail', text: 'HTTP 200 ending cleanly with no error signal (no error event, no unparsable data, no transport error), but the answer is incomplete or wrong (text not the complete canonical answer, or no finish reason): a truncated answer presented as success.' },
-  { id: 'splice', verdict: 'fail', text: 'The delivered text is not a prefix of the canonical answer: a token was duplicated, lost in the middle, or two generations were spliced.' },
-  { id: 'retried-400', verdict: 'fail', text: 'A backend that answered 400 received the same request again (same conversation, same prefill).' },
-  { id: 'hid-error', verdict: 'fail', text: "The provider's own error did not reach the client: the client's error does not carry the provider's message or code, another backend's answer replaced a refusal, or a fallback's own 400 was shown instead of the original failure." },
-  { id: 'hammering', verdict: 'fail', text: `A backend got more than ${MAX_PER_BACKEND} requests for one client request (3 attempts plus one continuation), or a request sooner than the Retry-After it had sent, or, during an outage, more requests than the client sent in that time (retries multiplying the outage).` },
-  { id: 'misreported', verdict: 'fail', text: "After a fallback the answer must carry the model name the answering backend was asked for and that backend's usage; any attempt count or backend a system reports in its response headers must match what the upstreams saw." },
-  { id: 'conduct', verdict: 'fail', text: 'The scenario\'s own conduct (its "pass means") was not met although the answer came back (e.g. a complete answer without [DONE] fetched again, a recovered primary never given traffic back).' },
-  { id: 'complete', verdict: 'pass', text: 'Every client request got the complete canonical answer (exact text, finish reason, usage; [DONE] is not required: the SDKs do not need it) within the limit, no rule above fired, and the scenario\'s own conduct was met. For a refusal (content policy), the complete answer is the provider\'s error itself, unchanged, after exactly one upstream request.' },
-  { id: 'clean-error', verdict: 'safe', text: 'Every client request that did not complete ended with an error the client can see (an HTTP error status, an in-stream error event, a transport error, or data an SDK refuses to parse) within the limit, whatever was delivered before it was a prefix of the canonical answer, and no fail rule fired.' },
+export const RULES: { id: string; severity: 'required' | 'advisory'; text: string }[] = [
+  { id: 'hang', severity: 'required', text: 'The client had an end of every response within the scenario limit (no hang).' },
+  { id: 'silent-truncation', severity: 'required', text: 'No HTTP 200 ending cleanly with no error signal (no error event, no unparsable data, no transport error) while the answer is incomplete or wrong (text not the complete canonical answer, or no finish reason): never a truncated answer presented as success.' },
+  { id: 'splice', severity: 'required', text: 'The delivered text is a prefix of the canonical answer: no token duplicated or lost in the middle, no two generations spliced.' },
+  { id: 'retried-400', severity: 'required', text: 'A backend that answered 400 never received the same request again (same conversation, same prefill).' },
+  { id: 'hid-error', severity: 'required', text: "The provider's own error reached the client: the client's error carries the provider's message or code, and a fallback's own 400 (a refused prefill) is never shown instead of the original failure." },
+  { id: 'hammering', severity: 'required', text: `No backend got more than ${MAX_PER_BACKEND} requests for one client request (3 attempts plus one continuation), none got a request sooner than the Retry-After it had sent, and during an outage the primary got no more requests than the client sent in that time (retries never multiply an outage). Stricter than failoverbench, which scores probe discipline as informational.` },
+  { id: 'misreported', severity: 'required', text: "After a fallback the answer carries the model name the answering backend was asked for and that backend's usage; any attempt count or backend a system reports in its response headers matches what the upstreams saw." },
+  { id: 'conduct', severity: 'required', text: 'The scenario\'s own required conduct (its "pass means") was met (e.g. a complete answer without [DONE] not fetched again, a recovered primary given traffic again).' },
+  { id: 'alive', severity: 'required', text: `No grudges: a healthy request on another route (another model; in the shared shape, on the same upstream host), sent right after the scenario, got the complete answer within ${ALIVE_LIMIT_MS / 1000} s from exactly one upstream request. failoverbench sends the same probe after every scenario and requires it in S09 and S10; here it is required everywhere.` },
+  { id: 'advisory', severity: 'advisory', text: "The scenario's advisory checks, from failoverbench where it has them: 429 with Retry-After, the primary asked again after it (S01 `retried`); 500 once, a retry on the same backend (S03 `same_provider_retry`); no response, the silent primary asked only once (S06 `silent_route_not_retried`). A failed one turns a rescue into **partial**." },
 ];
 
-// ------------------------------------------------------------------ scenarios
-
-const CONTEXT_MSG = "This model's maximum context length is 8192 tokens. However, your messages resulted in 9214 tokens. Please reduce the length of the messages.";
-const POLICY_MSG = 'Your request was rejected as a result of our safety system. Your prompt may contain text that is not allowed by our safety system.';
-
-export function scenarios(quick: boolean): Scenario[] {
-  const cut = ANSWER.cutAt;
-  const down = quick ? 1500 : 2500;
-  const series = quick ? { requests: 12, everyMs: 250 } : { requests: 20, everyMs: 250 };
-  return [
-    {
-      id: '429-retry-after',
-      title: '429 with Retry-After',
-      setup: 'primary: 429 with `retry-after: 1` once, then answers',
-      primary: { faults: [{ kind: 'status', status: 429, retryAfter: '1', message: 'Rate limit reached for requests. Please try again in 1s.', type: 'requests', code: 'rate_limit_exceeded' }] },
-      fallback: {},
-      passMeans: 'the complete answer, and the primary is not asked again before its Retry-After (1 s) has passed (moving to the fallback at once is fine)',
-    },
-    {
-      id: '429-no-retry-after',
-      title: '429 without Retry-After',
-      setup: 'primary: 429 without retry headers once, then answers',
-      primary: { faults: [{ kind: 'status', status: 429, message: 'Rate limit reached for requests.', type: 'requests', code: 'rate_limit_exceeded' }] },
-      fallback: {},
-      passMeans: 'the complete answer, with a bounded number of attempts',
-    },
-    {
-      id: '500-once',
-      title: '500 once',
-      setup: 'primary: 500 once, then answers',
-      primary: { faults: [{ kind: 'status', status: 500, message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' }] },
-      fallback: {},
-      passMeans: 'the complete answer, with a bounded number of attempts',
-    },
-    {
-      id: '503-persistent',
-      title: '503 persistent',
-      setup: 'primary: 503 to every request; fallback answers',
-      primary: { then: { kind: 'status', status: 503, message: 'The server is overloaded or not ready yet.', type: 'server_error' } },
-      fallback: {},
-      passMeans: `the complete answer from the fallback, at most ${MAX_PER_BACKEND} requests to the primary`,
-    },
-    {
-      id: 'reset-before-headers',
-      title: 'reset before headers',
-      setup: 'primary: connection destroyed after reading the request, once; then answers',
-      primary: { faults: [{ kind: 'reset' }] },
-      fallback: {},
-      passMeans: 'the complete answer',
-    },
-    {
-      id: 'no-response',
-      title: 'no response',
-      setup: 'primary: reads the request and never answers (socket open); fallback answers',
-      primary: { then: { kind: 'hang' } },
-      fallback: {},
-      passMeans: 'the complete answer from the fallback, the silent primary abandoned at the configured timeout (1 s)',
-    },
-    {
-      id: 'slow-first-token',
-      title: 'slow first token',
-      setup: 'primary: headers and the role chunk at once, then silence for 30 s before the first token; fallback answers',
-      primary: { then: { kind: 'slowFirstToken', ms: 30_000 } },
-      fallback: {},
-      passMeans: 'the complete answer from the fallback, the primary abandoned at the first-token timeout (1 s; headers arriving do not count as a token)',
-    },
-    {
-      id: 'stream-cut',
-      title: 'stream cut mid-answer',
-      setup: `primary: connection destroyed after ${cut} of ${ANSWER.chunks} content chunks, once; then answers (and continues a prefill)`,
-      primary: { faults: [{ kind: 'drop', after: cut }] },
-      fallback: {},
-      passMeans: 'the complete answer, every token exactly once',
-    },
-    {
-      id: 'stream-stall',
-      title: 'stream stall',
-      setup: `primary: silent after ${cut} content chunks (connection open), once; then answers`,
-      primary: { faults: [{ kind: 'stall', after: cut }] },
-      fallback: {},
-      passMeans: 'the complete answer, every token exactly once, the stall abandoned at the idle timeout (1 s)',
-    },
-    {
-      id: 'malformed-chunk',
-      title: 'malformed chunk',
-      setup: `primary: after ${cut} content chunks an event whose JSON is cut off, then the response ends, once; then answers`,
-      primary: { faults: [{ kind: 'malformed', after: cut }] },
-      fallback: {},
-      passMeans: 'the complete answer, no half-parsed output, every token exactly once',
-    },
-    {
-      id: 'no-done',
-      title: 'stream without [DONE]',
-      setup: 'primary: the complete answer (finish reason, usage) but no `data: [DONE]`, then the response ends',
-      primary: { then: { kind: 'noDone' } },
-      fallback: {},
-      passMeans: 'the complete answer with usage, finalised at once: exactly one upstream request',
-      passNeeds: (o) => {
-        const n = o.primary.length + o.fallback.length;
-        return n === 1 ? undefined : `the answer was complete after the first upstream request, yet the upstreams got ${n}`;
-      },
-    },
-    {
-      id: 'context-length',
-      title: 'context length exceeded',
-      setup: 'primary: 400 `context_length_exceeded` (its model is too small for the prompt); fallback (a larger model) answers',
-      primary: { then: { kind: 'status', status: 400, message: CONTEXT_MSG, type: 'invalid_request_error', code: 'context_length_exceeded' } },
-      fallback: {},
-      realError: /maximum context length|context_length_exceeded/,
-      passMeans: 'the complete answer from the larger fallback, the primary asked once (never retried); with no fallback, the provider\'s error unchanged is "safe"',
-    },
-    {
-      id: 'content-policy',
-      title: 'content-policy rejection',
-      setup: 'primary: 400 `content_policy_violation`; fallback would answer anything',
-      primary: { then: { kind: 'status', status: 400, message: POLICY_MSG, type: 'invalid_request_error', code: 'content_policy_violation' } },
-      fallback: {},
-      realError: /safety system|content_policy_violation/,
-      errorIsTheAnswer: true,
-      passMeans: "the provider's refusal reaches the client unchanged (its message or code), after exactly one request to the primary and none to the fallback",
-    },
-    {
-      id: 'fallback-rejects-prefill',
-      title: 'fallback that rejects prefill',
-      setup: `primary: cut after ${cut} content chunks, then 503 to everything; fallback: 400 to any request ending with an assistant message (a prefill), answers fresh requests`,
-      primary: { faults: [{ kind: 'drop', after: cut }], then: { kind: 'status', status: 503, message: 'The server is overloaded or not ready yet.', type: 'server_error' } },
-      fallback: { then: { kind: 'rejectPrefill' } },
-      neverShow: { re: /does not support assistant message prefill/, why: "the fallback's prefill refusal was shown instead of the original failure (the cut stream)" },
-      passMeans: 'the complete answer, every token exactly once (e.g. the fallback restarted cleanly and the delivered prefix verified), the prefill request not repeated',
-    },
-    {
-      id: 'down-then-recovers',
-      title: 'primary down for a while, then recovers',
-      setup: `primary: 503 to everything for ${down / 1000} s, then answers; fallback answers; the client sends ${series.requests} requests, one every ${series.everyMs} ms`,
-      primary: {},
-      fallback: {},
-      downForMs: down,
-      client: series,
-      passMeans: 'every request complete; the dead primary not hammered (no more requests to it during the outage than the client sent); after it recovers (plus a 1 s cool-down and 0.5 s slack), it serves again',
-      passNeeds: (o) => {
-        const back = o.t0 + down + 1500;
-        const after = o.requests.filter((r) => r.tr.startedAt >= back).length;
-        const servedByPrimary = o.primary.filter((x) => x.at >= back && x.status === 200 && x.completed).length;
-        if (after === 0) return undefined;
-        return servedByPrimary > 0 ? undefined : `the primary recovered at +${down} ms, yet none of the ${after} requests sent from +${down + 1500} ms on reached it`;
-      },
-    },
-    {
-      id: 'fallback-accounting',
-      title: 'fallback accounting',
-      setup: 'primary: 503 to everything; fallback answers (model name and usage of its own)',
-      primary: { then: { kind: 'status', status: 503, message: 'The server is overloaded or not ready yet.', type: 'server_error' } },
-      fallback: {},
-      passMeans: "the complete answer carrying the fallback's model name (as the fallback was asked) and the fallback's usage; attempt counts or backends reported in headers match the upstream logs",
-      passNeeds: accounting,
-    },
-  ];
-}
-
-function accounting(o: CellObservation): string | undefined {
-  const tr = o.requests[0]!.tr;
-  const answered = [...o.fallback, ...o.primary].filter((x) => x.status === 200 && x.completed).sort((a, b) => b.at - a.at)[0];
-  if (!answered) return 'no upstream answered with a complete response';
-  const wrong: string[] = [];
-  if (tr.models.length !== 1 || tr.models[0] !== answered.model) wrong.push(`the answer says model ${JSON.stringify(tr.models)}, the backend that answered was asked for "${answered.model}"`);
-  const u = tr.usage;
-  if (!u || u.completion_tokens !== answered.contentSent || u.prompt_tokens === undefined) wrong.push(`usage ${JSON.stringify(u)} is not the answering backend's (completion_tokens ${answered.contentSent})`);
-  const attempts = tr.headers['x-airoute-attempts'];
-  const total = o.primary.length + o.fallback.length;
-  if (attempts !== undefined && Number(attempts) !== total) wrong.push(`x-airoute-attempts says ${attempts}, the upstreams got ${total} requests`);
-  const backend = tr.headers['x-airoute-backend'];
-  if (backend !== undefined && backend !== o.fallbackNames.airouteBackend) wrong.push(`x-airoute-backend says ${backend}, the fallback ${o.fallbackNames.airouteBackend} answered`);
-  const idx = tr.headers['x-portkey-last-used-option-index'];
-  // Portkey names the target that answered by its path in the config, e.g. `config.targets[1]`.
-  if (idx !== undefined && !new RegExp(`(^|\\[)${o.fallbackNames.portkeyIndex}\\]?$`).test(idx)) wrong.push(`x-portkey-last-used-option-index says ${idx}, the fallback (${o.fallbackNames.portkeyIndex}) answered`);
-  return wrong.length ? wrong.join('; ') : undefined;
-}
+/** How the checks make a verdict (failoverbench's `verdict_for`), as printed. */
+export const VERDICTS: { verdict: Verdict; text: string }[] = [
+  { verdict: 'fail', text: 'A required check failed (a hang and a truncated answer presented as success are required checks).' },
+  { verdict: 'pass', text: 'Rescued (every client request got the complete canonical answer: exact text, finish reason, usage; [DONE] is not required, the SDKs do not need it; for a refusal, the provider\'s error itself, unchanged, after exactly one upstream request) and every check held.' },
+  { verdict: 'partial', text: 'Rescued, but an advisory check failed; or, for a refusal, the system answered by routing around it (to the fallback).' },
+  { verdict: 'safe', text: 'Not rescued, but every client request that did not complete ended with an error the client can see (an HTTP error status, an in-stream error event, a transport error, or data an SDK refuses to parse) within the limit, whatever was delivered before it was a prefix of the canonical answer, and every required check held.' },
+];
 
 // ------------------------------------------------------------------ judging
 
@@ -302,8 +178,9 @@ export function clientLine(tr: Transcript, expected: string): string {
 
 export function judge(o: CellObservation): CellVerdict {
   const s = o.scenario;
-  const reasons: string[] = [];
-  const fail = (id: string, detail: string) => reasons.push(`${id}: ${detail}`);
+  const checks: CheckResult[] = [];
+  const failures = new Map<string, string[]>();
+  const fail = (id: string, detail: string) => (failures.get(id) ?? failures.set(id, []).get(id)!).push(detail);
   const n = o.requests.length;
 
   o.requests.forEach(({ tr }, i) => {
@@ -331,8 +208,6 @@ export function judge(o: CellObservation): CellVerdict {
     fail('hid-error', `the client's error does not carry the provider's (${s.realError.source}): ${errorText(firstErr).trim().slice(0, 200) || '(no text)'}`);
   if (s.neverShow)
     for (const { tr } of o.requests) if (s.neverShow.re.test(errorText(tr))) fail('hid-error', s.neverShow.why);
-  if (s.errorIsTheAnswer && o.requests.some((r) => isComplete(r.tr, o.expected)))
-    fail('hid-error', `the refusal was replaced by an answer (the fallback got ${o.fallback.length} request(s))`);
 
   // Hammering.
   for (const [name, logs] of [
@@ -355,52 +230,113 @@ export function judge(o: CellObservation): CellVerdict {
     if (got > sent) fail('hammering', `during its ${s.downForMs / 1000} s outage the primary got ${got} requests for ${sent} client requests`);
   }
 
+  // No grudges.
+  if (o.alive) {
+    const { tr, upstream } = o.alive;
+    if (!isComplete(tr, o.expected)) fail('alive', `the healthy request got ${clientLine(tr, o.expected)}`);
+    else if (upstream !== 1) fail('alive', `the healthy request's model got ${upstream} upstream requests (want 1)`);
+  }
+
   const allComplete = o.requests.every((r) => isComplete(r.tr, o.expected));
-  const failedAlready = reasons.length > 0;
-  let verdict: Verdict;
-  if (failedAlready) verdict = 'fail';
-  else if (s.errorIsTheAnswer) {
-    const tr = o.requests[0]!.tr;
-    const ok = errorSignal(tr) && s.realError?.test(errorText(tr));
-    const once = o.primary.length === 1 && o.fallback.length === 0;
-    if (ok && once) {
-      verdict = 'pass';
-      reasons.push(`complete: the refusal reached the client unchanged (${errorSignal(tr)}), one request to the primary, none to the fallback`);
-    } else {
-      verdict = 'fail';
-      fail('conduct', `${ok ? '' : "the refusal did not reach the client; "}${once ? '' : `primary ${o.primary.length}, fallback ${o.fallback.length} requests (want 1 and 0)`}`);
-    }
-  } else if (allComplete) {
+  const refusal = s.errorIsTheAnswer ? refusalOutcome(o) : undefined;
+  // The scenario's own required conduct, where it can be judged: on a complete answer, or (an
+  // outage) on a recovered primary that must serve again, whatever the outcome of the rest.
+  if (refusal === 'neither') fail('conduct', refusalDetail(o));
+  else if (!s.errorIsTheAnswer && (allComplete || s.id === 'down-then-recovers')) {
     const need = s.passNeeds?.(o);
-    if (need === undefined) {
-      verdict = 'pass';
-      reasons.push(`complete: ${n > 1 ? `all ${n} requests` : 'the answer'} complete and exact`);
-    } else {
-      verdict = 'fail';
-      fail(s.id === 'fallback-accounting' ? 'misreported' : 'conduct', need);
-    }
+    if (need) fail(s.id === 'fallback-accounting' ? 'misreported' : 'conduct', need);
+  }
+
+  const applies: Record<string, boolean> = {
+    'retried-400': true,
+    'hid-error': !!(s.realError || s.neverShow),
+    misreported: s.id === 'fallback-accounting',
+    conduct: !!(s.passNeeds || s.errorIsTheAnswer),
+    alive: !!o.alive,
+  };
+  for (const r of RULES) {
+    if (r.severity !== 'required') continue;
+    const got = failures.get(r.id);
+    if (got) checks.push({ id: r.id, severity: 'required', status: 'failed', detail: got.join('; ') });
+    else if (applies[r.id] === false) checks.push({ id: r.id, severity: 'required', status: 'n/a', detail: 'does not apply here' });
+    else checks.push({ id: r.id, severity: 'required', status: 'ok', detail: okDetail(r.id, o) });
+  }
+  const rescued = refusal ? refusal === 'refusal' : allComplete;
+  for (const a of s.advisory ?? []) {
+    const why = rescued ? a.check(o) : undefined;
+    checks.push({ id: a.id, severity: 'advisory', status: !rescued ? 'n/a' : why ? 'failed' : 'ok', detail: !rescued ? 'judged only on a rescue' : (why ?? a.text) });
+  }
+
+  const failedRequired = checks.filter((c) => c.severity === 'required' && c.status === 'failed');
+  const failedAdvisory = checks.filter((c) => c.severity === 'advisory' && c.status === 'failed');
+  let verdict: Verdict;
+  let reason: string;
+  if (failedRequired.length) {
+    verdict = 'fail';
+    reason = `failed: ${failedRequired.map((c) => c.id).join(', ')}`;
+  } else if (refusal === 'answered') {
+    verdict = 'partial';
+    reason = `answered by routing around the refusal (the fallback got ${o.fallback.length} request(s))`;
+  } else if (rescued) {
+    verdict = failedAdvisory.length ? 'partial' : 'pass';
+    reason = refusal
+      ? `rescued: the refusal reached the client unchanged (${errorSignal(o.requests[0]!.tr)}), one request to the primary, none to the fallback`
+      : `rescued: ${n > 1 ? `all ${n} requests` : 'the answer'} complete and exact`;
+    if (failedAdvisory.length) reason += `; advisory: ${failedAdvisory.map((c) => c.id).join(', ')}`;
   } else {
     const errs = o.requests.map((r) => r.tr).filter((tr) => !isComplete(tr, o.expected));
     const signals = errs.map(errorSignal);
     if (signals.every((x) => x !== undefined)) {
       verdict = 'safe';
-      const kinds = [...new Set(signals)];
-      reasons.push(`clean-error: ${errs.length} of ${n} request(s) ended with ${kinds.join(' / ')}${n > 1 ? `, ${n - errs.length} complete` : ''}`);
-      // Even a safe outcome owes the scenario's conduct where it can be judged (a recovered primary serving again).
-      if (s.id === 'down-then-recovers') {
-        const need = s.passNeeds?.(o);
-        if (need) {
-          verdict = 'fail';
-          fail('conduct', need);
-        }
-      }
+      reason = `not rescued, clean error: ${errs.length} of ${n} request(s) ended with ${[...new Set(signals)].join(' / ')}${n > 1 ? `, ${n - errs.length} complete` : ''}`;
     } else {
       verdict = 'fail';
-      fail('conduct', 'neither a complete answer nor a visible error');
+      reason = 'neither a complete answer nor a visible error';
     }
   }
   const tr = o.requests[0]!.tr;
   const client = n === 1 ? clientLine(tr, o.expected) : `${o.requests.filter((r) => isComplete(r.tr, o.expected)).length}/${n} complete; first: ${clientLine(tr, o.expected)}; last: ${clientLine(o.requests[n - 1]!.tr, o.expected)}`;
-  const story = `client: ${client} · ${upstreamLine('primary', o.primary, o.t0)} · ${upstreamLine('fallback', o.fallback, o.t0)}`;
-  return { verdict, reasons, story };
+  const alive = o.alive ? ` · alive: ${clientLine(o.alive.tr, o.expected)}, ${o.alive.upstream} upstream request(s)` : '';
+  const story = `client: ${client} · ${upstreamLine('primary', o.primary, o.t0)} · ${upstreamLine('fallback', o.fallback, o.t0)}${alive}`;
+  const reasons = checks.filter((c) => c.status === 'failed').map((c) => `${c.id}${c.severity === 'advisory' ? ' (advisory)' : ''}: ${c.detail}`);
+  return { verdict, reason, checks, reasons, story };
+}
+
+/** A refusal scenario: did the refusal reach the client unchanged after one request, was it answered by routing around it, or neither? */
+function refusalOutcome(o: CellObservation): 'refusal' | 'answered' | 'neither' {
+  const tr = o.requests[0]!.tr;
+  if (isComplete(tr, o.expected)) return 'answered';
+  const shown = errorSignal(tr) !== undefined && !!o.scenario.realError?.test(errorText(tr));
+  return shown && o.primary.length === 1 && o.fallback.length === 0 ? 'refusal' : 'neither';
+}
+
+function refusalDetail(o: CellObservation): string {
+  const tr = o.requests[0]!.tr;
+  const shown = errorSignal(tr) !== undefined && !!o.scenario.realError?.test(errorText(tr));
+  const once = o.primary.length === 1 && o.fallback.length === 0;
+  return `${shown ? '' : 'the refusal did not reach the client; '}${once ? '' : `primary ${o.primary.length}, fallback ${o.fallback.length} requests (want 1 and 0)`}`.replace(/; $/, '');
+}
+
+function okDetail(id: string, o: CellObservation): string {
+  const n = o.requests.length;
+  switch (id) {
+    case 'hang':
+      return `every response ended, the last after ${(Math.max(...o.requests.map((r) => r.tr.endMs)) / 1000).toFixed(2)} s`;
+    case 'splice':
+      return 'every delivered text a prefix of the canonical answer';
+    case 'silent-truncation':
+      return 'no incomplete answer without an error signal';
+    case 'retried-400': {
+      const r = [...o.primary, ...o.fallback].filter((x) => x.status === 400).length;
+      return r ? `${r} 400(s), none repeated` : 'no 400';
+    }
+    case 'hid-error':
+      return "the provider's error (or none) reached the client";
+    case 'hammering':
+      return `primary ${o.primary.length}, fallback ${o.fallback.length} requests for ${n} client request(s)`;
+    case 'alive':
+      return `complete in ${(o.alive!.tr.endMs / 1000).toFixed(2)} s, ${o.alive!.upstream} upstream request`;
+    default:
+      return 'met';
+  }
 }

@@ -82,7 +82,7 @@ export function buildSidecar(root: string, log: (s: string) => void): string | u
   log('building the sidecar: npm run build');
   const r = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
   if (r.status !== 0) return `npm run build failed (exit ${r.status ?? r.signal}): ${`${r.stdout}${r.stderr}`.trim().slice(-800)}`;
-  if (!existsSync(path.join(root, 'dist', 'sidecar', 'cli.js'))) return 'npm run build succeeded but dist/sidecar/cli.js is missing';
+  if (!existsSync(path.join(root, 'dist', 'cli', 'airoute.js'))) return 'npm run build succeeded but dist/cli/airoute.js is missing';
   return undefined;
 }
 

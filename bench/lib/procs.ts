@@ -154,7 +154,7 @@ export async function startSidecar(
   const port = await freePort();
   const adminPort = await freePort();
   const watchdog = pathToFileURL(fileURLToPath(new URL('./watchdog.ts', import.meta.url))).href;
-  const args = [`--import=${watchdog}`, ...(opts.nodeArgs ?? []), opts.entry ?? 'sidecar/cli.ts', 'sidecar', '--config', configFile, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', ...(opts.extraArgs ?? [])];
+  const args = [`--import=${watchdog}`, ...(opts.nodeArgs ?? []), opts.entry ?? 'cli/airoute.ts', 'sidecar', '--config', configFile, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', ...(opts.extraArgs ?? [])];
   const p = start(name, nodeBin, args, cpus, { ipc: true, cwd: opts.cwd, ...(opts.env ? { env: opts.env } : {}), ...(opts.logFile ? { logFile: opts.logFile } : {}) });
   const deadline = Date.now() + 30_000;
   for (;;) {

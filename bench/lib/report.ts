@@ -1,4 +1,7 @@
-// The results as Markdown (stdout and bench/results/latest.md) and as JSON (latest.json).
+// `npm run bench`'s results: the report object (written as latest.json), filled from what each
+// scenario returns, and rendered as Markdown (stdout and bench/results/latest.md).
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import type { Agg } from './stats.ts';
 
 export interface Row {
@@ -64,6 +67,69 @@ export interface Report {
   errors: string[];
   raw: Record<string, unknown>;
   elapsedS: number;
+}
+
+function git(root: string, args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+const loadavg = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
+
+/** An empty report: where, when and how the run is made; the scenarios fill it. */
+export function newReport(o: { root: string; nodeBin: string; pinning: string; sidecarEntry: string; quick: boolean; rounds: number; params: unknown }): Report {
+  const commit = git(o.root, ['rev-parse', '--short', 'HEAD']);
+  const dirty = git(o.root, ['status', '--porcelain', '--', 'sidecar', 'api']) !== '';
+  return {
+    date: new Date().toISOString(),
+    commit: commit ? `${commit}${dirty ? ' (sidecar/ or api/ modified)' : ''}` : 'unknown',
+    machine: {
+      cores: os.availableParallelism(),
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+      node: process.version,
+      sidecarNode: execFileSync(o.nodeBin, ['--version'], { encoding: 'utf8' }).trim(),
+      loadavgStart: loadavg(),
+      loadavgEnd: [],
+    },
+    pinning: o.pinning,
+    sidecarEntry: o.sidecarEntry,
+    quick: o.quick,
+    rounds: o.rounds,
+    params: o.params,
+    rows: [],
+    comparisons: [],
+    faults: [],
+    notes: [],
+    errors: [],
+    raw: {},
+    elapsedS: 0,
+  };
+}
+
+/** What one scenario measured, in the report's shapes. */
+export interface Measured {
+  rows?: Row[];
+  comparisons?: Comparison[];
+  faults?: FaultRow[];
+  raw: unknown;
+}
+
+/** Adds a scenario's results; its `raw` goes under its id. */
+export function addResult(r: Report, id: string, m: Measured): void {
+  r.rows.push(...(m.rows ?? []));
+  r.comparisons.push(...(m.comparisons ?? []));
+  r.faults.push(...(m.faults ?? []));
+  r.raw[id] = m.raw;
+}
+
+/** The end of the run: load average and elapsed time. */
+export function finishReport(r: Report, startedMs: number): void {
+  r.machine.loadavgEnd = loadavg();
+  r.elapsedS = Math.round((Date.now() - startedMs) / 100) / 10;
 }
 
 function num(x: number, unit: Row['unit']): string {

@@ -1,4 +1,4 @@
-// Alternating rounds over several systems, the method of bench/run.ts as a library: one
+// Alternating rounds over several systems, the method every load benchmark here shares: one
 // unmeasured warm-up per system, then `n` rounds in which every system runs the same job once,
 // the order rotated every round so that no system always goes first. A round yields one figure
 // per metric per system; bench/lib/stats.ts aggregates them (median and spread).
@@ -7,6 +7,9 @@ import type { Target } from './common.ts';
 import type { LoadGen } from './procs.ts';
 
 export type Metrics = Record<string, number>;
+
+/** Examples of requests that were not ok kept per system. */
+const MAX_SAMPLES = 8;
 
 export interface SystemRounds {
   /** Per metric, one figure per round. */
@@ -19,7 +22,10 @@ export interface SystemRounds {
 }
 
 export interface RoundsOptions {
+  /** false: no warm-up. */
   warm?: boolean;
+  /** Sees each system's warm-up result (e.g. to note its failures). */
+  onWarm?: (t: Target, r: JobResult) => void;
   before?: (t: Target) => void | Promise<void>;
   after?: (t: Target, r: JobResult) => void | Promise<void>;
 }
@@ -37,9 +43,10 @@ export async function rounds(
   if (opts.warm !== false)
     for (const t of systems) {
       const w = await load().run(job(t, true));
+      opts.onWarm?.(t, w);
       const s = out.get(t.name)!;
       for (const [k, v] of Object.entries(w.outcomes)) if (k !== 'ok') s.warmOutcomes[k as Outcome] = (s.warmOutcomes[k as Outcome] ?? 0) + (v ?? 0);
-      for (const x of w.samples) if (s.samples.length < 6 && !s.samples.includes(x)) s.samples.push(`warm-up: ${x}`);
+      for (const x of w.samples) if (s.samples.length < MAX_SAMPLES && !s.samples.includes(x)) s.samples.push(`warm-up: ${x}`);
     }
   for (let r = 0; r < n; r++) {
     const order = systems.map((_, i) => systems[(i + r) % systems.length]!);
@@ -50,7 +57,7 @@ export async function rounds(
       const s = out.get(t.name)!;
       for (const [k, v] of Object.entries(measure(res, t))) (s.metrics[k] ??= []).push(v);
       for (const [k, v] of Object.entries(res.outcomes)) s.outcomes[k as Outcome] = (s.outcomes[k as Outcome] ?? 0) + (v ?? 0);
-      for (const x of res.samples) if (s.samples.length < 6 && !s.samples.includes(x)) s.samples.push(x);
+      for (const x of res.samples) if (s.samples.length < MAX_SAMPLES && !s.samples.includes(x)) s.samples.push(x);
     }
   }
   return out;

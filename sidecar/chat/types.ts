@@ -2,16 +2,57 @@
 // format. Same-format traffic never needs the prompt half (the client's body is forwarded with
 // the model replaced); cross-format traffic decodes into it once per request.
 
+import type { TokenUsage } from '../../api/v1alpha1/events.ts';
+
 /** Wire formats a client (or a provider) speaks. */
 export type WireFormat = 'openai' | 'anthropic' | 'gemini';
 /** Formats a client can call the sidecar in. */
 export type ClientFormat = 'openai' | 'anthropic';
 
+/**
+ * Reasoning a model did, carried back on the next turn. Its opaque parts (a signature, encrypted
+ * content, redacted data) are only meaningful to the provider family that produced them, so each
+ * piece says where it came from: a target of another family gets the text (or nothing), never a
+ * proof it cannot verify.
+ */
+export interface ReasoningPart {
+  type: 'reasoning';
+  /** The thinking (Anthropic) or summary (OpenAI Responses, Gemini thought summaries) text. */
+  text: string;
+  /** The format whose provider produced the opaque fields below. */
+  origin: ReasoningOrigin;
+  /** Anthropic `thinking.signature`, Gemini `thoughtSignature`. */
+  signature?: string;
+  /** OpenAI Responses `encrypted_content`. */
+  encrypted?: string;
+  /** Anthropic `redacted_thinking.data`. */
+  redacted?: string;
+  /** OpenAI Responses reasoning item id. */
+  id?: string;
+}
+
+/** Where opaque reasoning came from: a wire format, or the OpenAI Responses API. */
+export type ReasoningOrigin = WireFormat | 'responses';
+
 export type Part =
   | { type: 'text'; text: string }
   | { type: 'image'; url?: string; mediaType?: string; data?: string }
-  | { type: 'tool_call'; id: string; name: string; arguments: string }
-  | { type: 'tool_result'; toolCallId: string; name?: string; content: string; isError?: boolean };
+  /** `signature`: Gemini's thoughtSignature on a functionCall, which Gemini 3 requires back on the next turn. */
+  | { type: 'tool_call'; id: string; name: string; arguments: string; signature?: string }
+  | { type: 'tool_result'; toolCallId: string; name?: string; content: string; isError?: boolean }
+  | ReasoningPart;
+
+/** How hard to think, in one vocabulary: each format maps its own knob to and from it. */
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
+
+export interface ReasoningRequest {
+  /** OpenAI `reasoning_effort` / Responses `reasoning.effort` / Gemini 3 `thinkingLevel`. */
+  effort?: ReasoningEffort;
+  /** Anthropic `thinking.budget_tokens` / Gemini `thinkingBudget`. */
+  budgetTokens?: number;
+  /** OpenAI Responses `reasoning.summary`; Gemini `includeThoughts`. */
+  summary?: 'auto' | 'concise' | 'detailed';
+}
 
 export interface ChatMessage {
   role: 'user' | 'assistant';
@@ -39,6 +80,8 @@ export interface ChatPrompt {
   tools?: ToolDef[];
   toolChoice?: ToolChoice;
   responseFormat?: ResponseFormat;
+  /** Set when the client asked for reasoning (or explicitly for none). */
+  reasoning?: ReasoningRequest;
   /** Client parameters with no meaning in another format: refused when a translation is needed. */
   untranslatable: string[];
 }
@@ -70,21 +113,21 @@ export type ProxyRequest = ChatRequest | EmbeddingsRequest;
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 
-export interface Usage {
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens?: number;
-  cacheWriteTokens?: number;
-}
+/** One usage model across formats (api/v1alpha1/events.ts says what each field counts). */
+export type Usage = TokenUsage;
 
 /** Provider-neutral stream events. One upstream SSE event decodes into 0..n of these. */
 export type StreamEvent =
   | { type: 'start'; id: string; model: string; usage?: Usage }
   | { type: 'text'; choice: number; text: string }
-  | { type: 'tool_start'; choice: number; index: number; id: string; name: string }
+  | { type: 'tool_start'; choice: number; index: number; id: string; name: string; signature?: string }
   | { type: 'tool_args'; choice: number; index: number; args: string }
   | { type: 'finish'; choice: number; reason: FinishReason; stopSequence?: string | null }
-  | { type: 'usage'; usage: Usage };
+  | { type: 'usage'; usage: Usage }
+  /** Reasoning text as it streams (thinking, or a summary of it). */
+  | { type: 'reasoning'; choice: number; text: string }
+  /** A reasoning block ended; its opaque proof, if the provider gave one, travels here. */
+  | { type: 'reasoning_end'; choice: number; origin: ReasoningOrigin; signature?: string; encrypted?: string; redacted?: string; id?: string };
 
 /** One upstream SSE event: what it means, and its raw text for same-format passthrough. */
 export interface Frame {
@@ -99,6 +142,7 @@ export interface ToolCall {
   id: string;
   name: string;
   arguments: string;
+  signature?: string;
 }
 
 export interface ChoiceResult {
@@ -107,6 +151,8 @@ export interface ChoiceResult {
   toolCalls: ToolCall[];
   finishReason: FinishReason | null;
   stopSequence?: string | null;
+  /** Reasoning blocks, in order, before the answer. */
+  reasoning?: Omit<ReasoningPart, 'type'>[];
 }
 
 /** A complete, non-streamed answer in neutral form. */

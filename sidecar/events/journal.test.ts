@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { afterEach, expect, test } from 'vitest';
 import { MemoryJournal, JournalGone, JournalUnknown } from './journal.ts';
-import type { EventType, LifecycleEvent } from './types.ts';
+import type { LifecycleEvent, LifecycleEventType } from './types.ts';
 import { attachEventsWebSocket, WS_SLOW_CONSUMER } from './websocket.ts';
 
 const retention = { maxRequests: 100, maxEventsPerRequest: 1000, maxBytes: 10 * 1024 * 1024, ttlMs: 60_000 };
@@ -19,7 +19,7 @@ function journal(r = retention): MemoryJournal {
 }
 
 function feed(j: MemoryJournal, id: string, n: number, terminal = true, text = 'tok'): void {
-  const ev = (seq: number, type: EventType): LifecycleEvent => ({ requestId: id, seq, ts: Date.now(), attempt: 1, type, data: type === 'content.delta' ? { choice: 0, text } : {} });
+  const ev = (seq: number, type: LifecycleEventType): LifecycleEvent => ({ requestId: id, seq, ts: Date.now(), attempt: 1, type, data: type === 'content.delta' ? { choice: 0, text } : {} }) as LifecycleEvent;
   j.append(ev(1, 'request.accepted'));
   for (let s = 2; s < n; s++) j.append(ev(s, 'content.delta'));
   if (terminal) j.append(ev(n, 'request.completed'));
@@ -60,14 +60,14 @@ test('a request with more events than allowed keeps its newest; asking for trimm
 
 test('follow replays, then waits for live events, and ends after the terminal event', async () => {
   const j = journal();
-  j.append({ requestId: 'f', seq: 1, ts: 1, attempt: 0, type: 'request.accepted', data: {} });
+  j.append({ requestId: 'f', seq: 1, ts: 1, attempt: 0, type: 'request.accepted', data: {} } as LifecycleEvent);
   const seen: number[] = [];
   const done = (async () => {
     for await (const ev of j.follow('f', 0, new AbortController().signal)) seen.push(ev.seq);
   })();
   await new Promise((r) => setTimeout(r, 20));
-  j.append({ requestId: 'f', seq: 2, ts: 2, attempt: 1, type: 'content.delta', data: { text: 'a' } });
-  j.append({ requestId: 'f', seq: 3, ts: 3, attempt: 1, type: 'request.completed', data: {} });
+  j.append({ requestId: 'f', seq: 2, ts: 2, attempt: 1, type: 'content.delta', data: { choice: 0, text: 'a' } });
+  j.append({ requestId: 'f', seq: 3, ts: 3, attempt: 1, type: 'request.completed', data: {} } as LifecycleEvent);
   await done;
   expect(seen).toEqual([1, 2, 3]);
   expect(() => j.follow('unknown', 0, new AbortController().signal)).toThrow(JournalUnknown);
@@ -80,7 +80,7 @@ test('follow replays, then waits for live events, and ends after the terminal ev
 test('a stalled WebSocket consumer is closed with 4008 once it has a bounded amount unsent; memory does not grow without end', async () => {
   const j = journal({ ...retention, maxEventsPerRequest: 1_000_000, maxBytes: 1 << 30 });
   const server = createServer();
-  attachEventsWebSocket(server, () => j, 64 * 1024, 300);
+  attachEventsWebSocket(server, () => j, { maxBuffered: 64 * 1024, graceMs: 300 });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   try {
     feed(j, 'big', 2, false);

@@ -1,5 +1,6 @@
 // The event journal: every request's lifecycle events, kept for replay (SSE, WebSocket, polling)
 // behind one interface so a shared store (Redis Streams) can take the in-memory one's place.
+import { AirouteError } from '../errors.ts';
 import type { LifecycleEvent } from './types.ts';
 import { TERMINAL_EVENTS } from './types.ts';
 
@@ -14,6 +15,13 @@ export class JournalUnknown extends Error {
   constructor(id: string) {
     super(`no request ${id}`);
   }
+}
+
+/** What a client is told when a journal read or follow failed; anything but gone/unknown is rethrown. */
+export function journalError(err: unknown, id: string): AirouteError {
+  if (err instanceof JournalGone) return new AirouteError('gone', 410, `the events of request ${id} are past retention`);
+  if (err instanceof JournalUnknown) return new AirouteError('not_found', 404, `no request ${id}`);
+  throw err;
 }
 
 export interface JournalStats {
@@ -73,7 +81,7 @@ interface Entry {
 
 /** What an event costs to keep, roughly: a fixed overhead plus its text. */
 function sizeOf(ev: LifecycleEvent): number {
-  const text = ev.data.text;
+  const text = ev.type === 'content.delta' ? ev.data.text : undefined;
   // measured: an event object, its data object and the array slot take ~250 bytes of heap before its text
   return 256 + (typeof text === 'string' ? text.length * 2 : 0) + (ev.type === 'content.delta' ? 0 : 256);
 }

@@ -2,9 +2,9 @@
 // browser EventSource (or our client) resumes with Last-Event-ID and gets exactly what it missed.
 // No `event:` field: every event reaches `onmessage`, its type is in the JSON.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AirouteError } from '../errors.ts';
-import { drained } from '../server/http.ts';
-import { JournalGone, JournalUnknown, type Journal } from './journal.ts';
+import { AirouteError, asAirouteError } from '../errors.ts';
+import { drained } from '../net/backpressure.ts';
+import { JournalGone, journalError, type Journal } from './journal.ts';
 import type { LifecycleEvent } from './types.ts';
 
 export const HEARTBEAT_MS = 15_000;
@@ -19,12 +19,6 @@ export function resumeFrom(req: IncomingMessage, query: URLSearchParams): number
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new AirouteError('invalid_request', 400, `invalid resume position "${raw}": expected a non-negative integer seq`);
   return n;
-}
-
-export function journalError(err: unknown, id: string): AirouteError {
-  if (err instanceof JournalGone) return new AirouteError('not_found', 410, `the events of request ${id} are past retention`);
-  if (err instanceof JournalUnknown) return new AirouteError('not_found', 404, `no request ${id}`);
-  throw err;
 }
 
 export async function serveEventStream(journal: Journal, id: string, after: number, res: ServerResponse, heartbeatMs = HEARTBEAT_MS): Promise<void> {
@@ -46,7 +40,8 @@ export async function serveEventStream(journal: Journal, id: string, after: numb
     }
   } catch (err) {
     // evicted mid-follow: say so in-stream, the status line is long gone
-    if (!res.destroyed) res.write(`event: error\ndata: ${JSON.stringify({ error: { code: 'gone', message: (err as Error).message } })}\n\n`);
+    const e = err instanceof JournalGone ? journalError(err, id) : asAirouteError(err);
+    if (!res.destroyed) res.write(`event: error\ndata: ${JSON.stringify(e.toOpenAI())}\n\n`);
   } finally {
     clearInterval(heartbeat);
     ac.abort();

@@ -1,6 +1,7 @@
 // Anthropic Messages. Claude models continue a trailing assistant message (prefill) on the
 // Messages API; some newer models refuse it, which the resume stage treats as "restart cleanly".
-import { AnthropicStreamDecoder, ANTHROPIC_VERSION, anthropicBody, parseAnthropicResult } from '../wire/anthropic.ts';
+import { AnthropicStreamDecoder, parseAnthropicResult } from '../wire/anthropic/upstream-answer.ts';
+import { ANTHROPIC_VERSION, anthropicBody } from '../wire/anthropic/upstream-request.ts';
 import { classifyUpstream, providerErrorInfo } from './classify.ts';
 import { trimSlash } from './openai-family.ts';
 import type { ProviderAdapter } from './types.ts';

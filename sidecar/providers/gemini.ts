@@ -1,5 +1,6 @@
 // Google Gemini (Generative Language API). No assistant prefill; resume uses verify.
-import { GeminiStreamDecoder, geminiBody, parseGeminiResult } from '../wire/gemini.ts';
+import { GeminiStreamDecoder, parseGeminiResult } from '../wire/gemini/upstream-answer.ts';
+import { geminiBody } from '../wire/gemini/upstream-request.ts';
 import { classifyUpstream, providerErrorInfo } from './classify.ts';
 import { trimSlash } from './openai-family.ts';
 import type { ProviderAdapter } from './types.ts';

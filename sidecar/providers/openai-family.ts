@@ -1,8 +1,9 @@
 // What OpenAI, Azure OpenAI, OpenAI-compatible servers and the demo share: the Chat Completions
 // wire format. Each provider file supplies only its URL, auth header and capabilities.
 import type { ChatRequest, EmbeddingsRequest, JsonObject } from '../chat/types.ts';
-import { isObject } from '../wire/json.ts';
-import { OpenAIStreamDecoder, malformed, openaiBody, parseJson, parseOpenAIResult } from '../wire/openai.ts';
+import { isObject, malformed, parseJson } from '../wire/json.ts';
+import { OpenAIStreamDecoder, parseOpenAIResult } from '../wire/openai/upstream-answer.ts';
+import { openaiBody } from '../wire/openai/upstream-request.ts';
 import { classifyUpstream, providerErrorInfo } from './classify.ts';
 import type { BuildOptions, ProviderAdapter, ResolvedBackend, UpstreamRequest } from './types.ts';
 

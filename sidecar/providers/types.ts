@@ -3,7 +3,8 @@
 // branch on a provider's name, only on the capabilities an adapter declares.
 import type { BackendType } from '../../api/v1alpha1/config.ts';
 import type { AirouteError } from '../errors.ts';
-import type { ChatRequest, ChatResult, EmbeddingsRequest, Frame, JsonObject, WireFormat } from '../chat/types.ts';
+import type { ChatRequest, ChatResult, EmbeddingsRequest, JsonObject, WireFormat } from '../chat/types.ts';
+import type { StreamDecoder } from '../wire/types.ts';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -12,21 +13,6 @@ export interface UpstreamRequest {
   method: 'POST';
   headers: Record<string, string>;
   body: string;
-}
-
-export interface SseEvent {
-  event?: string | undefined;
-  data: string;
-}
-
-/** Decodes one attempt's stream; made per attempt because some formats are stateful. */
-export interface StreamDecoder {
-  /** 0..n neutral events for one upstream SSE event; throws an AirouteError for an in-stream error or a malformed event. */
-  decode(ev: SseEvent): Frame | null;
-  /** The stream said everything it will say (terminal marker, or finish plus usage). */
-  readonly complete: boolean;
-  /** Every choice reported a finish reason: a stream cut after this point lost nothing but the terminator. */
-  readonly finished: boolean;
 }
 
 export interface Capabilities {

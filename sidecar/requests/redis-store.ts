@@ -1,5 +1,5 @@
 // Async records and idempotency keys in Redis, beside the event streams (see
-// sidecar/events/redis-journal.ts for the key layout), over the journal's connection.
+// sidecar/events/redis/keys.ts for the key layout), over the journal's connection.
 //
 // A record lives in the request's meta hash P{id}:h:
 //   r   the record's JSON as its owner last wrote it      st  its status (what Lua scripts read and change)
@@ -11,9 +11,9 @@
 // "completed" after its terminal event has been followed by a reader, and a write lost with the
 // connection is retried like the events.
 import { createHash } from 'node:crypto';
-import type { RedisJournal } from '../events/redis-journal.ts';
-import { FINISHED, type AsyncRecord } from './registry.ts';
-import type { AsyncStore, Created, Forwarded, StoreRead } from './store.ts';
+import type { RedisJournal } from '../events/redis/journal.ts';
+import type { AsyncStore, Created, StoreRead } from './store.ts';
+import { FINISHED, type AsyncRecord, type ControlMessage } from './types.ts';
 
 /** KEYS: meta, idempotency key (or meta). ARGV: id, json, bodyHash, ttl (in flight), owner, has key (1/0), prefix, format. */
 const CREATE_LUA = `
@@ -97,7 +97,7 @@ export class RedisAsyncStore implements AsyncStore {
 
   async create(record: AsyncRecord): Promise<Created> {
     const key = record.idempotencyKey ? this.idemKey(record.idempotencyKey) : undefined;
-    const meta = this.journal.metaKey(record.id);
+    const meta = this.journal.keys.meta(record.id);
     const res = await this.io(() =>
       this.scripts.airouteCreate(meta, key ?? meta, record.id, JSON.stringify(record), record.bodyHash, String(2 * this.ttlMs), this.owner, key ? '1' : '0', this.journal.keyPrefix, record.format),
     );
@@ -106,7 +106,7 @@ export class RedisAsyncStore implements AsyncStore {
 
   async get(id: string): Promise<StoreRead> {
     await this.journal.settled();
-    const h = await this.io(() => this.journal.client.hgetall(this.journal.metaKey(id)));
+    const h = await this.io(() => this.journal.client.hgetall(this.journal.keys.meta(id)));
     if (!h.r) return { status: 'unknown' };
     const record = JSON.parse(h.r) as AsyncRecord;
     if (h.st) record.status = h.st as AsyncRecord['status'];
@@ -117,14 +117,20 @@ export class RedisAsyncStore implements AsyncStore {
   }
 
   put(record: AsyncRecord): void {
-    this.journal.writeRecord(record.id, JSON.stringify(record), record.status, FINISHED.has(record.status), record.idempotencyKey ? this.idemKey(record.idempotencyKey) : undefined);
+    this.journal.writeRecord({
+      id: record.id,
+      json: JSON.stringify(record),
+      status: record.status,
+      finished: FINISHED.has(record.status),
+      idemKey: record.idempotencyKey ? this.idemKey(record.idempotencyKey) : undefined,
+    });
   }
 
   async takeover(id: string): Promise<'taken' | 'alive' | 'ended' | 'unknown'> {
     return (await this.journal.takeover(id)).status;
   }
 
-  async forward(owner: string, msg: Forwarded): Promise<void> {
+  async forward(owner: string, msg: ControlMessage): Promise<void> {
     await this.journal.sendControl(owner, msg);
   }
 

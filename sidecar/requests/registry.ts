@@ -1,40 +1,9 @@
-// Async requests: their status, result and callback state, and the idempotency keys that make
-// submission safe to retry. AsyncRegistry keeps them in memory, bounded and time-limited like the
-// journal: the default AsyncStore (store.ts); redis-store.ts keeps them beside the event streams.
-import type { ClientFormat } from '../chat/types.ts';
+// Async requests' records (types.ts: status, result and callback state) and the idempotency
+// keys that make submission safe to retry. AsyncRegistry keeps them in memory, bounded and
+// time-limited like the journal: the default AsyncStore (store.ts); redis-store.ts keeps them
+// beside the event streams.
 import type { AsyncStore, Created, StoreRead } from './store.ts';
-
-export type AsyncStatus = 'running' | 'awaiting_callback' | 'completed' | 'failed' | 'cancelled';
-export const FINISHED: ReadonlySet<AsyncStatus> = new Set(['completed', 'failed', 'cancelled']);
-
-export interface CallbackState {
-  url: string;
-  /** Completion waits for the app's backend to call /complete. */
-  await: boolean;
-  delivery: { status: 'pending' | 'delivered' | 'failed'; attempts: number; lastStatus?: number; lastError?: string; deliveredAt?: string };
-  /** What the backend sent to /complete. */
-  payload?: unknown;
-}
-
-export interface AsyncRecord {
-  id: string;
-  format: ClientFormat;
-  operation: 'chat' | 'embeddings';
-  model: string;
-  status: AsyncStatus;
-  createdAt: number;
-  updatedAt: number;
-  attempts: number;
-  /** The answer in the endpoint's own (non-streamed) format. */
-  result?: unknown;
-  /** The error in the endpoint's own format. */
-  error?: unknown;
-  callback?: CallbackState;
-  idempotencyKey?: string;
-  bodyHash: string;
-  /** The sidecar process running it (shared stores): where cancels and /complete calls are forwarded. */
-  owner?: string;
-}
+import { FINISHED, type AsyncRecord } from './types.ts';
 
 /** The JSON a client polls. */
 export function publicView(r: AsyncRecord): Record<string, unknown> {

@@ -5,29 +5,44 @@
 // store, forwards cancels and /complete calls to the owner, and ends a request whose owner is
 // gone (takeover: failed, reason sidecar_restarted).
 import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { canonicalJson } from '../../api/v1alpha1/validate.ts';
+import type { ProxyRequest } from '../chat/types.ts';
+import type { RuntimeConfig } from '../config/runtime.ts';
 import { AirouteError } from '../errors.ts';
-import { JournalGone, JournalUnknown, type Journal } from '../events/journal.ts';
-import type { Exchange } from '../stages/types.ts';
-import { journalError, resumeFrom, serveEventStream } from '../events/sse.ts';
+import { parseJsonObject } from '../net/body.ts';
+import { JournalGone, JournalUnknown, journalError, type Journal } from '../events/journal.ts';
 import { TERMINAL_EVENTS } from '../events/types.ts';
+import { collect } from '../pipeline/collect.ts';
+import type { RouteExchange } from '../pipeline/exchange.ts';
+import { finish } from '../pipeline/finish.ts';
+import { openExchange } from '../pipeline/open.ts';
 import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
-import { collect, end, type Submission } from '../server/data-plane.ts';
-import { parseJsonObject, readBody, sendError, sendJson } from '../server/http.ts';
-import { FINISHED, publicView, type AsyncRecord } from './registry.ts';
-import type { AsyncStore, Forwarded, StoreRead } from './store.ts';
-import { checkCallbackUrl, deliverWebhook, verifySignature, type WebhookPayload } from './webhooks.ts';
+import { publicView } from './registry.ts';
+import type { AsyncStore, StoreRead } from './store.ts';
+import { FINISHED, type AsyncRecord, type ControlMessage } from './types.ts';
+import { checkCallbackUrl, deliverWebhook, verifySignature, type SignedHeaders, type WebhookPayload } from './webhooks.ts';
 
-const PATH = /^\/airoute\/v1\/requests\/([^/]+)(?:\/(cancel|complete|events))?$/;
-const MAX_COMPLETE_BODY = 1024 * 1024;
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
+/** A `Prefer: respond-async` submission, as the HTTP layer decoded it. */
+export interface AsyncSubmission {
+  id: string;
+  request: ProxyRequest;
+  config: RuntimeConfig;
+  /** The path it was posted to: part of what an Idempotency-Key is bound to. */
+  path: string;
+  idempotencyKey?: string;
+  callbackUrl?: string;
+  awaitCallback: boolean;
 }
+
+/** What a submission got: the record's public view, and whether an earlier submission with the same key answered. */
+export interface Accepted {
+  view: Record<string, unknown>;
+  replayed: boolean;
+}
+
+export const requestLocation = (id: string) => `/airoute/v1/requests/${id}`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -37,7 +52,7 @@ export class AsyncService {
   private readonly store: () => AsyncStore;
   /** The requests this process runs, until they finish: the live record and its exchange. */
   /** Async requests this process runs, with the promise of their run settling. */
-  private readonly local = new Map<string, { record: AsyncRecord; x: Exchange; settled: Promise<void> }>();
+  private readonly local = new Map<string, { record: AsyncRecord; x: RouteExchange; settled: Promise<void> }>();
   /** Submissions past the capacity check, waiting for the store: they hold a slot. */
   private reserved = 0;
   /** Resolvers of requests waiting for their backend's /complete call. */
@@ -65,22 +80,20 @@ export class AsyncService {
     this.store().put(record);
   }
 
-  private replayed(record: AsyncRecord, res: ServerResponse): true {
-    res.setHeader('x-airoute-request-id', record.id);
-    sendJson(res, 202, publicView(record), { location: `/airoute/v1/requests/${record.id}`, 'preference-applied': 'respond-async', 'idempotent-replayed': 'true' });
-    return true;
+  private replayed(record: AsyncRecord): Accepted {
+    return { view: publicView(record), replayed: true };
   }
 
   private conflict(key: string): AirouteError {
     return new AirouteError('idempotency_conflict', 422, `Idempotency-Key "${key}" was already used with a different request body`, { param: 'Idempotency-Key' });
   }
 
-  /** Takes a `Prefer: respond-async` submission: 202 + Location, then runs it in the background. */
-  submit = async (s: Submission): Promise<boolean> => {
-    const { id, request, config, req, res } = s;
+  /** Takes a `Prefer: respond-async` submission (the caller answers 202 + Location), then runs it in the background. */
+  async submit(s: AsyncSubmission): Promise<Accepted> {
+    const { id, request, config, callbackUrl, awaitCallback } = s;
     const store = this.store();
-    const key = header(req, 'idempotency-key');
-    const bodyHash = createHash('sha256').update(`${req.url}\n${canonicalJson(request.body)}`).digest('hex');
+    const key = s.idempotencyKey;
+    const bodyHash = createHash('sha256').update(`${s.path}\n${canonicalJson(request.body)}`).digest('hex');
     // Work that cannot be kept is refused up front, not accepted and lost.
     const down = store.unavailable();
     if (down) throw new AirouteError('unavailable', 503, `async requests are unavailable: ${down}`, { retryAfterMs: 1000 });
@@ -89,13 +102,11 @@ export class AsyncService {
       if (seen && seen.bodyHash !== bodyHash) throw this.conflict(key);
       if (seen) {
         const got = await store.get(seen.id);
-        if (got.status === 'ok') return this.replayed(got.record, res);
+        if (got.status === 'ok') return this.replayed(got.record);
       }
     }
     if (this.inFlight + this.reserved >= config.asyncMaxInFlight)
       throw new AirouteError('async_capacity', 429, `too many async requests in flight (limit ${config.asyncMaxInFlight}); retry later`, { retryAfterMs: 1000 });
-    const callbackUrl = header(req, 'airoute-callback-url');
-    const awaitCallback = /^true$/i.test(header(req, 'airoute-await-callback') ?? '');
     if (awaitCallback && !callbackUrl) throw new AirouteError('invalid_request', 400, 'Airoute-Await-Callback needs an Airoute-Callback-Url', { param: 'Airoute-Await-Callback' });
     if (callbackUrl) {
       const refused = await checkCallbackUrl(callbackUrl, config);
@@ -128,25 +139,25 @@ export class AsyncService {
     if (created.status === 'exists') {
       if (created.bodyHash !== bodyHash) throw this.conflict(key!);
       const got = await store.get(created.id);
-      if (got.status === 'ok') return this.replayed(got.record, res);
+      if (got.status === 'ok') return this.replayed(got.record);
       throw new AirouteError('unavailable', 503, `the request holding Idempotency-Key "${key}" could not be read; retry`, { retryAfterMs: 1000 });
     }
-    const x = this.sc.open(id, request, route, config);
+    const x = openExchange(this.sc, id, request, route, config);
     const entry = { record, x, settled: Promise.resolve() };
     this.local.set(id, entry);
-    sendJson(res, 202, publicView(record), { location: `/airoute/v1/requests/${id}`, 'preference-applied': 'respond-async' });
+    const view = publicView(record);
     entry.settled = this.run(record, x, config.webhooks).catch((err: unknown) => this.sc.logger.error({ requestId: id, err: (err as Error).message }, 'async run failed'));
-    return true;
-  };
+    return { view, replayed: false };
+  }
 
-  private async run(record: AsyncRecord, x: Parameters<typeof collect>[1], hooks: { secret?: string; attempts: number; timeoutMs: number; awaitTimeoutMs: number }): Promise<void> {
+  private async run(record: AsyncRecord, x: RouteExchange, hooks: { secret?: string; attempts: number; timeoutMs: number; awaitTimeoutMs: number }): Promise<void> {
     const t0 = performance.now();
-    const out = await collect(this.sc, x);
+    const out = await collect(x);
     const attempts = x.lifecycle.attempt;
     if (!out.ok) {
       const status = out.err.code === 'cancelled' ? 'cancelled' : 'failed';
       this.update(record, { status, attempts, error: record.format === 'anthropic' ? out.err.toAnthropic() : out.err.toOpenAI() });
-      end(this.sc, x, out.tally, t0, out.err);
+      finish(this.sc, x, out.tally, t0, out.err);
       this.notify(record, status === 'cancelled' ? 'request.cancelled' : 'request.failed', hooks);
       return;
     }
@@ -166,15 +177,15 @@ export class AsyncService {
             ? new AirouteError('request_timeout', 504, `the app's backend did not call /complete within ${hooks.awaitTimeoutMs} ms`, { extra: { reason: 'callback_timeout' } })
             : cancelled();
         this.update(record, { status: got === 'timeout' ? 'failed' : 'cancelled', error: record.format === 'anthropic' ? err.toAnthropic() : err.toOpenAI() });
-        end(this.sc, x, out.tally, t0, err);
+        finish(this.sc, x, out.tally, t0, err);
         return;
       }
       this.update(record, { status: 'completed', callback: { ...record.callback, payload: got.p } });
-      end(this.sc, x, out.tally, t0, undefined, { callback: got.p });
+      finish(this.sc, x, out.tally, t0, undefined, { callback: got.p });
       return;
     }
     this.update(record, { status: 'completed', attempts, result: out.body });
-    end(this.sc, x, out.tally, t0);
+    finish(this.sc, x, out.tally, t0);
     this.notify(record, 'request.completed', hooks);
   }
 
@@ -208,39 +219,19 @@ export class AsyncService {
     });
   }
 
-  /** `/airoute/v1/requests/...`; answers false for paths it does not own. */
-  api = async (req: IncomingMessage, res: ServerResponse, _reqId: string, path: string): Promise<boolean> => {
-    const m = PATH.exec(path);
-    if (!m) return false;
-    const id = decodeURIComponent(m[1]!);
-    const action = m[2];
+  /** Before an events stream opens: a shared store answers "unknown" or "gone" asynchronously, so ask before the 200 goes out. */
+  async checkEvents(id: string, after: number): Promise<void> {
+    const journal = this.journal();
+    if (!journal.check) return;
     try {
-      if (action === 'events' && req.method === 'GET') {
-        const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
-        const journal = this.journal();
-        const after = resumeFrom(req, query);
-        // A shared store answers "unknown" or "gone" asynchronously: ask before the 200 goes out.
-        if (journal.check) {
-          try {
-            await journal.check(id, after);
-          } catch (err) {
-            throw err instanceof AirouteError ? err : journalError(err, id);
-          }
-        }
-        await serveEventStream(journal, id, after, res);
-      } else if (action === undefined && req.method === 'GET') await this.status(id, res);
-      else if (action === 'cancel' && req.method === 'POST') await this.cancel(id, res);
-      else if (action === 'complete' && req.method === 'POST') await this.complete(id, req, res);
-      else throw new AirouteError('method_not_allowed', 405, `${req.method} is not allowed on ${path}`);
+      await journal.check(id, after);
     } catch (err) {
-      if (!(err instanceof AirouteError)) throw err;
-      sendError(res, err, 'openai');
+      throw err instanceof AirouteError ? err : journalError(err, id);
     }
-    return true;
-  };
+  }
 
   private missing(id: string, status: 'gone' | 'unknown'): AirouteError {
-    return status === 'gone' ? new AirouteError('not_found', 410, `request ${id} is past retention`) : new AirouteError('not_found', 404, `no request ${id}`);
+    return status === 'gone' ? new AirouteError('gone', 410, `request ${id} is past retention`) : new AirouteError('not_found', 404, `no request ${id}`);
   }
 
   /**
@@ -268,11 +259,12 @@ export class AsyncService {
       .catch((err: unknown) => this.sc.logger.warn({ requestId: id, err: (err as Error).message }, 'could not send the webhook of a request taken over'));
   }
 
-  private async status(id: string, res: ServerResponse): Promise<void> {
+  /** GET /airoute/v1/requests/{id}: an async request's record, or a sync request's status from its events. */
+  async status(id: string): Promise<Record<string, unknown>> {
     const mine = this.local.get(id);
-    if (mine) return sendJson(res, 200, publicView(mine.record));
+    if (mine) return publicView(mine.record);
     const got = await this.remote(id);
-    if (got.status === 'ok') return sendJson(res, 200, publicView(got.record));
+    if (got.status === 'ok') return publicView(got.record);
     // A sync request has no async record, but its lifecycle is in the journal.
     let r = await this.journal().read(id, 0);
     if (r.status !== 'ok') throw journalError(r.status === 'gone' ? new JournalGone(id) : new JournalUnknown(id), id);
@@ -281,7 +273,7 @@ export class AsyncService {
     const events = r.status === 'ok' ? r.events : [];
     const terminal = events.find((e) => TERMINAL_EVENTS.has(e.type));
     const status = !terminal ? 'running' : terminal.type === 'request.completed' ? 'completed' : terminal.type === 'request.failed' ? 'failed' : 'cancelled';
-    sendJson(res, 200, { id, object: 'airoute.request', status, attempts: events.reduce((n, e) => Math.max(n, e.attempt), 0), sync: true });
+    return { id, object: 'airoute.request', status, attempts: events.reduce((n, e) => Math.max(n, e.attempt), 0), sync: true };
   }
 
   /** After forwarding to the owner: the record as soon as `done` holds (or after a second, as it is). */
@@ -297,19 +289,19 @@ export class AsyncService {
     return last;
   }
 
-  private async forward(record: AsyncRecord, msg: Forwarded): Promise<void> {
+  private async forward(record: AsyncRecord, msg: ControlMessage): Promise<void> {
     const store = this.store();
     if (!store.forward || !record.owner) throw new AirouteError('invalid_request', 409, `request ${record.id} is not running on this sidecar`);
     await store.forward(record.owner, msg);
   }
 
-  private async cancel(id: string, res: ServerResponse): Promise<void> {
+  async cancel(id: string): Promise<Record<string, unknown>> {
     const mine = this.local.get(id);
     if (mine) {
       const record = mine.record;
       mine.x.abort(cancelled());
       await mine.settled; // the run settles the record (cancelled, its upstream aborted)
-      return sendJson(res, 200, publicView(record));
+      return publicView(record);
     }
     const got = await this.remote(id);
     if (got.status !== 'ok') throw this.missing(id, got.status);
@@ -317,18 +309,18 @@ export class AsyncService {
     // Another replica runs it: it aborts upstream when our message reaches it.
     await this.forward(got.record, { op: 'cancel', id });
     const record = await this.awaitRemote(id, (r) => FINISHED.has(r.status));
-    sendJson(res, 200, publicView(record ?? got.record));
+    return publicView(record ?? got.record);
   }
 
-  private async complete(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** The app's backend answers a backend-in-the-loop request: `raw` is the signed body, `headers` its Standard Webhooks headers. */
+  async complete(id: string, raw: string, headers: SignedHeaders): Promise<Record<string, unknown>> {
     const mine = this.local.get(id);
     const got = mine ? undefined : await this.remote(id);
     if (got && got.status !== 'ok') throw this.missing(id, got.status);
     if (!mine && !got) throw this.missing(id, 'unknown');
     const record = mine ? mine.record : (got as { record: AsyncRecord }).record;
     const secret = this.sc.config?.webhooks.secret;
-    const raw = await readBody(req, MAX_COMPLETE_BODY);
-    if (!secret || !verifySignature(secret, raw.toString('utf8'), req.headers))
+    if (!secret || !verifySignature(secret, raw, headers))
       throw new AirouteError('upstream_auth', 401, 'the /complete call must be signed with the webhook secret (Standard Webhooks headers)');
     const resolve = this.awaiting.get(id);
     if (record.status !== 'awaiting_callback' || (mine && !resolve)) throw new AirouteError('invalid_request', 409, `request ${id} is ${record.status}, not awaiting a callback`);
@@ -337,14 +329,14 @@ export class AsyncService {
     if (mine) {
       resolve!(payload);
       await mine.settled;
-      return sendJson(res, 200, publicView(record));
+      return publicView(record);
     }
     await this.forward(record, { op: 'complete', id, payload });
-    sendJson(res, 200, publicView((await this.awaitRemote(id, (r) => r.status !== 'awaiting_callback')) ?? record));
+    return publicView((await this.awaitRemote(id, (r) => r.status !== 'awaiting_callback')) ?? record);
   }
 
   /** A cancel or /complete another replica received for a request this process runs. */
-  control(msg: Forwarded): void {
+  control(msg: ControlMessage): void {
     const mine = this.local.get(msg.id);
     if (!mine) return;
     if (msg.op === 'cancel') mine.x.abort(cancelled());

@@ -3,14 +3,12 @@
 // complete a request another one runs, and an Idempotency-Key holds across replicas.
 // The process that runs a request keeps the live record object and its exchange (AsyncService);
 // the store holds what others may read.
-import type { AsyncRecord } from './registry.ts';
+import type { AsyncRecord, ControlMessage } from './types.ts';
 
 export type StoreRead = { status: 'ok'; record: AsyncRecord } | { status: 'gone' } | { status: 'unknown' };
 
 /** What an idempotent submission found: nothing (created) or the request that already holds the key. */
 export type Created = { status: 'created' } | { status: 'exists'; id: string; bodyHash: string };
-
-export type Forwarded = { op: 'cancel'; id: string } | { op: 'complete'; id: string; payload: unknown };
 
 export interface AsyncStore {
   /** Why submissions cannot be kept right now (the store is unreachable), or undefined. */
@@ -28,7 +26,7 @@ export interface AsyncStore {
    */
   takeover?(id: string): Promise<'taken' | 'alive' | 'ended' | 'unknown'>;
   /** Shared stores: hands a cancel or a /complete to the process that runs the request. */
-  forward?(owner: string, msg: Forwarded): Promise<void>;
+  forward?(owner: string, msg: ControlMessage): Promise<void>;
   /** Shared stores: this process's identity as a request owner. */
   readonly owner?: string;
   configure(ttlMs: number, maxRecords: number): void;

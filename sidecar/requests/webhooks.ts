@@ -119,7 +119,10 @@ export async function deliverWebhook(
 }
 
 /** Verifies a Standard Webhooks signature (used for the backend's signed /complete call). */
-export function verifySignature(secret: string, body: string, headers: Record<string, string | string[] | undefined>): boolean {
+/** The request headers a Standard Webhooks signature travels in. */
+export type SignedHeaders = Record<string, string | string[] | undefined>;
+
+export function verifySignature(secret: string, body: string, headers: SignedHeaders): boolean {
   const pick = (n: string) => {
     const v = headers[n];
     return Array.isArray(v) ? v[0] : v;

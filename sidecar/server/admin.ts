@@ -11,8 +11,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { formatIssue, validatePush, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import { compileConfig, envSecrets, type SecretResolver } from '../config/runtime.ts';
 import type { Sidecar } from '../sidecar.ts';
+import { parseJsonObject } from '../net/body.ts';
 import { TokenFile } from './admin-token.ts';
-import { parseJsonObject } from './http.ts';
 
 export { TokenFile };
 
@@ -86,7 +86,9 @@ export function adminServer(sc: Sidecar, opts: AdminOptions = {}): express.Expre
     if (opts.draining?.()) return void res.status(503).json({ status: 'draining', reasons: ['the sidecar is shutting down'] });
     if (!sc.config) return void res.status(503).json({ status: 'not ready', reasons: ['no configuration loaded'] });
     const degraded = opts.degradedReasons?.() ?? [];
-    res.json(degraded.length ? { status: 'degraded', version: sc.config.version, reasons: degraded } : { status: 'ready', version: sc.config.version });
+    // Open circuits do not make the sidecar unready (other routes and models still serve); listed per (backend, model).
+    const circuits = sc.resilience.notClosed();
+    res.json(degraded.length ? { status: 'degraded', version: sc.config.version, reasons: degraded, circuits } : { status: 'ready', version: sc.config.version, circuits });
   });
 
   router.get('/config', (_req, res) => void res.json({ version: sc.config?.version ?? 0, hash: sc.config?.hash ?? null }));

@@ -1,76 +1,75 @@
-// The data port: provider-shaped endpoints on loopback. Parses as little as the request needs,
-// runs the stage chain, and writes the answer in the client's own format, streaming frames as
-// they come (raw passthrough when client and backend speak the same format).
+// The data port: provider-shaped endpoints on loopback, on bare node:http (the hot path). This
+// file only speaks HTTP: it reads and decodes the body, picks the route, and hands the request to
+// the pipeline with a sink that writes bytes to the socket. Control endpoints (`/airoute/...`)
+// go to their express app.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import type { ChatResult, ClientFormat, FinishReason, ProxyRequest, Usage } from '../chat/types.ts';
-import { ResultBuilder, mergeUsage } from '../chat/types.ts';
+import type { ClientFormat, ProxyRequest } from '../chat/types.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
 import { decodeEmbeddingsRequest } from '../endpoints/embeddings.ts';
 import { getModel, listModels, modelNotFound } from '../endpoints/models.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
-import type { RequestRecord, Sidecar } from '../sidecar.ts';
+import { drained } from '../net/backpressure.ts';
+import { parseJsonObject, readBody } from '../net/body.ts';
+import { deliver, type ClientSink, type ResponseHeaders } from '../pipeline/deliver.ts';
+import { openExchange } from '../pipeline/open.ts';
+import { requestLocation, type AsyncService } from '../requests/service.ts';
+import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
-import type { Answer, Exchange, JsonAnswer, StreamAnswer } from '../stages/types.ts';
-import { AnthropicStreamEncoder, decodeMessagesRequest, encodeAnthropicResult } from '../wire/anthropic.ts';
-import type { StreamEncoder } from '../wire/encoder.ts';
-import { OpenAIStreamEncoder, decodeChatRequest, encodeOpenAIResult } from '../wire/openai.ts';
-import { REQUEST_ID_HEADER, drained, parseJsonObject, readBody, sendError, sendJson } from './http.ts';
+import { CLIENT_CODECS } from '../wire/clients.ts';
+import { REQUEST_ID_HEADER, sendError, sendJson } from './http.ts';
 
-export type AsyncApi = (req: IncomingMessage, res: ServerResponse, id: string, path: string) => Promise<boolean>;
-
-export interface Submission {
-  id: string;
-  request: ProxyRequest;
-  config: RuntimeConfig;
-  req: IncomingMessage;
-  res: ServerResponse;
-}
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface DataPlaneOptions {
-  /** Handles `/airoute/v1/requests/...`; answers true if it took the request. */
-  asyncApi?: AsyncApi;
-  /** Takes a `Prefer: respond-async` submission; answers true if it took it. */
-  submitAsync?: (s: Submission) => Promise<boolean>;
-  /** Serves the demo page under /airoute/demo (`--demo-ui`). */
-  demoUi?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
+  /** Async submissions (`Prefer: respond-async`); without it the header is ignored. */
+  requests?: AsyncService;
+  /** The express app for `/airoute/...` (async and events API, demo page). */
+  control?: HttpHandler;
 }
 
-export function dataPlane(sc: Sidecar, opts: DataPlaneOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
+type Endpoint = 'openai' | 'anthropic' | 'embeddings';
+const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
+  ['/v1/chat/completions', 'openai'],
+  ['/v1/messages', 'anthropic'],
+  ['/v1/embeddings', 'embeddings'],
+]);
+
+export function dataPlane(sc: Sidecar, opts: DataPlaneOptions = {}): HttpHandler {
   return (req, res) => {
     const id = sc.newRequestId();
     res.setHeader(REQUEST_ID_HEADER, id);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const anthropic = path === '/v1/messages' || req.headers['anthropic-version'] !== undefined;
-    const format: ClientFormat = anthropic ? 'anthropic' : 'openai';
+    if (path.startsWith('/airoute/') && opts.control) return opts.control(req, res);
+    const format: ClientFormat = path === '/v1/messages' || req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
     route(sc, opts, req, res, id, path, format).catch((err: unknown) => {
-      const e = asAirouteError(err);
-      if (!res.headersSent) sendError(res, e, format);
+      if (!res.headersSent) sendError(res, asAirouteError(err), format);
       else res.destroy();
     });
   };
 }
 
 async function route(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, path: string, format: ClientFormat): Promise<void> {
-  if (req.method === 'POST') {
-    if (path === '/v1/chat/completions') return proxy(sc, opts, req, res, id, 'openai');
-    if (path === '/v1/messages') return proxy(sc, opts, req, res, id, 'anthropic');
-    if (path === '/v1/embeddings') return proxy(sc, opts, req, res, id, 'embeddings');
-  }
-  if (path.startsWith('/airoute/v1/') && opts.asyncApi && (await opts.asyncApi(req, res, id, path))) return;
-  if (path.startsWith('/airoute/demo') && opts.demoUi && (await opts.demoUi(req, res, path))) return;
+  const endpoint = ENDPOINTS.get(path);
+  if (endpoint && req.method === 'POST') return proxy(sc, opts, req, res, id, endpoint, path);
   if (req.method === 'GET' && (path === '/v1/models' || path.startsWith('/v1/models/'))) {
     const config = ready(sc);
     const anthropic = format === 'anthropic';
-    const body = path === '/v1/models' ? listModels(config, anthropic) : getModel(config, decodeURIComponent(path.slice('/v1/models/'.length)), anthropic);
+    const body = path === '/v1/models' ? listModels(config, anthropic) : getModel(config, decodePathSegment(path.slice('/v1/models/'.length)), anthropic);
     return sendJson(res, 200, body);
   }
-  const known = ['/v1/chat/completions', '/v1/messages', '/v1/embeddings'].includes(path);
-  throw known
+  throw endpoint
     ? new AirouteError('method_not_allowed', 405, `${req.method} is not allowed on ${path}`)
     : new AirouteError('not_found', 404, `no such endpoint: ${req.method} ${path}`);
+}
+
+function decodePathSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new AirouteError('invalid_request', 400, 'malformed percent-escape in the path');
+  }
 }
 
 function ready(sc: Sidecar): RuntimeConfig {
@@ -79,213 +78,85 @@ function ready(sc: Sidecar): RuntimeConfig {
   return config;
 }
 
-async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, kind: 'openai' | 'anthropic' | 'embeddings'): Promise<void> {
+function decode(endpoint: Endpoint, body: Record<string, unknown>): ProxyRequest {
+  if (endpoint === 'embeddings') return decodeEmbeddingsRequest(body);
+  return CLIENT_CODECS[endpoint].decodeRequest(body);
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, endpoint: Endpoint, path: string): Promise<void> {
   const config = ready(sc);
-  const body = parseJsonObject(await readBody(req, config.maxBodyBytes));
-  const request: ProxyRequest = kind === 'embeddings' ? decodeEmbeddingsRequest(body) : kind === 'openai' ? decodeChatRequest(body) : decodeMessagesRequest(body);
+  const request = decode(endpoint, parseJsonObject(await readBody(req, config.maxBodyBytes)));
   const route = config.routes.get(request.model);
   if (!route) throw modelNotFound(request.model);
-  if (opts.submitAsync && /\brespond-async\b/i.test(String(req.headers.prefer ?? '')) && (await opts.submitAsync({ id, request, config, req, res }))) return;
-  const x = sc.open(id, request, route, config);
+  if (opts.requests && /\brespond-async\b/i.test(header(req, 'prefer') ?? '')) {
+    const callbackUrl = header(req, 'airoute-callback-url');
+    const idempotencyKey = header(req, 'idempotency-key');
+    const accepted = await opts.requests.submit({
+      id,
+      request,
+      config,
+      path,
+      awaitCallback: /^true$/i.test(header(req, 'airoute-await-callback') ?? ''),
+      ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+    });
+    const view = accepted.view;
+    const acceptedId = String(view.id);
+    res.setHeader(REQUEST_ID_HEADER, acceptedId);
+    return sendJson(res, 202, view, {
+      location: requestLocation(acceptedId),
+      'preference-applied': 'respond-async',
+      ...(accepted.replayed ? { 'idempotent-replayed': 'true' } : {}),
+    });
+  }
+  const x = openExchange(sc, id, request, route, config);
   res.on('close', () => {
     if (!res.writableFinished) x.abort(cancelled());
   });
-  await serve(sc, x, res);
+  await deliver(sc, x, new HttpSink(res, request.format));
 }
 
-/** Folds what the client was sent into the request's record and terminal event. */
-export class Tally {
-  usage: Usage | undefined;
-  readonly finish: (FinishReason | null)[] = [];
-  chunks = 0;
-  firstByteAt: number | undefined;
-  backend: string | undefined;
-  model: string | undefined;
-  provider: string | undefined;
-  /** Set when a started stream ended in an error. */
-  error: AirouteError | undefined;
+/** The pipeline's output onto one HTTP response. */
+class HttpSink implements ClientSink {
+  private readonly res: ServerResponse;
+  private readonly format: ClientFormat;
 
-  /** A complete (non-streamed) answer: its text is one delta per choice, so events concatenate to the result. */
-  complete(x: Exchange, answer: JsonAnswer): void {
-    this.firstByteAt = performance.now();
-    if (!answer.result) return;
-    for (const c of answer.result.choices) {
-      this.finish[c.index] = c.finishReason;
-      if (c.text) x.lifecycle.emit('content.delta', { choice: c.index, text: c.text });
-    }
-    this.usage = answer.result.usage;
+  constructor(res: ServerResponse, format: ClientFormat) {
+    this.res = res;
+    this.format = format;
   }
 
-  see(answer: Answer): void {
-    this.backend = answer.target.backend.name;
-    this.model = answer.target.model;
-    this.provider = answer.target.backend.type;
+  get closed(): boolean {
+    return this.res.destroyed;
   }
-}
 
-export function encoderFor(request: ProxyRequest, id: string): StreamEncoder {
-  return request.format === 'anthropic' ? new AnthropicStreamEncoder(id) : new OpenAIStreamEncoder(request.operation === 'chat' && request.includeUsage, id);
-}
-
-function encodeResult(request: ProxyRequest, result: ChatResult, id: string): unknown {
-  return request.format === 'anthropic' ? encodeAnthropicResult(result, id) : encodeOpenAIResult(result, id);
-}
-
-/** The upstream's own bytes, when they already are in the client's format (embeddings are OpenAI-shaped). */
-function passthrough(request: ProxyRequest, answer: JsonAnswer): string | undefined {
-  const format = answer.target.backend.caps.format;
-  return format === (answer.embeddings ? 'openai' : request.format) ? answer.raw : undefined;
-}
-
-/** A complete answer in the client's format, as bytes (the upstream's own when formats match). */
-function resultBody(request: ProxyRequest, answer: JsonAnswer, id: string): string {
-  return passthrough(request, answer) ?? JSON.stringify(answer.embeddings ?? encodeResult(request, answer.result as ChatResult, id));
-}
-
-/** The same, as a value (async results): parsed only when it is the upstream's bytes, never serialised and re-read. */
-function resultValue(request: ProxyRequest, answer: JsonAnswer, id: string): unknown {
-  const raw = passthrough(request, answer);
-  return answer.embeddings ?? (raw !== undefined ? JSON.parse(raw) : encodeResult(request, answer.result as ChatResult, id));
-}
-
-/** Runs an exchange to its end, writing to an HTTP response. */
-async function serve(sc: Sidecar, x: Exchange, res: ServerResponse): Promise<void> {
-  const t0 = performance.now();
-  const tally = new Tally();
-  const format = x.request.format;
-  let answer: Answer;
-  try {
-    answer = await sc.handle(x);
-  } catch (e) {
-    const err = x.signal.aborted ? asAirouteError(x.signal.reason) : asAirouteError(e);
-    sendError(res, err, format, { 'x-airoute-attempts': x.lifecycle.attempt });
-    return end(sc, x, tally, t0, err);
+  fail(err: AirouteError, headers: ResponseHeaders): void {
+    sendError(this.res, err, this.format, headers);
   }
-  tally.see(answer);
-  const headers = {
-    'x-airoute-attempts': String(answer.attempt),
-    'x-airoute-backend': answer.target.backend.name,
-  };
-  if (answer.kind === 'json') {
-    const text = resultBody(x.request, answer, x.id);
-    tally.complete(x, answer);
-    sendJson(res, 200, text, headers);
-    return end(sc, x, tally, t0);
+
+  json(body: string, headers: ResponseHeaders): void {
+    sendJson(this.res, 200, body, headers);
   }
-  await writeStream(x, res, answer, tally, headers);
-  tally.see(answer); // after a resume, the backend that finished the answer
-  return end(sc, x, tally, t0, tally.error);
-}
 
-async function writeStream(x: Exchange, res: ServerResponse, answer: StreamAnswer, tally: Tally, headers: Record<string, string>): Promise<void> {
-  const encoder = encoderFor(x.request, x.id);
-  const sameFormat = answer.target.backend.caps.format === x.request.format;
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...headers });
-  try {
-    for await (const frame of answer.frames) {
-      for (const ev of frame.events) {
-        if (ev.type === 'usage') tally.usage = mergeUsage(tally.usage, ev.usage);
-        else if (ev.type === 'finish') tally.finish[ev.choice] = ev.reason;
-        else if (ev.type === 'start' && ev.usage) tally.usage = mergeUsage(tally.usage, ev.usage);
-      }
-      const out = sameFormat && frame.raw ? encoder.passthrough(frame) : encoder.encode(frame.events);
-      if (!out) continue;
-      tally.chunks++;
-      const first = tally.firstByteAt === undefined;
-      tally.firstByteAt ??= performance.now();
-      if (!res.write(out)) await drained(res);
-      // Node's http layer corks the socket on a write until the next tick, and a burst of frames
-      // decoded from one upstream read is processed within one tick: without this the first
-      // token would wait for the whole burst. Later frames of a burst still leave batched.
-      else if (first) res.socket?.uncork();
-      if (res.destroyed) break;
-    }
-    if (!res.destroyed) res.end(encoder.end());
-  } catch (e) {
-    const err = x.signal.aborted ? asAirouteError(x.signal.reason) : asAirouteError(e);
-    tally.error = err;
-    if (!res.destroyed) res.end(encoder.error(err));
+  open(headers: ResponseHeaders): void {
+    this.res.writeHead(200, headers);
   }
-}
 
-export type Collected = { ok: true; body: unknown; tally: Tally } | { ok: false; err: AirouteError; tally: Tally };
-
-/**
- * Runs an exchange to its end without a client connection (async requests): the answer is
- * folded into one complete result in the endpoint's own non-streamed format. The caller emits
- * the terminal event with `end`, when the request is really over.
- */
-export async function collect(sc: Sidecar, x: Exchange): Promise<Collected> {
-  const tally = new Tally();
-  try {
-    const answer = await sc.handle(x);
-    tally.see(answer);
-    if (answer.kind === 'json') {
-      tally.complete(x, answer);
-      return { ok: true, body: resultValue(x.request, answer, x.id), tally };
-    }
-    const builder = new ResultBuilder();
-    for await (const frame of answer.frames) {
-      tally.firstByteAt ??= performance.now();
-      tally.chunks++;
-      for (const ev of frame.events) {
-        builder.add(ev);
-        if (ev.type === 'finish') tally.finish[ev.choice] = ev.reason;
-      }
-    }
-    const result = builder.build();
-    tally.see(answer);
-    tally.usage = result.usage;
-    if (!result.model) result.model = answer.target.model;
-    return { ok: true, body: encodeResult(x.request, result, x.id), tally };
-  } catch (e) {
-    return { ok: false, err: x.signal.aborted ? asAirouteError(x.signal.reason) : asAirouteError(e), tally };
+  write(chunk: string, first: boolean): Promise<void> | undefined {
+    if (!this.res.write(chunk)) return drained(this.res);
+    // Node's http layer corks the socket on a write until the next tick, and a burst of frames
+    // decoded from one upstream read is processed within one tick: without this the first
+    // token would wait for the whole burst. Later frames of a burst still leave batched.
+    if (first) this.res.socket?.uncork();
+    return undefined;
   }
-}
 
-/** The one terminal event, the cleanup, and the request's record for logs and metrics. */
-export function end(sc: Sidecar, x: Exchange, tally: Tally, t0: number, err?: AirouteError, completedExtra: Record<string, unknown> = {}): void {
-  for (const c of x.cleanup) c();
-  const lc = x.lifecycle;
-  const durationMs = performance.now() - t0;
-  const outcome: RequestRecord['outcome'] = !err
-    ? 'success'
-    : err.code === 'cancelled'
-      ? 'cancelled'
-      : err.code === 'stream_interrupted' || err.code === 'stream_diverged'
-        ? 'interrupted'
-        : 'error';
-  if (!err)
-    lc.emit('request.completed', {
-      backend: tally.backend,
-      model: tally.model,
-      finishReasons: tally.finish,
-      ...(tally.usage ? { usage: tally.usage } : {}),
-      attempts: lc.attempt,
-      durationMs: Math.round(durationMs),
-      ...completedExtra,
-    });
-  else if (outcome === 'cancelled') lc.emit('request.cancelled', { reason: err.message, attempts: lc.attempt });
-  else lc.emit('request.failed', { error: { code: err.code, status: err.status, message: err.message, ...(err.details.extra ?? {}) }, attempts: lc.attempt });
-  sc.finished({
-    id: x.id,
-    operation: x.request.operation,
-    format: x.request.format,
-    route: x.route.model,
-    ...(tally.backend ? { backend: tally.backend } : {}),
-    ...(tally.model ? { model: tally.model } : {}),
-    ...(tally.provider ? { provider: tally.provider } : {}),
-    stream: x.request.stream,
-    outcome,
-    status: err ? err.status : 200,
-    ...(err ? { code: err.code } : {}),
-    attempts: lc.attempt,
-    retries: lc.counts['retry.scheduled'] ?? 0,
-    fallbacks: lc.counts.fallback ?? 0,
-    resumes: lc.counts['stream.resumed'] ?? 0,
-    durationMs,
-    ...(tally.firstByteAt !== undefined ? { ttftMs: tally.firstByteAt - t0 } : {}),
-    outputChunks: tally.chunks,
-    ...(tally.usage ? { usage: tally.usage } : {}),
-  });
+  end(tail: string): void {
+    this.res.end(tail);
+  }
 }

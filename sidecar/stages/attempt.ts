@@ -3,19 +3,18 @@
 // parser, and returns once the first content frame has arrived: until then nothing has reached
 // the client, so every failure up to that point is a clean pre-first-byte failure the outer
 // stages may retry or fall back from.
-import { createParser } from 'eventsource-parser';
 import type { EmbeddingsRequest, Frame } from '../chat/types.ts';
 import type { RuntimeBackend } from '../config/runtime.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
-import type { StreamDecoder, UpstreamRequest } from '../providers/types.ts';
+import type { UpstreamRequest } from '../providers/types.ts';
+import { decodeFrames, readText } from '../upstream/frames.ts';
 import type { UpstreamResponse } from '../upstream/transport.ts';
-import type { Answer, AttemptMode, Exchange, Handler } from './types.ts';
+import type { Handler } from '../pipeline/chain.ts';
+import type { Answer, AttemptMode, TargetExchange } from '../pipeline/exchange.ts';
 
 /** Error bodies and non-streamed answers are read whole; past this they are cut. */
 const MAX_ERROR_BODY = 64 * 1024;
 const MAX_JSON_BODY = 256 * 1024 * 1024;
-/** SSE lines longer than this are a malformed upstream, not something to buffer without end. */
-const MAX_SSE_BUFFER = 8 * 1024 * 1024;
 
 const CONNECT_CODES = new Set([
   'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT',
@@ -27,50 +26,27 @@ function errnoOf(err: unknown): string {
   return String(e?.code ?? e?.cause?.code ?? '');
 }
 
-/** Counts against the backend's circuit: the backend, not the client, is at fault. */
-function countsAgainstBackend(err: AirouteError): boolean {
-  return err.retriable || err.code === 'upstream_no_response';
-}
-
 function hasContent(frame: Frame): boolean {
   for (const ev of frame.events) if (ev.type !== 'start' && ev.type !== 'usage') return true;
   return false;
 }
 
-async function readText(body: AsyncIterable<Uint8Array>, limit: number, onChunk: () => void): Promise<string> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    onChunk();
-    if (size + chunk.length > limit) {
-      parts.push(Buffer.from(chunk.subarray(0, limit - size)));
-      size = limit;
-      break;
-    }
-    parts.push(Buffer.from(chunk));
-    size += chunk.length;
-  }
-  return Buffer.concat(parts, size).toString('utf8');
-}
-
-export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
+export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   const target = x.target;
-  if (!target) throw new Error('attempt stage reached without a target');
   const backend = target.backend;
-  const circuit = x.resilience.for(backend).circuit;
+  const health = x.resilience.attempt(target);
   const n = ++x.lifecycle.attempt;
   const mode: AttemptMode = !x.resume ? 'fresh' : target.resume === 'prefill' && !x.resume.prefillRefused.has(backend.name) ? 'prefill' : 'verify';
   // Providers refuse a prefix that ends in whitespace (Anthropic says so outright); the model
   // regenerates it, and the resume stage drops what the client already has.
-  const sentPrefill = mode === 'prefill' ? x.resume!.delivered.trimEnd() : undefined;
+  const sentPrefill = mode === 'prefill' ? x.resume?.delivered.trimEnd() : undefined;
   const stream = x.request.stream;
   const started = Date.now();
   x.lifecycle.emit('attempt.started', { backend: backend.name, model: target.model, mode });
 
   const fail = (err: AirouteError, phase: NonNullable<AirouteError['details']['phase']>): AirouteError => {
     const e = err.with({ backend: backend.name, phase: err.details.phase ?? phase });
-    if (countsAgainstBackend(e)) circuit.failure();
-    else circuit.neutral();
+    health.failed(e);
     x.lifecycle.emit('attempt.failed', {
       backend: backend.name,
       phase: e.details.phase,
@@ -109,6 +85,7 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
   const tm = x.route.timeouts;
   const noResponse = () =>
     new AirouteError('upstream_no_response', 504, `backend "${backend.name}" sent no response headers within ${tm.firstTokenMs} ms`, {
+      retriable: true,
       fallback: 'retries_exhausted',
       phase: 'headers',
     });
@@ -147,11 +124,12 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
   if (stream) arm(tm.firstTokenMs, noResponse);
   let res: UpstreamResponse;
   try {
-    res = await x.transport(target).send(req, { signal: ac.signal, connectTimeoutMs: tm.connectMs });
+    res = await x.transport(target).send(req, { signal: ac.signal, connectTimeoutMs: tm.connectMs, attempt: n });
   } catch (err) {
     release();
     throw fail(explain(err, 'connect'), 'connect');
   }
+  health.responded();
 
   if (res.status >= 400) {
     let text = '';
@@ -168,7 +146,7 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
     if (mode === 'prefill' && res.status === 400 && err.code === 'invalid_request') {
       // The backend refuses an assistant prefix (some newer models do). Never surface that 400
       // in place of the original failure: restart this backend cleanly in verify mode instead.
-      x.resume!.prefillRefused.add(backend.name);
+      x.resume?.prefillRefused.add(backend.name);
       err = new AirouteError('prefill_rejected', 400, `backend "${backend.name}" refused the assistant prefix: ${err.message}`, {
         retriable: true,
         retryAfterMs: 0,
@@ -188,7 +166,7 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
           ? { kind: 'json', target, attempt: n, raw: text, result: backend.adapter.chatResult(text) }
           : { kind: 'json', target, attempt: n, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
       if (answer.result && !answer.result.model) answer.result.model = target.model;
-      circuit.success();
+      health.answered();
       return answer;
     } catch (err) {
       release();
@@ -214,7 +192,7 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
       buffered.push(next.value);
       if (hasContent(next.value)) break;
     }
-    if (ended && !decoder.finished) throw explain(truncated(backend.name), 'first_token');
+    if (ended && !decoder.finished) throw truncated(backend.name, 'first_token');
   } catch (err) {
     release();
     res.discard();
@@ -224,7 +202,7 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
   // when the stream ends keeps many concurrent long streams from looking like a run of failures
   // (failures count at once; successes would only count minutes later). A later mid-stream
   // failure still counts against it.
-  circuit.success();
+  health.answered();
   arm(tm.idleMs, idle);
 
   async function* rest(): AsyncGenerator<Frame> {
@@ -242,7 +220,7 @@ export const attempt: Handler = async (x: Exchange): Promise<Answer> => {
             throw err;
           }
           if (next.done) {
-            if (!decoder.finished) throw truncated(backend.name);
+            if (!decoder.finished) throw truncated(backend.name, 'stream');
             break;
           }
           // decodeFrames ends the iteration itself once the stream is complete (it may decode
@@ -266,45 +244,10 @@ function embeddingsRequest(backend: RuntimeBackend, req: EmbeddingsRequest, mode
   return backend.adapter.embeddingsRequest(req, backend, model);
 }
 
-function truncated(backend: string): AirouteError {
+function truncated(backend: string, phase: 'first_token' | 'stream'): AirouteError {
   return new AirouteError('upstream_truncated', 502, `backend "${backend}" ended the stream before it finished`, {
     retriable: true,
     fallback: 'retries_exhausted',
-    phase: 'stream',
+    phase,
   });
-}
-
-/** Upstream bytes → SSE events (eventsource-parser) → neutral frames, one decoder per attempt. */
-async function* decodeFrames(body: AsyncIterable<Uint8Array>, decoder: StreamDecoder, onChunk: () => void): AsyncGenerator<Frame> {
-  const text = new TextDecoder();
-  const pending: Frame[] = [];
-  let failure: unknown;
-  const parser = createParser({
-    maxBufferSize: MAX_SSE_BUFFER,
-    onEvent: (ev) => {
-      if (failure !== undefined) return;
-      try {
-        const frame = decoder.decode(ev);
-        if (frame) pending.push(frame);
-      } catch (err) {
-        failure = err;
-      }
-    },
-  });
-  const drain = function* (): Generator<Frame> {
-    for (const f of pending) yield f;
-    pending.length = 0;
-  };
-  for await (const chunk of body) {
-    onChunk();
-    parser.feed(text.decode(chunk, { stream: true }));
-    // Frames decoded before a malformed event still count; the failure surfaces right after them.
-    yield* drain();
-    if (failure !== undefined) throw failure;
-    if (decoder.complete) return;
-  }
-  parser.feed(text.decode());
-  parser.reset({ consume: true });
-  yield* drain();
-  if (failure !== undefined) throw failure;
 }

@@ -1,6 +1,7 @@
 import type { RuntimeTarget } from '../config/runtime.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
-import type { Stage } from './types.ts';
+import type { Stage } from '../pipeline/chain.ts';
+import type { RouteExchange, TargetExchange } from '../pipeline/exchange.ts';
 
 /** Chain order: by priority; among equal priority, a weighted random order (weight 0 goes last). */
 export function orderTargets(targets: readonly RuntimeTarget[], random = Math.random): RuntimeTarget[] {
@@ -30,23 +31,27 @@ export function orderTargets(targets: readonly RuntimeTarget[], random = Math.ra
  * with its own model name. A client error (400, content policy) stops here: another backend would
  * say the same or, worse, answer something else. Acts before the first byte only.
  */
-export const fallback: Stage = (next) => async (x) => {
-  const chain = orderTargets(x.route.targets);
+export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x) => {
+  const order = orderTargets(x.route.targets);
   let last: AirouteError | undefined;
   let incompatible: AirouteError | undefined;
   let prev: RuntimeTarget | undefined;
-  for (const target of chain) {
+  /** Why the previous target was left: its fallback condition, or "incompatible". */
+  let reason = '';
+  /** Which breaker refused the previous target, when it was an open circuit. */
+  let circuit: AirouteError['details']['circuit'];
+  for (const target of order) {
     if (prev)
       x.lifecycle.emit('fallback', {
         from: prev.backend.name,
         to: target.backend.name,
         fromModel: prev.model,
         toModel: target.model,
-        reason: last?.details.fallback ?? last?.code ?? 'incompatible',
+        reason,
+        ...(circuit ? { circuit } : {}),
       });
-    x.target = target;
     try {
-      return await next(x);
+      return await next({ ...x, target });
     } catch (e) {
       const err = asAirouteError(e);
       if (x.signal.aborted) throw err;
@@ -55,12 +60,16 @@ export const fallback: Stage = (next) => async (x) => {
       if (err.details.incompatible) {
         incompatible ??= err;
         prev = target;
+        reason = 'incompatible';
+        circuit = undefined;
         continue;
       }
       const condition = err.details.fallback;
       if (!condition || !x.route.fallbackOn.has(condition)) throw err;
       last = err;
       prev = target;
+      reason = condition;
+      circuit = err.details.circuit;
     }
   }
   throw last ?? incompatible ?? new AirouteError('upstream_error', 502, `route "${x.route.model}" has no backend`);

@@ -1,7 +1,8 @@
 import type { Frame, StreamEvent } from '../chat/types.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
 import { Checkpoint } from './checkpoint.ts';
-import type { AttemptMode, Exchange, Handler, Stage, StreamAnswer } from './types.ts';
+import type { Handler, Stage } from '../pipeline/chain.ts';
+import type { AttemptMode, RouteExchange, StreamAnswer } from '../pipeline/exchange.ts';
 
 /**
  * Filters a continuation so the client gets only what it does not have yet.
@@ -78,26 +79,32 @@ function interrupted(cause: AirouteError, cp: Checkpoint, attempts: number, why:
 
 /**
  * Mid-stream recovery, the one stage that acts after the first byte. It records a checkpoint of
- * every frame it hands on; when the stream fails it runs the rest of the chain again (retry,
- * fallback, circuit) as a continuation in the route's resume strategy, and splices in only what
- * the client does not have. It never joins two different generations silently: verify checks
- * the prefix, prefill continues the same text, anything else ends with an explicit error.
+ * every frame it hands on; when the stream fails it runs `continueWith` (the part of the chain
+ * that picks a target and tries it: fallback, retry, circuit, attempt) again as a continuation in
+ * the route's resume strategy, and passes on only what the client does not have. It never joins
+ * two different generations silently: verify checks the prefix, prefill continues the same text,
+ * anything else ends with an explicit error.
  */
-export const resume: Stage = (next) => async (x) => {
-  const first = await next(x);
-  if (first.kind !== 'stream') return first;
-  const answer: StreamAnswer = { ...first };
-  answer.frames = stitch(first, next, x, answer);
-  return answer;
-};
+export const resume =
+  (continueWith: Handler<RouteExchange>): Stage<RouteExchange> =>
+  (next) =>
+  async (x) => {
+    const first = await next(x);
+    if (first.kind !== 'stream') return first;
+    const answer: StreamAnswer = { ...first };
+    answer.frames = stitch(first, continueWith, x, answer);
+    return answer;
+  };
 
 /** `answer` is the caller's view: after a resume its target and attempt name the backend that continued. */
-async function* stitch(first: StreamAnswer, next: Handler, x: Exchange, answer: StreamAnswer): AsyncGenerator<Frame> {
+async function* stitch(first: StreamAnswer, continueWith: Handler<RouteExchange>, x: RouteExchange, answer: StreamAnswer): AsyncGenerator<Frame> {
   const cp = new Checkpoint();
   const maxResumes = x.route.retry.attempts;
   let current = first;
   let resumes = 0;
   const lc = x.lifecycle;
+  /** Backends that refused an assistant prefix: shared by every continuation of this request. */
+  const prefillRefused = new Set<string>();
   /** Set when a continuation started; announced as stream.resumed once it delivers new content (for verify: once the prefix checked out). */
   let announce: { fromChars: number } | undefined;
   for (;;) {
@@ -110,12 +117,7 @@ async function* stitch(first: StreamAnswer, next: Handler, x: Exchange, answer: 
           lc.emit('stream.resumed', { backend: current.target.backend.name, model: current.target.model, mode: current.mode, fromChars: announce.fromChars });
           announce = undefined;
         }
-        for (const ev of out.events) {
-          cp.record(ev);
-          if (ev.type === 'text') lc.emit('content.delta', { choice: ev.choice, text: ev.text });
-          else if (ev.type === 'tool_start') lc.emit('content.delta', { choice: ev.choice, toolCall: { index: ev.index, id: ev.id, name: ev.name } });
-          else if (ev.type === 'tool_args') lc.emit('content.delta', { choice: ev.choice, toolCall: { index: ev.index, arguments: ev.args } });
-        }
+        for (const ev of out.events) cp.record(ev);
         yield out;
       }
       gate?.end();
@@ -143,9 +145,8 @@ async function* stitch(first: StreamAnswer, next: Handler, x: Exchange, answer: 
                   : undefined;
       if (why !== undefined) throw interrupted(err, cp, lc.attempt, why);
       resumes++;
-      x.resume = { delivered: cp.delivered(), prefillRefused: x.resume?.prefillRefused ?? new Set() };
       try {
-        const r = await next(x);
+        const r = await continueWith({ ...x, resume: { delivered: cp.delivered(), prefillRefused } });
         if (r.kind !== 'stream') throw new AirouteError('upstream_error', 502, 'a continuation came back without a stream');
         current = r;
         answer.target = r.target;

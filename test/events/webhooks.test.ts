@@ -166,7 +166,7 @@ describe('backend in the loop', () => {
     const { id } = (await (await submit({ 'airoute-callback-url': `${receiver.url}/hooks/loop`, 'airoute-await-callback': 'true' })).json()) as { id: string };
     const evs = await events(id); // follows live until the terminal event
     const done = evs.at(-1)!;
-    expect(done.type).toBe('request.completed');
+    if (done.type !== 'request.completed') throw new Error(`expected request.completed, got ${done.type}`);
     expect(done.data.callback).toEqual({ stored: true, docId: 'doc-42' });
     expect(done.ts - started).toBeGreaterThanOrEqual(150);
     const awaiting = JSON.parse(receiver.got[0]!.body) as { type: string; data: { result: { choices: { message: { content: string } }[] } } };
@@ -188,9 +188,9 @@ describe('backend in the loop', () => {
     const { id } = (await (await submit({ 'airoute-callback-url': `${receiver.url}/hooks/silent`, 'airoute-await-callback': 'true' })).json()) as { id: string };
     const evs = await events(id);
     const failed = evs.at(-1)!;
-    expect(failed.type).toBe('request.failed');
+    if (failed.type !== 'request.failed') throw new Error(`expected request.failed, got ${failed.type}`);
     expect(failed.data.error).toMatchObject({ code: 'request_timeout', reason: 'callback_timeout' });
-    expect(String((failed.data.error as { message: string }).message)).toContain('/complete');
+    expect(failed.data.error.message).toContain('/complete');
     expect(Date.now() - started).toBeGreaterThanOrEqual(600);
     expect(evs.some((e) => e.type === 'request.completed')).toBe(false);
   });

@@ -24,7 +24,7 @@ beforeAll(async () => {
   const config = join(dir, 'config.json');
   // 48 tokens at 40/s: a stream of about 1.2 s, long enough to be caught in the middle.
   await writeFile(config, JSON.stringify({ backends: [{ name: 'slow', type: 'demo', demo: { tokens: TOKENS, tokensPerSecond: 40 } }], routes: [{ model: 'chat', backends: [{ backend: 'slow' }] }] }));
-  child = spawn('node_modules/.bin/node', ['sidecar/cli.ts', 'sidecar', '--config', config, '--port', '0', '--admin-port', '0', '--drain-timeout', '20s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child = spawn('node_modules/.bin/node', ['cli/airoute.ts', 'sidecar', '--config', config, '--port', '0', '--admin-port', '0', '--drain-timeout', '20s'], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => (stdout += d.toString()));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the sidecar did not start: ${stdout}`)), 20_000);

@@ -141,7 +141,7 @@ describe('Dockerfile', () => {
     expect(prune).toMatch(/test ! -e node_modules\/@kubernetes\/client-node/);
     expect(pkg.dependencies['@kubernetes/client-node']).toBeDefined();
     const dist = copies(stage('sidecar')).filter((c) => c.sources.some((x) => x.includes('/dist')));
-    expect(dist.map((c) => c.sources[0]).sort()).toEqual(['/src/dist/api', '/src/dist/client', '/src/dist/sidecar']);
+    expect(dist.map((c) => c.sources[0]).sort()).toEqual(['/src/dist/api', '/src/dist/cli', '/src/dist/client', '/src/dist/sidecar']);
   });
 
   test('.dockerignore lets in exactly what the Dockerfile copies from the context, and keeps out host builds, tools and tests', () => {
@@ -167,8 +167,8 @@ describe('Dockerfile', () => {
       expect(existsSync(join(ROOT, src)), `${src} is not in the repository`).toBe(true);
       expect(included(src), `${src} is excluded by .dockerignore`).toBe(true);
     }
-    expect(included('sidecar/cli.ts')).toBe(true);
-    for (const out of ['node_modules/x/index.js', 'dist/sidecar/cli.js', '.git/HEAD', '.tools/helm', 'test/e2e/x.ts', 'sidecar/server/admin.test.ts', 'charts/airoute/Chart.yaml', 'bench/run.ts'])
+    expect(included('cli/airoute.ts')).toBe(true);
+    for (const out of ['node_modules/x/index.js', 'dist/cli/airoute.js', '.git/HEAD', '.tools/helm', 'test/e2e/x.ts', 'sidecar/server/admin.test.ts', 'charts/airoute/Chart.yaml', 'bench/run.ts'])
       expect(included(out), `${out} should stay out of the build context`).toBe(false);
   });
 
@@ -176,8 +176,8 @@ describe('Dockerfile', () => {
     const build = JSON.parse(readFileSync(`${ROOT}tsconfig.build.json`, 'utf8')) as { compilerOptions: { rootDir: string; outDir: string } };
     expect(build.compilerOptions).toMatchObject({ rootDir: '.', outDir: 'dist' });
     const bin = readFileSync(`${ROOT}${pkg.bin.airoute}`, 'utf8');
-    expect(bin).toContain("import '../dist/sidecar/cli.js';");
-    expect(existsSync(`${ROOT}sidecar/cli.ts`)).toBe(true);
+    expect(bin).toContain("import '../dist/cli/airoute.js';");
+    expect(existsSync(`${ROOT}cli/airoute.ts`)).toBe(true);
   });
 });
 
@@ -225,21 +225,21 @@ function graph(entry: string, followDynamic: boolean): Graph {
 }
 
 describe('what each image needs at run time', () => {
-  test('`airoute sidecar` loads only api/, sidecar/, client/ and production dependencies other than @kubernetes/client-node', () => {
-    const g = graph('sidecar/cli.ts', false);
+  test('`airoute sidecar` loads only cli/, api/, sidecar/, client/ and production dependencies other than @kubernetes/client-node', () => {
+    const g = graph('cli/airoute.ts', false);
     expect(g.files.size).toBeGreaterThan(20);
-    for (const f of g.files) expect(f, f).toMatch(/^(api|sidecar|client)\//);
+    for (const f of g.files) expect(f, f).toMatch(/^(cli|api|sidecar|client)\//);
     expect(g.packages.has('@kubernetes/client-node')).toBe(false);
     const sidecarDeps = Object.keys(pkg.dependencies).filter((d) => d !== '@kubernetes/client-node');
     for (const p of g.packages) expect(sidecarDeps, `${p} is not a production dependency`).toContain(p);
     // The one way out is the `operator` command, which the sidecar image does not carry.
-    expect(g.dynamic.filter((d) => !/→ (api|sidecar|client)\//.test(d))).toEqual(['sidecar/cli.ts → operator/main.ts']);
+    expect(g.dynamic.filter((d) => !/→ (api|sidecar|client)\//.test(d))).toEqual(['cli/airoute.ts → operator/main.ts']);
   });
 
   test('`airoute operator` loads only code the operator image has and production dependencies', () => {
-    const g = graph('sidecar/cli.ts', true);
+    const g = graph('cli/airoute.ts', true);
     expect(g.files.has('operator/main.ts')).toBe(true);
-    for (const f of g.files) expect(f, f).toMatch(/^(api|sidecar|client|operator)\//);
+    for (const f of g.files) expect(f, f).toMatch(/^(cli|api|sidecar|client|operator)\//);
     for (const p of g.packages) expect(Object.keys(pkg.dependencies), `${p} is not a production dependency`).toContain(p);
     expect(g.packages.has('@kubernetes/client-node')).toBe(true);
   });

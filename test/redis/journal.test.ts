@@ -4,8 +4,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { JournalGone, JournalUnknown, type Retention } from '../../sidecar/events/journal.ts';
-import { RedisJournal, type RedisJournalOptions } from '../../sidecar/events/redis-journal.ts';
-import type { EventType, LifecycleEvent } from '../../sidecar/events/types.ts';
+import { RedisJournal, type RedisJournalOptions } from '../../sidecar/events/redis/journal.ts';
+import type { LifecycleEvent, LifecycleEventType } from '../../sidecar/events/types.ts';
 import { RedisServer, hasRedis, storedEvents, until } from './support.ts';
 
 const retention: Retention = { maxRequests: 1000, maxEventsPerRequest: 1000, maxBytes: 1 << 30, ttlMs: 60_000 };
@@ -19,14 +19,15 @@ function journal(opts: Partial<RedisJournalOptions> = {}): RedisJournal {
   return j;
 }
 
-const ev = (id: string, seq: number, type: EventType = 'content.delta'): LifecycleEvent => ({
+const ev = (id: string, seq: number, type: LifecycleEventType = 'content.delta'): LifecycleEvent =>
+  ({
   requestId: id,
   seq,
   ts: Date.now(),
   attempt: 1,
   type,
   data: type === 'content.delta' ? { choice: 0, text: `t${seq}` } : {},
-});
+  }) as LifecycleEvent;
 
 function feed(j: RedisJournal, id: string, from: number, to: number, terminalAt?: number): void {
   for (let s = from; s <= to; s++) j.append(ev(id, s, s === 1 ? 'request.accepted' : s === terminalAt ? 'request.completed' : 'content.delta'));

@@ -6,7 +6,7 @@
 // 410 for what is gone, never a duplicate or a renumbered event.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { LifecycleEvent } from '../../sidecar/events/types.ts';
-import type { RedisJournal } from '../../sidecar/events/redis-journal.ts';
+import type { RedisJournal } from '../../sidecar/events/redis/journal.ts';
 import { MockProvider } from '../support/mock-provider.ts';
 import { testSidecar, type TestSidecar } from '../support/sidecar.ts';
 import { RedisServer, hasRedis, readSse, sleep, storedEvents, until, wellFormed } from './support.ts';

@@ -196,7 +196,7 @@ export interface ChildSidecar {
 export async function spawnSidecar(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<ChildSidecar> {
   const port = await freePort();
   const adminPort = await freePort();
-  const child: ChildProcess = spawn(NODE, ['sidecar/cli.ts', 'sidecar', '--config', configFile, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'info'], {
+  const child: ChildProcess = spawn(NODE, ['cli/airoute.ts', 'sidecar', '--config', configFile, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'info'], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,31 @@
+// A complete answer in the client's format: the upstream's own bytes when it already speaks it,
+// otherwise encoded from the neutral result by the client format's codec.
+import type { ChatResult, ProxyRequest } from '../chat/types.ts';
+import { CLIENT_CODECS } from '../wire/clients.ts';
+import type { StreamEncoder } from '../wire/types.ts';
+import type { JsonAnswer } from './exchange.ts';
+
+export function encoderFor(request: ProxyRequest, id: string): StreamEncoder {
+  return CLIENT_CODECS[request.format].streamEncoder(request, id);
+}
+
+export function encodeResult(request: ProxyRequest, result: ChatResult, id: string): unknown {
+  return CLIENT_CODECS[request.format].encodeResult(result, id);
+}
+
+/** The upstream's own bytes, when they already are in the client's format (embeddings are OpenAI-shaped). */
+function passthrough(request: ProxyRequest, answer: JsonAnswer): string | undefined {
+  const format = answer.target.backend.caps.format;
+  return format === (answer.embeddings ? 'openai' : request.format) ? answer.raw : undefined;
+}
+
+/** As bytes, for a client connection. */
+export function resultBody(request: ProxyRequest, answer: JsonAnswer, id: string): string {
+  return passthrough(request, answer) ?? JSON.stringify(answer.embeddings ?? encodeResult(request, answer.result as ChatResult, id));
+}
+
+/** As a value (async results): parsed only when it is the upstream's bytes, never serialised and re-read. */
+export function resultValue(request: ProxyRequest, answer: JsonAnswer, id: string): unknown {
+  const raw = passthrough(request, answer);
+  return answer.embeddings ?? (raw !== undefined ? JSON.parse(raw) : encodeResult(request, answer.result as ChatResult, id));
+}

@@ -1,0 +1,81 @@
+// Runs an exchange to its one terminal event for a client connection. The pipeline decides what
+// goes out and when (tally, events, the terminal event); the sink, implemented by the HTTP server,
+// only moves bytes.
+import { performance } from 'node:perf_hooks';
+import { asAirouteError, type AirouteError } from '../errors.ts';
+import { cancelled, type Sidecar } from '../sidecar.ts';
+import { encoderFor, resultBody } from './answer-body.ts';
+import type { Answer, RouteExchange, StreamAnswer } from './exchange.ts';
+import { finish } from './finish.ts';
+import { handle } from './pipeline.ts';
+import { Tally } from './tally.ts';
+
+export type ResponseHeaders = Record<string, string>;
+
+export interface ClientSink {
+  /** Nothing was sent yet and the request failed: the error in the client's shape, with its status. */
+  fail(err: AirouteError, headers: ResponseHeaders): void;
+  /** A complete answer, already in the client's format. */
+  json(body: string, headers: ResponseHeaders): void;
+  /** A stream starts. */
+  open(headers: ResponseHeaders): void;
+  /** Sends a chunk; the promise (if any) resolves when the client can take more. `first` marks the first chunk, which must not wait in a buffer. */
+  write(chunk: string, first: boolean): Promise<void> | undefined;
+  /** The stream's last bytes (a terminator, or an in-stream error). */
+  end(tail: string): void;
+  /** The client is gone. */
+  readonly closed: boolean;
+}
+
+/** The reason an exchange ended early wins over the error it caused downstream. */
+export function failureOf(x: RouteExchange, e: unknown): AirouteError {
+  return x.signal.aborted ? asAirouteError(x.signal.reason) : asAirouteError(e);
+}
+
+export async function deliver(sc: Sidecar, x: RouteExchange, sink: ClientSink): Promise<void> {
+  const t0 = performance.now();
+  const tally = new Tally(x.lifecycle);
+  let answer: Answer;
+  try {
+    answer = await handle(x);
+  } catch (e) {
+    const err = failureOf(x, e);
+    sink.fail(err, { 'x-airoute-attempts': String(x.lifecycle.attempt) });
+    return finish(sc, x, tally, t0, err);
+  }
+  tally.see(answer);
+  const headers = { 'x-airoute-attempts': String(answer.attempt), 'x-airoute-backend': answer.target.backend.name };
+  if (answer.kind === 'json') {
+    const body = resultBody(x.request, answer, x.id);
+    tally.complete(answer);
+    sink.json(body, headers);
+    return finish(sc, x, tally, t0);
+  }
+  await stream(x, sink, answer, tally, headers);
+  tally.see(answer); // after a resume, the backend that finished the answer
+  finish(sc, x, tally, t0, tally.error);
+}
+
+async function stream(x: RouteExchange, sink: ClientSink, answer: StreamAnswer, tally: Tally, headers: ResponseHeaders): Promise<void> {
+  const encoder = encoderFor(x.request, x.id);
+  const sameFormat = answer.target.backend.caps.format === x.request.format;
+  sink.open({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...headers });
+  try {
+    for await (const frame of answer.frames) {
+      tally.frame(frame);
+      const out = sameFormat && frame.raw ? encoder.passthrough(frame) : encoder.encode(frame.events);
+      if (!out) continue;
+      const waiting = sink.write(out, tally.sent());
+      if (waiting) await waiting;
+      if (sink.closed) break;
+    }
+    // The client left (often while we waited on its backpressure): what it got is a prefix, so
+    // the request was cancelled, not completed.
+    if (sink.closed) tally.error = failureOf(x, cancelled());
+    else sink.end(encoder.end());
+  } catch (e) {
+    const err = failureOf(x, e);
+    tally.error = err;
+    if (!sink.closed) sink.end(encoder.error(err));
+  }
+}

@@ -1,0 +1,71 @@
+// What flows down the stage chain. A request starts as a RouteExchange (it knows its route, not yet
+// which backend); `fallback` turns it into a TargetExchange per target it tries. `retry`, `circuit`
+// and `attempt` accept only a TargetExchange, so a chain that reaches them before a target is
+// chosen does not compile (see chain.ts). Stages never mutate an exchange to pass data on: each
+// hands the next one a new object with what it adds.
+import type { ChatResult, Frame, JsonObject, ProxyRequest } from '../chat/types.ts';
+import type { RuntimeRoute, RuntimeTarget } from '../config/runtime.ts';
+import type { Lifecycle } from '../events/lifecycle.ts';
+import type { Resilience } from '../stages/state.ts';
+import type { Transport } from '../upstream/transport.ts';
+
+import type { AttemptMode } from '../../api/v1alpha1/events.ts';
+
+export type { AttemptMode };
+
+/** Set when a started stream failed and the chain below `resume` runs again to continue it. */
+export interface ResumePoint {
+  /** Text of choice 0 the client already has. */
+  readonly delivered: string;
+  /** Backends that refused an assistant prefix during this request: they get verify instead (shared by every continuation). */
+  readonly prefillRefused: Set<string>;
+}
+
+export interface RouteExchange {
+  readonly id: string;
+  readonly request: ProxyRequest;
+  readonly route: RuntimeRoute;
+  readonly lifecycle: Lifecycle;
+  /** Aborted when the client goes away or the total deadline passes; its reason says which. */
+  readonly signal: AbortSignal;
+  /** Ends the exchange (client gone, deadline passed): aborts everything upstream with this reason. */
+  readonly abort: (reason: Error) => void;
+  /** Epoch ms by which the whole request must be done (set by `deadline`). */
+  readonly deadline: number;
+  /** Present only on a continuation after a mid-stream failure (set by `resume`). */
+  readonly resume?: ResumePoint;
+  readonly resilience: Resilience;
+  readonly transport: (target: RuntimeTarget) => Transport;
+  readonly secrets: readonly string[];
+  /** Called once when the request is over, whatever the outcome. */
+  readonly cleanup: (() => void)[];
+}
+
+export interface TargetExchange extends RouteExchange {
+  readonly target: RuntimeTarget;
+}
+
+interface Answered {
+  target: RuntimeTarget;
+  /** The attempt number (1-based, across the whole request) that produced this answer. */
+  attempt: number;
+}
+
+export interface StreamAnswer extends Answered {
+  kind: 'stream';
+  mode: AttemptMode;
+  /** Frames from the first content frame on (earlier structural frames included, in order). */
+  frames: AsyncIterable<Frame>;
+  /** Where prefill was used: the text actually sent as the assistant prefix. */
+  sentPrefill?: string;
+}
+
+export interface JsonAnswer extends Answered {
+  kind: 'json';
+  /** The upstream's body, forwarded as is to a client of the same format. */
+  raw: string;
+  result?: ChatResult;
+  embeddings?: JsonObject;
+}
+
+export type Answer = StreamAnswer | JsonAnswer;

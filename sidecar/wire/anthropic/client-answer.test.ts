@@ -1,0 +1,166 @@
+import { describe, expect, test } from 'vitest';
+import type { Frame, StreamEvent } from '../../chat/types.ts';
+import { AirouteError } from '../../errors.ts';
+import { AnthropicStreamEncoder, encodeAnthropicResult } from './client-answer.ts';
+
+/** A named-event SSE stream as [event, data] pairs; checks that each data's type repeats its event name. */
+function events(sse: string): [string, Record<string, unknown>][] {
+  return sse
+    .split('\n\n')
+    .filter(Boolean)
+    .map((block) => {
+      const m = /^event: (.+)\ndata: (.+)$/s.exec(block);
+      expect(m, block).not.toBeNull();
+      const data = JSON.parse(m![2]!) as Record<string, unknown>;
+      expect(data.type).toBe(m![1]);
+      return [m![1]!, data];
+    });
+}
+
+const named = (event: string, data: Record<string, unknown>) => ({ event, data: JSON.stringify({ type: event, ...data }) });
+
+describe('encodeAnthropicResult', () => {
+  test('text and tool calls → a message; tool arguments become the input object; usage with cache fields', () => {
+    expect(
+      encodeAnthropicResult(
+        {
+          id: 'chatcmpl-1',
+          model: 'gpt-4o',
+          choices: [{ index: 0, text: 'Checking.', toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }], finishReason: 'tool_calls' }],
+          usage: { inputTokens: 14, outputTokens: 30, cacheReadTokens: 96, cacheWriteTokens: 10 },
+        },
+        'req1',
+      ),
+    ).toEqual({
+      id: 'chatcmpl-1',
+      type: 'message',
+      role: 'assistant',
+      model: 'gpt-4o',
+      content: [
+        { type: 'text', text: 'Checking.' },
+        { type: 'tool_use', id: 'call_1', name: 'get_weather', input: { city: 'Paris' } },
+      ],
+      stop_reason: 'tool_use',
+      stop_sequence: null,
+      usage: { input_tokens: 14, output_tokens: 30, cache_read_input_tokens: 96, cache_creation_input_tokens: 10 },
+    });
+  });
+
+  test('stop reasons: a stop sequence, length, content filter and a missing reason; no usage → zeros; no id → msg_<request id>', () => {
+    const result = (finishReason: 'stop' | 'length' | 'content_filter' | null, stopSequence?: string) =>
+      encodeAnthropicResult({ id: '', model: 'm', choices: [{ index: 0, text: 'a', toolCalls: [], finishReason, ...(stopSequence ? { stopSequence } : {}) }] }, 'req1');
+    expect(result('stop', 'END')).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: 'END' });
+    expect(result('length').stop_reason).toBe('max_tokens');
+    expect(result('content_filter').stop_reason).toBe('refusal');
+    expect(result(null)).toMatchObject({ id: 'msg_req1', stop_reason: 'end_turn', usage: { input_tokens: 0, output_tokens: 0 } });
+  });
+});
+
+describe('AnthropicStreamEncoder from neutral events', () => {
+  test('text: message_start, one text block numbered 0, deltas, then stop, message_delta with reason and usage, message_stop', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const out =
+      enc.encode([{ type: 'start', id: 'chatcmpl-1', model: 'gpt-4o' }, { type: 'text', choice: 0, text: 'Hel' }]) +
+      enc.encode([{ type: 'text', choice: 0, text: 'lo' }, { type: 'finish', choice: 0, reason: 'stop' }, { type: 'usage', usage: { inputTokens: 12, outputTokens: 2 } }]) +
+      enc.end();
+    expect(events(out)).toEqual([
+      ['message_start', { type: 'message_start', message: { id: 'chatcmpl-1', type: 'message', role: 'assistant', model: 'gpt-4o', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } } }],
+      ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }],
+      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } }],
+      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'lo' } }],
+      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 12, output_tokens: 2 } }],
+      ['message_stop', { type: 'message_stop' }],
+    ]);
+  });
+
+  test('text then a streamed tool call: the text block closes, the tool_use block is 1, its arguments are input_json_delta', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const out =
+      enc.encode([
+        { type: 'start', id: 'chatcmpl-1', model: 'gpt-4o', usage: { inputTokens: 30, outputTokens: 0 } },
+        { type: 'text', choice: 0, text: 'Let me check.' },
+        { type: 'tool_start', choice: 0, index: 0, id: 'call_1', name: 'get_weather' },
+        { type: 'tool_args', choice: 0, index: 0, args: '{"city"' },
+        { type: 'tool_args', choice: 0, index: 0, args: ':"Paris"}' },
+        { type: 'finish', choice: 0, reason: 'tool_calls' },
+      ]) + enc.end();
+    expect(events(out).map(([name, d]) => [name, d.index ?? null, d.delta ?? d.content_block ?? null])).toEqual([
+      ['message_start', null, null],
+      ['content_block_start', 0, { type: 'text', text: '' }],
+      ['content_block_delta', 0, { type: 'text_delta', text: 'Let me check.' }],
+      ['content_block_stop', 0, null],
+      ['content_block_start', 1, { type: 'tool_use', id: 'call_1', name: 'get_weather', input: {} }],
+      ['content_block_delta', 1, { type: 'input_json_delta', partial_json: '{"city"' }],
+      ['content_block_delta', 1, { type: 'input_json_delta', partial_json: ':"Paris"}' }],
+      ['content_block_stop', 1, null],
+      ['message_delta', null, { stop_reason: 'tool_use', stop_sequence: null }],
+      ['message_stop', null, null],
+    ]);
+    expect(events(out)[0]?.[1]).toMatchObject({ message: { usage: { input_tokens: 30, output_tokens: 0 } } });
+  });
+
+  test('a stream that ends with nothing from upstream still forms a whole message with the fallback id', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    expect(events(enc.end()).map(([name]) => name)).toEqual(['message_start', 'message_delta', 'message_stop']);
+    expect(events(new AnthropicStreamEncoder('req1').end())[0]?.[1]).toMatchObject({ message: { id: 'msg_req1' } });
+  });
+
+  test('error(): an `event: error` in the Anthropic error shape', () => {
+    const err = new AirouteError('stream_interrupted', 502, 'the upstream stream broke and could not be resumed');
+    expect(new AnthropicStreamEncoder('req1').error(err)).toBe(
+      `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'the upstream stream broke and could not be resumed' } })}\n\n`,
+    );
+  });
+
+  test.todo('issue 18: a translated stream announces input usage 0 in message_start (the input count arrives only at the end)');
+  test.todo('issue 18: usage from an OpenAI or Gemini upstream counts cached tokens twice (input_tokens includes cache_read_input_tokens)');
+});
+
+describe('AnthropicStreamEncoder passthrough (same format) and continuation', () => {
+  const start = named('message_start', {
+    message: { id: 'msg_A', type: 'message', role: 'assistant', content: [], model: 'claude-haiku-4-5', stop_reason: null, stop_sequence: null, usage: { input_tokens: 24, output_tokens: 1 } },
+  });
+  const startFrame: Frame = { events: [{ type: 'start', id: 'msg_A', model: 'claude-haiku-4-5', usage: { inputTokens: 24, outputTokens: 1 } }], raw: start };
+  const blockStart = (index: number): Frame => ({ events: [], raw: named('content_block_start', { index, content_block: { type: 'text', text: '' } }), block: { op: 'start', index, kind: 'text' } });
+  const textFrame = (index: number, text: string): Frame => ({ events: [{ type: 'text', choice: 0, text }], raw: named('content_block_delta', { index, delta: { type: 'text_delta', text } }) });
+  const blockStop = (index: number): Frame => ({ events: [], raw: named('content_block_stop', { index }), block: { op: 'stop', index } });
+  const resumed: StreamEvent[] = [{ type: 'start', id: 'chatcmpl-B', model: 'gpt-4o' }, { type: 'text', choice: 0, text: ' three.' }, { type: 'finish', choice: 0, reason: 'stop' }];
+
+  test("the upstream's own event name and data are forwarded as they came", () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    expect(enc.passthrough(startFrame)).toBe(`event: message_start\ndata: ${start.data}\n\n`);
+    expect(enc.passthrough({ events: [], raw: { data: '{"type":"ping"}' } })).toBe('event: message\ndata: {"type":"ping"}\n\n');
+    expect(enc.passthrough({ events: [] })).toBeUndefined();
+  });
+
+  test('after a passed-through message_delta, end() adds only message_stop', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    enc.passthrough(startFrame);
+    enc.passthrough({ events: [{ type: 'finish', choice: 0, reason: 'stop', stopSequence: null }], raw: named('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } }) });
+    expect(enc.end()).toBe('event: message_stop\ndata: {"type":"message_stop"}\n\n');
+  });
+
+  test('continuation inside an open text block: same message, same block index, no second message_start', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    for (const f of [startFrame, blockStart(0), textFrame(0, 'One,'), textFrame(0, ' two,')]) enc.passthrough(f);
+    // the upstream broke mid-block; the continuation comes from another attempt with its own id
+    const out = enc.encode(resumed) + enc.end();
+    expect(events(out)).toEqual([
+      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: ' three.' } }],
+      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 24, output_tokens: 1 } }],
+      ['message_stop', { type: 'message_stop' }],
+    ]);
+  });
+
+  test('continuation after a closed block: the next block takes the next index', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    for (const f of [startFrame, blockStart(0), textFrame(0, 'One, two,'), blockStop(0)]) enc.passthrough(f);
+    const out = events(enc.encode(resumed));
+    expect(out.map(([name, d]) => [name, d.index])).toEqual([
+      ['content_block_start', 1],
+      ['content_block_delta', 1],
+    ]);
+  });
+});

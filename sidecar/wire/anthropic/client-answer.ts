@@ -1,0 +1,172 @@
+// Anthropic Messages, client answer: a neutral result or stream written as the `message` object or
+// the named-event stream an Anthropic client expects, numbering content blocks itself when the
+// upstream did not.
+import type { AirouteError } from '../../errors.ts';
+import type { ChatResult, FinishReason, Frame, JsonObject, StreamEvent, Usage } from '../../chat/types.ts';
+import { parseArguments } from '../../chat/types.ts';
+import type { StreamEncoder } from '../types.ts';
+
+function stopReason(reason: FinishReason | null, stopSequence: string | null | undefined): string {
+  switch (reason) {
+    case 'length':
+      return 'max_tokens';
+    case 'tool_calls':
+      return 'tool_use';
+    case 'content_filter':
+      return 'refusal';
+    default:
+      return stopSequence ? 'stop_sequence' : 'end_turn';
+  }
+}
+
+function anthropicUsage(u: Usage | undefined): JsonObject {
+  const out: JsonObject = { input_tokens: u?.inputTokens ?? 0, output_tokens: u?.outputTokens ?? 0 };
+  if (u?.cacheReadTokens !== undefined) out.cache_read_input_tokens = u.cacheReadTokens;
+  if (u?.cacheWriteTokens !== undefined) out.cache_creation_input_tokens = u.cacheWriteTokens;
+  return out;
+}
+
+export function encodeAnthropicResult(r: ChatResult, fallbackId: string): JsonObject {
+  const c = r.choices[0];
+  const content: JsonObject[] = [];
+  if (c?.text) content.push({ type: 'text', text: c.text });
+  for (const t of c?.toolCalls ?? []) content.push({ type: 'tool_use', id: t.id, name: t.name, input: parseArguments(t.arguments) });
+  return {
+    id: r.id || `msg_${fallbackId}`,
+    type: 'message',
+    role: 'assistant',
+    model: r.model,
+    content,
+    stop_reason: stopReason(c?.finishReason ?? null, c?.stopSequence),
+    stop_sequence: c?.stopSequence ?? null,
+    usage: anthropicUsage(r.usage),
+  };
+}
+
+const sse = (event: string, data: JsonObject) => `event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`;
+
+export class AnthropicStreamEncoder implements StreamEncoder {
+  private id: string;
+  private model = '';
+  private started = false;
+  private open: { index: number; kind: string; tool?: number } | null = null;
+  private nextIndex = 0;
+  private finish: FinishReason | null = null;
+  private stopSequence: string | null = null;
+  private usage: Usage | undefined;
+  private deltaSent = false;
+
+  constructor(fallbackId: string) {
+    this.id = `msg_${fallbackId}`;
+  }
+
+  private observe(frame: Frame): void {
+    for (const ev of frame.events) {
+      if (ev.type === 'start') {
+        if (!this.started && ev.id) this.id = ev.id;
+        this.started = true;
+        this.model = ev.model || this.model;
+        if (ev.usage) this.usage = ev.usage;
+      } else if (ev.type === 'finish') {
+        this.finish = ev.reason;
+        this.stopSequence = ev.stopSequence ?? null;
+      } else if (ev.type === 'usage') this.usage = this.usage ? { ...this.usage, ...nonZero(ev.usage) } : ev.usage;
+    }
+    if (frame.block?.op === 'start') {
+      const tool = frame.events.find((e) => e.type === 'tool_start');
+      this.open = { index: frame.block.index, kind: frame.block.kind ?? 'text', ...(tool?.type === 'tool_start' ? { tool: tool.index } : {}) };
+      this.nextIndex = Math.max(this.nextIndex, frame.block.index + 1);
+    } else if (frame.block?.op === 'stop') this.open = null;
+  }
+
+  passthrough(frame: Frame): string | undefined {
+    if (!frame.raw) return undefined;
+    this.observe(frame);
+    if (frame.raw.event === 'message_delta') this.deltaSent = true;
+    return `event: ${frame.raw.event ?? 'message'}\ndata: ${frame.raw.data}\n\n`;
+  }
+
+  private ensureStarted(): string {
+    if (this.started) return '';
+    this.started = true;
+    return sse('message_start', {
+      message: { id: this.id, type: 'message', role: 'assistant', model: this.model, content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(this.usage) },
+    });
+  }
+
+  private closeBlock(): string {
+    if (!this.open) return '';
+    const out = sse('content_block_stop', { index: this.open.index });
+    this.open = null;
+    return out;
+  }
+
+  private openBlock(kind: string, block: JsonObject, tool?: number): string {
+    const out = this.closeBlock();
+    const index = this.nextIndex++;
+    this.open = { index, kind, ...(tool !== undefined ? { tool } : {}) };
+    return out + sse('content_block_start', { index, content_block: block });
+  }
+
+  encode(events: readonly StreamEvent[]): string {
+    let out = '';
+    for (const ev of events) {
+      switch (ev.type) {
+        case 'start':
+          if (!this.started) {
+            if (ev.id) this.id = ev.id;
+            if (ev.usage) this.usage = ev.usage;
+          }
+          this.model = ev.model || this.model;
+          out += this.ensureStarted();
+          break;
+        case 'usage':
+          this.usage = this.usage ? { ...this.usage, ...nonZero(ev.usage) } : ev.usage;
+          break;
+        case 'text':
+          out += this.ensureStarted();
+          if (this.open?.kind !== 'text') out += this.openBlock('text', { type: 'text', text: '' });
+          out += sse('content_block_delta', { index: this.open!.index, delta: { type: 'text_delta', text: ev.text } });
+          break;
+        case 'tool_start':
+          out += this.ensureStarted();
+          out += this.openBlock('tool_use', { type: 'tool_use', id: ev.id, name: ev.name, input: {} }, ev.index);
+          break;
+        case 'tool_args':
+          if (this.open?.tool === ev.index)
+            out += sse('content_block_delta', { index: this.open.index, delta: { type: 'input_json_delta', partial_json: ev.args } });
+          break;
+        case 'finish':
+          if (ev.choice === 0) {
+            this.finish = ev.reason;
+            this.stopSequence = ev.stopSequence ?? null;
+          }
+          break;
+      }
+    }
+    return out;
+  }
+
+  end(): string {
+    let out = this.ensureStarted() + this.closeBlock();
+    if (!this.deltaSent)
+      out += sse('message_delta', {
+        delta: { stop_reason: stopReason(this.finish, this.stopSequence), stop_sequence: this.stopSequence },
+        usage: anthropicUsage(this.usage),
+      });
+    return out + sse('message_stop', {});
+  }
+
+  error(err: AirouteError): string {
+    return `event: error\ndata: ${JSON.stringify(err.toAnthropic())}\n\n`;
+  }
+}
+
+function nonZero(u: Usage): Partial<Usage> {
+  const out: Partial<Usage> = {};
+  if (u.inputTokens) out.inputTokens = u.inputTokens;
+  if (u.outputTokens) out.outputTokens = u.outputTokens;
+  if (u.cacheReadTokens !== undefined) out.cacheReadTokens = u.cacheReadTokens;
+  if (u.cacheWriteTokens !== undefined) out.cacheWriteTokens = u.cacheWriteTokens;
+  return out;
+}

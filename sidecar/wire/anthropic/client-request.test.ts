@@ -1,0 +1,147 @@
+import { describe, expect, test } from 'vitest';
+import { AirouteError } from '../../errors.ts';
+import { anthropicPrompt, decodeMessagesRequest } from './client-request.ts';
+
+function failure(fn: () => unknown): AirouteError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof AirouteError) return e;
+    throw e;
+  }
+  throw new Error('expected an AirouteError');
+}
+
+const hello = { model: 'claude-haiku-4-5', max_tokens: 1024, messages: [{ role: 'user', content: 'Hello' }] };
+
+describe('decodeMessagesRequest', () => {
+  test('a valid body → an Anthropic chat request that always wants usage and has one choice, keeping the body itself', () => {
+    const body = { ...hello, stream: true };
+    const req = decodeMessagesRequest(body);
+    expect(req).toMatchObject({ operation: 'chat', format: 'anthropic', model: 'claude-haiku-4-5', stream: true, includeUsage: true, choices: 1 });
+    expect(req.body).toBe(body);
+    expect(decodeMessagesRequest({ ...hello }).stream).toBe(false);
+  });
+
+  test("missing or bad fields → 400 in Anthropic's own words and error type", () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ ...hello, model: '' }, 'model: Field required'],
+      [{ model: 'm', max_tokens: 10 }, 'messages: Field required'],
+      [{ ...hello, messages: [] }, 'messages: at least one message is required'],
+      [{ model: 'm', messages: hello.messages }, 'max_tokens: Field required'],
+      [{ ...hello, max_tokens: 0 }, 'max_tokens: Field required'],
+      [{ ...hello, max_tokens: 1.5 }, 'max_tokens: Field required'],
+      [{ ...hello, stream: 'true' }, 'stream: Input should be a valid boolean'],
+    ];
+    for (const [body, message] of cases) {
+      const err = failure(() => decodeMessagesRequest(body));
+      expect([err.code, err.status, err.message]).toEqual(['invalid_request', 400, message]);
+      expect(err.toAnthropic()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message } });
+    }
+  });
+
+  test('the prompt is decoded only when asked, and once', () => {
+    const req = decodeMessagesRequest({ ...hello, messages: [{ role: 'system', content: 'x' }] });
+    expect(() => req.prompt()).toThrow('messages.0.role: must be "user" or "assistant"');
+    const ok = decodeMessagesRequest({ ...hello });
+    expect(ok.prompt()).toBe(ok.prompt());
+  });
+});
+
+describe('anthropicPrompt', () => {
+  test('text, images, tool use and tool results become neutral parts; thinking blocks are dropped', () => {
+    const prompt = anthropicPrompt({
+      model: 'm',
+      max_tokens: 512,
+      system: [{ type: 'text', text: 'Be brief.' }, { type: 'text', text: ' Use metric units.' }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this, and the weather?' },
+            { type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: '/9j/4AAQ' } },
+            { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'thinking', thinking: 'The user wants...', signature: 'EqQBCgIYAh' },
+            { type: 'text', text: 'Let me check.' },
+            { type: 'tool_use', id: 'toolu_01A', name: 'get_weather', input: { city: 'Paris' } },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'toolu_01A', content: [{ type: 'text', text: '18C' }] },
+            { type: 'tool_result', tool_use_id: 'toolu_01B', content: 'no such city', is_error: true },
+          ],
+        },
+      ],
+    });
+    expect(prompt.system).toBe('Be brief. Use metric units.');
+    expect(prompt.maxTokens).toBe(512);
+    expect(prompt.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is this, and the weather?' },
+          { type: 'image', mediaType: 'image/jpeg', data: '/9j/4AAQ' },
+          { type: 'image', url: 'https://example.com/cat.jpg' },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Let me check.' },
+          { type: 'tool_call', id: 'toolu_01A', name: 'get_weather', arguments: '{"city":"Paris"}' },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', toolCallId: 'toolu_01A', content: '18C' },
+          { type: 'tool_result', toolCallId: 'toolu_01B', content: 'no such city', isError: true },
+        ],
+      },
+    ]);
+  });
+
+  test('sampling, stop sequences, custom tools and tool_choice map to neutral fields', () => {
+    const prompt = anthropicPrompt({
+      ...hello,
+      temperature: 0.3,
+      top_p: 0.8,
+      stop_sequences: ['\n\nHuman:'],
+      tools: [{ name: 'get_weather', description: 'Weather now', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }, { type: 'custom', name: 'noop' }],
+      tool_choice: { type: 'any' },
+    });
+    expect(prompt).toMatchObject({
+      temperature: 0.3,
+      topP: 0.8,
+      stop: ['\n\nHuman:'],
+      tools: [
+        { name: 'get_weather', description: 'Weather now', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+        { name: 'noop', parameters: { type: 'object', properties: {} } },
+      ],
+      toolChoice: { type: 'required' },
+    });
+    expect(anthropicPrompt({ ...hello, tool_choice: { type: 'tool', name: 'get_weather' } }).toolChoice).toEqual({ type: 'tool', name: 'get_weather' });
+    expect(anthropicPrompt({ ...hello, tool_choice: { type: 'none' } }).toolChoice).toEqual({ type: 'none' });
+  });
+
+  test('parameters with no neutral meaning are listed as untranslatable; null ones are ignored', () => {
+    expect(anthropicPrompt({ ...hello, top_k: 5, thinking: { type: 'enabled', budget_tokens: 2048 }, service_tier: null }).untranslatable).toEqual(['top_k', 'thinking']);
+  });
+
+  test("blocks and tools another format cannot express are refused with their place named in Anthropic's dotted style", () => {
+    expect(() => anthropicPrompt({ ...hello, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', data: 'x' } }] }] })).toThrow(
+      'messages.0.content.0: block type "document" cannot be translated for this backend',
+    );
+    expect(() => anthropicPrompt({ ...hello, messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'file', file_id: 'f' } }] }] })).toThrow(
+      'messages.0.content.0.source: cannot be translated for this backend',
+    );
+    expect(() => anthropicPrompt({ ...hello, tools: [{ type: 'web_search_20250305', name: 'web_search' }] })).toThrow('tools.0: only custom tools can be translated for this backend');
+  });
+});

@@ -1,0 +1,149 @@
+import { describe, expect, test } from 'vitest';
+import { AirouteError } from '../../errors.ts';
+import type { SseEvent } from '../types.ts';
+import { AnthropicStreamDecoder, parseAnthropicResult } from './upstream-answer.ts';
+
+// Named SSE events with a `type` inside the data, as the Messages streaming docs show them.
+const ev = (event: string, data: Record<string, unknown>): SseEvent => ({ event, data: JSON.stringify({ type: event, ...data }) });
+const messageStart = ev('message_start', {
+  message: {
+    id: 'msg_01XFDUDYJgAACzvnptvVoYEL',
+    type: 'message',
+    role: 'assistant',
+    content: [],
+    model: 'claude-haiku-4-5-20251001',
+    stop_reason: null,
+    stop_sequence: null,
+    usage: { input_tokens: 24, cache_creation_input_tokens: 0, cache_read_input_tokens: 96, output_tokens: 1 },
+  },
+});
+
+function thrown(fn: () => unknown): AirouteError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof AirouteError) return e;
+    throw e;
+  }
+  throw new Error('expected an AirouteError');
+}
+
+describe('AnthropicStreamDecoder', () => {
+  test('a text answer, event by event: start with input usage, block bookkeeping, text deltas, stop reason and output usage', () => {
+    const d = new AnthropicStreamDecoder();
+    expect(d.decode(messageStart)).toEqual({
+      events: [{ type: 'start', id: 'msg_01XFDUDYJgAACzvnptvVoYEL', model: 'claude-haiku-4-5-20251001', usage: { inputTokens: 24, outputTokens: 1, cacheReadTokens: 96, cacheWriteTokens: 0 } }],
+      raw: messageStart,
+    });
+    expect(d.decode(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }))).toMatchObject({ events: [], block: { op: 'start', index: 0, kind: 'text' } });
+    const ping = ev('ping', {});
+    expect(d.decode(ping)).toEqual({ events: [], raw: ping }); // forwarded to a same-format client, meaning nothing here
+    expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hello' } }))?.events).toEqual([{ type: 'text', choice: 0, text: 'Hello' }]);
+    expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: '!' } }))?.events).toEqual([{ type: 'text', choice: 0, text: '!' }]);
+    expect(d.decode(ev('content_block_stop', { index: 0 }))).toMatchObject({ events: [], block: { op: 'stop', index: 0 } });
+    expect([d.finished, d.complete]).toEqual([false, false]);
+    expect(d.decode(ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 15 } }))?.events).toEqual([
+      { type: 'finish', choice: 0, reason: 'stop', stopSequence: null },
+      { type: 'usage', usage: { inputTokens: 0, outputTokens: 15 } },
+    ]);
+    expect([d.finished, d.complete]).toEqual([true, true]);
+    expect(d.decode(ev('message_stop', {}))).toBeNull();
+  });
+
+  test('tool use: each tool_use block gets the next tool index; input_json_delta pieces go to the tool of their block', () => {
+    const d = new AnthropicStreamDecoder();
+    d.decode(messageStart);
+    d.decode(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    d.decode(ev('content_block_stop', { index: 0 }));
+    const open = d.decode(ev('content_block_start', { index: 1, content_block: { type: 'tool_use', id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather', input: {} } }));
+    expect(open).toMatchObject({ events: [{ type: 'tool_start', choice: 0, index: 0, id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather' }], block: { op: 'start', index: 1, kind: 'tool_use' } });
+    expect(d.decode(ev('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '' } }))?.events).toEqual([]);
+    expect(d.decode(ev('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '{"location": "San Fra' } }))?.events).toEqual([
+      { type: 'tool_args', choice: 0, index: 0, args: '{"location": "San Fra' },
+    ]);
+    expect(d.decode(ev('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: 'ncisco, CA"}' } }))?.events).toEqual([{ type: 'tool_args', choice: 0, index: 0, args: 'ncisco, CA"}' }]);
+    d.decode(ev('content_block_stop', { index: 1 }));
+    expect(d.decode(ev('content_block_start', { index: 2, content_block: { type: 'tool_use', id: 'toolu_2', name: 'get_time', input: {} } }))?.events).toEqual([
+      { type: 'tool_start', choice: 0, index: 1, id: 'toolu_2', name: 'get_time' },
+    ]);
+    expect(d.decode(ev('message_delta', { delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 89 } }))?.events[0]).toEqual({ type: 'finish', choice: 0, reason: 'tool_calls', stopSequence: null });
+  });
+
+  test('thinking blocks are tracked as blocks but carry no neutral events', () => {
+    const d = new AnthropicStreamDecoder();
+    expect(d.decode(ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '' } }))).toMatchObject({ events: [], block: { op: 'start', index: 0, kind: 'thinking' } });
+    expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'Let me think' } }))?.events).toEqual([]);
+    expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'EqQBCgIYAh' } }))?.events).toEqual([]);
+  });
+
+  test("stop reasons: a stop sequence is kept; max_tokens and the context window are 'length'; refusal is content_filter", () => {
+    const finish = (stop_reason: string, stop_sequence: string | null = null) => new AnthropicStreamDecoder().decode(ev('message_delta', { delta: { stop_reason, stop_sequence }, usage: { output_tokens: 1 } }))?.events[0];
+    expect(finish('stop_sequence', '\n\nHuman:')).toEqual({ type: 'finish', choice: 0, reason: 'stop', stopSequence: '\n\nHuman:' });
+    expect(['max_tokens', 'model_context_window_exceeded', 'refusal', 'pause_turn', 'something_new'].map((r) => (finish(r) as { reason: string }).reason)).toEqual([
+      'length',
+      'length',
+      'content_filter',
+      'stop',
+      'stop',
+    ]);
+  });
+
+  test('the event name comes from the SSE event line, or from the data when a proxy dropped the line', () => {
+    const d = new AnthropicStreamDecoder();
+    d.decode({ data: JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }) });
+    expect(d.decode({ data: JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'x' } }) })?.events).toEqual([{ type: 'text', choice: 0, text: 'x' }]);
+  });
+
+  test('an error event mid-stream (overloaded) throws a retriable upstream_overloaded 529', () => {
+    const d = new AnthropicStreamDecoder();
+    d.decode(messageStart);
+    const err = thrown(() => d.decode(ev('error', { error: { type: 'overloaded_error', message: 'Overloaded' } })));
+    expect([err.code, err.status, err.retriable, err.details.providerType]).toEqual(['upstream_overloaded', 529, true, 'overloaded_error']);
+  });
+
+  test('malformed input: data that is not a JSON object, or a tool delta for a block that never started', () => {
+    const d = new AnthropicStreamDecoder();
+    expect(thrown(() => d.decode({ event: 'content_block_delta', data: '{"type":"content_block_delta","ind' })).message).toBe('upstream sent a malformed stream event');
+    expect(thrown(() => d.decode({ event: 'ping', data: '"ping"' })).code).toBe('upstream_malformed');
+    expect(thrown(() => d.decode(ev('content_block_delta', { index: 3, delta: { type: 'input_json_delta', partial_json: '{}' } }))).message).toBe(
+      'upstream sent a malformed tool delta without its block',
+    );
+  });
+});
+
+describe('parseAnthropicResult', () => {
+  test('a message with thinking, text and tool use → one neutral choice; usage with cache reads and writes', () => {
+    const body = {
+      id: 'msg_01',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-sonnet-4-5',
+      content: [
+        { type: 'thinking', thinking: 'hmm', signature: 'sig' },
+        { type: 'text', text: 'Checking ' },
+        { type: 'text', text: 'now.' },
+        { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
+      ],
+      stop_reason: 'tool_use',
+      stop_sequence: null,
+      usage: { input_tokens: 14, cache_creation_input_tokens: 10, cache_read_input_tokens: 96, output_tokens: 30 },
+    };
+    expect(parseAnthropicResult(JSON.stringify(body))).toEqual({
+      id: 'msg_01',
+      model: 'claude-sonnet-4-5',
+      choices: [{ index: 0, text: 'Checking now.', toolCalls: [{ id: 'toolu_1', name: 'get_weather', arguments: '{"city":"Paris"}' }], finishReason: 'tool_calls', stopSequence: null }],
+      usage: { inputTokens: 14, outputTokens: 30, cacheReadTokens: 96, cacheWriteTokens: 10 },
+    });
+  });
+
+  test('a stop sequence is kept; a missing stop reason is null', () => {
+    const r = parseAnthropicResult(JSON.stringify({ id: 'm', model: 'c', content: [{ type: 'text', text: 'a' }], stop_reason: 'stop_sequence', stop_sequence: 'END' }));
+    expect(r.choices[0]).toMatchObject({ finishReason: 'stop', stopSequence: 'END' });
+    expect(parseAnthropicResult(JSON.stringify({ id: 'm', model: 'c', content: [] })).choices[0]?.finishReason).toBeNull();
+  });
+
+  test('an unparsable body or one without content is upstream_malformed', () => {
+    expect(thrown(() => parseAnthropicResult('upstream connect error')).code).toBe('upstream_malformed');
+    expect(thrown(() => parseAnthropicResult('{"type":"message"}')).message).toBe('upstream sent a malformed response body');
+  });
+});

@@ -1,0 +1,120 @@
+import { describe, expect, test } from 'vitest';
+import type { ChatPrompt, ChatRequest, JsonObject } from '../../chat/types.ts';
+import { AirouteError } from '../../errors.ts';
+import { decodeMessagesRequest } from './client-request.ts';
+import { ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS, anthropicBody } from './upstream-request.ts';
+
+function translated(prompt: ChatPrompt): ChatRequest {
+  return { operation: 'chat', format: 'openai', body: {}, model: 'route', stream: false, includeUsage: false, choices: 1, prompt: () => prompt };
+}
+
+const hello = { model: 'route', max_tokens: 1024, messages: [{ role: 'user', content: 'Count to five' }] };
+
+test('the pinned API version and the default max_tokens', () => {
+  expect(ANTHROPIC_VERSION).toBe('2023-06-01');
+  expect(DEFAULT_MAX_TOKENS).toBe(4096);
+});
+
+describe('same format: the client body, with the model replaced', () => {
+  test('fields the sidecar does not interpret (thinking, top_k, cache_control) pass through; the client object is untouched', () => {
+    const body: JsonObject = {
+      ...hello,
+      system: [{ type: 'text', text: 'Long context', cache_control: { type: 'ephemeral' } }],
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+      top_k: 5,
+    };
+    const out = anthropicBody(decodeMessagesRequest(body), 'claude-sonnet-4-5', { stream: true });
+    expect(out).toEqual({ ...body, model: 'claude-sonnet-4-5', stream: true });
+    expect(body.model).toBe('route');
+    expect('stream' in body).toBe(false);
+  });
+});
+
+describe('prefill', () => {
+  test('no trailing assistant turn → one is added with the delivered text', () => {
+    const out = anthropicBody(decodeMessagesRequest(hello), 'm', { stream: true, prefill: 'One, two,' });
+    expect(out.messages).toEqual([...hello.messages, { role: 'assistant', content: 'One, two,' }]);
+  });
+
+  test("a client's trailing assistant turn is extended: string content, a trailing text block, or a new text block after a non-text one", () => {
+    const withTail = (content: unknown) => anthropicBody(decodeMessagesRequest({ ...hello, messages: [...hello.messages, { role: 'assistant', content }] }), 'm', { stream: true, prefill: ' two,' }).messages;
+    expect(withTail('One,')).toEqual([...hello.messages, { role: 'assistant', content: 'One, two,' }]);
+    expect(withTail([{ type: 'text', text: 'One,' }])).toEqual([...hello.messages, { role: 'assistant', content: [{ type: 'text', text: 'One, two,' }] }]);
+    expect(withTail([{ type: 'thinking', thinking: 't', signature: 's' }])).toEqual([
+      ...hello.messages,
+      { role: 'assistant', content: [{ type: 'thinking', thinking: 't', signature: 's' }, { type: 'text', text: ' two,' }] },
+    ]);
+  });
+
+  test('an empty prefill changes nothing (Anthropic refuses an empty trailing assistant turn)', () => {
+    expect(anthropicBody(decodeMessagesRequest(hello), 'm', { stream: true, prefill: '' }).messages).toEqual(hello.messages);
+  });
+});
+
+describe('another format: built from the neutral prompt', () => {
+  test('messages, images, tool use and results in Anthropic blocks; empty text dropped; max_tokens defaulted', () => {
+    const out = anthropicBody(
+      translated({
+        system: 'Be brief.',
+        untranslatable: [],
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'Weather?' }, { type: 'image', url: 'https://example.com/sky.png' }, { type: 'image', mediaType: 'image/png', data: 'AAAA' }] },
+          { role: 'assistant', content: [{ type: 'text', text: '' }, { type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
+          { role: 'user', content: [{ type: 'tool_result', toolCallId: 'call_1', content: 'unknown city', isError: true }] },
+          { role: 'assistant', content: [{ type: 'text', text: '' }] },
+        ],
+      }),
+      'claude-haiku-4-5',
+      { stream: false },
+    );
+    expect(out).toEqual({
+      model: 'claude-haiku-4-5',
+      max_tokens: 4096,
+      system: 'Be brief.',
+      stream: false,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Weather?' },
+            { type: 'image', source: { type: 'url', url: 'https://example.com/sky.png' } },
+            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } },
+          ],
+        },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'call_1', name: 'get_weather', input: { city: 'Paris' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: 'unknown city', is_error: true }] },
+      ],
+    });
+  });
+
+  test('limits, stop, tools and tool_choice in Anthropic names ("required" is "any")', () => {
+    const out = anthropicBody(
+      translated({
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+        untranslatable: [],
+        maxTokens: 100,
+        temperature: 0.5,
+        topP: 0.9,
+        stop: ['END'],
+        tools: [{ name: 'get_weather', parameters: { type: 'object' } }],
+        toolChoice: { type: 'required' },
+      }),
+      'm',
+      { stream: true },
+    );
+    expect(out).toMatchObject({ max_tokens: 100, temperature: 0.5, top_p: 0.9, stop_sequences: ['END'], tools: [{ name: 'get_weather', input_schema: { type: 'object' } }], tool_choice: { type: 'any' }, stream: true });
+    expect(anthropicBody(translated({ messages: [], untranslatable: [], toolChoice: { type: 'tool', name: 'f' } }), 'm', { stream: false }).tool_choice).toEqual({ type: 'tool', name: 'f' });
+    expect(anthropicBody(translated({ messages: [], untranslatable: [], toolChoice: { type: 'auto' } }), 'm', { stream: false }).tool_choice).toEqual({ type: 'auto' });
+  });
+
+  test('response_format and other untranslatable parameters are refused as unsupported_parameter', () => {
+    let err: unknown;
+    try {
+      anthropicBody(translated({ messages: [], untranslatable: ['logprobs'], responseFormat: { type: 'json_object' } }), 'm', { stream: false });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AirouteError);
+    expect((err as AirouteError).message).toBe('unsupported parameter(s), with no equivalent in the Anthropic format: logprobs, response_format');
+  });
+});

@@ -1,0 +1,27 @@
+// The client formats the sidecar serves, by name. The data path looks a codec up here and never
+// branches on a format: a new client API is a folder with its client-request and client-answer
+// files plus one entry below, which the compiler demands as soon as ClientFormat names it.
+import type { ClientFormat } from '../chat/types.ts';
+import { AnthropicStreamEncoder, encodeAnthropicResult } from './anthropic/client-answer.ts';
+import { decodeMessagesRequest } from './anthropic/client-request.ts';
+import { OpenAIStreamEncoder, encodeOpenAIResult } from './openai/client-answer.ts';
+import { decodeChatRequest } from './openai/client-request.ts';
+import type { ClientCodec } from './types.ts';
+
+export const CLIENT_CODECS: Readonly<Record<ClientFormat, ClientCodec>> = {
+  openai: {
+    path: '/v1/chat/completions',
+    decodeRequest: decodeChatRequest,
+    encodeResult: encodeOpenAIResult,
+    // Embeddings are OpenAI-shaped too but never stream; only a chat client can ask for usage.
+    streamEncoder: (request, fallbackId) => new OpenAIStreamEncoder(request.operation === 'chat' && request.includeUsage, fallbackId),
+    errorBody: (err) => err.toOpenAI(),
+  },
+  anthropic: {
+    path: '/v1/messages',
+    decodeRequest: decodeMessagesRequest,
+    encodeResult: encodeAnthropicResult,
+    streamEncoder: (_request, fallbackId) => new AnthropicStreamEncoder(fallbackId),
+    errorBody: (err) => err.toAnthropic(),
+  },
+};

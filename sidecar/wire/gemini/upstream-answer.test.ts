@@ -1,0 +1,164 @@
+import { describe, expect, test } from 'vitest';
+import { AirouteError } from '../../errors.ts';
+import type { SseEvent } from '../types.ts';
+import { GeminiStreamDecoder, parseGeminiResult } from './upstream-answer.ts';
+
+// `streamGenerateContent?alt=sse` sends `data: <GenerateContentResponse>` events and no terminator.
+const sse = (body: Record<string, unknown>): SseEvent => ({ data: JSON.stringify(body) });
+const meta = { modelVersion: 'gemini-2.5-flash', responseId: 'mG5aaL2oJ-2SqtsPzNmWkQ0' };
+const cand = (parts: unknown[], extra: Record<string, unknown> = {}) => ({ content: { parts, role: 'model' }, index: 0, ...extra });
+
+function thrown(fn: () => unknown): AirouteError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof AirouteError) return e;
+    throw e;
+  }
+  throw new Error('expected an AirouteError');
+}
+
+describe('GeminiStreamDecoder', () => {
+  test('text: start from responseId and modelVersion, text per chunk, cumulative usage on each chunk, no raw (never passed through)', () => {
+    const d = new GeminiStreamDecoder(1, 'gemini-route-model');
+    const f1 = d.decode(sse({ candidates: [cand([{ text: 'The capital' }])], usageMetadata: { promptTokenCount: 8, candidatesTokenCount: 2, totalTokenCount: 10 }, ...meta }));
+    expect(f1).toEqual({
+      events: [
+        { type: 'start', id: 'mG5aaL2oJ-2SqtsPzNmWkQ0', model: 'gemini-2.5-flash' },
+        { type: 'text', choice: 0, text: 'The capital' },
+        { type: 'usage', usage: { inputTokens: 8, outputTokens: 2 } },
+      ],
+    });
+    expect([d.finished, d.complete]).toEqual([false, false]);
+    const f2 = d.decode(
+      sse({
+        candidates: [cand([{ text: ' is Paris.' }], { finishReason: 'STOP' })],
+        usageMetadata: { promptTokenCount: 120, candidatesTokenCount: 6, thoughtsTokenCount: 20, cachedContentTokenCount: 96, totalTokenCount: 146 },
+        ...meta,
+      }),
+    );
+    expect(f2?.events).toEqual([
+      { type: 'text', choice: 0, text: ' is Paris.' },
+      { type: 'finish', choice: 0, reason: 'stop' },
+      // thinking tokens are billed as output
+      { type: 'usage', usage: { inputTokens: 120, outputTokens: 26, cacheReadTokens: 96 } },
+    ]);
+    expect([d.finished, d.complete]).toEqual([true, true]);
+  });
+
+  test('a finish reason without usage in the same chunk leaves the stream finished but not complete', () => {
+    const d = new GeminiStreamDecoder(1, 'm');
+    d.decode(sse({ candidates: [cand([{ text: 'a' }], { finishReason: 'STOP' })], ...meta }));
+    expect([d.finished, d.complete]).toEqual([true, false]);
+  });
+
+  test('thought summaries are skipped; the model falls back to the route model without modelVersion', () => {
+    const d = new GeminiStreamDecoder(1, 'gemini-route-model');
+    expect(d.decode(sse({ candidates: [cand([{ text: 'thinking about it', thought: true }, { text: 'Answer' }])] }))?.events).toEqual([
+      { type: 'start', id: '', model: 'gemini-route-model' },
+      { type: 'text', choice: 0, text: 'Answer' },
+    ]);
+  });
+
+  test('function calls arrive whole: a tool start and its full arguments; STOP after a call is a tool_calls finish', () => {
+    const d = new GeminiStreamDecoder(1, 'm');
+    const f = d.decode(
+      sse({
+        candidates: [cand([{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }, { functionCall: { id: 'fc_2', name: 'get_time', args: {} } }], { finishReason: 'STOP' })],
+        usageMetadata: { promptTokenCount: 30, candidatesTokenCount: 10 },
+        ...meta,
+      }),
+    );
+    expect(f?.events.slice(1)).toEqual([
+      { type: 'tool_start', choice: 0, index: 0, id: 'call_0_0', name: 'get_weather' },
+      { type: 'tool_args', choice: 0, index: 0, args: '{"city":"Paris"}' },
+      { type: 'tool_start', choice: 0, index: 1, id: 'fc_2', name: 'get_time' },
+      { type: 'tool_args', choice: 0, index: 1, args: '{}' },
+      { type: 'finish', choice: 0, reason: 'tool_calls' },
+      { type: 'usage', usage: { inputTokens: 30, outputTokens: 10 } },
+    ]);
+  });
+
+  test('finish reasons: MAX_TOKENS is length, SAFETY and other filters are content_filter; a repeated reason is reported once', () => {
+    const finish = (finishReason: string) => new GeminiStreamDecoder(1, 'm').decode(sse({ candidates: [cand([], { finishReason })] }))?.events.find((e) => e.type === 'finish');
+    expect(['MAX_TOKENS', 'SAFETY', 'RECITATION', 'PROHIBITED_CONTENT', 'OTHER'].map((r) => (finish(r) as { reason: string }).reason)).toEqual([
+      'length',
+      'content_filter',
+      'content_filter',
+      'content_filter',
+      'stop',
+    ]);
+    const d = new GeminiStreamDecoder(1, 'm');
+    d.decode(sse({ candidates: [cand([{ text: 'a' }], { finishReason: 'STOP' })] }));
+    expect(d.decode(sse({ candidates: [cand([], { finishReason: 'STOP' })], usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1 } }))?.events).toEqual([
+      { type: 'usage', usage: { inputTokens: 1, outputTokens: 1 } },
+    ]);
+  });
+
+  test('two candidates: finished only when both have a finish reason', () => {
+    const d = new GeminiStreamDecoder(2, 'm');
+    d.decode(sse({ candidates: [cand([{ text: 'a' }], { finishReason: 'STOP' }), { ...cand([{ text: 'b' }]), index: 1 }] }));
+    expect(d.finished).toBe(false);
+    d.decode(sse({ candidates: [{ ...cand([], { finishReason: 'STOP' }), index: 1 }], usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 2 } }));
+    expect([d.finished, d.complete]).toEqual([true, true]);
+  });
+
+  test('an error object mid-stream throws a retriable upstream_error tagged gemini', () => {
+    const d = new GeminiStreamDecoder(1, 'm');
+    const err = thrown(() => d.decode(sse({ error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } })));
+    expect([err.code, err.status, err.message, err.retriable, err.details.providerFormat, err.details.phase]).toEqual([
+      'upstream_error',
+      502,
+      'The model is overloaded. Please try again later.',
+      true,
+      'gemini',
+      'stream',
+    ]);
+  });
+
+  test('a blocked prompt (promptFeedback.blockReason, no candidates) is a content_policy 400, not retried', () => {
+    const err = thrown(() => new GeminiStreamDecoder(1, 'm').decode(sse({ promptFeedback: { blockReason: 'SAFETY' }, usageMetadata: { promptTokenCount: 8 } })));
+    expect([err.code, err.status, err.retriable, err.message]).toEqual(['content_policy', 400, false, 'the prompt was blocked by the provider (SAFETY)']);
+  });
+
+  test('malformed chunks are upstream_malformed', () => {
+    const d = new GeminiStreamDecoder(1, 'm');
+    expect(thrown(() => d.decode({ data: '{"candidates":[{"content":' })).message).toBe('upstream sent a malformed stream chunk');
+    expect(thrown(() => d.decode({ data: 'null' })).code).toBe('upstream_malformed');
+    expect(thrown(() => d.decode(sse({ candidates: ['x'] }))).code).toBe('upstream_malformed');
+  });
+});
+
+describe('parseGeminiResult', () => {
+  test('candidates → choices: text without thoughts, function calls with generated ids, finish reasons; usage with cache', () => {
+    const body = {
+      candidates: [
+        cand([{ text: 'hmm', thought: true }, { text: 'Paris' }, { text: '.' }], { finishReason: 'STOP' }),
+        { ...cand([{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }], { finishReason: 'STOP' }), index: 1 },
+      ],
+      usageMetadata: { promptTokenCount: 120, candidatesTokenCount: 12, cachedContentTokenCount: 96, totalTokenCount: 132 },
+      ...meta,
+    };
+    expect(parseGeminiResult(JSON.stringify(body), 'route-model')).toEqual({
+      id: 'mG5aaL2oJ-2SqtsPzNmWkQ0',
+      model: 'gemini-2.5-flash',
+      choices: [
+        { index: 0, text: 'Paris.', toolCalls: [], finishReason: 'stop' },
+        { index: 1, text: '', toolCalls: [{ id: 'call_1_0', name: 'get_weather', arguments: '{"city":"Paris"}' }], finishReason: 'tool_calls' },
+      ],
+      usage: { inputTokens: 120, outputTokens: 12, cacheReadTokens: 96 },
+    });
+  });
+
+  test('without modelVersion the given model is used; a candidate without finishReason has null', () => {
+    const r = parseGeminiResult(JSON.stringify({ candidates: [cand([{ text: 'a' }])] }), 'route-model');
+    expect(r.model).toBe('route-model');
+    expect(r.choices[0]?.finishReason).toBeNull();
+  });
+
+  test('a blocked prompt is content_policy; an unparsable body is upstream_malformed', () => {
+    expect(thrown(() => parseGeminiResult(JSON.stringify({ promptFeedback: { blockReason: 'PROHIBITED_CONTENT' } }), 'm')).code).toBe('content_policy');
+    expect(thrown(() => parseGeminiResult('[', 'm')).code).toBe('upstream_malformed');
+    expect(thrown(() => parseGeminiResult('[]', 'm')).code).toBe('upstream_malformed');
+  });
+});

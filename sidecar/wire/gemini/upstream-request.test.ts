@@ -1,0 +1,93 @@
+import { describe, expect, test } from 'vitest';
+import type { ChatPrompt, ChatRequest } from '../../chat/types.ts';
+import { AirouteError } from '../../errors.ts';
+import { geminiBody } from './upstream-request.ts';
+
+function request(prompt: ChatPrompt, choices = 1): ChatRequest {
+  return { operation: 'chat', format: 'openai', body: {}, model: 'route', stream: true, includeUsage: false, choices, prompt: () => prompt };
+}
+
+function failure(fn: () => unknown): AirouteError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof AirouteError) return e;
+    throw e;
+  }
+  throw new Error('expected an AirouteError');
+}
+
+const hi: ChatPrompt = { untranslatable: [], messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }] };
+
+describe('geminiBody', () => {
+  test('contents with user/model roles, inline images, function calls and responses named after their call', () => {
+    const body = geminiBody(
+      request({
+        system: 'Be brief.',
+        untranslatable: [],
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'Weather here?' }, { type: 'image', mediaType: 'image/jpeg', data: '/9j/4AAQ' }] },
+          { role: 'assistant', content: [{ type: 'text', text: '' }, { type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
+          // Gemini matches a function response to its call by name, not by id
+          { role: 'user', content: [{ type: 'tool_result', toolCallId: 'call_1', content: '18C' }, { type: 'tool_result', toolCallId: 'call_x', name: 'get_time', content: '12:00' }] },
+          { role: 'assistant', content: [{ type: 'text', text: '' }] },
+        ],
+      }),
+      {},
+    );
+    expect(body).toEqual({
+      systemInstruction: { parts: [{ text: 'Be brief.' }] },
+      contents: [
+        { role: 'user', parts: [{ text: 'Weather here?' }, { inlineData: { mimeType: 'image/jpeg', data: '/9j/4AAQ' } }] },
+        { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }] },
+        {
+          role: 'user',
+          parts: [
+            { functionResponse: { name: 'get_weather', response: { content: '18C' } } },
+            { functionResponse: { name: 'get_time', response: { content: '12:00' } } },
+          ],
+        },
+      ],
+    });
+  });
+
+  test('generationConfig: limits, sampling, stop sequences, candidate count, and JSON output with a schema', () => {
+    const body = geminiBody(
+      request({ ...hi, maxTokens: 200, temperature: 0.1, topP: 0.95, stop: ['END'], responseFormat: { type: 'json_schema', schema: { type: 'object' }, name: 'x' } }, 2),
+      {},
+    );
+    expect(body.generationConfig).toEqual({
+      maxOutputTokens: 200,
+      temperature: 0.1,
+      topP: 0.95,
+      stopSequences: ['END'],
+      candidateCount: 2,
+      responseMimeType: 'application/json',
+      responseJsonSchema: { type: 'object' },
+    });
+    expect(geminiBody(request({ ...hi, responseFormat: { type: 'json_object' } }), {}).generationConfig).toEqual({ responseMimeType: 'application/json' });
+    expect('generationConfig' in geminiBody(request(hi), {})).toBe(false);
+  });
+
+  test('tools become functionDeclarations; tool_choice becomes functionCallingConfig', () => {
+    const body = geminiBody(request({ ...hi, tools: [{ name: 'get_weather', description: 'Weather now', parameters: { type: 'object' } }], toolChoice: { type: 'tool', name: 'get_weather' } }), {});
+    expect(body.tools).toEqual([{ functionDeclarations: [{ name: 'get_weather', description: 'Weather now', parametersJsonSchema: { type: 'object' } }] }]);
+    expect(body.toolConfig).toEqual({ functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_weather'] } });
+    const mode = (type: 'auto' | 'none' | 'required') => geminiBody(request({ ...hi, toolChoice: { type } }), {}).toolConfig;
+    expect([mode('auto'), mode('none'), mode('required')]).toEqual([
+      { functionCallingConfig: { mode: 'AUTO' } },
+      { functionCallingConfig: { mode: 'NONE' } },
+      { functionCallingConfig: { mode: 'ANY' } },
+    ]);
+  });
+
+  test('refused, never dropped: an image by URL, a prefill, and parameters Gemini cannot express', () => {
+    expect(failure(() => geminiBody(request({ untranslatable: [], messages: [{ role: 'user', content: [{ type: 'image', url: 'https://example.com/a.png' }] }] }), {})).message).toBe(
+      'image URLs cannot be sent to a Gemini backend; send the image inline (base64)',
+    );
+    expect(failure(() => geminiBody(request(hi), { prefill: 'One,' })).message).toBe('Gemini backends do not continue an assistant prefix');
+    const err = failure(() => geminiBody(request({ ...hi, untranslatable: ['seed', 'logprobs'] }), {}));
+    expect([err.code, err.status, err.details.param]).toEqual(['unsupported_parameter', 400, 'logprobs']);
+    expect(err.message).toMatch(/Gemini format: logprobs, seed$/);
+  });
+});

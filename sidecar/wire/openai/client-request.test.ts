@@ -1,0 +1,162 @@
+import { describe, expect, test } from 'vitest';
+import { AirouteError } from '../../errors.ts';
+import { decodeChatRequest, openaiPrompt } from './client-request.ts';
+
+function failure(fn: () => unknown): AirouteError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof AirouteError) return e;
+    throw e;
+  }
+  throw new Error('expected an AirouteError');
+}
+
+const hello = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] };
+
+describe('decodeChatRequest: what routing needs, nothing more', () => {
+  test('a minimal body → a non-streamed, one-choice chat request that keeps the body itself', () => {
+    const body = { ...hello };
+    const req = decodeChatRequest(body);
+    expect(req).toMatchObject({ operation: 'chat', format: 'openai', model: 'gpt-4o-mini', stream: false, includeUsage: false, choices: 1 });
+    expect(req.body).toBe(body);
+  });
+
+  test('usage in the stream only when streaming and stream_options.include_usage is true', () => {
+    expect(decodeChatRequest({ ...hello, stream: true, stream_options: { include_usage: true } }).includeUsage).toBe(true);
+    expect(decodeChatRequest({ ...hello, stream: true }).includeUsage).toBe(false);
+    expect(decodeChatRequest({ ...hello, stream: false, stream_options: { include_usage: true } }).includeUsage).toBe(false);
+  });
+
+  test('n sets the number of choices; null means 1', () => {
+    expect(decodeChatRequest({ ...hello, n: 3 }).choices).toBe(3);
+    expect(decodeChatRequest({ ...hello, n: null }).choices).toBe(1);
+  });
+
+  test('no model → 400 invalid_request with param "model", in the words OpenAI uses', () => {
+    const err = failure(() => decodeChatRequest({ messages: hello.messages }));
+    expect([err.code, err.status, err.message, err.details.param]).toEqual(['invalid_request', 400, 'you must provide a model parameter', 'model']);
+  });
+
+  test("empty messages → 400 with OpenAI's own code missing_required_parameter", () => {
+    const err = failure(() => decodeChatRequest({ model: 'm', messages: [] }));
+    expect(err.message).toBe("Missing required parameter: 'messages'.");
+    expect(err.toOpenAI().error).toMatchObject({ code: 'missing_required_parameter', param: 'messages', type: 'invalid_request_error' });
+  });
+
+  test('a non-boolean stream and an out-of-range n are refused with the parameter named', () => {
+    expect(failure(() => decodeChatRequest({ ...hello, stream: 'yes' })).details.param).toBe('stream');
+    for (const n of [0, 1.5, 129, '2']) expect(failure(() => decodeChatRequest({ ...hello, n })).details.param).toBe('n');
+  });
+
+  test('the prompt is decoded lazily and once: an untranslatable body still routes, and prompt() is memoised', () => {
+    const req = decodeChatRequest({ model: 'm', messages: [{ role: 'function', content: 'x' }] });
+    expect(() => req.prompt()).toThrow(/messages\[0\]\.role: "function" cannot be translated/);
+    const ok = decodeChatRequest({ ...hello });
+    expect(ok.prompt()).toBe(ok.prompt());
+  });
+});
+
+describe('openaiPrompt: a Chat Completions body in neutral form', () => {
+  test('system and developer messages join into one system prompt; consecutive tool results share one user turn', () => {
+    const prompt = openaiPrompt({
+      model: 'm',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'developer', content: [{ type: 'text', text: 'Answer in French.' }] },
+        { role: 'user', content: 'Weather in Paris and Lyon?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+            { id: 'call_2', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Lyon"}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'call_1', content: '18C' },
+        { role: 'tool', tool_call_id: 'call_2', content: [{ type: 'text', text: '21C' }] },
+      ],
+    });
+    expect(prompt.system).toBe('Be brief.\n\nAnswer in French.');
+    expect(prompt.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'Weather in Paris and Lyon?' }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+          { type: 'tool_call', id: 'call_2', name: 'get_weather', arguments: '{"city":"Lyon"}' },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', toolCallId: 'call_1', content: '18C' },
+          { type: 'tool_result', toolCallId: 'call_2', content: '21C' },
+        ],
+      },
+    ]);
+    expect(prompt.untranslatable).toEqual([]);
+  });
+
+  test('image parts: a data URL becomes inline data with its media type, any other URL stays a URL', () => {
+    const prompt = openaiPrompt({
+      model: 'm',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Compare' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+            { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg', detail: 'low' } },
+          ],
+        },
+      ],
+    });
+    expect(prompt.messages[0]?.content).toEqual([
+      { type: 'text', text: 'Compare' },
+      { type: 'image', mediaType: 'image/png', data: 'iVBORw0KGgo=' },
+      { type: 'image', url: 'https://example.com/cat.jpg' },
+    ]);
+  });
+
+  test('sampling, stop, tools, tool_choice and response_format map to their neutral fields', () => {
+    const prompt = openaiPrompt({
+      model: 'm',
+      messages: hello.messages,
+      max_tokens: 100,
+      max_completion_tokens: 50,
+      temperature: 0.2,
+      top_p: 0.9,
+      stop: 'END',
+      tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather now', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }],
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      response_format: { type: 'json_schema', json_schema: { name: 'weather', schema: { type: 'object' } } },
+    });
+    expect(prompt).toMatchObject({
+      maxTokens: 50, // max_completion_tokens wins over the deprecated max_tokens
+      temperature: 0.2,
+      topP: 0.9,
+      stop: ['END'],
+      tools: [{ name: 'get_weather', description: 'Weather now', parameters: { type: 'object', properties: { city: { type: 'string' } } } }],
+      toolChoice: { type: 'tool', name: 'get_weather' },
+      responseFormat: { type: 'json_schema', schema: { type: 'object' }, name: 'weather' },
+    });
+    expect(openaiPrompt({ model: 'm', messages: hello.messages, tool_choice: 'required' }).toolChoice).toEqual({ type: 'required' });
+    expect(openaiPrompt({ model: 'm', messages: hello.messages, stop: ['a', 3, 'b'] }).stop).toEqual(['a', 'b']);
+  });
+
+  test('parameters with no neutral meaning are listed as untranslatable (null ones ignored), n > 1 included', () => {
+    const prompt = openaiPrompt({ model: 'm', messages: hello.messages, logprobs: true, seed: 7, frequency_penalty: null, n: 2 });
+    expect(prompt.untranslatable).toEqual(['logprobs', 'seed', 'n']);
+  });
+
+  test('parts that cannot be translated are refused with their place named', () => {
+    expect(() => openaiPrompt({ model: 'm', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'x', format: 'wav' } }] }] })).toThrow(
+      'messages[0].content[0]: part type "input_audio" cannot be translated for this backend',
+    );
+    expect(() => openaiPrompt({ model: 'm', messages: [{ role: 'system', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] })).toThrow(
+      'messages[0].content[0]: only text parts can be translated here',
+    );
+    expect(() => openaiPrompt({ model: 'm', messages: hello.messages, tools: [{ type: 'custom', custom: { name: 'x' } }] })).toThrow('tools[0]: only function tools can be translated');
+  });
+});

@@ -1,0 +1,154 @@
+import { describe, expect, test } from 'vitest';
+import { AirouteError } from '../../errors.ts';
+import type { SseEvent } from '../types.ts';
+import { OpenAIStreamDecoder, finishFromOpenAI, parseOpenAIResult, usageFromOpenAI } from './upstream-answer.ts';
+
+// Fixtures in the documented `chat.completion.chunk` shape (every chunk carries id, created, model).
+const head = { id: 'chatcmpl-AB1', object: 'chat.completion.chunk', created: 1733000000, model: 'gpt-4o-mini-2024-07-18', system_fingerprint: 'fp_0ba0d124f1' };
+const chunk = (choices: unknown[], extra: Record<string, unknown> = {}): SseEvent => ({ data: JSON.stringify({ ...head, choices, ...extra }) });
+const delta = (d: Record<string, unknown>, finish: string | null = null, index = 0) => ({ index, delta: d, logprobs: null, finish_reason: finish });
+const usageChunk = chunk([], {
+  usage: { prompt_tokens: 120, completion_tokens: 7, total_tokens: 127, prompt_tokens_details: { cached_tokens: 96, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } },
+});
+
+function thrown(fn: () => unknown): AirouteError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof AirouteError) return e;
+    throw e;
+  }
+  throw new Error('expected an AirouteError');
+}
+
+describe('OpenAIStreamDecoder', () => {
+  test('text: a start event once, then one text event per non-empty content delta; each frame keeps its raw event', () => {
+    const d = new OpenAIStreamDecoder(1, true);
+    const first = chunk([delta({ role: 'assistant', content: '', refusal: null })]);
+    const f1 = d.decode(first);
+    expect(f1).toEqual({ events: [{ type: 'start', id: 'chatcmpl-AB1', model: 'gpt-4o-mini-2024-07-18' }], raw: first });
+    expect(f1?.raw).toBe(first); // the same bytes, for same-format passthrough
+    expect(d.decode(chunk([delta({ content: 'Hello' })]))?.events).toEqual([{ type: 'text', choice: 0, text: 'Hello' }]);
+    expect(d.decode(chunk([delta({ content: ' world' })]))?.events).toEqual([{ type: 'text', choice: 0, text: ' world' }]);
+    expect([d.finished, d.complete]).toEqual([false, false]);
+  });
+
+  test('finish then the usage chunk then [DONE]: finished at the finish reason, complete once usage arrived', () => {
+    const d = new OpenAIStreamDecoder(1, true);
+    d.decode(chunk([delta({ role: 'assistant', content: 'Hi' })]));
+    expect(d.decode(chunk([delta({}, 'stop')]))?.events).toEqual([{ type: 'finish', choice: 0, reason: 'stop' }]);
+    expect([d.finished, d.complete]).toEqual([true, false]);
+    expect(d.decode(usageChunk)?.events).toEqual([{ type: 'usage', usage: { inputTokens: 120, outputTokens: 7, cacheReadTokens: 96 } }]);
+    expect(d.complete).toBe(true);
+    expect(d.decode({ data: '[DONE]' })).toBeNull();
+    expect(d.complete).toBe(true);
+  });
+
+  test('without usage expected, the finish reason alone completes the stream', () => {
+    const d = new OpenAIStreamDecoder(1, false);
+    d.decode(chunk([delta({ content: 'Hi' }, 'length')]));
+    expect([d.finished, d.complete]).toEqual([true, true]);
+  });
+
+  test('a server that closes with [DONE] and no usage is still complete', () => {
+    const d = new OpenAIStreamDecoder(1, true);
+    d.decode(chunk([delta({ content: 'Hi' }, 'stop')]));
+    d.decode({ data: '[DONE]' });
+    expect(d.complete).toBe(true);
+  });
+
+  test('streamed tool call: id and name open it, argument pieces follow in order, finish_reason tool_calls', () => {
+    const d = new OpenAIStreamDecoder(1, false);
+    const open = d.decode(chunk([delta({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_abc', type: 'function', function: { name: 'get_weather', arguments: '' } }] })]));
+    expect(open?.events).toEqual([
+      { type: 'start', id: 'chatcmpl-AB1', model: 'gpt-4o-mini-2024-07-18' },
+      { type: 'tool_start', choice: 0, index: 0, id: 'call_abc', name: 'get_weather' },
+    ]);
+    expect(d.decode(chunk([delta({ tool_calls: [{ index: 0, function: { arguments: '{"city"' } }] })]))?.events).toEqual([{ type: 'tool_args', choice: 0, index: 0, args: '{"city"' }]);
+    expect(d.decode(chunk([delta({ tool_calls: [{ index: 0, function: { arguments: ':"Paris"}' } }] })]))?.events).toEqual([{ type: 'tool_args', choice: 0, index: 0, args: ':"Paris"}' }]);
+    // a second, parallel call
+    expect(d.decode(chunk([delta({ tool_calls: [{ index: 1, id: 'call_def', type: 'function', function: { name: 'get_time', arguments: '{}' } }] })]))?.events).toEqual([
+      { type: 'tool_start', choice: 0, index: 1, id: 'call_def', name: 'get_time' },
+      { type: 'tool_args', choice: 0, index: 1, args: '{}' },
+    ]);
+    expect(d.decode(chunk([delta({}, 'tool_calls')]))?.events).toEqual([{ type: 'finish', choice: 0, reason: 'tool_calls' }]);
+  });
+
+  test('n = 2: finished only when both choices have a finish reason', () => {
+    const d = new OpenAIStreamDecoder(2, false);
+    d.decode(chunk([delta({ content: 'a' }, null, 0), delta({ content: 'b' }, null, 1)]));
+    d.decode(chunk([delta({}, 'stop', 0)]));
+    expect(d.finished).toBe(false);
+    expect(d.decode(chunk([delta({}, 'stop', 1)]))?.events).toEqual([{ type: 'finish', choice: 1, reason: 'stop' }]);
+    expect([d.finished, d.complete]).toEqual([true, true]);
+  });
+
+  test('an {"error": ...} chunk mid-stream throws a retriable upstream_error keeping the provider type', () => {
+    const d = new OpenAIStreamDecoder(1, true);
+    d.decode(chunk([delta({ content: 'Hi' })]));
+    const err = thrown(() => d.decode({ data: JSON.stringify({ error: { message: 'The server had an error processing your request.', type: 'server_error', param: null, code: null } }) }));
+    expect([err.code, err.status, err.retriable, err.details.providerType, err.details.phase]).toEqual(['upstream_error', 502, true, 'server_error', 'stream']);
+  });
+
+  test('malformed chunks are upstream_malformed: not JSON, not an object, choices not a list, a tool delta not an object', () => {
+    const d = new OpenAIStreamDecoder(1, true);
+    expect(thrown(() => d.decode({ data: '{"id":"chatcmpl-AB1","choices":[{"delta":' })).message).toBe('upstream sent a malformed stream chunk');
+    expect(thrown(() => d.decode({ data: '[1,2]' })).code).toBe('upstream_malformed');
+    expect(thrown(() => d.decode({ data: JSON.stringify({ ...head, choices: {} }) })).code).toBe('upstream_malformed');
+    expect(thrown(() => d.decode(chunk([1]))).code).toBe('upstream_malformed');
+    expect(thrown(() => d.decode(chunk([delta({ tool_calls: ['x'] })]))).message).toBe('upstream sent a malformed tool call delta');
+  });
+});
+
+describe('finish reasons and usage', () => {
+  test("OpenAI's finish reasons map to the neutral ones; the legacy function_call is a tool call; anything unknown is stop", () => {
+    expect(['stop', 'length', 'tool_calls', 'function_call', 'content_filter', 'eos', null].map(finishFromOpenAI)).toEqual(['stop', 'length', 'tool_calls', 'tool_calls', 'content_filter', 'stop', 'stop']);
+  });
+
+  test('usage: prompt and completion tokens, cached tokens only when reported', () => {
+    expect(usageFromOpenAI({ prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 })).toEqual({ inputTokens: 12, outputTokens: 3 });
+    expect(usageFromOpenAI({ prompt_tokens: 120, completion_tokens: 7, prompt_tokens_details: { cached_tokens: 0 } })).toEqual({ inputTokens: 120, outputTokens: 7, cacheReadTokens: 0 });
+    expect(usageFromOpenAI(null)).toBeUndefined();
+  });
+});
+
+describe('parseOpenAIResult', () => {
+  test('a chat.completion with text, tool calls and cached usage → the neutral result', () => {
+    const body = {
+      id: 'chatcmpl-XYZ',
+      object: 'chat.completion',
+      created: 1733000000,
+      model: 'gpt-4o-2024-08-06',
+      choices: [
+        { index: 0, message: { role: 'assistant', content: 'Paris.', refusal: null }, logprobs: null, finish_reason: 'stop' },
+        {
+          index: 1,
+          message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+          logprobs: null,
+          finish_reason: 'tool_calls',
+        },
+      ],
+      usage: { prompt_tokens: 120, completion_tokens: 20, total_tokens: 140, prompt_tokens_details: { cached_tokens: 96 } },
+    };
+    expect(parseOpenAIResult(JSON.stringify(body))).toEqual({
+      id: 'chatcmpl-XYZ',
+      model: 'gpt-4o-2024-08-06',
+      choices: [
+        { index: 0, text: 'Paris.', toolCalls: [], finishReason: 'stop' },
+        { index: 1, text: '', toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }], finishReason: 'tool_calls' },
+      ],
+      usage: { inputTokens: 120, outputTokens: 20, cacheReadTokens: 96 },
+    });
+  });
+
+  test('a missing finish reason stays null (so truncation can be seen) and a missing index is the position', () => {
+    const r = parseOpenAIResult(JSON.stringify({ id: 'x', model: 'm', choices: [{ message: { content: 'a' }, finish_reason: null }] }));
+    expect(r.choices).toEqual([{ index: 0, text: 'a', toolCalls: [], finishReason: null }]);
+    expect(r.usage).toBeUndefined();
+  });
+
+  test('an unparsable body or one without choices is upstream_malformed', () => {
+    expect(thrown(() => parseOpenAIResult('<html>Bad gateway</html>')).message).toBe('upstream sent a malformed response body');
+    expect(thrown(() => parseOpenAIResult('{"object":"chat.completion"}')).code).toBe('upstream_malformed');
+  });
+});

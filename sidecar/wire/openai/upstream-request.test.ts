@@ -1,0 +1,143 @@
+import { describe, expect, test } from 'vitest';
+import type { ChatPrompt, ChatRequest, JsonObject } from '../../chat/types.ts';
+import { AirouteError } from '../../errors.ts';
+import { decodeChatRequest } from './client-request.ts';
+import { openaiBody } from './upstream-request.ts';
+
+/** A request from a client of another format, already decoded into the neutral prompt. */
+function translated(prompt: ChatPrompt, choices = 1): ChatRequest {
+  return { operation: 'chat', format: 'anthropic', body: {}, model: 'route', stream: false, includeUsage: true, choices, prompt: () => prompt };
+}
+
+const plain = { stream: false, continueFinalMessage: false };
+
+describe('same format: the client body, with the model replaced', () => {
+  test("every field the client sent is kept (even ones the sidecar does not know); the client's object is not mutated", () => {
+    const body: JsonObject = { model: 'route', messages: [{ role: 'user', content: 'Hi' }], logprobs: true, seed: 7, user: 'u1' };
+    const out = openaiBody(decodeChatRequest(body), 'gpt-4o-mini', plain);
+    expect(out).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], logprobs: true, seed: 7, user: 'u1', stream: false });
+    expect(body.model).toBe('route');
+    expect('stream' in body).toBe(false);
+  });
+
+  test('a stream always asks for usage (for metrics), keeping the other stream_options the client set', () => {
+    const req = decodeChatRequest({ model: 'route', messages: [{ role: 'user', content: 'Hi' }], stream: true, stream_options: { include_obfuscation: false } });
+    expect(openaiBody(req, 'gpt-4o', { ...plain, stream: true }).stream_options).toEqual({ include_obfuscation: false, include_usage: true });
+  });
+
+  test('a non-streamed attempt drops stream_options, which OpenAI refuses without stream', () => {
+    const req = decodeChatRequest({ model: 'route', messages: [{ role: 'user', content: 'Hi' }], stream: true, stream_options: { include_usage: true } });
+    const out = openaiBody(req, 'gpt-4o', plain);
+    expect(out.stream).toBe(false);
+    expect('stream_options' in out).toBe(false);
+  });
+});
+
+describe('prefill: continue what the client already received', () => {
+  const base = { model: 'route', messages: [{ role: 'user', content: 'Count to five' }] };
+
+  test('a new trailing assistant message carries the delivered text', () => {
+    const out = openaiBody(decodeChatRequest(base), 'llama', { stream: true, continueFinalMessage: false, prefill: 'One, two,' });
+    expect(out.messages).toEqual([...base.messages, { role: 'assistant', content: 'One, two,' }]);
+    expect('continue_final_message' in out).toBe(false);
+  });
+
+  test("a client's own trailing assistant text is extended, not duplicated; vLLM gets continue_final_message", () => {
+    const body = { model: 'route', messages: [...base.messages, { role: 'assistant', content: 'One,' }] };
+    const out = openaiBody(decodeChatRequest(body), 'llama', { stream: true, continueFinalMessage: true, prefill: ' two,' });
+    expect(out.messages).toEqual([...base.messages, { role: 'assistant', content: 'One, two,' }]);
+    expect(out).toMatchObject({ continue_final_message: true, add_generation_prompt: false });
+  });
+
+  test('a trailing assistant message with tool calls is left alone; the prefill becomes a new message', () => {
+    const call = { role: 'assistant', content: '', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] };
+    const out = openaiBody(decodeChatRequest({ model: 'route', messages: [...base.messages, call] }), 'm', { ...plain, prefill: 'x' });
+    expect(out.messages).toEqual([...base.messages, call, { role: 'assistant', content: 'x' }]);
+  });
+});
+
+describe('another format: built from the neutral prompt', () => {
+  test('system, text, image, tool calls and results become Chat Completions messages', () => {
+    const out = openaiBody(
+      translated({
+        system: 'Be brief.',
+        untranslatable: [],
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'What is in this picture, and the weather?' }, { type: 'image', mediaType: 'image/png', data: 'AAAA' }] },
+          { role: 'assistant', content: [{ type: 'tool_call', id: 'toolu_1', name: 'get_weather', arguments: '' }] },
+          { role: 'user', content: [{ type: 'tool_result', toolCallId: 'toolu_1', content: '18C' }, { type: 'text', text: 'Thanks' }] },
+          { role: 'assistant', content: [{ type: 'text', text: 'A cat; 18C.' }] },
+        ],
+      }),
+      'gpt-4o',
+      plain,
+    );
+    expect(out).toEqual({
+      model: 'gpt-4o',
+      stream: false,
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is in this picture, and the weather?' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+          ],
+        },
+        // OpenAI wants null content beside tool calls, and arguments as a JSON object text
+        { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'toolu_1', content: '18C' },
+        { role: 'user', content: 'Thanks' },
+        { role: 'assistant', content: 'A cat; 18C.' },
+      ],
+    });
+  });
+
+  test('limits, stop, tools, tool_choice and a JSON schema map to their OpenAI names', () => {
+    const out = openaiBody(
+      translated({
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+        untranslatable: [],
+        maxTokens: 256,
+        temperature: 0,
+        topP: 0.5,
+        stop: ['\n\n'],
+        tools: [{ name: 'get_weather', description: 'Weather now', parameters: { type: 'object' } }],
+        toolChoice: { type: 'tool', name: 'get_weather' },
+        responseFormat: { type: 'json_schema', schema: { type: 'object' } },
+      }),
+      'gpt-4o',
+      { ...plain, stream: true },
+    );
+    expect(out).toMatchObject({
+      max_tokens: 256,
+      temperature: 0,
+      top_p: 0.5,
+      stop: ['\n\n'],
+      tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather now', parameters: { type: 'object' } } }],
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      response_format: { type: 'json_schema', json_schema: { name: 'response', schema: { type: 'object' } } },
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const required = openaiBody(translated({ messages: [], untranslatable: [], toolChoice: { type: 'required' } }), 'm', plain);
+    expect(required.tool_choice).toBe('required');
+  });
+
+  test('a client parameter with no OpenAI meaning is refused as unsupported_parameter, never dropped', () => {
+    let err: unknown;
+    try {
+      openaiBody(translated({ messages: [], untranslatable: ['top_k', 'container'] }), 'gpt-4o', plain);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AirouteError);
+    expect((err as AirouteError).code).toBe('unsupported_parameter');
+    expect((err as AirouteError).message).toBe('unsupported parameter(s), with no equivalent in the OpenAI format: container, top_k');
+  });
+
+  test('a tool call inside a user turn cannot be expressed and is refused', () => {
+    const prompt: ChatPrompt = { untranslatable: [], messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'tool_call', id: 'c', name: 'f', arguments: '{}' }] }] };
+    expect(() => openaiBody(translated(prompt), 'm', plain)).toThrow('a tool call cannot appear in a user message');
+  });
+});
