@@ -18,8 +18,8 @@ import pino from 'pino';
 import { startOperator } from '../operator/operator.ts';
 import { ADMIN_PORT_ANNOTATION, SIDECAR_CONTAINER, SIDECAR_LABEL } from '../operator/reconcile/pods.ts';
 import { PushIdentity } from '../operator/push/identity.ts';
-import { IDENTITY_AUDIENCE, SIDECAR_TLS_NAME } from '../sidecar/server/admin-tls.ts';
-import { issueCertificate } from '../sidecar/server/x509.ts';
+import { IDENTITY_AUDIENCE, SIDECAR_TLS_NAME } from '../api/v1alpha1/push.ts';
+import { issueCertificate } from '../sidecar/tls/x509.ts';
 import { StandInApiServer } from '../test/k8s/api-server.ts';
 import type { JsonObject } from '../test/k8s/schema.ts';
 

@@ -17,7 +17,7 @@ import { operatorApp } from './http.ts';
 import { Pusher } from './push/pusher.ts';
 import { SidecarClient } from './push/sidecar-client.ts';
 import { PushIdentity } from './push/identity.ts';
-import { IDENTITY_AUDIENCE } from '../sidecar/server/admin-tls.ts';
+import { IDENTITY_AUDIENCE } from '../api/v1alpha1/push.ts';
 import { ConfigSnapshots } from './snapshot/configmaps.ts';
 import { WorkQueue } from './queue.ts';
 import { referencedSecretKeys, referencedSecrets } from './reconcile/compile.ts';

@@ -10,8 +10,8 @@
 // until then they keep running, and starting from, what they have).
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { OPERATOR_COMMON_NAME } from '../../sidecar/server/admin-tls.ts';
-import { issueCertificate } from '../../sidecar/server/x509.ts';
+import { OPERATOR_COMMON_NAME } from '../../api/v1alpha1/push.ts';
+import { issueCertificate } from '../../sidecar/tls/x509.ts';
 import { errorMessage, statusCode } from '../log.ts';
 
 export const PUSH_CA_SECRET = 'airoute-push-ca';

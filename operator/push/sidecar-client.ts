@@ -9,7 +9,7 @@
 // rejection memory) without try/catch around every call.
 import { Agent, request, type RequestOptions } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { IDENTITY_AUDIENCE, SIDECAR_TLS_NAME } from '../../sidecar/server/admin-tls.ts';
+import { IDENTITY_AUDIENCE, SIDECAR_TLS_NAME } from '../../api/v1alpha1/push.ts';
 
 export type PushAnswer =
   | { kind: 'applied'; version: number; hash: string | null } // 200

@@ -14,7 +14,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { AdmissionregistrationV1Api, CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { issueCertificate } from '../../sidecar/server/x509.ts';
+import { issueCertificate } from '../../sidecar/tls/x509.ts';
 import { errorMessage, statusCode } from '../log.ts';
 
 const DAY = 86_400_000;

@@ -10,7 +10,7 @@
 // injecting it never makes a compliant pod non-compliant.
 import type { V1Container, V1Pod, V1ResourceRequirements, V1Volume, V1VolumeProjection } from '@kubernetes/client-node';
 import { SNAPSHOT_CONFIGMAP, snapshotKey, type SecretRef } from '../../api/v1alpha1/snapshot.ts';
-import { DEFAULT_IDENTITY_TOKEN_FILE, IDENTITY_AUDIENCE } from '../../sidecar/server/admin-tls.ts';
+import { DEFAULT_IDENTITY_TOKEN_FILE, IDENTITY_AUDIENCE } from '../../api/v1alpha1/push.ts';
 import { ADMIN_PORT_ANNOTATION, INJECT_ANNOTATION, INJECTED_ANNOTATION, SIDECAR_CONTAINER, SIDECAR_LABEL } from '../reconcile/pods.ts';
 
 export interface InjectionSettings {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startSidecar, type RunningSidecar } from '../start.ts';
 import pino from 'pino';
-import { issueCertificate, type IssuedCertificate } from './x509.ts';
+import { issueCertificate, type IssuedCertificate } from '../tls/x509.ts';
 
 let sc: RunningSidecar;
 let ca: IssuedCertificate;

@@ -15,14 +15,8 @@ import { readFile } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
 import type { Request, Router } from 'express';
 import type { PushAuthResult } from './admin.ts';
-import { issueCertificate } from './x509.ts';
-
-export const IDENTITY_AUDIENCE = 'airoute-operator';
-export const OPERATOR_COMMON_NAME = 'airoute-operator';
-export const DEFAULT_IDENTITY_TOKEN_FILE = '/var/run/airoute/identity/token';
-/** The name in every sidecar's certificate (a pod IP has none): the operator pins the certificate
- *  itself and checks this name, which keeps its kept-alive connections reusable. */
-export const SIDECAR_TLS_NAME = 'airoute-sidecar';
+import { DEFAULT_IDENTITY_TOKEN_FILE, OPERATOR_COMMON_NAME, SIDECAR_TLS_NAME } from '../../api/v1alpha1/push.ts';
+import { issueCertificate } from '../tls/x509.ts';
 
 export interface PushTrustOptions {
   /** PEM of the CA that issues the operator's client certificates. */

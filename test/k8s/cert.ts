@@ -1,6 +1,6 @@
 // A self-signed TLS certificate (ECDSA P-256) for HTTPS in tests (the webhook), from the same
 // builder the product uses (sidecar/server/x509.ts), so tests need no openssl binary.
-import { issueCertificate } from '../../sidecar/server/x509.ts';
+import { issueCertificate } from '../../sidecar/tls/x509.ts';
 
 export interface TestCert {
   cert: string;

@@ -6,7 +6,7 @@
 import { createServer as createHttpsServer, request as httpsRequest, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { issueCertificate } from '../../sidecar/server/x509.ts';
+import { issueCertificate } from '../../sidecar/tls/x509.ts';
 import type { JsonObject } from '../k8s/schema.ts';
 import { airoute, conditionOf, demoSpec, eventually, testCluster, type TestCluster } from './harness.ts';
 
