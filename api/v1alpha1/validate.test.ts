@@ -33,6 +33,12 @@ test('the DESIGN.md example validates', () => {
   expect(validateConfig(ok())).toMatchObject({ ok: true });
 });
 
+test('an OpenAI-family backend may say which OpenAI API its upstream serves', () => {
+  const c = ok();
+  (c.backends[0] as Record<string, unknown>).api = 'both';
+  expect(validateConfig(c)).toMatchObject({ ok: true });
+});
+
 describe('refused, with the path named', () => {
   test.each<[string, (c: any) => void, string]>([
     ['unknown top-level field', (c) => (c.route = []), 'route: unknown field'],
@@ -53,6 +59,8 @@ describe('refused, with the path named', () => {
     ['no routes', (c) => (c.routes = []), 'routes: must not have fewer than 1 items'],
     ['all weights zero', (c) => (c.routes[0].backends = [{ backend: 'primary', weight: 0, priority: 0 }, { backend: 'claude', weight: 0, priority: 0 }]), 'routes[0].backends: every target of priority 0 has weight 0'],
     ['demo options on a non-demo backend', (c) => (c.backends[0].demo = { tokens: 3 }), 'backends[0].demo: only valid for type demo'],
+    ['api on a backend with one API', (c) => (c.backends[1].api = 'responses'), 'backends[1].api: only valid for types openai, azure-openai, openai-compatible'],
+    ['unknown api', (c) => (c.backends[0].api = 'assistants'), 'backends[0].api: must be one of "chat-completions", "responses", "both"'],
   ])('%s', (_name, mutate, expected) => {
     const got = issues(mutate);
     expect(got.length).toBeGreaterThan(0);

@@ -3,7 +3,7 @@
 // JSON Schema cannot say (references, uniqueness, orderings) are checked here by hand.
 import { createHash } from 'node:crypto';
 import { Compile } from 'typebox/compile';
-import { ConfigPush, SidecarConfig } from './config.ts';
+import { API_CHOICE_TYPES, ConfigPush, SidecarConfig } from './config.ts';
 
 export interface ConfigIssue {
   /** Dotted path into the document, e.g. `routes[0].backends[1].backend`. */
@@ -98,6 +98,8 @@ export function crossFieldIssues(config: SidecarConfig, base = ''): ConfigIssue[
       issues.push({ path: at(`backends[${i}].demo`), message: 'only valid for type demo' });
     if (b.apiVersion !== undefined && b.type !== 'azure-openai')
       issues.push({ path: at(`backends[${i}].apiVersion`), message: 'only valid for type azure-openai' });
+    if (b.api !== undefined && !(API_CHOICE_TYPES as readonly string[]).includes(b.type))
+      issues.push({ path: at(`backends[${i}].api`), message: `only valid for types ${API_CHOICE_TYPES.join(', ')}` });
   });
   const routes = new Set<string>();
   config.routes.forEach((r, i) => {

@@ -4,10 +4,10 @@
 
 import type { TokenUsage } from '../../api/v1alpha1/events.ts';
 
-/** Wire formats a client (or a provider) speaks. */
-export type WireFormat = 'openai' | 'anthropic' | 'gemini';
+/** Wire formats a client (or a provider) speaks. `openai` is Chat Completions; `responses` is OpenAI's Responses API. */
+export type WireFormat = 'openai' | 'anthropic' | 'gemini' | 'responses';
 /** Formats a client can call the sidecar in. */
-export type ClientFormat = 'openai' | 'anthropic';
+export type ClientFormat = 'openai' | 'anthropic' | 'responses';
 
 /**
  * Reasoning a model did, carried back on the next turn. Its opaque parts (a signature, encrypted
@@ -134,8 +134,14 @@ export interface Frame {
   events: StreamEvent[];
   /** The raw SSE event, forwarded byte-for-byte to a client of the same format when nothing was changed. */
   raw?: { event?: string | undefined; data: string };
-  /** Content-block bookkeeping for formats that number their blocks (Anthropic), so an encoder can continue the numbering. */
-  block?: { op: 'start' | 'stop'; index: number; kind?: string };
+  /**
+   * Content-block bookkeeping for formats that number their blocks (Anthropic content blocks,
+   * Responses output items), so an encoder can continue the numbering; `id` is the item's own id
+   * where the format gives one (Responses).
+   */
+  block?: { op: 'start' | 'stop'; index: number; kind?: string; id?: string };
+  /** The upstream's own number for this event (Responses `sequence_number`), so a continuation after a resume keeps counting from it. */
+  seq?: number;
 }
 
 export interface ToolCall {
@@ -171,6 +177,8 @@ export function emptyChoice(index: number): ChoiceResult {
 export class ResultBuilder {
   readonly result: ChatResult = { id: '', model: '', choices: [] };
   private readonly texts: string[][] = [];
+  /** Reasoning blocks a `reasoning_end` closed: the next reasoning text starts a new one. */
+  private readonly closed = new WeakSet<object>();
 
   add(ev: StreamEvent): void {
     switch (ev.type) {
@@ -200,6 +208,25 @@ export class ResultBuilder {
       case 'usage':
         this.result.usage = mergeUsage(this.result.usage, ev.usage);
         return;
+      case 'reasoning': {
+        const blocks = (this.choice(ev.choice).reasoning ??= []);
+        const open = blocks[blocks.length - 1];
+        if (open && !this.closed.has(open)) open.text += ev.text;
+        else blocks.push({ text: ev.text, origin: 'responses' });
+        return;
+      }
+      case 'reasoning_end': {
+        const blocks = (this.choice(ev.choice).reasoning ??= []);
+        let open = blocks[blocks.length - 1];
+        if (!open || this.closed.has(open)) blocks.push((open = { text: '', origin: ev.origin }));
+        open.origin = ev.origin;
+        if (ev.signature !== undefined) open.signature = ev.signature;
+        if (ev.encrypted !== undefined) open.encrypted = ev.encrypted;
+        if (ev.redacted !== undefined) open.redacted = ev.redacted;
+        if (ev.id !== undefined) open.id = ev.id;
+        this.closed.add(open);
+        return;
+      }
     }
   }
 
@@ -225,6 +252,7 @@ export function mergeUsage(a: Usage | undefined, b: Usage): Usage {
     outputTokens: b.outputTokens || a.outputTokens,
     ...((b.cacheReadTokens ?? a.cacheReadTokens) !== undefined ? { cacheReadTokens: b.cacheReadTokens ?? a.cacheReadTokens } : {}),
     ...((b.cacheWriteTokens ?? a.cacheWriteTokens) !== undefined ? { cacheWriteTokens: b.cacheWriteTokens ?? a.cacheWriteTokens } : {}),
+    ...((b.reasoningTokens ?? a.reasoningTokens) !== undefined ? { reasoningTokens: b.reasoningTokens ?? a.reasoningTokens } : {}),
   };
 }
 

@@ -10,7 +10,7 @@ import {
   type SidecarConfig,
 } from '../../api/v1alpha1/config.ts';
 import { configHash, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
-import { DEFAULT_BASE_URL, PROVIDERS } from '../providers/index.ts';
+import { adapterFor, DEFAULT_BASE_URL } from '../providers/index.ts';
 import type { Capabilities, ProviderAdapter, ResolvedBackend } from '../providers/types.ts';
 
 export interface CircuitSettings {
@@ -105,7 +105,7 @@ export function compileConfig(doc: SidecarConfig, version: number, resolve: Secr
         secrets.push(r);
       } else issues.push(r);
     }
-    const adapter = PROVIDERS[b.type];
+    const adapter = adapterFor(b);
     const resolved: ResolvedBackend = {
       name: b.name,
       type: b.type,

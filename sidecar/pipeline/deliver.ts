@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { asAirouteError, type AirouteError } from '../errors.ts';
 import type { Sidecar } from '../sidecar.ts';
+import { speaksNatively } from '../providers/types.ts';
 import { encoderFor, resultBody } from './answer-body.ts';
 import type { Answer, RouteExchange, StreamAnswer } from './exchange.ts';
 import { finish } from './finish.ts';
@@ -58,7 +59,7 @@ export async function deliver(sc: Sidecar, x: RouteExchange, sink: ClientSink): 
 
 async function stream(x: RouteExchange, sink: ClientSink, answer: StreamAnswer, tally: Tally, headers: ResponseHeaders): Promise<void> {
   const encoder = encoderFor(x.request, x.id);
-  const sameFormat = answer.target.backend.caps.format === x.request.format;
+  const sameFormat = speaksNatively(answer.target.backend.caps, x.request.format);
   sink.open({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...headers });
   try {
     for await (const frame of answer.frames) {

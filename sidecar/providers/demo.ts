@@ -6,6 +6,7 @@ export const demo = openAIFamily({
   inProcess: true,
   prefillByDefault: true,
   continueFinalMessage: true,
+  defaultApi: 'chat-completions',
   url: (b, _model, path) => `demo://${b.name}/${path}`,
   auth: () => ({}),
 });

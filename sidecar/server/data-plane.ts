@@ -27,10 +27,11 @@ export interface DataPlaneOptions {
   control?: HttpHandler;
 }
 
-type Endpoint = 'openai' | 'anthropic' | 'embeddings';
+type Endpoint = ClientFormat | 'embeddings';
 const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   ['/v1/chat/completions', 'openai'],
   ['/v1/messages', 'anthropic'],
+  ['/v1/responses', 'responses'],
   ['/v1/embeddings', 'embeddings'],
 ]);
 

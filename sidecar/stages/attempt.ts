@@ -167,7 +167,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
       release();
       const answer: Answer =
         x.request.operation === 'chat'
-          ? { kind: 'json', target, attempt: n, raw: text, result: backend.adapter.chatResult(text) }
+          ? { kind: 'json', target, attempt: n, raw: text, result: backend.adapter.chatResult(text, x.request) }
           : { kind: 'json', target, attempt: n, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
       if (answer.result && !answer.result.model) answer.result.model = target.model;
       circuit.success();
