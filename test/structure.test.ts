@@ -97,3 +97,15 @@ test('no file on the data path is over 400 lines: past that a module holds more 
     .map(([f, n]) => `${f}: ${n} lines`);
   expect(long).toEqual([]);
 });
+
+test('every stage, pipeline module and wire codec with code in it has a unit test beside it', () => {
+  const hasCode = (f: string) => /^export\s+(const|function|async function|class|function\*|async function\*)\s/m.test(readFileSync(join(ROOT, f), 'utf8'));
+  const untested = FILES.filter((f) => /^sidecar\/(stages|pipeline|wire)\//.test(f) && hasCode(f)).filter((f) => {
+    try {
+      return !statSync(join(ROOT, f.replace(/\.ts$/, '.test.ts'))).isFile();
+    } catch {
+      return true;
+    }
+  });
+  expect(untested).toEqual([]);
+});

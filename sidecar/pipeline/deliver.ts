@@ -3,8 +3,8 @@
 // only moves bytes.
 import { performance } from 'node:perf_hooks';
 import { asAirouteError, type AirouteError } from '../errors.ts';
-import type { Sidecar } from '../sidecar.ts';
 import { speaksNatively } from '../providers/types.ts';
+import { cancelled, type Sidecar } from '../sidecar.ts';
 import { encoderFor, resultBody } from './answer-body.ts';
 import type { Answer, RouteExchange, StreamAnswer } from './exchange.ts';
 import { finish } from './finish.ts';
@@ -70,7 +70,10 @@ async function stream(x: RouteExchange, sink: ClientSink, answer: StreamAnswer, 
       if (waiting) await waiting;
       if (sink.closed) break;
     }
-    if (!sink.closed) sink.end(encoder.end());
+    // The client left (often while we waited on its backpressure): what it got is a prefix, so
+    // the request was cancelled, not completed.
+    if (sink.closed) tally.error = failureOf(x, cancelled());
+    else sink.end(encoder.end());
   } catch (e) {
     const err = failureOf(x, e);
     tally.error = err;

@@ -2,6 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { AirouteError } from '../errors.ts';
 import type { ClientFormat } from '../chat/types.ts';
+import { CLIENT_CODECS } from '../wire/clients.ts';
 
 export const REQUEST_ID_HEADER = 'x-airoute-request-id';
 
@@ -16,5 +17,5 @@ export function sendError(res: ServerResponse, err: AirouteError, format: Client
   const extra: Record<string, string | number> = { ...headers };
   if (err.status === 413) extra.connection = 'close';
   if (err.details.retryAfterMs !== undefined && (err.status === 429 || err.status === 503)) extra['retry-after'] = Math.ceil(err.details.retryAfterMs / 1000);
-  sendJson(res, err.status, format === 'anthropic' ? err.toAnthropic() : err.toOpenAI(), extra);
+  sendJson(res, err.status, CLIENT_CODECS[format].errorBody(err), extra);
 }

@@ -196,7 +196,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
       buffered.push(next.value);
       if (hasContent(next.value)) break;
     }
-    if (ended && !decoder.finished) throw explain(truncated(backend.name), 'first_token');
+    if (ended && !decoder.finished) throw truncated(backend.name, 'first_token');
   } catch (err) {
     release();
     res.discard();
@@ -224,7 +224,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
             throw err;
           }
           if (next.done) {
-            if (!decoder.finished) throw truncated(backend.name);
+            if (!decoder.finished) throw truncated(backend.name, 'stream');
             break;
           }
           // decodeFrames ends the iteration itself once the stream is complete (it may decode
@@ -248,10 +248,10 @@ function embeddingsRequest(backend: RuntimeBackend, req: EmbeddingsRequest, mode
   return backend.adapter.embeddingsRequest(req, backend, model);
 }
 
-function truncated(backend: string): AirouteError {
+function truncated(backend: string, phase: 'first_token' | 'stream'): AirouteError {
   return new AirouteError('upstream_truncated', 502, `backend "${backend}" ended the stream before it finished`, {
     retriable: true,
     fallback: 'retries_exhausted',
-    phase: 'stream',
+    phase,
   });
 }

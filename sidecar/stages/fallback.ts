@@ -36,6 +36,8 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
   let last: AirouteError | undefined;
   let incompatible: AirouteError | undefined;
   let prev: RuntimeTarget | undefined;
+  /** Why the previous target was left: its fallback condition, or "incompatible". */
+  let reason = '';
   for (const target of order) {
     if (prev)
       x.lifecycle.emit('fallback', {
@@ -43,7 +45,7 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
         to: target.backend.name,
         fromModel: prev.model,
         toModel: target.model,
-        reason: last?.details.fallback ?? last?.code ?? 'incompatible',
+        reason,
       });
     try {
       return await next({ ...x, target });
@@ -55,12 +57,14 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
       if (err.details.incompatible) {
         incompatible ??= err;
         prev = target;
+        reason = 'incompatible';
         continue;
       }
       const condition = err.details.fallback;
       if (!condition || !x.route.fallbackOn.has(condition)) throw err;
       last = err;
       prev = target;
+      reason = condition;
     }
   }
   throw last ?? incompatible ?? new AirouteError('upstream_error', 502, `route "${x.route.model}" has no backend`);

@@ -1,0 +1,81 @@
+// collect() runs an exchange without a client connection (async requests): the answer is folded
+// into one complete result in the endpoint's non-streamed format, and the caller ends the request.
+import { expect, test } from 'vitest';
+import { TERMINAL_EVENTS } from '../events/types.ts';
+import { cancelled } from '../sidecar.ts';
+import { ScriptedBody, answer, chatBody, dataOf, harness, openaiWire, sse } from '../../test/support/pipeline.ts';
+import { collect } from './collect.ts';
+
+const doc = {
+  backends: [{ name: 'a', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1' }],
+  routes: [
+    { model: 'm', backends: [{ backend: 'a', model: 'target-model' }], retry: { attempts: 1 } },
+    { model: 'no-resume', backends: [{ backend: 'a', model: 'target-model' }], retry: { attempts: 1 }, resume: 'none' as const },
+  ],
+};
+
+const terminals = (h: ReturnType<typeof harness>) => h.events.filter((e) => TERMINAL_EVENTS.has(e.type));
+
+test('a complete answer of the client\'s format: the upstream\'s body as a value; deltas emitted; no terminal event (the caller finishes)', async () => {
+  const h = harness(doc);
+  h.transport.script('a', answer(200, openaiWire.completion('Hello!', { system_fingerprint: 'fp_keep' })));
+  const out = await collect(h.open(chatBody('m')));
+  expect(out.ok).toBe(true);
+  if (!out.ok) return;
+  expect(out.body).toMatchObject({ object: 'chat.completion', system_fingerprint: 'fp_keep', choices: [{ message: { content: 'Hello!' } }] });
+  expect(out.tally).toMatchObject({ backend: 'a', model: 'target-model', usage: { inputTokens: 3, outputTokens: 2 } });
+  expect(dataOf(h.events, 'content.delta')).toEqual([{ choice: 0, text: 'Hello!' }]);
+  expect(terminals(h)).toEqual([]);
+  expect(h.records).toEqual([]);
+});
+
+test('a streamed answer is folded into one non-streamed result in the endpoint\'s format, with the stream\'s usage and finish', async () => {
+  const h = harness(doc);
+  h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.text('Hel'), openaiWire.text('lo'), openaiWire.finish('length'), openaiWire.usage(4, 2), openaiWire.done).end() });
+  const out = await collect(h.open(chatBody('m', { stream: true, format: 'anthropic' }), 'anthropic'));
+  expect(out.ok).toBe(true);
+  if (!out.ok) return;
+  expect(out.body).toMatchObject({ type: 'message', model: 'up-model', content: [{ type: 'text', text: 'Hello' }], stop_reason: 'max_tokens', usage: { input_tokens: 4, output_tokens: 2 } });
+  expect(out.tally.usage).toEqual({ inputTokens: 4, outputTokens: 2 });
+  expect(out.tally.finish).toEqual(['length']);
+  expect(out.tally.chunks).toBe(5); // one per upstream frame
+  expect(out.tally.firstByteAt).toBeTypeOf('number');
+  expect(dataOf(h.events, 'content.delta').map((d) => d.text)).toEqual(['Hel', 'lo']);
+  expect(terminals(h)).toEqual([]);
+});
+
+test('a streamed result without a model name gets the target\'s', async () => {
+  const h = harness(doc);
+  const chunk = (delta: object, finish: string | null) => sse({ id: 'c1', choices: [{ index: 0, delta, finish_reason: finish }] });
+  h.transport.script('a', { status: 200, body: new ScriptedBody(chunk({ content: 'Hi' }, null), chunk({}, 'stop'), openaiWire.usage(1, 1)).end() });
+  const out = await collect(h.open(chatBody('m', { stream: true })));
+  expect(out.ok && out.body).toMatchObject({ model: 'target-model', choices: [{ message: { content: 'Hi' } }] });
+});
+
+test('a failure before any content: not ok, with the error and the tally; still no terminal event', async () => {
+  const h = harness(doc);
+  h.transport.script('a', answer(401, openaiWire.error('Incorrect API key provided', 'invalid_request_error', 'invalid_api_key')));
+  const out = await collect(h.open(chatBody('m', { stream: true })));
+  expect(out.ok).toBe(false);
+  expect(!out.ok && out.err).toMatchObject({ code: 'upstream_auth', status: 401 });
+  expect(out.tally.backend).toBeUndefined();
+  expect(terminals(h)).toEqual([]);
+});
+
+test('a failure mid-stream with no resume: not ok, stream_interrupted saying what had been produced', async () => {
+  const h = harness(doc);
+  h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.text('Half')).fail(new Error('other side closed')) });
+  const out = await collect(h.open(chatBody('no-resume', { stream: true })));
+  expect(!out.ok && out.err).toMatchObject({ code: 'stream_interrupted', details: { extra: { deliveredChars: 4 } } });
+});
+
+test('cancelled while running: the cancellation is the error, not what it caused upstream', async () => {
+  const h = harness(doc);
+  h.transport.script('a', { hang: true });
+  const x = h.open(chatBody('m'));
+  const pending = collect(x);
+  await new Promise<void>((r) => setImmediate(r));
+  x.abort(cancelled());
+  const out = await pending;
+  expect(!out.ok && out.err).toMatchObject({ code: 'cancelled', status: 499 });
+});

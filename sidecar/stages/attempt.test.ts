@@ -1,0 +1,517 @@
+// One attempt against one backend, alone: a TargetExchange built by hand, a scripted transport
+// whose body the test feeds, the real adapters and decoders. Clocks are fake: tests assert which
+// clock fired (code, phase), never how long anything took.
+import { getEventListeners } from 'node:events';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import type { EmbeddingsRequest, JsonObject } from '../chat/types.ts';
+import { AirouteError } from '../errors.ts';
+import type { Answer, ResumePoint, StreamAnswer, TargetExchange } from '../pipeline/exchange.ts';
+import { cancelled } from '../sidecar.ts';
+import {
+  ScriptedBody,
+  answer,
+  chatBody,
+  connectError,
+  dataOf,
+  drain,
+  harness,
+  openaiWire,
+  sse,
+  textOf,
+  typesOf,
+  type Harness,
+} from '../../test/support/pipeline.ts';
+import { attempt } from './attempt.ts';
+
+const KEY = 'sk-test-attempt-key-0123456789';
+const timeouts = { connectMs: 100, firstTokenMs: 1000, idleMs: 500, totalMs: 60_000 };
+const doc = {
+  backends: [
+    { name: 'a', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1', apiKey: { value: KEY } },
+    { name: 'b', type: 'anthropic' as const, baseURL: 'http://127.0.0.1:9' },
+  ],
+  routes: [
+    { model: 'm', backends: [{ backend: 'a', model: 'up-model' }], timeouts },
+    { model: 'claude', backends: [{ backend: 'b', model: 'claude-up' }], timeouts, resume: 'prefill' as const },
+  ],
+};
+
+let h: Harness;
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  vi.setSystemTime(1_000_000);
+  h = harness(doc);
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Lets pending I/O callbacks and promise chains run (setImmediate stays real). */
+const settle = () => new Promise<void>((r) => setImmediate(r));
+
+function exchange(model = 'm', body: JsonObject = chatBody(model, { stream: true }), resume?: ResumePoint): TargetExchange {
+  const x = h.open(body);
+  return { ...x, target: x.route.targets[0]!, ...(resume ? { resume } : {}) };
+}
+
+function spyCircuit(tx: TargetExchange) {
+  const c = h.sc.resilience.for(tx.target.backend).circuit;
+  return { success: vi.spyOn(c, 'success'), failure: vi.spyOn(c, 'failure'), neutral: vi.spyOn(c, 'neutral') };
+}
+
+function asStream(a: Answer): StreamAnswer {
+  if (a.kind !== 'stream') throw new Error(`expected a stream answer, got ${a.kind}`);
+  return a;
+}
+
+/** The attempt's own listener and clock are gone once it is over. */
+function expectReleased(tx: TargetExchange): void {
+  expect(getEventListeners(tx.signal, 'abort')).toHaveLength(0);
+  expect(vi.getTimerCount()).toBe(0);
+}
+
+/** Starts an attempt whose failure is captured (so no rejection goes unhandled while clocks advance). */
+function run(tx: TargetExchange): Promise<Answer | AirouteError> {
+  return attempt(tx).catch((e: unknown) => {
+    if (e instanceof AirouteError) return e;
+    throw e;
+  });
+}
+
+describe('streamed answers', () => {
+  test('returns once the first content frame arrives, with the structural frames before it, in order', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.role());
+    h.transport.script('a', { status: 200, body });
+    let returned = false;
+    const pending = attempt(tx).then((a) => {
+      returned = true;
+      return a;
+    });
+    await settle();
+    expect(returned).toBe(false); // a role-only chunk is not content: nothing may reach the client yet
+    body.push(openaiWire.text('Hel'));
+    const a = asStream(await pending);
+    expect(a).toMatchObject({ kind: 'stream', mode: 'fresh', attempt: 1, target: { model: 'up-model' } });
+    body.push(openaiWire.text('lo'), openaiWire.finish(), openaiWire.usage(3, 2), openaiWire.done);
+    const { frames, error } = await drain(a.frames);
+    expect(error).toBeUndefined();
+    expect(frames[0]!.events[0]).toMatchObject({ type: 'start' });
+    expect(textOf(frames)).toBe('Hello');
+    expect(body.discarded).toBe(true);
+    expect(h.transport.sent[0]!.body).toMatchObject({ model: 'up-model', stream: true });
+    expect(typesOf(h.events)).toEqual(['request.accepted', 'attempt.started']);
+    expect(dataOf(h.events, 'attempt.started')).toEqual([{ backend: 'a', model: 'up-model', mode: 'fresh' }]);
+    expectReleased(tx);
+  });
+
+  test('the circuit records success when content arrives, not when the stream ends', async () => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    const body = new ScriptedBody(openaiWire.text('Hi'));
+    h.transport.script('a', { status: 200, body });
+    const a = asStream(await attempt(tx));
+    expect(circuit.success).toHaveBeenCalledTimes(1);
+    body.push(openaiWire.finish(), openaiWire.usage(1, 1));
+    await drain(a.frames);
+    expect(circuit.success).toHaveBeenCalledTimes(1);
+    expect(circuit.failure).not.toHaveBeenCalled();
+  });
+
+  test('each attempt on an exchange gets the next number (counted across the request)', async () => {
+    const tx = exchange();
+    h.transport.script('a', answer(500, openaiWire.error('down', 'server_error')), { status: 200, body: new ScriptedBody(openaiWire.text('x'), openaiWire.finish(), openaiWire.usage(1, 1)) });
+    await expect(attempt(tx)).rejects.toMatchObject({ code: 'upstream_error' });
+    const a = await attempt(tx);
+    expect(a.attempt).toBe(2);
+    expect(tx.lifecycle.attempt).toBe(2);
+    expect(h.events.filter((e) => e.type === 'attempt.failed').map((e) => e.attempt)).toEqual([1]);
+  });
+
+  test('an answer that finishes without text (finish, then the terminator) is an answer, not a truncation', async () => {
+    const tx = exchange();
+    h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.finish('length'), openaiWire.usage(1, 0), openaiWire.done).end() });
+    const { frames, error } = await drain(asStream(await attempt(tx)).frames);
+    expect(error).toBeUndefined();
+    expect(frames.flatMap((f) => f.events)).toContainEqual({ type: 'finish', choice: 0, reason: 'length' });
+  });
+});
+
+describe('clocks', () => {
+  test('no response headers within firstTokenMs -> upstream_no_response (504, phase headers), counted against the backend', async () => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    h.transport.script('a', { hang: true });
+    const outcome = run(tx);
+    await vi.advanceTimersByTimeAsync(timeouts.firstTokenMs);
+    const err = await outcome;
+    expect(err).toMatchObject({ code: 'upstream_no_response', status: 504, details: { phase: 'headers', backend: 'a', fallback: 'retries_exhausted' } });
+    expect((err as AirouteError).retriable).toBe(false);
+    expect(circuit.failure).toHaveBeenCalledTimes(1);
+    expect(dataOf(h.events, 'attempt.failed')).toEqual([
+      { backend: 'a', phase: 'headers', code: 'upstream_no_response', status: 504, retriable: false, message: expect.stringContaining('"a"'), elapsedMs: timeouts.firstTokenMs },
+    ]);
+    expectReleased(tx);
+  });
+
+  test('headers but no content within firstTokenMs -> upstream_first_token_timeout (504, phase first_token, retriable); the body is released', async () => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    const body = new ScriptedBody(openaiWire.role());
+    h.transport.script('a', { status: 200, body });
+    const outcome = run(tx);
+    await vi.advanceTimersByTimeAsync(timeouts.firstTokenMs);
+    const err = await outcome;
+    expect(err).toMatchObject({ code: 'upstream_first_token_timeout', status: 504, details: { phase: 'first_token', retriable: true } });
+    expect(body.discarded).toBe(true);
+    expect(circuit.failure).toHaveBeenCalledTimes(1);
+    expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ phase: 'first_token', code: 'upstream_first_token_timeout', retriable: true });
+    expectReleased(tx);
+  });
+
+  test.todo(
+    'bytes before the first content (SSE comments, pings, role-only chunks) do not restart the first-token clock, as the comment in attempt.ts says (today every chunk refreshes it, so an upstream sending keep-alives more often than firstTokenMs is only ended by totalMs)',
+  );
+
+  test('a stall mid-stream longer than idleMs -> upstream_idle_timeout (phase stream) from the frames; counted against the backend', async () => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    const body = new ScriptedBody(openaiWire.text('partial'));
+    h.transport.script('a', { status: 200, body });
+    const a = asStream(await attempt(tx));
+    const drained = drain(a.frames);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs);
+    const { frames, error } = await drained;
+    expect(textOf(frames)).toBe('partial');
+    expect(error).toMatchObject({ code: 'upstream_idle_timeout', status: 504, details: { phase: 'stream', retriable: true, backend: 'a' } });
+    expect(circuit.success).toHaveBeenCalledTimes(1);
+    expect(circuit.failure).toHaveBeenCalledTimes(1);
+    expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ phase: 'stream', code: 'upstream_idle_timeout' });
+    expect(body.discarded).toBe(true);
+    expectReleased(tx);
+  });
+
+  test('a slow but live stream is never cut: every chunk restarts the idle clock', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.text('a'));
+    h.transport.script('a', { status: 200, body });
+    const a = asStream(await attempt(tx));
+    const drained = drain(a.frames);
+    for (const t of ['b', 'c', 'd', 'e']) {
+      await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+      body.push(openaiWire.text(t));
+    }
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+    body.push(openaiWire.finish(), openaiWire.usage(1, 5));
+    const { frames, error } = await drained;
+    expect(error).toBeUndefined();
+    expect(textOf(frames)).toBe('abcde');
+    expectReleased(tx);
+  });
+
+  test('a stall after every choice finished lost only the terminator: the stream ends cleanly', async () => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    // finish but no usage chunk and no [DONE]: the decoder knows the answer is whole, not that the stream is over
+    const body = new ScriptedBody(openaiWire.text('whole'), openaiWire.finish());
+    h.transport.script('a', { status: 200, body });
+    const drained = drain(asStream(await attempt(tx)).frames);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs);
+    const { frames, error } = await drained;
+    expect(error).toBeUndefined();
+    expect(textOf(frames)).toBe('whole');
+    expect(circuit.failure).not.toHaveBeenCalled();
+    expect(typesOf(h.events)).not.toContain('attempt.failed');
+  });
+});
+
+describe('truncation', () => {
+  test('the upstream closes cleanly mid-answer (no finish, no terminator) -> upstream_truncated, never a complete answer', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.text('Half an ans'));
+    h.transport.script('a', { status: 200, body });
+    const a = asStream(await attempt(tx));
+    body.end();
+    const { frames, error } = await drain(a.frames);
+    expect(textOf(frames)).toBe('Half an ans');
+    expect(error).toMatchObject({ code: 'upstream_truncated', status: 502, details: { phase: 'stream', retriable: true, fallback: 'retries_exhausted' } });
+    expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ code: 'upstream_truncated', phase: 'stream' });
+  });
+
+  test('the upstream closes before any content -> the attempt fails with upstream_truncated (retriable), nothing returned', async () => {
+    const tx = exchange();
+    h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role()).end() });
+    const err = await run(tx);
+    expect(err).toMatchObject({ code: 'upstream_truncated', status: 502, details: { retriable: true } });
+    expectReleased(tx);
+  });
+
+  test('a stream that ends before any content reports phase first_token in its error and attempt.failed', async () => {
+    const tx = exchange();
+    h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role()).end() });
+    const err = await run(tx);
+    expect(err).toMatchObject({ code: 'upstream_truncated', details: { phase: 'first_token' } });
+    expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ code: 'upstream_truncated', phase: 'first_token' });
+  });
+});
+
+describe('failures before the first content', () => {
+  test.each<[string, string, unknown]>([
+    ['ECONNREFUSED', 'upstream_connect_failed', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })],
+    ['a connect timeout wrapped by undici (code on the cause)', 'upstream_connect_failed', Object.assign(new Error('fetch failed'), { cause: { code: 'UND_ERR_CONNECT_TIMEOUT' } })],
+    ['a TLS certificate failure', 'upstream_connect_failed', Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' })],
+    ['ECONNRESET before the headers', 'upstream_reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+    ['an error with no errno', 'upstream_reset', new Error('other side closed')],
+  ])('send fails with %s -> %s, retriable, counted against the backend', async (_name, code, fault) => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    h.transport.script('a', { fail: fault });
+    const err = await run(tx);
+    expect(err).toMatchObject({ code, status: 502, details: { retriable: true, fallback: 'retries_exhausted', backend: 'a', phase: code === 'upstream_reset' ? 'headers' : 'connect' } });
+    expect((err as AirouteError).cause).toBe(fault);
+    expect(circuit.failure).toHaveBeenCalledTimes(1);
+    expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ code, retriable: true });
+    expectReleased(tx);
+  });
+
+  test('5xx -> classified by the adapter (upstream_error, retriable, phase headers, backend named); the body is released', async () => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    const reply = answer(503, openaiWire.error('The server is overloaded', 'server_error'));
+    h.transport.script('a', reply);
+    const err = await run(tx);
+    expect(err).toMatchObject({ code: 'upstream_error', status: 503, message: 'The server is overloaded', details: { retriable: true, phase: 'headers', backend: 'a' } });
+    expect('body' in reply && reply.body.discarded).toBe(true);
+    expect(circuit.failure).toHaveBeenCalledTimes(1);
+    expectReleased(tx);
+  });
+
+  test('429 -> upstream_rate_limited carrying the Retry-After hint', async () => {
+    const tx = exchange();
+    h.transport.script('a', answer(429, openaiWire.error('Rate limit reached', 'rate_limit_error'), { 'retry-after-ms': '250' }));
+    expect(await run(tx)).toMatchObject({ code: 'upstream_rate_limited', status: 429, details: { retriable: true, retryAfterMs: 250 } });
+  });
+
+  test.each<[number, string, string]>([
+    [400, 'invalid_request', openaiWire.error('Unrecognized request argument supplied: foo')],
+    [401, 'upstream_auth', openaiWire.error('Incorrect API key provided', 'invalid_request_error', 'invalid_api_key')],
+  ])('%i -> %s, not retriable, and neutral for the circuit (the client or the config is at fault, not the backend)', async (status, code, body) => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    h.transport.script('a', answer(status, body));
+    const err = await run(tx);
+    expect(err).toMatchObject({ code, status });
+    expect((err as AirouteError).retriable).toBe(false);
+    expect(circuit.neutral).toHaveBeenCalledTimes(1);
+    expect(circuit.failure).not.toHaveBeenCalled();
+  });
+
+  test('an API key echoed in an error body never reaches the error or the attempt.failed event', async () => {
+    const tx = exchange();
+    h.transport.script('a', answer(401, openaiWire.error(`Incorrect API key provided: ${KEY}`, 'invalid_request_error', 'invalid_api_key')));
+    const err = await run(tx);
+    expect((err as Error).message).not.toContain(KEY);
+    expect((err as Error).message).toContain('[redacted]');
+    expect(JSON.stringify(h.events)).not.toContain(KEY);
+  });
+
+  test('an error body that never ends is cut by the idle clock; the status alone classifies the failure', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody('{"error": {"mess');
+    h.transport.script('a', { status: 502, body });
+    const outcome = run(tx);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs);
+    expect(await outcome).toMatchObject({ code: 'upstream_error', status: 502, details: { retriable: true } });
+    expect(body.discarded).toBe(true);
+    expectReleased(tx);
+  });
+
+  test('an error event in the stream before any content fails the attempt cleanly (retriable), in the provider\'s terms', async () => {
+    const tx = exchange();
+    h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role(), sse({ error: { message: 'overloaded', type: 'server_error' } })) });
+    expect(await run(tx)).toMatchObject({ code: 'upstream_error', message: 'overloaded', details: { retriable: true } });
+  });
+
+  test('a malformed chunk mid-stream fails the frames with upstream_malformed after the good frames', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.text('good'));
+    h.transport.script('a', { status: 200, body });
+    const a = asStream(await attempt(tx));
+    body.push(openaiWire.text(' more') + 'data: {"choices": [\n\n');
+    const { frames, error } = await drain(a.frames);
+    expect(textOf(frames)).toBe('good more');
+    expect(error).toMatchObject({ code: 'upstream_malformed', details: { retriable: true } });
+  });
+
+  test('a request the backend cannot express is refused before anything is sent: incompatible, not retriable, phase request', async () => {
+    const tx = exchange('claude', { ...chatBody('claude', { stream: true }), logit_bias: { '50256': -100 } });
+    const err = await run(tx);
+    expect(err).toMatchObject({ code: 'unsupported_parameter', status: 400, details: { incompatible: true, phase: 'request', backend: 'b' } });
+    expect((err as AirouteError).retriable).toBe(false);
+    expect(h.transport.sent).toHaveLength(0);
+    expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ phase: 'request', code: 'unsupported_parameter' });
+  });
+
+  test('embeddings on a backend without them: unsupported_parameter, incompatible', async () => {
+    const x = h.open(chatBody('claude'));
+    const request: EmbeddingsRequest = { operation: 'embeddings', format: 'openai', body: { model: 'claude', input: 'hi' }, model: 'claude', stream: false };
+    const err = await run({ ...x, request, target: x.route.targets[0]! });
+    expect(err).toMatchObject({ code: 'unsupported_parameter', details: { incompatible: true } });
+    expect(h.transport.sent).toHaveLength(0);
+  });
+});
+
+describe('the client leaves', () => {
+  test('while waiting for headers: the attempt fails with the client\'s reason, neutral for the circuit', async () => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    h.transport.script('a', { hang: true });
+    const outcome = run(tx);
+    await settle();
+    tx.abort(cancelled());
+    expect(await outcome).toMatchObject({ code: 'cancelled', status: 499, details: { backend: 'a' } });
+    expect(circuit.neutral).toHaveBeenCalledTimes(1);
+    expect(circuit.failure).not.toHaveBeenCalled();
+    expectReleased(tx);
+  });
+
+  test('mid-stream: the frames end with the client\'s reason; the body is released; neutral for the circuit', async () => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    const body = new ScriptedBody(openaiWire.text('so far'));
+    h.transport.script('a', { status: 200, body });
+    const a = asStream(await attempt(tx));
+    const drained = drain(a.frames);
+    await settle();
+    tx.abort(cancelled());
+    const { error } = await drained;
+    expect(error).toMatchObject({ code: 'cancelled', status: 499 });
+    expect(body.discarded).toBe(true);
+    expect(circuit.failure).not.toHaveBeenCalled();
+    expect(circuit.neutral).toHaveBeenCalledTimes(1);
+    expectReleased(tx);
+  });
+
+  test('already gone before the attempt: nothing waits on the upstream', async () => {
+    const tx = exchange();
+    tx.abort(cancelled());
+    h.transport.script('a', { hang: true });
+    expect(await run(tx)).toMatchObject({ code: 'cancelled', status: 499 });
+    expectReleased(tx);
+  });
+});
+
+describe('complete (non-streamed) answers', () => {
+  test('the body is the answer: raw bytes kept, parsed by the adapter, the circuit told', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const circuit = spyCircuit(tx);
+    const raw = openaiWire.completion('Hello!');
+    h.transport.script('a', answer(200, raw));
+    const a = await attempt(tx);
+    if (a.kind !== 'json') throw new Error('expected json');
+    expect(a.raw).toBe(raw);
+    expect(a.result?.choices[0]).toMatchObject({ text: 'Hello!', finishReason: 'stop' });
+    expect(a.result?.model).toBe('up-model');
+    expect(circuit.success).toHaveBeenCalledTimes(1);
+    expect(h.transport.sent[0]!.body.stream).toBe(false);
+    expectReleased(tx);
+  });
+
+  test('a result without a model name gets the target\'s', async () => {
+    const tx = exchange('m', chatBody('m'));
+    h.transport.script('a', answer(200, openaiWire.completion('x', { model: '' })));
+    const a = await attempt(tx);
+    expect(a.kind === 'json' && a.result?.model).toBe('up-model');
+  });
+
+  test('an unparsable body -> upstream_malformed (retriable), the body released', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const reply = answer(200, '{"id": "chatcmpl-1", "choi');
+    h.transport.script('a', reply);
+    expect(await run(tx)).toMatchObject({ code: 'upstream_malformed', status: 502, details: { retriable: true } });
+    expect('body' in reply && reply.body.discarded).toBe(true);
+    expectReleased(tx);
+  });
+
+  test('no header clock: a non-streamed answer may take longer than firstTokenMs (the upstream composes it whole); only the exchange ends the wait', async () => {
+    const tx = exchange('m', chatBody('m'));
+    h.transport.script('a', { hang: true });
+    let done = false;
+    const outcome = run(tx).finally(() => (done = true));
+    await vi.advanceTimersByTimeAsync(timeouts.firstTokenMs * 10);
+    expect(done).toBe(false);
+    tx.abort(new AirouteError('request_timeout', 504, 'total timeout'));
+    expect(await outcome).toMatchObject({ code: 'request_timeout', status: 504 });
+  });
+
+  test('a body that stalls longer than idleMs -> upstream_idle_timeout', async () => {
+    const tx = exchange('m', chatBody('m'));
+    h.transport.script('a', { status: 200, body: new ScriptedBody('{"id":') });
+    const outcome = run(tx);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs);
+    expect(await outcome).toMatchObject({ code: 'upstream_idle_timeout', status: 504 });
+    expectReleased(tx);
+  });
+});
+
+describe('continuations (resume)', () => {
+  const anthropicRefusal = JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'This model does not support assistant message prefill.' } });
+  const anthropicStream = (text: string) =>
+    new ScriptedBody(
+      sse({ type: 'message_start', message: { id: 'msg_1', model: 'claude-up', usage: { input_tokens: 3, output_tokens: 0 } } }, 'message_start'),
+      sse({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'),
+      sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
+    );
+
+  test('prefill: the delivered text goes as the assistant prefix without its trailing whitespace; mode and prefix are on the answer', async () => {
+    const tx = exchange('claude', chatBody('claude', { stream: true }), { delivered: 'Hello there \n', prefillRefused: new Set() });
+    h.transport.script('b', { status: 200, body: anthropicStream(' friend') });
+    const a = asStream(await attempt(tx));
+    expect(a).toMatchObject({ mode: 'prefill', sentPrefill: 'Hello there' });
+    expect(JSON.stringify(h.transport.sent[0]!.body.messages)).toContain('"Hello there"');
+    expect(dataOf(h.events, 'attempt.started')[0]).toMatchObject({ backend: 'b', mode: 'prefill' });
+  });
+
+  test('prefill refused with a 400 -> prefill_rejected (retriable at once), never the 400 itself; the backend is marked as refusing prefill', async () => {
+    const resume: ResumePoint = { delivered: 'Hello there', prefillRefused: new Set() };
+    const tx = exchange('claude', chatBody('claude', { stream: true }), resume);
+    const circuit = spyCircuit(tx);
+    h.transport.script('b', answer(400, anthropicRefusal));
+    const err = await run(tx);
+    expect(err).toMatchObject({ code: 'prefill_rejected', status: 400, details: { retriable: true, retryAfterMs: 0, fallback: 'prefill_rejected', backend: 'b' } });
+    expect((err as Error).message).toContain('assistant message prefill');
+    expect([...resume.prefillRefused]).toEqual(['b']);
+    expect(circuit.failure).toHaveBeenCalledTimes(1); // retriable: counted, like any retriable failure
+
+    // the next try on that backend verifies instead: no prefix sent
+    h.transport.script('b', { status: 200, body: anthropicStream('Hello') });
+    const again = asStream(await attempt({ ...tx }));
+    expect(again.mode).toBe('verify');
+    expect(again.sentPrefill).toBeUndefined();
+    expect(JSON.stringify(h.transport.sent[1]!.body.messages)).not.toContain('Hello there');
+  });
+
+  test('a 400 outside prefill mode stays the client error it is', async () => {
+    const tx = exchange('claude', chatBody('claude', { stream: true }), { delivered: 'Hi', prefillRefused: new Set(['b']) });
+    h.transport.script('b', answer(400, anthropicRefusal));
+    const err = await run(tx);
+    expect(err).toMatchObject({ code: 'invalid_request', status: 400 });
+    expect(dataOf(h.events, 'attempt.started')[0]).toMatchObject({ mode: 'verify' });
+  });
+
+  test('a 5xx in prefill mode is not mistaken for a refused prefix', async () => {
+    const resume: ResumePoint = { delivered: 'Hi', prefillRefused: new Set() };
+    const tx = exchange('claude', chatBody('claude', { stream: true }), resume);
+    h.transport.script('b', answer(500, JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'Internal server error' } })));
+    expect(await run(tx)).toMatchObject({ code: 'upstream_error', status: 500 });
+    expect(resume.prefillRefused.size).toBe(0);
+  });
+
+  test('a target whose resume strategy is verify continues in verify mode', async () => {
+    const x = h.open(chatBody('claude', { stream: true }));
+    const target = { ...x.route.targets[0]!, resume: 'verify' as const };
+    h.transport.script('b', { status: 200, body: anthropicStream('Hello') });
+    const a = asStream(await attempt({ ...x, target, resume: { delivered: 'Hello', prefillRefused: new Set() } }));
+    expect(a.mode).toBe('verify');
+  });
+});

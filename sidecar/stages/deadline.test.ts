@@ -1,0 +1,73 @@
+import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import { AirouteError } from '../errors.ts';
+import type { Handler } from '../pipeline/chain.ts';
+import type { RouteExchange } from '../pipeline/exchange.ts';
+import { answerFrom, chatBody, harness } from '../../test/support/pipeline.ts';
+import { deadline } from './deadline.ts';
+
+const doc = {
+  backends: [{ name: 'a', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1' }],
+  routes: [{ model: 'm', backends: [{ backend: 'a' }], timeouts: { totalMs: 5000 } }],
+};
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  vi.setSystemTime(1_000_000);
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Runs the stage with a `next` that never answers, and gives back what `next` was handed. */
+function start(x: RouteExchange): { seen: RouteExchange[] } {
+  const seen: RouteExchange[] = [];
+  const next: Handler<RouteExchange> = (inner) => {
+    seen.push(inner);
+    return new Promise(() => undefined);
+  };
+  void deadline(next)(x);
+  return { seen };
+}
+
+test('the exchange passed on carries the deadline (now + totalMs); the caller\'s exchange is not changed', () => {
+  const x = harness(doc).open(chatBody('m'));
+  const { seen } = start(x);
+  expect(seen).toHaveLength(1);
+  expect(seen[0]!.deadline).toBe(1_000_000 + 5000);
+  expect(x.deadline).toBe(Number.POSITIVE_INFINITY);
+  expect(seen[0]!.signal).toBe(x.signal);
+});
+
+test('when totalMs passes, the exchange is aborted with request_timeout (504), not a millisecond before', async () => {
+  const x = harness(doc).open(chatBody('m'));
+  const { seen } = start(x);
+  await vi.advanceTimersByTimeAsync(4999);
+  expect(x.signal.aborted).toBe(false);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(seen[0]!.signal.aborted).toBe(true);
+  const reason: unknown = x.signal.reason;
+  expect(reason).toBeInstanceOf(AirouteError);
+  expect(reason).toMatchObject({ code: 'request_timeout', status: 504 });
+  expect((reason as Error).message).toMatch(/5000 ms/);
+});
+
+test('cleanup clears the timer: a request that ended is never aborted later', async () => {
+  const x = harness(doc).open(chatBody('m'));
+  const answer = answerFrom(x.route.targets[0]!);
+  await deadline(() => Promise.resolve(answer))(x);
+  expect(x.cleanup).toHaveLength(1);
+  expect(vi.getTimerCount()).toBe(1);
+  for (const c of x.cleanup) c();
+  expect(vi.getTimerCount()).toBe(0);
+  await vi.advanceTimersByTimeAsync(10_000);
+  expect(x.signal.aborted).toBe(false);
+});
+
+test('the answer and the failure of the stages below pass through unchanged', async () => {
+  const h = harness(doc);
+  const x = h.open(chatBody('m'));
+  const answer = answerFrom(x.route.targets[0]!);
+  await expect(deadline(() => Promise.resolve(answer))(x)).resolves.toBe(answer);
+  const err = new AirouteError('upstream_auth', 401, 'bad key');
+  await expect(deadline(() => Promise.reject(err))(h.open(chatBody('m')))).rejects.toBe(err);
+});
