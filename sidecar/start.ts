@@ -19,6 +19,9 @@ import { adminServer } from './server/admin.ts';
 import { demoUi } from './server/demo-ui.ts';
 import { controlApi } from './server/control-api.ts';
 import { dataPlane } from './server/data-plane.ts';
+import { responsesEndpoints } from './server/responses.ts';
+import { MemoryResponseStore, STORE_SHARE_OF_JOURNAL_BYTES, type ResponseStore } from './responses/store.ts';
+import { ResponsesService } from './responses/service.ts';
 import { Sidecar, type RequestRecord } from './sidecar.ts';
 
 export interface StartOptions {
@@ -120,6 +123,9 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   // retention settings apply at once.
   let journal: Journal = new MemoryJournal(retention());
   let store: AsyncStore = new AsyncRegistry(retention().ttlMs, retention().maxRequests);
+  // Stored Responses API responses (previous_response_id, GET /v1/responses/{id}) live beside the async records.
+  const storedResponses = (r: Retention): [number, number, number] => [r.ttlMs, r.maxRequests, Math.floor(r.maxBytes * STORE_SHARE_OF_JOURNAL_BYTES)];
+  let responseStore: ResponseStore = new MemoryResponseStore(...storedResponses(retention()));
   let chosen: string | undefined;
   const storeIdentity = (c: RuntimeConfig) => {
     const src = c.source.journal ?? {};
@@ -132,6 +138,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     if (c.journal.type !== 'redis' || !c.journal.url) return;
     const { RedisJournal, redactUrl } = await import('./events/redis/journal.ts');
     const { RedisAsyncStore } = await import('./requests/redis-store.ts');
+    const { RedisResponseStore } = await import('./responses/redis-store.ts');
     const src = c.source.journal ?? {};
     let password: string | undefined;
     let configError: string | undefined;
@@ -157,6 +164,8 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     journal = rj;
     store.close();
     store = new RedisAsyncStore(rj, retention().ttlMs);
+    responseStore.close();
+    responseStore = new RedisResponseStore(rj, retention().ttlMs);
     void placeholder.close();
     logger.info({ store: redactUrl(c.journal.url), keyPrefix: c.journal.keyPrefix, instance: rj.instance }, 'event journal and async records on Redis');
     if (configError) logger.error({ reason: configError }, 'the Redis journal cannot be used; async requests are refused until this is fixed');
@@ -177,6 +186,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     const r = retention();
     (journal as MemoryJournal | RedisJournal).configure(r);
     store.configure(r.ttlMs, r.maxRequests);
+    responseStore.configure(...storedResponses(r));
   });
   // --disable-metrics exists to measure what metrics cost (the benchmark compares both).
   const metrics = opts.metrics === false ? undefined : new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight });
@@ -187,7 +197,8 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     ...(opts.demoUi ? { demoUi } : {}),
     onInternalError: (err) => logger.error({ err: (err as Error).message }, 'control endpoint failed'),
   });
-  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { requests, control }));
+  const responses = new ResponsesService(sc, requests, () => journal, () => responseStore);
+  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { requests, control, responses: responsesEndpoints(sc, responses, requests) }));
   attachEventsWebSocket(data, () => journal, { onInternalError: (err) => logger.error({ err: (err as Error).message }, 'events upgrade failed') });
   const degradedReasons = () => {
     const why = journal.unavailable?.();
@@ -224,6 +235,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
       admin.closeAllConnections();
       await closed;
       requests.close();
+      responseStore.close();
       await tracing?.shutdown();
       await journal.close();
       await sc.close();

@@ -20,8 +20,10 @@ function writerFor(request: ProxyRequest, fallbackId: string, model: string): Re
 }
 
 /** Tells a Responses request what its client finally got (kept for previous_response_id and GET). */
-function settle(request: ProxyRequest, response: JsonObject): void {
-  if (request.operation === 'chat' && isResponsesRequest(request)) request.outcome.response = response;
+function settle(request: ProxyRequest, response: JsonObject, w: ResponsesWriter): void {
+  if (request.operation !== 'chat' || !isResponsesRequest(request)) return;
+  request.outcome.response = response;
+  request.outcome.output = w.outputForStore();
 }
 
 /** A complete answer as a `response` object: reasoning, then the message, then function calls. */
@@ -41,7 +43,7 @@ export function encodeResponsesResult(r: ChatResult, fallbackId: string, request
   w.setUsage(r.usage);
   w.complete();
   const response = w.final!;
-  settle(request, response);
+  settle(request, response, w);
   return response;
 }
 
@@ -107,7 +109,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     const w = this.writer;
     w.complete();
     // After a passthrough stream the upstream's own terminal event went out; what the writer observed stands for it.
-    settle(this.request, w.final ?? w.finished());
+    settle(this.request, w.final ?? w.finished(), w);
     return w.drainText();
   }
 

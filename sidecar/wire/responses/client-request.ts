@@ -21,8 +21,11 @@ export interface ResponsesRequest extends ChatRequest {
   background: boolean;
   /** Resolved before the request runs, when the body names a `previous_response_id` the sidecar stored. */
   prior?: PriorResponse;
-  /** Filled as the answer goes out: the final response object, kept for `previous_response_id` and `GET /v1/responses/{id}`. */
-  readonly outcome: { response?: JsonObject };
+  /**
+   * Filled as the answer goes out: the final response object its client got, and its output with
+   * every reasoning proof, which the sidecar keeps for `previous_response_id` and `GET /v1/responses/{id}`.
+   */
+  readonly outcome: { response?: JsonObject; output?: unknown[] };
 }
 
 export function isResponsesRequest(req: ChatRequest): req is ResponsesRequest {

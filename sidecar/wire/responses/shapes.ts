@@ -107,3 +107,29 @@ export function decodeProof(content: string): Proof {
   }
   return { origin: 'responses', encrypted: content };
 }
+
+/** A request's input as items (a string input is one user message). */
+export function inputItems(input: unknown): JsonObject[] {
+  if (typeof input === 'string') return [{ role: 'user', content: input }];
+  return Array.isArray(input) ? input.filter(isObject) : [];
+}
+
+/**
+ * A response's output as input items for the next turn: messages and function calls in their
+ * input form; reasoning and OpenAI's own items (built-in tool calls) go back as they came.
+ */
+export function outputToInput(output: readonly unknown[]): JsonObject[] {
+  const items: JsonObject[] = [];
+  for (const o of output) {
+    if (!isObject(o)) continue;
+    if (o.type === 'message')
+      items.push({
+        type: 'message',
+        role: 'assistant',
+        content: (Array.isArray(o.content) ? o.content : []).filter(isObject).map((p) => (p.type === 'output_text' ? { type: 'output_text', text: p.text, annotations: [] } : p)),
+      });
+    else if (o.type === 'function_call') items.push({ type: 'function_call', call_id: o.call_id, name: o.name, arguments: o.arguments });
+    else items.push(o);
+  }
+  return items;
+}

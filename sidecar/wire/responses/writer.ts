@@ -354,7 +354,12 @@ export class ResponsesWriter {
     if (item.kind !== 'other') this.emit('response.output_item.done', { output_index: item.index, item: this.itemJson(item, status) });
   }
 
-  private itemJson(item: Item, status: Status): JsonObject {
+  /** The output with every reasoning proof in it, whatever the client asked to see: what the sidecar keeps for `previous_response_id`. */
+  outputForStore(): JsonObject[] {
+    return this.items.filter((i) => i.kind !== 'other').map((i) => this.itemJson(i, i.status ?? 'in_progress', true));
+  }
+
+  private itemJson(item: Item, status: Status, withProof = this.o.includeProof): JsonObject {
     switch (item.kind) {
       case 'message':
         return { id: item.id, type: 'message', status, content: item.open && !item.text.length ? [] : [outputText(item.text.join(''))], role: 'assistant' };
@@ -362,7 +367,7 @@ export class ResponsesWriter {
         return { id: item.id, type: 'function_call', status, arguments: item.args.join(''), call_id: item.callId, name: item.name };
       case 'reasoning': {
         const text = item.text.join('');
-        const proof = this.o.includeProof && item.proof ? encodeProof(item.proof) : undefined;
+        const proof = withProof && item.proof ? encodeProof(item.proof) : undefined;
         return { id: item.id, type: 'reasoning', summary: text ? [{ type: 'summary_text', text }] : [], ...(proof !== undefined ? { encrypted_content: proof } : {}) };
       }
       case 'other':
