@@ -11,11 +11,12 @@ import type { AsyncService } from '../requests/service.ts';
 import type { AsyncRecord } from '../requests/types.ts';
 import { FINISHED } from '../requests/types.ts';
 import type { Sidecar } from '../sidecar.ts';
-import type { PriorResponse, ResponsesRequest } from '../wire/responses/client-request.ts';
+import { isObject } from '../wire/json.ts';
+import type { PriorResponse, ResponsesRequest, StoredContext } from '../wire/responses/client-request.ts';
 import { ResponsesReplay } from '../wire/responses/replay.ts';
-import { inputItems, outputToInput, requestIdOf, responseIdOf } from '../wire/responses/shapes.ts';
+import { inputItems, outputToInput, requestIdOf, responseIdOf, responseIdOfItem } from '../wire/responses/shapes.ts';
 import type { WrittenEvent } from '../wire/responses/writer.ts';
-import type { ResponseStore } from './store.ts';
+import type { ResponseStore, StoredResponse } from './store.ts';
 
 export const notFound = (id: string) =>
   new AirouteError('not_found', 404, `Response with id '${id}' not found.`, { param: null, providerFormat: 'openai', providerType: 'invalid_request_error' });
@@ -44,13 +45,26 @@ export class ResponsesService {
     });
   }
 
-  /** The conversation a body's `previous_response_id` names, when the sidecar stored it. */
-  async prior(body: JsonObject): Promise<PriorResponse | undefined> {
+  /** What a body refers to that the sidecar stored: its `previous_response_id`, and items of its own responses named by `item_reference`. */
+  async context(body: JsonObject): Promise<StoredContext> {
+    const out: { prior?: PriorResponse; references?: Map<string, JsonObject> } = {};
     const id = body.previous_response_id;
-    if (typeof id !== 'string' || id === '') return undefined;
-    const got = await this.store().get(id);
-    if (got.status !== 'ok') return undefined; // OpenAI may still know it; any other backend refuses it by name
-    return { id, items: got.stored.items, ...(got.stored.keptBy !== undefined ? { keptBy: got.stored.keptBy } : {}) };
+    if (typeof id === 'string' && id !== '') {
+      const got = await this.store().get(id);
+      // not kept: OpenAI may still know it; any other backend refuses it by name
+      if (got.status === 'ok') out.prior = { id, items: got.stored.items, ...(got.stored.keptBy !== undefined ? { keptBy: got.stored.keptBy } : {}) };
+    }
+    const refs = Array.isArray(body.input) ? body.input.filter((i): i is JsonObject => isObject(i) && i.type === 'item_reference' && typeof i.id === 'string') : [];
+    const responses = new Map<string, Promise<StoredResponse | undefined>>();
+    for (const ref of refs) {
+      const itemId = ref.id as string;
+      const responseId = responseIdOfItem(itemId);
+      if (!responseId) continue; // an OpenAI item: only OpenAI can resolve it
+      if (!responses.has(responseId)) responses.set(responseId, this.store().get(responseId).then((g) => (g.status === 'ok' ? g.stored : undefined)));
+      const item = (await responses.get(responseId))?.output.find((o) => o.id === itemId);
+      if (item) (out.references ??= new Map()).set(itemId, outputToInput([item])[0]!);
+    }
+    return out;
   }
 
   /** Keeps the response when its request completes, unless the client said `store: false`. */
@@ -68,10 +82,13 @@ export class ResponsesService {
     const backend = ev.data.backend ? this.sc.config?.backends.get(ev.data.backend) : undefined;
     // An OpenAI Responses upstream that answered a foreground request under its own id keeps it too.
     const kept = !request.background && backend && speaksNatively(backend.caps, 'responses') && requestIdOf(response.id) === undefined;
+    const refs = request.references;
+    const input = inputItems(request.body.input).map((i) => (i.type === 'item_reference' && typeof i.id === 'string' ? (refs?.get(i.id) ?? i) : i));
     this.store().put({
       id: response.id,
       response,
-      items: [...(request.prior?.items ?? []), ...inputItems(request.body.input), ...outputToInput(output)],
+      items: [...(request.prior?.items ?? []), ...input, ...outputToInput(output)],
+      output: output.filter(isObject),
       ...(kept ? { keptBy: backend.name } : {}),
       createdAt: Date.now(),
     });

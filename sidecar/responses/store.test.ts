@@ -5,6 +5,7 @@ const stored = (id: string, text = 'x', createdAt = Date.now()): StoredResponse 
   id,
   response: { id, object: 'response', status: 'completed' },
   items: [{ role: 'user', content: text }],
+  output: [],
   createdAt,
 });
 

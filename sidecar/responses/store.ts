@@ -11,6 +11,8 @@ export interface StoredResponse {
   response: JsonObject;
   /** The whole conversation up to and including this response, as Responses input items (reasoning proofs included). */
   items: JsonObject[];
+  /** Its output items with their ids and reasoning proofs: what an `item_reference` to one of them stands for. */
+  output: JsonObject[];
   /** The backend that keeps this response itself (an OpenAI Responses upstream): a continuation there is handed the id. */
   keptBy?: string;
   /** Epoch ms. */

@@ -80,8 +80,7 @@ async function serveEvents(res: ServerResponse, events: AsyncIterable<WrittenEve
 
 export function responsesEndpoints(sc: Sidecar, svc: ResponsesService, requests: AsyncService | undefined): ResponsesEndpoints {
   async function create(req: IncomingMessage, res: ServerResponse, id: string, body: JsonObject, config: RuntimeConfig): Promise<void> {
-    const prior = await svc.prior(body);
-    const request = decodeResponsesRequest(body, prior);
+    const request = decodeResponsesRequest(body, await svc.context(body));
     const route = config.routes.get(request.model);
     if (!route) throw modelNotFound(request.model);
     const preferAsync = wantsAsync(req);

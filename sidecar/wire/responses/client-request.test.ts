@@ -128,7 +128,7 @@ describe('responsesPrompt: the neutral prompt', () => {
 
   test('a previous response the sidecar stored is the start of the conversation; one it does not have is a 400 naming previous_response_id', () => {
     const prior = { id: 'resp_1', items: [{ role: 'user', content: 'My name is Ada.' }, { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Hello Ada.' }] }] };
-    const p = responsesPrompt({ model: 'm', input: 'What is my name?', previous_response_id: 'resp_1' }, prior);
+    const p = responsesPrompt({ model: 'm', input: 'What is my name?', previous_response_id: 'resp_1' }, { prior });
     expect(p.messages.map((m) => [m.role, m.content])).toEqual([
       ['user', [{ type: 'text', text: 'My name is Ada.' }]],
       ['assistant', [{ type: 'text', text: 'Hello Ada.' }]],
@@ -138,6 +138,14 @@ describe('responsesPrompt: the neutral prompt', () => {
     expect(err.status).toBe(400);
     expect(err.details.param).toBe('previous_response_id');
     expect(err.message).toMatch(/^Previous response with id 'resp_gone' not found/);
+  });
+
+  test("an item_reference to an item of a response the sidecar made stands for that item; any other is OpenAI's alone", () => {
+    const references = new Map([['msg_abc_1', { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Checking.' }] }]]);
+    const body = { model: 'm', input: [{ role: 'user', content: 'Weather?' }, { type: 'item_reference', id: 'msg_abc_1' }, { type: 'item_reference', id: 'msg_openai' }] };
+    const p = responsesPrompt(body, { references });
+    expect(p.messages[1]).toEqual({ role: 'assistant', content: [{ type: 'text', text: 'Checking.' }] });
+    expect(p.untranslatable).toEqual(['input[2] (item_reference)']);
   });
 
   test('malformed items are refused with the path of the item', () => {

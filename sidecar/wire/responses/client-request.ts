@@ -15,12 +15,21 @@ export interface PriorResponse {
   keptBy?: string;
 }
 
+/** What the sidecar stored that a body refers to, loaded before the request runs. */
+export interface StoredContext {
+  /** The conversation `previous_response_id` names. */
+  prior?: PriorResponse;
+  /** Output items of responses the sidecar made, by id, that `item_reference` input items name (as input items). */
+  references?: ReadonlyMap<string, JsonObject>;
+}
+
 export interface ResponsesRequest extends ChatRequest {
   format: 'responses';
   /** `background: true`: the sidecar runs it on its async machinery and streams it from the journal. */
   background: boolean;
   /** Resolved before the request runs, when the body names a `previous_response_id` the sidecar stored. */
   prior?: PriorResponse;
+  references?: ReadonlyMap<string, JsonObject>;
   /**
    * Filled as the answer goes out: the final response object its client got, and its output with
    * every reasoning proof, which the sidecar keeps for `previous_response_id` and `GET /v1/responses/{id}`.
@@ -38,7 +47,8 @@ const missing = (param: string) =>
 const invalidType = (param: string, what: string) =>
   new AirouteError('invalid_request', 400, `Invalid type for '${param}': expected ${what}.`, { param, providerFormat: 'openai', providerCode: 'invalid_type' });
 
-export function decodeResponsesRequest(body: JsonObject, prior?: PriorResponse): ResponsesRequest {
+export function decodeResponsesRequest(body: JsonObject, stored: StoredContext = {}): ResponsesRequest {
+  const { prior, references } = stored;
   if (typeof body.model !== 'string' || body.model === '') throw missing('model');
   if (body.input === undefined || body.input === null) throw missing('input');
   if (typeof body.input !== 'string' && !Array.isArray(body.input)) throw invalidType('input', 'a string or an array of input items');
@@ -61,8 +71,9 @@ export function decodeResponsesRequest(body: JsonObject, prior?: PriorResponse):
     choices: 1,
     background,
     ...(prior ? { prior } : {}),
+    ...(references?.size ? { references } : {}),
     outcome: {},
-    prompt: () => (prompt ??= responsesPrompt(body, prior)),
+    prompt: () => (prompt ??= responsesPrompt(body, stored)),
   };
 }
 
@@ -82,7 +93,8 @@ const HARMLESS_INCLUDES = new Set([
 const EFFORTS = new Set<string>(['none', 'minimal', 'low', 'medium', 'high']);
 
 /** Decodes a Responses body into the neutral prompt: `instructions` and system turns become the system text, input items the messages. */
-export function responsesPrompt(body: JsonObject, prior?: PriorResponse): ChatPrompt {
+export function responsesPrompt(body: JsonObject, stored: StoredContext = {}): ChatPrompt {
+  const { prior, references } = stored;
   const untranslatable = Object.keys(body).filter((k) => !TRANSLATABLE.has(k) && body[k] !== null && body[k] !== undefined);
   if (body.previous_response_id && !prior)
     throw new AirouteError('invalid_request', 400, `Previous response with id '${String(body.previous_response_id)}' not found: the sidecar keeps stored responses for its journal retention, and this backend cannot look it up itself.`, {
@@ -103,9 +115,11 @@ export function responsesPrompt(body: JsonObject, prior?: PriorResponse): ChatPr
   };
   const input = typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : (body.input as unknown[]);
   const items = [...(prior?.items ?? []), ...input];
-  items.forEach((item, i) => {
+  items.forEach((given, i) => {
     const where = `input[${i - (prior?.items.length ?? 0)}]`;
-    if (!isObject(item)) throw invalidRequest(`${where}: must be an object`, 'input');
+    if (!isObject(given)) throw invalidRequest(`${where}: must be an object`, 'input');
+    // An item of a response the sidecar made, named by its id (the Vercel AI SDK does this with store on).
+    const item = given.type === 'item_reference' && typeof given.id === 'string' ? (references?.get(given.id) ?? given) : given;
     const type = item.type ?? 'message';
     switch (type) {
       case 'message': {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { decodeProof, echoOf, encodeProof, itemId, requestIdOf, responseIdOf, responsesUsage, usageFromResponses } from './shapes.ts';
+import { decodeProof, echoOf, encodeProof, itemId, requestIdOf, responseIdOf, responseIdOfItem, responsesUsage, usageFromResponses } from './shapes.ts';
 
 describe('ids', () => {
   test('a response the sidecar makes is named after its request, and the name leads back to it', () => {
@@ -13,10 +13,13 @@ describe('ids', () => {
     expect(requestIdOf('msg_0b6c3f521a2b4c3d8e9f0123456789ab')).toBeUndefined();
   });
 
-  test('item ids are a function of the response and the position, so a replay names them alike', () => {
+  test('item ids are a function of the response and the position, so a replay names them alike, and lead back to the response', () => {
     expect(itemId('resp_abc', 'message', 0)).toBe('msg_abc_0');
     expect(itemId('resp_abc', 'function_call', 2)).toBe('fc_abc_2');
     expect(itemId('resp_abc', 'reasoning', 1)).toBe('rs_abc_1');
+    const resp = responseIdOf('0b6c3f52-1a2b-4c3d-8e9f-0123456789ab');
+    expect(responseIdOfItem(itemId(resp, 'message', 3))).toBe(resp);
+    expect(responseIdOfItem('msg_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b')).toBeUndefined();
   });
 });
 

@@ -23,6 +23,12 @@ export function requestIdOf(responseId: string): string | undefined {
 
 const ITEM_PREFIX: Record<string, string> = { message: 'msg', function_call: 'fc', reasoning: 'rs' };
 
+/** The response a sidecar-made item id belongs to (`msg_<hex>_<n>` → `resp_<hex>`), or undefined for any other id. */
+export function responseIdOfItem(id: string): string | undefined {
+  const m = /^(?:msg|fc|rs|item)_([0-9a-f]{32})_\d+$/.exec(id);
+  return m ? `resp_${m[1]}` : undefined;
+}
+
 /** Output item ids are a function of the response id and the item's position, so a replay names them the same way every time. */
 export function itemId(responseId: string, type: string, outputIndex: number): string {
   const tail = responseId.startsWith('resp_') ? responseId.slice('resp_'.length) : responseId;

@@ -23,7 +23,7 @@ describe('same format: the client body, with the model replaced', () => {
 
   test('a previous_response_id this backend keeps is handed on as it is', () => {
     const body = { model: 'route', input: 'And now?', previous_response_id: 'resp_up1' };
-    const req = decodeResponsesRequest(body, { id: 'resp_up1', items: [{ role: 'user', content: 'Earlier' }], keptBy: 'oa' });
+    const req = decodeResponsesRequest(body, { prior: { id: 'resp_up1', items: [{ role: 'user', content: 'Earlier' }], keptBy: 'oa' } });
     expect(responsesBody(req, 'gpt-4o', plain)).toEqual({ model: 'gpt-4o', input: 'And now?', previous_response_id: 'resp_up1', stream: false });
   });
 
@@ -31,13 +31,20 @@ describe('same format: the client body, with the model replaced', () => {
     const foreign = { type: 'reasoning', id: 'rs_a', summary: [], encrypted_content: encodeProof({ origin: 'anthropic', signature: 's' }) };
     const own = { type: 'reasoning', id: 'rs_o', summary: [], encrypted_content: 'gAAAA' };
     const items = [{ role: 'user', content: 'Earlier' }, foreign, own, { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Reply' }] }];
-    const req = decodeResponsesRequest({ model: 'route', input: 'And now?', previous_response_id: 'resp_x' }, { id: 'resp_x', items, keptBy: 'claude' });
+    const req = decodeResponsesRequest({ model: 'route', input: 'And now?', previous_response_id: 'resp_x' }, { prior: { id: 'resp_x', items, keptBy: 'claude' } });
     expect(responsesBody(req, 'gpt-4o', plain)).toEqual({ model: 'gpt-4o', input: [items[0], own, items[3], { role: 'user', content: 'And now?' }], stream: false });
   });
 
   test('an id the sidecar never stored goes upstream untouched: OpenAI may know it', () => {
     const req = decodeResponsesRequest({ model: 'route', input: 'x', previous_response_id: 'resp_elsewhere' });
     expect(responsesBody(req, 'gpt-4o', plain).previous_response_id).toBe('resp_elsewhere');
+  });
+
+  test("references to items of the sidecar's own responses become the items; OpenAI's own references stay", () => {
+    const own = { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Checking.' }] };
+    const body = { model: 'route', input: [{ type: 'item_reference', id: 'msg_abc_0' }, { type: 'item_reference', id: 'msg_openai' }] };
+    const req = decodeResponsesRequest(body, { references: new Map([['msg_abc_0', own]]) });
+    expect(responsesBody(req, 'gpt-4o', plain).input).toEqual([own, { type: 'item_reference', id: 'msg_openai' }]);
   });
 
   test('prefill: the delivered text is a trailing assistant message; a non-streamed attempt drops stream_options', () => {

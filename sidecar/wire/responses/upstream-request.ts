@@ -4,6 +4,7 @@
 import { refuseUntranslatable } from '../../errors.ts';
 import type { ChatPrompt, ChatRequest, JsonObject, Part, ReasoningEffort, ToolChoice } from '../../chat/types.ts';
 import { isResponsesRequest, type ResponsesRequest } from './client-request.ts';
+import { isObject } from '../json.ts';
 import { decodeProof } from './shapes.ts';
 
 export interface ResponsesBodyOptions {
@@ -40,6 +41,10 @@ function sameFormat(req: ResponsesRequest, model: string, backend: string): Json
     delete body.previous_response_id;
     body.input = [...prior.items.filter(servable), ...asItems(body.input)];
   }
+  // References to items of responses the sidecar made: OpenAI never saw those ids.
+  const refs = req.references;
+  if (refs && Array.isArray(body.input))
+    body.input = body.input.map((item: unknown) => (isObject(item) && item.type === 'item_reference' && typeof item.id === 'string' ? (refs.get(item.id) ?? item) : item)).filter((i) => !isObject(i) || servable(i));
   return body;
 }
 
