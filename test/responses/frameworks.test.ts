@@ -20,15 +20,12 @@ const KINDS = ['openai', 'anthropic', 'openai-compatible'] as const;
 let mock: MockProvider;
 let sc: TestSidecar;
 /** Every body the frameworks read from the sidecar, as bytes (through their `fetch`). */
-const read: string[] = [];
+const read: Promise<string>[] = [];
 
 /** A fetch that keeps a copy of what the client reads, so a passthrough can be compared with what the upstream sent. */
 const recordingFetch: typeof fetch = async (input, init) => {
   const res = await fetch(input, init);
-  void res
-    .clone()
-    .text()
-    .then((t) => read.push(t));
+  read.push(res.clone().text());
   return res;
 };
 
@@ -81,10 +78,10 @@ function expectUpstreamKind(kind: (typeof KINDS)[number]) {
 /** On a passthrough backend, the framework read exactly the bytes the upstream sent. */
 async function expectPassthroughBytes(kind: (typeof KINDS)[number]) {
   if (kind !== 'openai') return;
-  await new Promise((r) => setTimeout(r, 20)); // the recording copies finish reading
+  const bodies = await Promise.all(read);
   const sent = mock.received.map((r) => r.sent).filter((s): s is string => s !== undefined);
   expect(sent.length).toBeGreaterThan(0);
-  for (const s of sent) expect(read).toContain(s);
+  for (const s of sent) expect(bodies).toContain(s);
 }
 
 describe.each(KINDS)('Vercel AI SDK, default openai() provider -> %s backend', (kind) => {
