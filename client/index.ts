@@ -1,11 +1,14 @@
 // airoute client: submit or attach to a request, follow its events over SSE, resume from the last
 // seq after any disconnect, and fold them into one state object. Works in browsers and Node 24;
 // no dependencies.
-import { readSse } from './sse.ts';
+import { readSse, type SseMessage } from './sse.ts';
 import { initialState, isTerminal, reduce, type LifecycleEvent, type RequestState } from './state.ts';
 
 export { initialState, isTerminal, reduce } from './state.ts';
 export type { LifecycleEvent, RequestState, RequestStatus } from './state.ts';
+export { readSse, type SseMessage } from './sse.ts';
+export { streamCompletion, type StreamedAnswer, type StreamOptions } from './stream.ts';
+export { timeline, type Hop, type Lane, type Terminal, type Timeline, type Wait } from './timeline.ts';
 
 export class FollowError extends Error {
   readonly status: number;
@@ -24,9 +27,22 @@ export interface FollowOptions {
   onEvent?: (event: LifecycleEvent) => void;
   /** Called before each reconnect, with how many have happened. */
   onReconnect?: (count: number, lastSeq: number) => void;
+  /** Called as each connection opens, with what it resumes from and a way to cut it. */
+  onConnect?: (connection: Connection) => void;
+  /** Every SSE message as it crossed the wire, before it is folded in (a replayed duplicate too). */
+  onFrame?: (frame: SseMessage) => void;
   /** Consecutive failed connects before giving up. */
   maxFailures?: number;
   retryDelayMs?: number;
+}
+
+export interface Connection {
+  /** 1 for the first connection, then one more per reconnect. */
+  n: number;
+  /** The `Last-Event-ID` it sent: the last seq the follower had. */
+  lastEventId: number;
+  /** Ends this connection only, as a network failure would; the follower reconnects from the last event it has. */
+  drop(): void;
 }
 
 /** Follows a request to its terminal event; reconnects from the last seq whenever the connection drops. */
@@ -38,14 +54,27 @@ export async function follow(id: string, opts: FollowOptions, from: RequestState
   const maxFailures = opts.maxFailures ?? 20;
   while (!isTerminal(state)) {
     if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
+    const cut = new AbortController();
+    let dropped = false;
+    const signal = opts.signal ? AbortSignal.any([opts.signal, cut.signal]) : cut.signal;
+    opts.onConnect?.({
+      n: reconnects + 1,
+      lastEventId: state.lastSeq,
+      drop: () => {
+        dropped = true;
+        cut.abort(new Error('connection dropped by the caller'));
+      },
+    });
     try {
       const res = await f(`${opts.baseURL}/airoute/v1/requests/${encodeURIComponent(id)}/events?after=${state.lastSeq}`, {
         headers: { accept: 'text/event-stream', 'last-event-id': String(state.lastSeq) },
-        ...(opts.signal ? { signal: opts.signal } : {}),
+        signal,
       });
       if (res.status === 404 || res.status === 410) throw new FollowError(res.status, res.status === 404 ? `no request ${id}` : `the events of request ${id} are past retention`);
       if (!res.ok || !res.body) throw new Error(`events endpoint answered ${res.status}`);
-      for await (const msg of readSse(res.body)) {
+      // A drop takes effect at once: nothing already buffered is folded in after it.
+      for await (const msg of readSse(res.body, { stop: () => dropped })) {
+        opts.onFrame?.(msg);
         if (msg.event === 'error') throw new FollowError(410, msg.data);
         const ev = JSON.parse(msg.data) as LifecycleEvent;
         const next = reduce(state, ev);
@@ -54,14 +83,17 @@ export async function follow(id: string, opts: FollowOptions, from: RequestState
         failures = 0;
         opts.onEvent?.(ev);
         opts.onState?.(state);
+        if (dropped) break;
       }
     } catch (err) {
       if (err instanceof FollowError || opts.signal?.aborted) throw err;
-      if (++failures > maxFailures) throw err;
+      if (!dropped && ++failures > maxFailures) throw err;
     }
     if (!isTerminal(state)) {
-      opts.onReconnect?.(++reconnects, state.lastSeq);
-      await new Promise((r) => setTimeout(r, Math.min(5000, (opts.retryDelayMs ?? 100) * 2 ** Math.max(0, failures - 1))));
+      reconnects++; // not inside the optional call below: its arguments are skipped when there is no callback
+      opts.onReconnect?.(reconnects, state.lastSeq);
+      // A deliberate drop reconnects at once; a failure backs off.
+      if (!dropped) await new Promise((r) => setTimeout(r, Math.min(5000, (opts.retryDelayMs ?? 100) * 2 ** Math.max(0, failures - 1))));
     }
   }
   return state;

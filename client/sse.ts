@@ -5,13 +5,21 @@ export interface SseMessage {
   id?: string;
   event?: string;
   data: string;
+  /** The message's lines as they crossed the wire (comment lines in the same block included). */
+  raw: string;
 }
 
-export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseMessage> {
+export interface ReadOptions {
+  /** Checked after each message: when it says stop, reading ends there, even mid-chunk. */
+  stop?: () => boolean;
+}
+
+export async function* readSse(body: ReadableStream<Uint8Array>, opts: ReadOptions = {}): AsyncGenerator<SseMessage> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buf = '';
   let data: string[] = [];
+  let lines: string[] = [];
   let id: string | undefined;
   let event: string | undefined;
   try {
@@ -24,11 +32,16 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + (buf[nl] === '\r' && buf[nl + 1] === '\n' ? 2 : 1));
         if (line === '') {
-          if (data.length) yield { data: data.join('\n'), ...(id !== undefined ? { id } : {}), ...(event !== undefined ? { event } : {}) };
+          if (data.length) {
+            yield { data: data.join('\n'), raw: lines.join('\n'), ...(id !== undefined ? { id } : {}), ...(event !== undefined ? { event } : {}) };
+            if (opts.stop?.()) return;
+          }
           data = [];
+          lines = [];
           event = undefined;
           continue;
         }
+        lines.push(line);
         if (line.startsWith(':')) continue;
         const colon = line.indexOf(':');
         const field = colon === -1 ? line : line.slice(0, colon);
@@ -39,6 +52,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
       }
     }
   } finally {
-    reader.releaseLock();
+    // Cancelling (not just releasing) closes the connection when the caller stopped early.
+    await reader.cancel().catch(() => undefined);
   }
 }

@@ -32,6 +32,7 @@ test('folds a lifecycle with a retry and a resume into one state; replayed event
     retries: 1,
     fallbacks: 0,
     resumes: 1,
+    resumedAt: [3],
     backend: 'b',
     model: 'mb',
     usage: { inputTokens: 3, outputTokens: 2 },

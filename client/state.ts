@@ -16,6 +16,8 @@ export interface RequestState {
   retries: number;
   fallbacks: number;
   resumes: number;
+  /** Where in `text` each recovered part begins: the stream broke there and was resumed. */
+  resumedAt: number[];
   backend?: string;
   model?: string;
   error?: { code?: string; message: string; status?: number };
@@ -29,7 +31,7 @@ export interface RequestState {
 }
 
 export function initialState(id: string): RequestState {
-  return { id, status: 'pending', text: '', attempts: 0, retries: 0, fallbacks: 0, resumes: 0, lastSeq: 0, gap: false };
+  return { id, status: 'pending', text: '', attempts: 0, retries: 0, fallbacks: 0, resumes: 0, resumedAt: [], lastSeq: 0, gap: false };
 }
 
 export const isTerminal = (s: RequestState): boolean => s.status === 'completed' || s.status === 'failed' || s.status === 'cancelled';
@@ -56,7 +58,9 @@ export function reduce(s: RequestState, ev: LifecycleEvent): RequestState {
       next.fallbacks = s.fallbacks + 1;
       break;
     case 'stream.resumed':
+      // Announced before the continuation's first new text, so the text so far is exactly what came before the break.
       next.resumes = s.resumes + 1;
+      next.resumedAt = [...s.resumedAt, s.text.length];
       break;
     case 'request.completed': {
       next.status = 'completed';

@@ -54,6 +54,8 @@ export interface ErrorDetails {
   providerCode?: string | null;
   param?: string | null;
   backend?: string;
+  /** Which breaker refused (`circuit_open`): the deployment's (backend x model) or the host's. */
+  circuit?: 'deployment' | 'host';
   /** The backend cannot express this request at all (a parameter its format lacks). */
   incompatible?: boolean;
   /** Extra fields for the client (attempt count, what was delivered). */

@@ -12,7 +12,8 @@ export const SIDECAR_USAGE = `usage:
                   [--disable-metrics] [--disable-journal]   (only to measure their cost)
 
 environment: AIROUTE_CONFIG, AIROUTE_PORT, AIROUTE_ADMIN_PORT, AIROUTE_ADMIN_TOKEN_FILE, AIROUTE_LOG_LEVEL
-With no config the sidecar serves the built-in demo backend under the model name "demo".`;
+With no config the sidecar serves the built-in demo backend: the model "demo", and "demo-flaky",
+"demo-rate-limited", "demo-down" and "demo-diverge", whose failures are scripted.`;
 
 function port(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined || value === '') return fallback;

@@ -1,6 +1,6 @@
 // Prometheus metrics (prom-client) named after the OpenTelemetry GenAI semantic conventions in
 // their Prometheus form, plus airoute_ series for what the conventions do not cover. Every label
-// value comes from the config (route, backend) or a closed set (outcome, reason, code): never
+// value comes from the config (route, backend, upstream model) or a closed set (outcome, reason, code): never
 // from a request, so the series count is bounded by the config, whatever clients send.
 // Nothing is observed per chunk: requests are observed once, at their end.
 import client, { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -79,22 +79,32 @@ export class SidecarMetrics {
     this.active = new Gauge({ name: 'airoute_active_requests', help: 'Requests in flight, by whether they stream.', labelNames: ['stream'], registers: [r] });
     new Gauge({
       name: 'airoute_circuit_state',
-      help: 'Circuit state per backend: 0 closed, 1 half-open, 2 open.',
+      help: 'Circuit state per deployment (backend x upstream model): 0 closed, 1 half-open, 2 open. One model\'s circuit never blocks another model of the backend.',
+      labelNames: ['backend', 'model'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const c of sc.resilience.snapshot()) if (c.level === 'deployment') this.set({ backend: c.backend, model: c.model! }, CIRCUIT_STATE_VALUE[c.state]);
+      },
+    });
+    new Gauge({
+      name: 'airoute_host_circuit_state',
+      help: 'Circuit state of a backend\'s host (connection refused, DNS, TLS, reset before any response, from any model): 0 closed, 1 half-open, 2 open. Open blocks every model of the backend.',
       labelNames: ['backend'],
       registers: [r],
       collect() {
         this.reset();
-        for (const [backend, state] of sc.resilience.states()) this.set({ backend }, CIRCUIT_STATE_VALUE[state]);
+        for (const c of sc.resilience.snapshot()) if (c.level === 'host') this.set({ backend: c.backend }, CIRCUIT_STATE_VALUE[c.state]);
       },
     });
     new Gauge({
       name: 'airoute_retry_budget_exhausted_total',
-      help: 'Retries refused because the backend retry budget was spent (monotonic).',
-      labelNames: ['backend'],
+      help: 'Retries refused because the deployment\'s (backend x upstream model) retry budget was spent (monotonic).',
+      labelNames: ['backend', 'model'],
       registers: [r],
       collect() {
         this.reset();
-        for (const [backend, n] of sc.resilience.budgetExhaustions()) this.set({ backend }, n);
+        for (const b of sc.resilience.budgetExhaustions()) this.set({ backend: b.backend, model: b.model }, b.exhausted);
       },
     });
     const journalGauge = (name: string, help: string, pick: (s: ReturnType<Journal['stats']>) => number) =>

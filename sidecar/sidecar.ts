@@ -1,5 +1,5 @@
 // The sidecar's process-wide state: the running config (swapped atomically; a request keeps the
-// route object it started with), per-backend resilience state, transports, and the listeners
+// route object it started with), per-deployment and per-host resilience state, transports, and the listeners
 // that every request's lifecycle events go to.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -63,7 +63,7 @@ export class Sidecar {
   /** Atomic: requests in flight keep the route they resolved; new requests see the new config. */
   swap(config: RuntimeConfig): void {
     this.current = config;
-    this.resilience.configure(config.backends);
+    this.resilience.configure(config);
     for (const l of this.configListeners) l(config);
   }
 

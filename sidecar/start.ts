@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { configFromDocument, loadConfigFile } from './config/load.ts';
 import { DEFAULTS } from '../api/v1alpha1/config.ts';
-import { DEMO_CONFIG, envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
+import { demoConfig, demoWebhookUrl } from './config/demo.ts';
+import { envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
 import { MemoryJournal, type Journal, type Retention } from './events/journal.ts';
 import type { RedisJournal, RedisJournalOptions } from './events/redis/journal.ts';
 import { SidecarMetrics, type ConfigPushResult } from './metrics.ts';
@@ -105,10 +106,11 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const logger = opts.logger ?? createLogger();
   const sc = new Sidecar(logger);
   sc.observe({ requestFinished: logRequest(logger) });
+  sc.resilience.onCircuitChange((c) => logger[c.state === 'closed' ? 'info' : 'warn'](c, `${c.level} circuit ${c.state}`));
   if (!opts.waitForPush) {
     const config = opts.configFile
       ? await loadConfigFile(opts.configFile, opts.resolveSecrets)
-      : configFromDocument(opts.configDocument ?? DEMO_CONFIG, opts.configDocument ? 'document' : 'demo', 0, opts.resolveSecrets);
+      : configFromDocument(opts.configDocument ?? demoConfig(), opts.configDocument ? 'document' : 'demo', 0, opts.resolveSecrets);
     for (const note of config.notes) logger.warn(note);
     sc.swap(config);
   }
@@ -194,7 +196,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const control = controlApi({
     requests,
     journal: () => journal,
-    ...(opts.demoUi ? { demoUi } : {}),
+    ...(opts.demoUi ? { demoUi: demoUi(sc) } : {}),
     onInternalError: (err) => logger.error({ err: (err as Error).message }, 'control endpoint failed'),
   });
   const responses = new ResponsesService(sc, requests, () => journal, () => responseStore);
@@ -217,6 +219,9 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   const adminHost = opts.adminHost ?? '127.0.0.1';
   const dataPort = await listen(data, opts.port ?? 4000, host);
   const adminPort = await listen(admin, opts.adminPort ?? 4001, adminHost);
+  // The demo page receives its own completion webhooks: the allow-list entry names the port just bound.
+  if (opts.demoUi && !opts.waitForPush && !opts.configFile && opts.configDocument === undefined)
+    sc.swap(configFromDocument(demoConfig({ webhookReceiver: demoWebhookUrl(host, dataPort) }), 'demo', 0, opts.resolveSecrets));
   const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h);
   return {
     sidecar: sc,

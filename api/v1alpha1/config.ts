@@ -11,7 +11,10 @@ const closed = { additionalProperties: false } as const;
 export const DEFAULTS = {
   demo: { tokens: 48, tokensPerSecond: 25 },
   circuit: { consecutiveFailures: 5, failureRatePercent: 50, minimumRequests: 20, windowMs: 30000, cooldownMs: 15000 },
-  retry: { attempts: 3, baseMs: 100, maxMs: 5000, honorRetryAfter: true, budgetPercent: 20 },
+  // The host itself (connection refused, DNS, TLS, reset before any response): such failures are
+  // unambiguous and cheap to probe, so a shorter cool-down; any response from any model closes it.
+  hostCircuit: { consecutiveFailures: 5, failureRatePercent: 50, minimumRequests: 20, windowMs: 30000, cooldownMs: 5000 },
+  retry: { attempts: 3, baseMs: 100, maxMs: 5000, honorRetryAfter: true, budgetPercent: 20, onTimeout: 'next' },
   timeouts: { connectMs: 2000, firstTokenMs: 30000, idleMs: 15000, totalMs: 300000 },
   resume: 'prefill',
   weight: 1,
@@ -77,15 +80,37 @@ export const DemoOptions = Type.Object(
   closed,
 );
 
+/** The five thresholds of a breaker; `d` gives their advertised defaults (none for an override,
+ *  whose missing fields come from its backend, not from the global defaults). */
+const circuitThresholds = (d?: (typeof DEFAULTS)['circuit' | 'hostCircuit']) => ({
+  consecutiveFailures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, ...(d ? { default: d.consecutiveFailures } : {}) })),
+  failureRatePercent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, ...(d ? { default: d.failureRatePercent } : {}) })),
+  minimumRequests: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, ...(d ? { default: d.minimumRequests } : {}) })),
+  windowMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3600000, ...(d ? { default: d.windowMs } : {}) })),
+  cooldownMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600000, ...(d ? { default: d.cooldownMs } : {}) })),
+});
+
+/** One deployment's breaker (a backend x upstream model): set per backend, overridden per route target. */
+export const CircuitOverride = Type.Object(circuitThresholds(), {
+  ...closed,
+  description: "This deployment's circuit (the backend's, with these fields changed). Every target naming the same backend and model shares one circuit: give it once, or the same everywhere.",
+});
+
 export const CircuitPolicy = Type.Object(
   {
-    consecutiveFailures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULTS.circuit.consecutiveFailures })),
-    failureRatePercent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULTS.circuit.failureRatePercent })),
-    minimumRequests: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: DEFAULTS.circuit.minimumRequests })),
-    windowMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3600000, default: DEFAULTS.circuit.windowMs })),
-    cooldownMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600000, default: DEFAULTS.circuit.cooldownMs })),
+    ...circuitThresholds(DEFAULTS.circuit),
+    host: Type.Optional(
+      Type.Object(circuitThresholds(DEFAULTS.hostCircuit), {
+        ...closed,
+        description: 'The coarser breaker for the host itself: counts only failures of the host (connection refused, DNS, TLS, reset before any response), across every model; any response closes it.',
+      }),
+    ),
   },
-  { ...closed, description: 'Open after N consecutive failures or a failure rate over the window; probe after the cool-down.' },
+  {
+    ...closed,
+    description:
+      'Per deployment (this backend x each upstream model): open after N consecutive failures or a failure rate over the window; probe after the cool-down. One model\'s failures never block another model on this backend; only the host breaker (`host`) does.',
+  },
 );
 
 export const Backend = Type.Object(
@@ -111,14 +136,19 @@ export const RouteTarget = Type.Object(
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Model name sent upstream; defaults to the route\'s.' })),
     priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'Lower runs first; defaults to the position.' })),
     weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000, default: DEFAULTS.weight, description: 'Share among targets of equal priority.' })),
+    circuit: Type.Optional(CircuitOverride),
   },
   closed,
 );
 export type RouteTarget = Static<typeof RouteTarget>;
 
+/** What a first-token timeout does: move on at once, or retry the same target. */
+export const TIMEOUT_CHOICES = ['next', 'retry'] as const;
+export type TimeoutChoice = (typeof TIMEOUT_CHOICES)[number];
+
 export const RetryPolicy = Type.Object(
   {
-    attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: DEFAULTS.retry.attempts, description: 'Attempts per backend, the first included.' })),
+    attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: DEFAULTS.retry.attempts, description: 'Attempts per target, the first included.' })),
     backoff: Type.Optional(
       Type.Object(
         {
@@ -129,7 +159,16 @@ export const RetryPolicy = Type.Object(
       ),
     ),
     honorRetryAfter: Type.Optional(Type.Boolean({ default: DEFAULTS.retry.honorRetryAfter })),
-    budgetPercent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: DEFAULTS.retry.budgetPercent, description: 'Retries allowed as a share of requests per backend.' })),
+    budgetPercent: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 100, default: DEFAULTS.retry.budgetPercent, description: 'Retries allowed as a share of requests per deployment (backend x model).' }),
+    ),
+    onTimeout: Type.Optional(
+      Type.Enum(TIMEOUT_CHOICES, {
+        default: DEFAULTS.retry.onTimeout,
+        description:
+          'A silent target (no response headers, or no first token, within firstTokenMs): `next` moves on to the next target after the first timeout; `retry` spends this target\'s attempts on it first.',
+      }),
+    ),
   },
   closed,
 );

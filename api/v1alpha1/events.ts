@@ -59,7 +59,8 @@ export interface EventData {
   checkpoint: { deliveredChars: number; toolCalls: number; choices: number; attempt: number; backend: string; strategy: string };
   'attempt.failed': { backend: string; phase?: string | undefined; code: string; status: number; retriable: boolean; message: string; elapsedMs?: number };
   'retry.scheduled': { backend: string; delayMs: number; reason: string; retryAfterMs?: number };
-  fallback: { from: string; to: string; fromModel: string; toModel: string; reason: string };
+  /** `circuit` says which breaker refused when `reason` is `circuit_open`: the deployment's (backend x model) or the host's. */
+  fallback: { from: string; to: string; fromModel: string; toModel: string; reason: string; circuit?: 'deployment' | 'host' };
   'stream.resumed': { backend: string; model: string; mode: AttemptMode; fromChars: number };
   'request.completed': {
     backend?: string | undefined;

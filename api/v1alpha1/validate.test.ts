@@ -61,6 +61,16 @@ describe('refused, with the path named', () => {
     ['demo options on a non-demo backend', (c) => (c.backends[0].demo = { tokens: 3 }), 'backends[0].demo: only valid for type demo'],
     ['api on a backend with one API', (c) => (c.backends[1].api = 'responses'), 'backends[1].api: only valid for types openai, azure-openai, openai-compatible'],
     ['unknown api', (c) => (c.backends[0].api = 'assistants'), 'backends[0].api: must be one of "chat-completions", "responses", "both"'],
+    [
+      'two different circuit overrides for one deployment',
+      (c) => {
+        c.routes[0].backends[0].circuit = { cooldownMs: 1000 };
+        c.routes.push({ model: 'other', backends: [{ backend: 'primary', model: 'gpt-4o-mini', circuit: { cooldownMs: 2000 } }] });
+      },
+      'routes[1].backends[0].circuit: backend "primary" model "gpt-4o-mini" already has other circuit settings at routes[0].backends[0].circuit; one deployment has one circuit',
+    ],
+    ['a host breaker on a route target (it belongs to the backend)', (c) => (c.routes[0].backends[0].circuit = { host: { consecutiveFailures: 2 } }), 'routes[0].backends[0].circuit.host: unknown field'],
+    ['bad onTimeout', (c) => (c.routes[0].retry.onTimeout = 'wait'), 'routes[0].retry.onTimeout: must be one of "next", "retry"'],
   ])('%s', (_name, mutate, expected) => {
     const got = issues(mutate);
     expect(got.length).toBeGreaterThan(0);
@@ -70,6 +80,13 @@ describe('refused, with the path named', () => {
   test('not an object at all', () => {
     expect(validateConfig('backends: []')).toMatchObject({ ok: false });
   });
+});
+
+test('the same circuit override repeated for one deployment, or given once, is accepted', () => {
+  const c = ok() as any;
+  c.routes[0].backends[0].circuit = { cooldownMs: 1000 };
+  c.routes.push({ model: 'other', backends: [{ backend: 'primary', model: 'gpt-4o-mini', circuit: { cooldownMs: 1000 } }, { backend: 'primary', model: 'gpt-4o' }] });
+  expect(validateConfig(c)).toMatchObject({ ok: true });
 });
 
 test('a push body is validated with config paths prefixed', () => {

@@ -102,6 +102,20 @@ export function crossFieldIssues(config: SidecarConfig, base = ''): ConfigIssue[
       issues.push({ path: at(`backends[${i}].api`), message: `only valid for types ${API_CHOICE_TYPES.join(', ')}` });
   });
   const routes = new Set<string>();
+  /** A deployment (backend x upstream model) has one circuit: the first override given for it, and where. */
+  const overrides = new Map<string, { json: string; path: string }>();
+  config.routes.forEach((r, i) => {
+    r.backends.forEach((t, j) => {
+      if (!t.circuit) return;
+      const key = JSON.stringify([t.backend, t.model ?? r.model]);
+      const json = canonicalJson(t.circuit);
+      const path = at(`routes[${i}].backends[${j}].circuit`);
+      const first = overrides.get(key);
+      if (!first) overrides.set(key, { json, path });
+      else if (first.json !== json)
+        issues.push({ path, message: `backend "${t.backend}" model "${t.model ?? r.model}" already has other circuit settings at ${first.path}; one deployment has one circuit` });
+    });
+  });
   config.routes.forEach((r, i) => {
     if (routes.has(r.model)) issues.push({ path: at(`routes[${i}].model`), message: `duplicate route "${r.model}"` });
     routes.add(r.model);

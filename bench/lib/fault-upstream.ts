@@ -1,18 +1,21 @@
 // A scripted, misbehaving OpenAI-compatible upstream for `npm run bench:faults`, a process of its
-// own (two instances: the primary and the fallback). `POST /v1/chat/completions`, streamed or
-// not, with chunks shaped like bench/upstream.ts's (role chunk, one content chunk per token of
-// `canonicalText`, finish chunk, usage chunk when `stream_options.include_usage`, `data: [DONE]`).
-// It echoes the model it was asked for, and continues a trailing assistant message (a prefill)
-// from where its text ends, as a real model would.
+// own. `POST /v1/chat/completions`, streamed or not, with chunks shaped like bench/upstream.ts's
+// (role chunk, one content chunk per token of `canonicalText`, finish chunk, usage chunk when
+// `stream_options.include_usage`, `data: [DONE]`). It echoes the model it was asked for, and
+// continues a trailing assistant message (a prefill) from where its text ends, as a real model would.
 //
-// Faults are scripted per request, in order: `faults[0]` for the first request after the script
-// was set, and so on; `then` for every request after those (default: a normal answer). With
-// `downForMs`, every request arriving within that time after the script was set is answered 503
-// (an outage), whatever the script says. Every request is logged (arrival time, model, prefill,
-// fault, what was sent), so a verdict can rest on what the upstream saw, not on what a proxy says.
+// Scripts are per model, as one provider host serves several models: a request for a model with
+// a script of its own follows that script, any other the default script. Faults are scripted per
+// request, in order: `faults[0]` for the first request (to that model) after the script was set,
+// and so on; `then` for every request after those (default: a normal answer). With `downForMs`,
+// every request arriving within that time after the script was set is answered 503 (an outage),
+// whatever the script says. Every request is logged (arrival time, model, prefill, fault, what was
+// sent), so a verdict can rest on what the upstream saw, not on what a proxy says.
 //
-// Control: `PUT /_fault/script` (JSON `FaultScript`; resets the log, ends held connections),
-// `GET /_fault/log`. Usage: node bench/lib/fault-upstream.ts --port N (prints `listening PORT`).
+// Control: `PUT /_fault/script` (JSON `FaultScript`: the default script; resets every log and
+// every model's script, ends held connections), `PUT /_fault/script?model=NAME` (that model's
+// script; resets its log, ends its held connections), `GET /_fault/log` (every request, in
+// arrival order). Usage: node bench/lib/fault-upstream.ts --port N (prints `listening PORT`).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -75,10 +78,32 @@ export const FAULT_PROMPT_TOKENS = 31;
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } } });
 
-let script: Required<Omit<FaultScript, 'downForMs'>> & { downUntil: number } = { faults: [], then: { kind: 'ok' }, downUntil: 0, chunks: 32, intervalMs: 10 };
-let log: RequestLog[] = [];
-const held = new Set<ServerResponse>();
+type Script = Required<Omit<FaultScript, 'downForMs'>> & { downUntil: number };
+
+/** What one script serves: its faults, its log, and the responses it holds open (hang, stall). */
+interface Scripted {
+  script: Script;
+  log: RequestLog[];
+  held: Set<ServerResponse>;
+}
+
+function scripted(s: FaultScript = {}): Scripted {
+  return {
+    script: { faults: s.faults ?? [], then: s.then ?? { kind: 'ok' }, downUntil: s.downForMs ? Date.now() + s.downForMs : 0, chunks: s.chunks ?? 32, intervalMs: s.intervalMs ?? 10 },
+    log: [],
+    held: new Set(),
+  };
+}
+
+let fallbackScript = scripted();
+/** By model name; bounded by what the controller scripts (one entry per scenario model). */
+const byModel = new Map<string, Scripted>();
 const sockets = new Set<Socket>();
+
+function release(x: Scripted): void {
+  for (const r of x.held) r.destroy();
+  x.held.clear();
+}
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -116,12 +141,14 @@ async function chat(req: IncomingMessage, res: ServerResponse, raw: string): Pro
   } catch {
     return sendJson(res, 400, errorBody(400, { message: 'We could not parse the JSON body of your request.' }));
   }
+  const model = typeof body.model === 'string' ? body.model : 'unknown';
+  const state = byModel.get(model) ?? fallbackScript;
+  const { script, log, held } = state;
   const n = log.length + 1;
   const now = Date.now();
   let fault: Fault = script.faults[n - 1] ?? script.then;
   const down = now < script.downUntil;
   if (down) fault = { kind: 'status', status: 503, message: 'The server is overloaded or not ready yet.', type: 'server_error' };
-  const model = typeof body.model === 'string' ? body.model : 'unknown';
   const stream = body.stream === true;
   const includeUsage = stream && (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   const messages = Array.isArray(body.messages) ? (body.messages as { role?: unknown; content?: unknown }[]) : [];
@@ -222,16 +249,27 @@ const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (re
   req.on('data', (c: Buffer) => parts.push(c));
   req.on('end', () => {
     const raw = Buffer.concat(parts).toString('utf8');
-    if (req.method === 'POST' && url.endsWith('/chat/completions')) return void chat(req, res, raw);
-    if (url === '/_fault/script' && req.method === 'PUT') {
-      const s = JSON.parse(raw || '{}') as FaultScript;
-      for (const r of held) r.destroy();
-      held.clear();
-      log = [];
-      script = { faults: s.faults ?? [], then: s.then ?? { kind: 'ok' }, downUntil: s.downForMs ? Date.now() + s.downForMs : 0, chunks: s.chunks ?? 32, intervalMs: s.intervalMs ?? 10 };
+    const { pathname, searchParams } = new URL(url, 'http://x');
+    if (req.method === 'POST' && pathname.endsWith('/chat/completions')) return void chat(req, res, raw);
+    if (pathname === '/_fault/script' && req.method === 'PUT') {
+      const next = scripted(JSON.parse(raw || '{}') as FaultScript);
+      const model = searchParams.get('model');
+      if (model === null) {
+        release(fallbackScript);
+        for (const x of byModel.values()) release(x);
+        byModel.clear();
+        fallbackScript = next;
+      } else {
+        const before = byModel.get(model);
+        if (before) release(before);
+        byModel.set(model, next);
+      }
       return sendJson(res, 200, { ok: true });
     }
-    if (url === '/_fault/log' && req.method === 'GET') return sendJson(res, 200, { requests: log });
+    if (pathname === '/_fault/log' && req.method === 'GET') {
+      const all = [fallbackScript, ...byModel.values()].flatMap((x) => x.log).sort((a, b) => a.at - b.at);
+      return sendJson(res, 200, { requests: all });
+    }
     sendJson(res, 404, errorBody(404, { message: `no route ${req.method} ${url}` }));
   });
 });

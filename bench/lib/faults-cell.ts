@@ -1,25 +1,30 @@
-// One cell of the failure-conduct scorecard: one system in one scenario. The mocks get the
-// scenario's scripts, the client sends (bench/lib/transcript.ts records everything it sees), the
-// upstreams' request logs are collected, and the cell is judged (bench/lib/faults-judge.ts).
+// One cell of the failure-conduct scorecard: one system in one scenario, in one shape. The mocks
+// get the scenario's scripts (per model in the shared shape), the client sends
+// (bench/lib/transcript.ts records everything it sees), then a healthy request on another route
+// (the alive check), the upstreams' request logs are collected, and the cell is judged
+// (bench/lib/faults-judge.ts).
 import { canonicalText } from './common.ts';
 import type { FaultScript, RequestLog } from './fault-upstream.ts';
-import { ANSWER, judge, type CellObservation, type Scenario } from './faults-judge.ts';
+import { ALIVE_LIMIT_MS, ANSWER, judge, type CellObservation, type Scenario, type Shape } from './faults-judge.ts';
 import type { Cell } from './faults-report.ts';
-import { portkeyConfig, routeOf, PRIMARY_MODEL, type SystemState } from './faults-systems.ts';
+import { ALIVE_MODEL, ALIVE_ROUTE, SHARED_BACKEND, modelsOf, portkeyAliveConfig, portkeyConfig, routeOf, type SystemState } from './faults-systems.ts';
 import { transcript } from './transcript.ts';
 
 /** After the client is done, how long stragglers (retries a proxy still makes) are given to show up in the upstream logs. */
 const SETTLE_MS = 600;
 const EXPECTED = canonicalText(ANSWER.chunks);
 
-/** What every cell of a run shares: the client's limit and the two mocks' origins. */
+/** What every cell of a run (of one shape) shares: the client's limit, the shape and its hosts. */
 export interface CellRun {
   limitMs: number;
-  mocks: { a: string; b: string };
+  shape: Shape;
+  /** The primary's and the fallback's host (the same one in the shared shape). */
+  mocks: { primary: string; fallback: string };
 }
 
-async function putScript(origin: string, script: FaultScript): Promise<void> {
-  const res = await fetch(`${origin}/_fault/script`, { method: 'PUT', body: JSON.stringify(script) });
+/** Sets the host's default script (`model` absent: every log and model script is reset) or one model's. */
+async function putScript(origin: string, script: FaultScript, model?: string): Promise<void> {
+  const res = await fetch(`${origin}/_fault/script${model ? `?model=${encodeURIComponent(model)}` : ''}`, { method: 'PUT', body: JSON.stringify(script) });
   if (res.status !== 200) throw new Error(`fault script: ${res.status}`);
   await res.arrayBuffer();
 }
@@ -81,43 +86,68 @@ async function airouteMetrics(admin: string, route: string): Promise<Record<stri
   return out;
 }
 
+const chatBody = (model: string) => ({
+  model,
+  messages: [
+    { role: 'system', content: 'You are a concise assistant.' },
+    { role: 'user', content: 'Explain in one paragraph what a sidecar proxy does for LLM traffic.' },
+  ],
+  max_tokens: 256,
+  stream: true,
+  stream_options: { include_usage: true },
+});
+const AUTH = { authorization: 'Bearer sk-bench-client-key' };
+
 /** What the client sends to `sys` for scenario `s`: the same streamed chat completion, addressed as each system needs. */
-function requestFor(sys: SystemState, s: Scenario, mocks: CellRun['mocks']): { path: string; headers: Record<string, string>; body: unknown } {
-  const body = (model: string) => ({
-    model,
-    messages: [
-      { role: 'system', content: 'You are a concise assistant.' },
-      { role: 'user', content: 'Explain in one paragraph what a sidecar proxy does for LLM traffic.' },
-    ],
-    max_tokens: 256,
-    stream: true,
-    stream_options: { include_usage: true },
-  });
-  const auth = { authorization: 'Bearer sk-bench-client-key' };
+function requestFor(sys: SystemState, s: Scenario, run: CellRun): { path: string; headers: Record<string, string>; body: unknown } {
+  const m = modelsOf(run.shape, s);
   switch (sys.id) {
     case 'direct':
-      return { path: '/v1/chat/completions', headers: auth, body: body(PRIMARY_MODEL) };
+      return { path: '/v1/chat/completions', headers: AUTH, body: chatBody(m.primary) };
     case 'nginx':
-      return { path: `/f/${s.id}/v1/chat/completions`, headers: auth, body: body(PRIMARY_MODEL) };
+      return { path: `/f/${s.id}/v1/chat/completions`, headers: AUTH, body: chatBody(m.primary) };
     case 'portkey':
-      return { path: '/v1/chat/completions', headers: { ...auth, 'x-portkey-config': JSON.stringify(portkeyConfig(mocks.a, mocks.b)) }, body: body(PRIMARY_MODEL) };
+      return { path: '/v1/chat/completions', headers: { ...AUTH, 'x-portkey-config': JSON.stringify(portkeyConfig(run.mocks.primary, run.mocks.fallback, m)) }, body: chatBody(m.primary) };
     case 'airoute':
-      return { path: '/v1/chat/completions', headers: auth, body: body(routeOf(s)) };
+      return { path: '/v1/chat/completions', headers: AUTH, body: chatBody(routeOf(s)) };
+  }
+}
+
+/** The healthy request after the scenario: another route (model), on the primary's host. */
+function aliveRequestFor(sys: SystemState, run: CellRun): { path: string; headers: Record<string, string>; body: unknown } {
+  switch (sys.id) {
+    case 'direct':
+      return { path: '/v1/chat/completions', headers: AUTH, body: chatBody(ALIVE_MODEL) };
+    case 'nginx':
+      return { path: '/alive/v1/chat/completions', headers: AUTH, body: chatBody(ALIVE_MODEL) };
+    case 'portkey':
+      return { path: '/v1/chat/completions', headers: { ...AUTH, 'x-portkey-config': JSON.stringify(portkeyAliveConfig(run.mocks.primary)) }, body: chatBody(ALIVE_MODEL) };
+    case 'airoute':
+      return { path: '/v1/chat/completions', headers: AUTH, body: chatBody(ALIVE_ROUTE) };
   }
 }
 
 export async function runCell(sys: SystemState, s: Scenario, run: CellRun): Promise<Cell> {
-  const { mocks, limitMs } = run;
+  const { mocks, limitMs, shape } = run;
+  const models = modelsOf(shape, s);
   const script = (x: { faults?: FaultScript['faults']; then?: FaultScript['then'] }, down?: number): FaultScript => ({
     ...x,
     chunks: ANSWER.chunks,
     intervalMs: ANSWER.intervalMs,
     ...(down ? { downForMs: down } : {}),
   });
-  await putScript(mocks.a, script(s.primary, s.downForMs));
-  await putScript(mocks.b, script(s.fallback));
+  if (shape === 'isolated') {
+    // Fresh hosts: every log and script reset; the alive model answers normally whatever the scenario does.
+    await putScript(mocks.primary, script(s.primary, s.downForMs));
+    await putScript(mocks.fallback, script(s.fallback));
+  } else {
+    // One host: only this scenario's models get scripts (and fresh logs); every other model keeps what it had.
+    await putScript(mocks.primary, script(s.primary, s.downForMs), models.primary);
+    await putScript(mocks.primary, script(s.fallback), models.fallback);
+  }
+  await putScript(mocks.primary, script({}), ALIVE_MODEL);
   const t0 = Date.now();
-  const req = requestFor(sys, s, mocks);
+  const req = requestFor(sys, s, run);
   const plan = s.client ?? { requests: 1, everyMs: 0 };
   const results = await Promise.all(
     Array.from({ length: plan.requests }, async (_, i) => {
@@ -126,8 +156,15 @@ export async function runCell(sys: SystemState, s: Scenario, run: CellRun): Prom
       return transcript(sys.origin!, req.path, req.headers, req.body, limitMs);
     }),
   );
+  // No grudges: a healthy request on another route right after the scenario.
+  const aliveReq = aliveRequestFor(sys, run);
+  const aliveTr = await transcript(sys.origin!, aliveReq.path, aliveReq.headers, aliveReq.body, ALIVE_LIMIT_MS);
   await new Promise((r) => setTimeout(r, SETTLE_MS));
-  const [primary, fallback] = await Promise.all([getLog(mocks.a), getLog(mocks.b)]);
+  const [a, b] = await Promise.all([getLog(mocks.primary), shape === 'isolated' ? getLog(mocks.fallback) : Promise.resolve([])]);
+  const notAlive = (x: RequestLog) => x.model !== ALIVE_MODEL;
+  const primary = shape === 'isolated' ? a.filter(notAlive) : a.filter((x) => x.model === models.primary);
+  const fallback = shape === 'isolated' ? b.filter(notAlive) : a.filter((x) => x.model === models.fallback);
+  const alive = { tr: aliveTr, upstream: a.filter((x) => x.model === ALIVE_MODEL).length };
   const requests: Cell['requests'] = [];
   for (const tr of results) {
     const id = tr.headers['x-airoute-request-id'];
@@ -136,16 +173,18 @@ export async function runCell(sys: SystemState, s: Scenario, run: CellRun): Prom
   const obs: CellObservation = {
     scenario: s,
     system: sys.id,
+    shape,
     requests,
     primary,
     fallback,
+    alive,
     t0,
     limitMs,
     expected: EXPECTED,
-    fallbackNames: { airouteBackend: `${routeOf(s)}-b`, portkeyIndex: '1' },
+    fallbackNames: { airouteBackend: shape === 'isolated' ? `${routeOf(s)}-b` : SHARED_BACKEND, portkeyIndex: '1' },
   };
   const v = judge(obs);
-  const cell: Cell = { scenario: s.id, system: sys.id, verdict: v.verdict, reasons: v.reasons, story: v.story, requests, primary, fallback };
+  const cell: Cell = { scenario: s.id, system: sys.id, shape, verdict: v.verdict, reason: v.reason, checks: v.checks, reasons: v.reasons, story: v.story, requests, primary, fallback, alive };
   if (sys.id === 'airoute' && sys.adminOrigin) cell.metrics = await airouteMetrics(sys.adminOrigin, routeOf(s));
   return cell;
 }

@@ -2,17 +2,44 @@
 // bench/lib/faults-scenarios.ts and judges each cell here. Pure: a verdict is derived only from
 // what was observed, the client's transcript(s) and the requests each upstream logged (arrival
 // times, what it answered), never from what a system says it does.
+//
+// The verdicts follow the public failoverbench methodology (METHODOLOGY.md, v0.1): a cell is made
+// of checks, each required or advisory; **fail** when a required check fails (a hang, a truncated
+// answer presented as success, ...), **pass** when the ideal outcome was reached (the complete
+// answer; for a refusal, the refusal itself) and every check held, **partial** when it was reached
+// but an advisory check failed (or a refusal was routed around), **safe** when it was not reached
+// but every client saw a bounded, explicit error and every required check held.
 import type { Fault, RequestLog } from './fault-upstream.ts';
 import type { Transcript } from './transcript.ts';
 
 export const FAULT_SYSTEMS = ['direct', 'nginx', 'portkey', 'airoute'] as const;
 export type FaultSystem = (typeof FAULT_SYSTEMS)[number];
-export type Verdict = 'pass' | 'safe' | 'fail';
+export type Verdict = 'pass' | 'partial' | 'safe' | 'fail';
+
+/**
+ * Where the scenarios run. `isolated`: every scenario has upstream hosts (and airoute backends,
+ * nginx upstream blocks) of its own, so nothing carries over. `shared`: one upstream host serves
+ * every scenario as different model names, all scenarios back to back in one process per system,
+ * each route's fallback a different model on that same host: state a system keeps (circuits,
+ * budgets, passive health) carries over from one scenario to the next, as in production.
+ */
+export const SHAPES = ['isolated', 'shared'] as const;
+export type Shape = (typeof SHAPES)[number];
 
 /** Content tokens per answer, milliseconds between them, where mid-stream faults strike. */
 export const ANSWER = { chunks: 32, intervalMs: 10, cutAt: 16 };
 /** Per backend and client request: 3 attempts (the configured retries) plus one continuation after a mid-stream failure. */
 export const MAX_PER_BACKEND = 4;
+/** The healthy "alive" request after each scenario must be complete within this (failoverbench's alive probe, tighter). */
+export const ALIVE_LIMIT_MS = 3000;
+
+/** A check of the scenario's own beyond the common ones: returns what is wrong, or undefined. */
+export interface ScenarioCheck {
+  id: string;
+  /** What it asks, in words (printed). */
+  text: string;
+  check: (o: CellObservation) => string | undefined;
+}
 
 export interface Scenario {
   id: string;
@@ -31,8 +58,10 @@ export interface Scenario {
   neverShow?: { re: RegExp; why: string };
   /** The correct outcome is the provider's error itself (a refusal must reach the client unchanged). */
   errorIsTheAnswer?: boolean;
-  /** Extra conduct a pass needs, beyond a complete answer; returns what is wrong, or undefined. */
+  /** Required conduct beyond a complete answer (a failure is **fail**). */
   passNeeds?: (o: CellObservation) => string | undefined;
+  /** Advisory conduct, from failoverbench where it has them (a failure turns a rescue into **partial**). */
+  advisory?: ScenarioCheck[];
   /** What pass means here, in words (printed). */
   passMeans: string;
 }
@@ -40,10 +69,13 @@ export interface Scenario {
 export interface CellObservation {
   scenario: Scenario;
   system: FaultSystem;
+  shape: Shape;
   /** Per client request, in order. */
   requests: { tr: Transcript; events?: string[] }[];
   primary: RequestLog[];
   fallback: RequestLog[];
+  /** The healthy request on another route (model) sent right after the scenario, and how many requests its upstream model got. */
+  alive?: { tr: Transcript; upstream: number };
   /** Epoch ms when the upstreams' scripts were set (the outage started then). */
   t0: number;
   limitMs: number;
@@ -52,9 +84,22 @@ export interface CellObservation {
   fallbackNames: { airouteBackend: string; portkeyIndex: string };
 }
 
+export type CheckStatus = 'ok' | 'failed' | 'n/a';
+
+export interface CheckResult {
+  id: string;
+  severity: 'required' | 'advisory';
+  status: CheckStatus;
+  detail: string;
+}
+
 export interface CellVerdict {
   verdict: Verdict;
-  /** The rules that decided it, with the facts. */
+  /** What decided it, in one line. */
+  reason: string;
+  /** Every check of the cell, with the facts: what the verdict is made of. */
+  checks: CheckResult[];
+  /** The failed checks, `id: detail` (kept for the report's evidence sections). */
   reasons: string[];
   /** One line: what the client saw and what the upstreams saw. */
   story: string;
@@ -62,17 +107,25 @@ export interface CellVerdict {
 
 // ------------------------------------------------------------------ the rules, as printed
 
-export const RULES: { id: string; verdict: Verdict; text: string }[] = [
-  { id: 'hang', verdict: 'fail', text: 'The client had no end of the response within the scenario limit and gave up.' },
-  { id: 'silent-truncation', verdict: 'fail', text: 'HTTP 200 ending cleanly with no error signal (no error event, no unparsable data, no transport error), but the answer is incomplete or wrong (text not the complete canonical answer, or no finish reason): a truncated answer presented as success.' },
-  { id: 'splice', verdict: 'fail', text: 'The delivered text is not a prefix of the canonical answer: a token was duplicated, lost in the middle, or two generations were spliced.' },
-  { id: 'retried-400', verdict: 'fail', text: 'A backend that answered 400 received the same request again (same conversation, same prefill).' },
-  { id: 'hid-error', verdict: 'fail', text: "The provider's own error did not reach the client: the client's error does not carry the provider's message or code, another backend's answer replaced a refusal, or a fallback's own 400 was shown instead of the original failure." },
-  { id: 'hammering', verdict: 'fail', text: `A backend got more than ${MAX_PER_BACKEND} requests for one client request (3 attempts plus one continuation), or a request sooner than the Retry-After it had sent, or, during an outage, more requests than the client sent in that time (retries multiplying the outage).` },
-  { id: 'misreported', verdict: 'fail', text: "After a fallback the answer must carry the model name the answering backend was asked for and that backend's usage; any attempt count or backend a system reports in its response headers must match what the upstreams saw." },
-  { id: 'conduct', verdict: 'fail', text: 'The scenario\'s own conduct (its "pass means") was not met although the answer came back (e.g. a complete answer without [DONE] fetched again, a recovered primary never given traffic back).' },
-  { id: 'complete', verdict: 'pass', text: 'Every client request got the complete canonical answer (exact text, finish reason, usage; [DONE] is not required: the SDKs do not need it) within the limit, no rule above fired, and the scenario\'s own conduct was met. For a refusal (content policy), the complete answer is the provider\'s error itself, unchanged, after exactly one upstream request.' },
-  { id: 'clean-error', verdict: 'safe', text: 'Every client request that did not complete ended with an error the client can see (an HTTP error status, an in-stream error event, a transport error, or data an SDK refuses to parse) within the limit, whatever was delivered before it was a prefix of the canonical answer, and no fail rule fired.' },
+export const RULES: { id: string; severity: 'required' | 'advisory'; text: string }[] = [
+  { id: 'hang', severity: 'required', text: 'The client had an end of every response within the scenario limit (no hang).' },
+  { id: 'silent-truncation', severity: 'required', text: 'No HTTP 200 ending cleanly with no error signal (no error event, no unparsable data, no transport error) while the answer is incomplete or wrong (text not the complete canonical answer, or no finish reason): never a truncated answer presented as success.' },
+  { id: 'splice', severity: 'required', text: 'The delivered text is a prefix of the canonical answer: no token duplicated or lost in the middle, no two generations spliced.' },
+  { id: 'retried-400', severity: 'required', text: 'A backend that answered 400 never received the same request again (same conversation, same prefill).' },
+  { id: 'hid-error', severity: 'required', text: "The provider's own error reached the client: the client's error carries the provider's message or code, and a fallback's own 400 (a refused prefill) is never shown instead of the original failure." },
+  { id: 'hammering', severity: 'required', text: `No backend got more than ${MAX_PER_BACKEND} requests for one client request (3 attempts plus one continuation), none got a request sooner than the Retry-After it had sent, and during an outage the primary got no more requests than the client sent in that time (retries never multiply an outage). Stricter than failoverbench, which scores probe discipline as informational.` },
+  { id: 'misreported', severity: 'required', text: "After a fallback the answer carries the model name the answering backend was asked for and that backend's usage; any attempt count or backend a system reports in its response headers matches what the upstreams saw." },
+  { id: 'conduct', severity: 'required', text: 'The scenario\'s own required conduct (its "pass means") was met (e.g. a complete answer without [DONE] not fetched again, a recovered primary given traffic again).' },
+  { id: 'alive', severity: 'required', text: `No grudges: a healthy request on another route (another model; in the shared shape, on the same upstream host), sent right after the scenario, got the complete answer within ${ALIVE_LIMIT_MS / 1000} s from exactly one upstream request. failoverbench sends the same probe after every scenario and requires it in S09 and S10; here it is required everywhere.` },
+  { id: 'advisory', severity: 'advisory', text: "The scenario's advisory checks, from failoverbench where it has them: 429 with Retry-After, the primary asked again after it (S01 `retried`); 500 once, a retry on the same backend (S03 `same_provider_retry`); no response, the silent primary asked only once (S06 `silent_route_not_retried`). A failed one turns a rescue into **partial**." },
+];
+
+/** How the checks make a verdict (failoverbench's `verdict_for`), as printed. */
+export const VERDICTS: { verdict: Verdict; text: string }[] = [
+  { verdict: 'fail', text: 'A required check failed (a hang and a truncated answer presented as success are required checks).' },
+  { verdict: 'pass', text: 'Rescued (every client request got the complete canonical answer: exact text, finish reason, usage; [DONE] is not required, the SDKs do not need it; for a refusal, the provider\'s error itself, unchanged, after exactly one upstream request) and every check held.' },
+  { verdict: 'partial', text: 'Rescued, but an advisory check failed; or, for a refusal, the system answered by routing around it (to the fallback).' },
+  { verdict: 'safe', text: 'Not rescued, but every client request that did not complete ended with an error the client can see (an HTTP error status, an in-stream error event, a transport error, or data an SDK refuses to parse) within the limit, whatever was delivered before it was a prefix of the canonical answer, and every required check held.' },
 ];
 
 // ------------------------------------------------------------------ judging
@@ -125,8 +178,9 @@ export function clientLine(tr: Transcript, expected: string): string {
 
 export function judge(o: CellObservation): CellVerdict {
   const s = o.scenario;
-  const reasons: string[] = [];
-  const fail = (id: string, detail: string) => reasons.push(`${id}: ${detail}`);
+  const checks: CheckResult[] = [];
+  const failures = new Map<string, string[]>();
+  const fail = (id: string, detail: string) => (failures.get(id) ?? failures.set(id, []).get(id)!).push(detail);
   const n = o.requests.length;
 
   o.requests.forEach(({ tr }, i) => {
@@ -154,8 +208,6 @@ export function judge(o: CellObservation): CellVerdict {
     fail('hid-error', `the client's error does not carry the provider's (${s.realError.source}): ${errorText(firstErr).trim().slice(0, 200) || '(no text)'}`);
   if (s.neverShow)
     for (const { tr } of o.requests) if (s.neverShow.re.test(errorText(tr))) fail('hid-error', s.neverShow.why);
-  if (s.errorIsTheAnswer && o.requests.some((r) => isComplete(r.tr, o.expected)))
-    fail('hid-error', `the refusal was replaced by an answer (the fallback got ${o.fallback.length} request(s))`);
 
   // Hammering.
   for (const [name, logs] of [
@@ -178,52 +230,113 @@ export function judge(o: CellObservation): CellVerdict {
     if (got > sent) fail('hammering', `during its ${s.downForMs / 1000} s outage the primary got ${got} requests for ${sent} client requests`);
   }
 
+  // No grudges.
+  if (o.alive) {
+    const { tr, upstream } = o.alive;
+    if (!isComplete(tr, o.expected)) fail('alive', `the healthy request got ${clientLine(tr, o.expected)}`);
+    else if (upstream !== 1) fail('alive', `the healthy request's model got ${upstream} upstream requests (want 1)`);
+  }
+
   const allComplete = o.requests.every((r) => isComplete(r.tr, o.expected));
-  const failedAlready = reasons.length > 0;
-  let verdict: Verdict;
-  if (failedAlready) verdict = 'fail';
-  else if (s.errorIsTheAnswer) {
-    const tr = o.requests[0]!.tr;
-    const ok = errorSignal(tr) && s.realError?.test(errorText(tr));
-    const once = o.primary.length === 1 && o.fallback.length === 0;
-    if (ok && once) {
-      verdict = 'pass';
-      reasons.push(`complete: the refusal reached the client unchanged (${errorSignal(tr)}), one request to the primary, none to the fallback`);
-    } else {
-      verdict = 'fail';
-      fail('conduct', `${ok ? '' : "the refusal did not reach the client; "}${once ? '' : `primary ${o.primary.length}, fallback ${o.fallback.length} requests (want 1 and 0)`}`);
-    }
-  } else if (allComplete) {
+  const refusal = s.errorIsTheAnswer ? refusalOutcome(o) : undefined;
+  // The scenario's own required conduct, where it can be judged: on a complete answer, or (an
+  // outage) on a recovered primary that must serve again, whatever the outcome of the rest.
+  if (refusal === 'neither') fail('conduct', refusalDetail(o));
+  else if (!s.errorIsTheAnswer && (allComplete || s.id === 'down-then-recovers')) {
     const need = s.passNeeds?.(o);
-    if (need === undefined) {
-      verdict = 'pass';
-      reasons.push(`complete: ${n > 1 ? `all ${n} requests` : 'the answer'} complete and exact`);
-    } else {
-      verdict = 'fail';
-      fail(s.id === 'fallback-accounting' ? 'misreported' : 'conduct', need);
-    }
+    if (need) fail(s.id === 'fallback-accounting' ? 'misreported' : 'conduct', need);
+  }
+
+  const applies: Record<string, boolean> = {
+    'retried-400': true,
+    'hid-error': !!(s.realError || s.neverShow),
+    misreported: s.id === 'fallback-accounting',
+    conduct: !!(s.passNeeds || s.errorIsTheAnswer),
+    alive: !!o.alive,
+  };
+  for (const r of RULES) {
+    if (r.severity !== 'required') continue;
+    const got = failures.get(r.id);
+    if (got) checks.push({ id: r.id, severity: 'required', status: 'failed', detail: got.join('; ') });
+    else if (applies[r.id] === false) checks.push({ id: r.id, severity: 'required', status: 'n/a', detail: 'does not apply here' });
+    else checks.push({ id: r.id, severity: 'required', status: 'ok', detail: okDetail(r.id, o) });
+  }
+  const rescued = refusal ? refusal === 'refusal' : allComplete;
+  for (const a of s.advisory ?? []) {
+    const why = rescued ? a.check(o) : undefined;
+    checks.push({ id: a.id, severity: 'advisory', status: !rescued ? 'n/a' : why ? 'failed' : 'ok', detail: !rescued ? 'judged only on a rescue' : (why ?? a.text) });
+  }
+
+  const failedRequired = checks.filter((c) => c.severity === 'required' && c.status === 'failed');
+  const failedAdvisory = checks.filter((c) => c.severity === 'advisory' && c.status === 'failed');
+  let verdict: Verdict;
+  let reason: string;
+  if (failedRequired.length) {
+    verdict = 'fail';
+    reason = `failed: ${failedRequired.map((c) => c.id).join(', ')}`;
+  } else if (refusal === 'answered') {
+    verdict = 'partial';
+    reason = `answered by routing around the refusal (the fallback got ${o.fallback.length} request(s))`;
+  } else if (rescued) {
+    verdict = failedAdvisory.length ? 'partial' : 'pass';
+    reason = refusal
+      ? `rescued: the refusal reached the client unchanged (${errorSignal(o.requests[0]!.tr)}), one request to the primary, none to the fallback`
+      : `rescued: ${n > 1 ? `all ${n} requests` : 'the answer'} complete and exact`;
+    if (failedAdvisory.length) reason += `; advisory: ${failedAdvisory.map((c) => c.id).join(', ')}`;
   } else {
     const errs = o.requests.map((r) => r.tr).filter((tr) => !isComplete(tr, o.expected));
     const signals = errs.map(errorSignal);
     if (signals.every((x) => x !== undefined)) {
       verdict = 'safe';
-      const kinds = [...new Set(signals)];
-      reasons.push(`clean-error: ${errs.length} of ${n} request(s) ended with ${kinds.join(' / ')}${n > 1 ? `, ${n - errs.length} complete` : ''}`);
-      // Even a safe outcome owes the scenario's conduct where it can be judged (a recovered primary serving again).
-      if (s.id === 'down-then-recovers') {
-        const need = s.passNeeds?.(o);
-        if (need) {
-          verdict = 'fail';
-          fail('conduct', need);
-        }
-      }
+      reason = `not rescued, clean error: ${errs.length} of ${n} request(s) ended with ${[...new Set(signals)].join(' / ')}${n > 1 ? `, ${n - errs.length} complete` : ''}`;
     } else {
       verdict = 'fail';
-      fail('conduct', 'neither a complete answer nor a visible error');
+      reason = 'neither a complete answer nor a visible error';
     }
   }
   const tr = o.requests[0]!.tr;
   const client = n === 1 ? clientLine(tr, o.expected) : `${o.requests.filter((r) => isComplete(r.tr, o.expected)).length}/${n} complete; first: ${clientLine(tr, o.expected)}; last: ${clientLine(o.requests[n - 1]!.tr, o.expected)}`;
-  const story = `client: ${client} · ${upstreamLine('primary', o.primary, o.t0)} · ${upstreamLine('fallback', o.fallback, o.t0)}`;
-  return { verdict, reasons, story };
+  const alive = o.alive ? ` · alive: ${clientLine(o.alive.tr, o.expected)}, ${o.alive.upstream} upstream request(s)` : '';
+  const story = `client: ${client} · ${upstreamLine('primary', o.primary, o.t0)} · ${upstreamLine('fallback', o.fallback, o.t0)}${alive}`;
+  const reasons = checks.filter((c) => c.status === 'failed').map((c) => `${c.id}${c.severity === 'advisory' ? ' (advisory)' : ''}: ${c.detail}`);
+  return { verdict, reason, checks, reasons, story };
+}
+
+/** A refusal scenario: did the refusal reach the client unchanged after one request, was it answered by routing around it, or neither? */
+function refusalOutcome(o: CellObservation): 'refusal' | 'answered' | 'neither' {
+  const tr = o.requests[0]!.tr;
+  if (isComplete(tr, o.expected)) return 'answered';
+  const shown = errorSignal(tr) !== undefined && !!o.scenario.realError?.test(errorText(tr));
+  return shown && o.primary.length === 1 && o.fallback.length === 0 ? 'refusal' : 'neither';
+}
+
+function refusalDetail(o: CellObservation): string {
+  const tr = o.requests[0]!.tr;
+  const shown = errorSignal(tr) !== undefined && !!o.scenario.realError?.test(errorText(tr));
+  const once = o.primary.length === 1 && o.fallback.length === 0;
+  return `${shown ? '' : 'the refusal did not reach the client; '}${once ? '' : `primary ${o.primary.length}, fallback ${o.fallback.length} requests (want 1 and 0)`}`.replace(/; $/, '');
+}
+
+function okDetail(id: string, o: CellObservation): string {
+  const n = o.requests.length;
+  switch (id) {
+    case 'hang':
+      return `every response ended, the last after ${(Math.max(...o.requests.map((r) => r.tr.endMs)) / 1000).toFixed(2)} s`;
+    case 'splice':
+      return 'every delivered text a prefix of the canonical answer';
+    case 'silent-truncation':
+      return 'no incomplete answer without an error signal';
+    case 'retried-400': {
+      const r = [...o.primary, ...o.fallback].filter((x) => x.status === 400).length;
+      return r ? `${r} 400(s), none repeated` : 'no 400';
+    }
+    case 'hid-error':
+      return "the provider's error (or none) reached the client";
+    case 'hammering':
+      return `primary ${o.primary.length}, fallback ${o.fallback.length} requests for ${n} client request(s)`;
+    case 'alive':
+      return `complete in ${(o.alive!.tr.endMs / 1000).toFixed(2)} s, ${o.alive!.upstream} upstream request`;
+    default:
+      return 'met';
+  }
 }

@@ -1,7 +1,9 @@
 // The failure-conduct scorecard's scenarios (`npm run bench:faults`), in the order they run and
 // print: what each upstream does, how the client sends, and what "pass" needs beyond a complete
-// answer. To add one, append it here: bench/faults.ts gives it a route (airoute), an upstream
-// block (nginx) and a cell per system, and bench/lib/faults-judge.ts judges it by the same rules.
+// answer. They are failoverbench's sixteen (S01..S16, scenarios/catalogue.yaml), with its advisory
+// checks where it has them; where they differ, `passMeans` says how. To add one, append it here:
+// bench/lib/faults-systems.ts gives it a route (airoute) and an upstream block (nginx) in each
+// shape, and bench/lib/faults-judge.ts judges it by the same rules.
 import { ANSWER, MAX_PER_BACKEND, type CellObservation, type Scenario } from './faults-judge.ts';
 
 const CONTEXT_MSG = "This model's maximum context length is 8192 tokens. However, your messages resulted in 9214 tokens. Please reduce the length of the messages.";
@@ -18,7 +20,8 @@ export function scenarios(quick: boolean): Scenario[] {
       setup: 'primary: 429 with `retry-after: 1` once, then answers',
       primary: { faults: [{ kind: 'status', status: 429, retryAfter: '1', message: 'Rate limit reached for requests. Please try again in 1s.', type: 'requests', code: 'rate_limit_exceeded' }] },
       fallback: {},
-      passMeans: 'the complete answer, and the primary is not asked again before its Retry-After (1 s) has passed (moving to the fallback at once is fine)',
+      passMeans: 'the complete answer, and the primary is not asked again before its Retry-After (1 s) has passed; advisory (failoverbench S01): the primary asked again after it, rather than only the fallback',
+      advisory: [{ id: 'retried', text: 'the primary was asked again after its Retry-After', check: (o) => (o.primary.length >= 2 ? undefined : `the primary was asked ${o.primary.length} time(s)`) }],
     },
     {
       id: '429-no-retry-after',
@@ -34,7 +37,8 @@ export function scenarios(quick: boolean): Scenario[] {
       setup: 'primary: 500 once, then answers',
       primary: { faults: [{ kind: 'status', status: 500, message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' }] },
       fallback: {},
-      passMeans: 'the complete answer, with a bounded number of attempts',
+      passMeans: 'the complete answer, with a bounded number of attempts; advisory (failoverbench S03): a retry on the same backend (failing over instead is acceptable but noted)',
+      advisory: [{ id: 'same-backend-retry', text: 'the primary was asked again', check: (o) => (o.primary.length >= 2 ? undefined : `the primary was asked ${o.primary.length} time(s)`) }],
     },
     {
       id: '503-persistent',
@@ -58,7 +62,8 @@ export function scenarios(quick: boolean): Scenario[] {
       setup: 'primary: reads the request and never answers (socket open); fallback answers',
       primary: { then: { kind: 'hang' } },
       fallback: {},
-      passMeans: 'the complete answer from the fallback, the silent primary abandoned at the configured timeout (1 s)',
+      passMeans: 'the complete answer from the fallback, the silent primary abandoned at the configured timeout (1 s); advisory (failoverbench S06): the silent primary asked only once (retrying a silent target multiplies the wait)',
+      advisory: [{ id: 'silent-not-retried', text: 'the silent primary was asked once', check: (o) => (o.primary.length <= 1 ? undefined : `the silent primary was asked ${o.primary.length} times`) }],
     },
     {
       id: 'slow-first-token',
@@ -121,7 +126,7 @@ export function scenarios(quick: boolean): Scenario[] {
       fallback: {},
       realError: /safety system|content_policy_violation/,
       errorIsTheAnswer: true,
-      passMeans: "the provider's refusal reaches the client unchanged (its message or code), after exactly one request to the primary and none to the fallback",
+      passMeans: "the provider's refusal reaches the client unchanged (its message or code), after exactly one request to the primary and none to the fallback; answering it by routing around the refusal (to the fallback) is **partial**, as in failoverbench S13",
     },
     {
       id: 'fallback-rejects-prefill',

@@ -40,11 +40,39 @@ test('a YAML file loads with keys from the environment and defaults applied', as
     ['primary', 'gpt-4o-mini', 'prefill'],
     ['claude', 'claude-haiku-4-5', 'prefill'],
   ]);
-  expect(route.retry).toEqual({ attempts: 3, baseMs: 100, maxMs: 5000, honorRetryAfter: true, budgetPercent: 20 });
+  expect(route.retry).toEqual({ attempts: 3, baseMs: 100, maxMs: 5000, honorRetryAfter: true, budgetPercent: 20, onTimeout: 'next' });
   expect(route.timeouts.firstTokenMs).toBe(30000);
   expect(c.backends.get('claude')!.baseURL).toBe('https://api.anthropic.com');
   expect(c.backends.get('primary')!.apiKey).toBe('k1');
   expect(c.secrets).toEqual(['k1', 'k2']);
+});
+
+test('circuits: per backend for each of its models, overridden per deployment (shared by every target naming it), and a host breaker of its own', async () => {
+  const yaml = `
+backends:
+  - name: acct
+    type: openai-compatible
+    baseURL: http://127.0.0.1:9000/v1
+    circuit: { consecutiveFailures: 4, cooldownMs: 20000, host: { consecutiveFailures: 8 } }
+routes:
+  - model: chat
+    backends:
+      - { backend: acct, model: large, circuit: { cooldownMs: 5000 } }
+      - { backend: acct, model: small }
+  - model: big
+    backends:
+      - { backend: acct, model: large }
+    retry: { onTimeout: retry }
+`;
+  const c = await loadConfigFile(await file('c.yaml', yaml), envSecrets({}));
+  const [large, small] = c.routes.get('chat')!.targets;
+  expect(large!.circuit).toEqual({ consecutiveFailures: 4, failureRatePercent: 50, minimumRequests: 20, windowMs: 30000, cooldownMs: 5000 });
+  expect(small!.circuit).toEqual({ consecutiveFailures: 4, failureRatePercent: 50, minimumRequests: 20, windowMs: 30000, cooldownMs: 20000 });
+  // The other route's target names the same deployment: the same circuit, override included.
+  expect(c.routes.get('big')!.targets[0]!.circuit).toBe(large!.circuit);
+  expect(c.backends.get('acct')!.hostCircuit).toEqual({ consecutiveFailures: 8, failureRatePercent: 50, minimumRequests: 20, windowMs: 30000, cooldownMs: 5000 });
+  expect(c.routes.get('chat')!.retry.onTimeout).toBe('next');
+  expect(c.routes.get('big')!.retry.onTimeout).toBe('retry');
 });
 
 test('JSON loads too (YAML is a superset)', async () => {

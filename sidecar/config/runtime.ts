@@ -8,6 +8,7 @@ import {
   type ResumeStrategy,
   type SecretValue,
   type SidecarConfig,
+  type TimeoutChoice,
 } from '../../api/v1alpha1/config.ts';
 import { configHash, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import { adapterFor, DEFAULT_BASE_URL } from '../providers/index.ts';
@@ -24,7 +25,10 @@ export interface CircuitSettings {
 export interface RuntimeBackend extends ResolvedBackend {
   adapter: ProviderAdapter;
   caps: Capabilities;
+  /** The breaker of each of its deployments, unless a route target overrides it. */
   circuit: CircuitSettings;
+  /** The coarser breaker for the host itself (connection refused, DNS, TLS, reset before any response). */
+  hostCircuit: CircuitSettings;
 }
 
 export interface RuntimeTarget {
@@ -35,6 +39,8 @@ export interface RuntimeTarget {
   weight: number;
   /** The resume strategy this target can honour (prefill downgrades to verify where prefill is not supported). */
   resume: ResumeStrategy;
+  /** The breaker of this deployment (backend x model): the backend's, with the deployment's override; one object per deployment. */
+  circuit: CircuitSettings;
 }
 
 export interface RetrySettings {
@@ -43,6 +49,8 @@ export interface RetrySettings {
   maxMs: number;
   honorRetryAfter: boolean;
   budgetPercent: number;
+  /** A first-token timeout (no headers, or no first token): move on to the next target, or retry this one. */
+  onTimeout: TimeoutChoice;
 }
 
 export interface TimeoutSettings {
@@ -116,20 +124,26 @@ export function compileConfig(doc: SidecarConfig, version: number, resolve: Secr
       ...(b.apiVersion !== undefined ? { apiVersion: b.apiVersion } : {}),
       ...(b.prefill !== undefined ? { prefill: b.prefill } : {}),
     };
-    const c = b.circuit ?? {};
+    const { host, ...c } = b.circuit ?? {};
     backends.set(b.name, {
       ...resolved,
       adapter,
       caps: adapter.capabilities(resolved),
-      circuit: {
-        consecutiveFailures: c.consecutiveFailures ?? DEFAULTS.circuit.consecutiveFailures,
-        failureRatePercent: c.failureRatePercent ?? DEFAULTS.circuit.failureRatePercent,
-        minimumRequests: c.minimumRequests ?? DEFAULTS.circuit.minimumRequests,
-        windowMs: c.windowMs ?? DEFAULTS.circuit.windowMs,
-        cooldownMs: c.cooldownMs ?? DEFAULTS.circuit.cooldownMs,
-      },
+      circuit: circuitSettings(c, DEFAULTS.circuit),
+      hostCircuit: circuitSettings(host ?? {}, DEFAULTS.hostCircuit),
     });
   });
+  // One circuit per deployment, whichever targets name it: the backend's, with the deployment's
+  // override wherever a target gives one (validate() refused two different overrides).
+  const overrides = new Map<string, Partial<CircuitSettings>>();
+  for (const r of doc.routes) for (const t of r.backends) if (t.circuit) overrides.set(JSON.stringify([t.backend, t.model ?? r.model]), t.circuit);
+  const deploymentCircuits = new Map<string, CircuitSettings>();
+  const deploymentCircuit = (backend: RuntimeBackend, model: string): CircuitSettings => {
+    const key = JSON.stringify([backend.name, model]);
+    let settings = deploymentCircuits.get(key);
+    if (!settings) deploymentCircuits.set(key, (settings = circuitSettings(overrides.get(key) ?? {}, backend.circuit)));
+    return settings;
+  };
   const routes = new Map<string, RuntimeRoute>();
   doc.routes.forEach((r, i) => {
     const resume = r.resume ?? DEFAULTS.resume;
@@ -142,7 +156,8 @@ export function compileConfig(doc: SidecarConfig, version: number, resolve: Secr
         targetResume = 'verify';
         notes.push(`routes[${i}].backends[${j}]: backend "${backend.name}" (${backend.type}) cannot continue an assistant prefix; resume uses verify there`);
       }
-      targets.push({ backend, model: t.model ?? r.model, priority: t.priority ?? j, weight: t.weight ?? DEFAULTS.weight, resume: targetResume });
+      const model = t.model ?? r.model;
+      targets.push({ backend, model, priority: t.priority ?? j, weight: t.weight ?? DEFAULTS.weight, resume: targetResume, circuit: deploymentCircuit(backend, model) });
     });
     const retry = r.retry ?? {};
     const to = r.timeouts ?? {};
@@ -156,6 +171,7 @@ export function compileConfig(doc: SidecarConfig, version: number, resolve: Secr
         maxMs: retry.backoff?.maxMs ?? DEFAULTS.retry.maxMs,
         honorRetryAfter: retry.honorRetryAfter ?? DEFAULTS.retry.honorRetryAfter,
         budgetPercent: retry.budgetPercent ?? DEFAULTS.retry.budgetPercent,
+        onTimeout: retry.onTimeout ?? DEFAULTS.retry.onTimeout,
       },
       timeouts: {
         connectMs: to.connectMs ?? DEFAULTS.timeouts.connectMs,
@@ -216,8 +232,12 @@ export function compileConfig(doc: SidecarConfig, version: number, resolve: Secr
   };
 }
 
-/** The config the sidecar runs with no file: the demo backend under the model name `demo`. */
-export const DEMO_CONFIG: SidecarConfig = {
-  backends: [{ name: 'demo', type: 'demo' }],
-  routes: [{ model: 'demo', backends: [{ backend: 'demo' }] }],
-};
+function circuitSettings(c: Partial<CircuitSettings>, base: CircuitSettings): CircuitSettings {
+  return {
+    consecutiveFailures: c.consecutiveFailures ?? base.consecutiveFailures,
+    failureRatePercent: c.failureRatePercent ?? base.failureRatePercent,
+    minimumRequests: c.minimumRequests ?? base.minimumRequests,
+    windowMs: c.windowMs ?? base.windowMs,
+    cooldownMs: c.cooldownMs ?? base.cooldownMs,
+  };
+}

@@ -3,7 +3,7 @@
 import { afterEach, expect, test, vi } from 'vitest';
 import type { JsonObject } from '../chat/types.ts';
 import { AirouteError } from '../errors.ts';
-import { ScriptedBody, answer, backendOf, chatBody, dataOf, drain, harness, openaiWire, textOf, typesOf } from '../../test/support/pipeline.ts';
+import { ScriptedBody, answer, chatBody, dataOf, drain, harness, openaiWire, routeOf, targetOf, textOf, typesOf } from '../../test/support/pipeline.ts';
 import type { StreamAnswer } from './exchange.ts';
 import { handle, tryTargets } from './pipeline.ts';
 
@@ -69,7 +69,7 @@ test('tryTargets: retry sits inside fallback: the same backend again first, then
 
 test('tryTargets: circuit sits inside retry: an open circuit skips the backend without a call or a retry; fallback says why', async () => {
   const h = harness(doc);
-  const breaker = h.sc.resilience.for(backendOf(h.config, 'a')).circuit;
+  const breaker = h.sc.resilience.deployment(targetOf(routeOf(h.config, 'm'), 'a')).circuit;
   breaker.failure();
   breaker.failure();
   h.transport.script('b', answer(200, openaiWire.completion('from b')));

@@ -129,9 +129,11 @@ export function adminServer(sc: Sidecar, opts: AdminOptions = {}): (req: Incomin
     if (path === '/readyz' && req.method === 'GET') {
       if (!sc.config) return sendJson(res, 503, { status: 'not ready', reasons: ['no configuration loaded'] });
       const degraded = opts.degradedReasons?.() ?? [];
+      // Open circuits do not make the sidecar unready (other routes and models still serve); listed per (backend, model).
+      const circuits = sc.resilience.notClosed();
       return degraded.length
-        ? sendJson(res, 200, { status: 'degraded', version: sc.config.version, reasons: degraded })
-        : sendJson(res, 200, { status: 'ready', version: sc.config.version });
+        ? sendJson(res, 200, { status: 'degraded', version: sc.config.version, reasons: degraded, circuits })
+        : sendJson(res, 200, { status: 'ready', version: sc.config.version, circuits });
     }
     if (path === '/config' && req.method === 'GET') return sendJson(res, 200, { version: sc.config?.version ?? 0, hash: sc.config?.hash ?? null });
     if (path === '/config' && req.method === 'PUT') return putConfig(req, res);

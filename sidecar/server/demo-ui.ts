@@ -1,103 +1,77 @@
-// `airoute sidecar --demo-ui`: one page at /airoute/demo that submits a request and shows its
-// lifecycle live (attempts, retries, fallbacks, resumes, the text), built on the client/ module.
-// Client modules are served from source with their types stripped (Node's own stripper), or
-// from the compiled dist/client when the sidecar runs from a build.
+// `airoute sidecar --demo-ui`: the demo page at /airoute/demo, its ES modules, and the webhook
+// receiver it shows the async pattern with. Mounted only with the flag, and reached only by
+// paths under /airoute/demo, so it costs the data path nothing otherwise.
+//
+// Modules are served from the repository's layout under /airoute/demo/src/, so the page's
+// relative imports of client/ resolve unchanged: from source with their types stripped (Node's
+// own stripper), or from the compiled dist/ when the sidecar runs from a build. Only the two
+// directories below are served, and only file names of lowercase letters and dashes.
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stripTypeScriptTypes } from 'node:module';
+import { DEMO_ROUTES, DEMO_WEBHOOK_PATH } from '../config/demo.ts';
+import type { Sidecar } from '../sidecar.ts';
+import { renderPage, type PageInfo } from './demo/page.ts';
+import { WebhookReceiver } from './demo/receiver.ts';
 
-const CLIENT_DIR = new URL('../../client/', import.meta.url);
+/** The repository root (from source) or dist/ (from a build). */
+const ROOT = new URL('../../', import.meta.url);
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const EXT = FROM_SOURCE ? '.ts' : '.js';
-const MODULE = /^\/airoute\/demo\/([a-z-]+)\.(ts|js)$/;
+const MODULE = /^\/airoute\/demo\/src\/(client|sidecar\/server\/demo\/page)\/([a-z-]+)\.(?:ts|js)$/;
+const WEBHOOK = new RegExp(`^${DEMO_WEBHOOK_PATH}(?:/([^/]+))?$`);
+/** How long a page's GET for a webhook may wait for it to arrive. */
+const MAX_WAIT_MS = 30_000;
 
-const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>airoute - request lifecycle</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-  body { font: 15px/1.45 system-ui, sans-serif; max-width: 980px; margin: 2rem auto; padding: 0 1rem; color: #1d2430; }
-  h1 { font-size: 1.3rem; } .row { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
-  input, select, button { font: inherit; padding: .35rem .6rem; } #prompt { flex: 1; min-width: 20rem; }
-  .badge { padding: .15rem .55rem; border-radius: 1rem; background: #e8ecf3; font-weight: 600; }
-  .completed { background: #d3f5dd; } .failed, .cancelled { background: #fbd9d9; } .running { background: #fff2c7; }
-  dl { display: grid; grid-template-columns: repeat(7, auto); gap: .2rem 1rem; margin: 1rem 0; } dt { color: #667; font-size: .8rem; } dd { margin: 0; font-weight: 600; }
-  #text { white-space: pre-wrap; border: 1px solid #d5dbe5; border-radius: 6px; padding: .8rem; min-height: 6rem; background: #fbfcfe; }
-  #log { font: 12px/1.4 ui-monospace, monospace; max-height: 18rem; overflow: auto; border-top: 1px solid #d5dbe5; margin-top: 1rem; padding-top: .5rem; }
-  #log div.other { color: #7a2ea0; } #error { color: #b3261e; }
-</style>
-</head>
-<body>
-<h1>airoute: a request's lifecycle, live</h1>
-<div class="row">
-  <select id="model"></select>
-  <input id="prompt" value="Tell me how airoute recovers a broken stream.">
-  <button id="send">Send</button>
-  <span id="status" class="badge">idle</span>
-</div>
-<dl>
-  <dt>request</dt><dt>attempts</dt><dt>retries</dt><dt>fallbacks</dt><dt>resumes</dt><dt>reconnects</dt><dt>backend</dt>
-  <dd id="request">-</dd><dd id="attempts">0</dd><dd id="retries">0</dd><dd id="fallbacks">0</dd><dd id="resumes">0</dd><dd id="reconnects">0</dd><dd id="backend">-</dd>
-</dl>
-<div id="text"></div>
-<p id="error"></p>
-<div id="log"></div>
-<script type="module">
-import { follow, submit } from '/airoute/demo/index${EXT}';
-const $ = (id) => document.getElementById(id);
-const models = await (await fetch('/v1/models')).json();
-for (const m of models.data) $('model').append(new Option(m.id, m.id));
-let reconnects = 0;
-function render(s) {
-  $('status').textContent = s.status; $('status').className = 'badge ' + s.status;
-  $('request').textContent = s.id.slice(0, 8); $('attempts').textContent = s.attempts; $('retries').textContent = s.retries;
-  $('fallbacks').textContent = s.fallbacks; $('resumes').textContent = s.resumes; $('backend').textContent = s.backend ?? '-';
-  $('text').textContent = s.text; $('error').textContent = s.error ? s.error.code + ': ' + s.error.message : '';
-  window.__airouteState = s;
-}
-$('send').onclick = async () => {
-  $('log').textContent = ''; reconnects = 0; $('reconnects').textContent = '0'; $('text').textContent = '';
-  const { id } = await submit({ model: $('model').value, stream: true, messages: [{ role: 'user', content: $('prompt').value }] }, { baseURL: '' });
-  window.__airouteRequest = id;
-  const final = await follow(id, {
-    baseURL: '',
-    retryDelayMs: 50,
-    onState: render,
-    onReconnect: (n) => { reconnects = n; $('reconnects').textContent = n; },
-    onEvent: (ev) => {
-      if (ev.type === 'content.delta') return;
-      const line = document.createElement('div');
-      line.className = ev.type.startsWith('attempt') || ev.type.startsWith('request') ? '' : 'other';
-      line.textContent = ev.seq + '  ' + ev.type + '  ' + JSON.stringify(ev.data);
-      $('log').append(line);
-    },
-  });
-  render(final);
-  window.__airouteDone = true;
-};
-</script>
-</body>
-</html>`;
-
-export async function demoUi(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
-  if (req.method !== 'GET') return false;
-  if (path === '/airoute/demo' || path === '/airoute/demo/') {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(PAGE);
-    return true;
-  }
-  const m = MODULE.exec(path);
-  if (!m) return false;
-  let code: string;
+/** A malformed percent-escape is a path nobody serves, not an error. */
+function safeDecode(s: string): string | undefined {
   try {
-    code = await readFile(new URL(`${m[1]}${EXT}`, CLIENT_DIR), 'utf8');
+    return decodeURIComponent(s);
   } catch {
-    return false;
+    return undefined;
   }
-  if (FROM_SOURCE) code = stripTypeScriptTypes(code);
-  res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(code);
-  return true;
+}
+
+const STORIES: Record<string, string> = Object.fromEntries(DEMO_ROUTES.map((r) => [r.model, r.shows]));
+
+export function demoUi(sc: Sidecar): (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean> {
+  const receiver = new WebhookReceiver(() => sc.config?.webhooks.secret);
+  /** The receiver's URL, when the running config both allow-lists it and signs webhooks. */
+  const webhookUrl = (): string | null => {
+    const hooks = sc.config?.webhooks;
+    return (hooks?.secret && hooks.allow.find((entry) => URL.parse(entry)?.pathname === DEMO_WEBHOOK_PATH)) || null;
+  };
+
+  return async (req, res, path) => {
+    const hook = WEBHOOK.exec(path);
+    if (hook) {
+      if (req.method === 'POST' && !hook[1]) await receiver.receive(req, res);
+      else if (req.method === 'GET' && hook[1]) {
+        const id = safeDecode(hook[1]);
+        if (id === undefined) return false;
+        const wait = Number(URL.parse(req.url ?? '/', 'http://localhost')?.searchParams.get('wait') ?? 0);
+        await receiver.serve(res, id, Number.isFinite(wait) ? Math.min(Math.max(0, wait), MAX_WAIT_MS) : 0);
+      } else return false;
+      return true;
+    }
+    if (req.method !== 'GET') return false;
+    if (path === '/airoute/demo' || path === '/airoute/demo/') {
+      const info: PageInfo = { routes: STORIES, webhookUrl: webhookUrl() };
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(renderPage(info, EXT));
+      return true;
+    }
+    const m = MODULE.exec(path);
+    if (!m) return false;
+    let code: string;
+    try {
+      code = await readFile(new URL(`${m[1]}/${m[2]}${EXT}`, ROOT), 'utf8');
+    } catch {
+      return false;
+    }
+    if (FROM_SOURCE) code = stripTypeScriptTypes(code);
+    res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(code);
+    return true;
+  };
 }

@@ -54,9 +54,16 @@ function exchange(model = 'm', body: JsonObject = chatBody(model, { stream: true
   return { ...x, target: x.route.targets[0]!, ...(resume ? { resume } : {}) };
 }
 
+/** The deployment's breaker (backend x model), as spies; `host` spies on the backend's host breaker. */
 function spyCircuit(tx: TargetExchange) {
-  const c = h.sc.resilience.for(tx.target.backend).circuit;
-  return { success: vi.spyOn(c, 'success'), failure: vi.spyOn(c, 'failure'), neutral: vi.spyOn(c, 'neutral') };
+  const c = h.sc.resilience.deployment(tx.target).circuit;
+  const hc = h.sc.resilience.hostCircuit(tx.target);
+  return {
+    success: vi.spyOn(c, 'success'),
+    failure: vi.spyOn(c, 'failure'),
+    neutral: vi.spyOn(c, 'neutral'),
+    host: { success: vi.spyOn(hc, 'success'), failure: vi.spyOn(hc, 'failure'), neutral: vi.spyOn(hc, 'neutral') },
+  };
 }
 
 function asStream(a: Answer): StreamAnswer {
@@ -138,7 +145,7 @@ describe('streamed answers', () => {
 });
 
 describe('clocks', () => {
-  test('no response headers within firstTokenMs -> upstream_no_response (504, phase headers), counted against the backend', async () => {
+  test('no response headers within firstTokenMs -> upstream_no_response (504, phase headers, retriable: retry.onTimeout decides), counted against the deployment, not the host', async () => {
     const tx = exchange();
     const circuit = spyCircuit(tx);
     h.transport.script('a', { hang: true });
@@ -146,10 +153,12 @@ describe('clocks', () => {
     await vi.advanceTimersByTimeAsync(timeouts.firstTokenMs);
     const err = await outcome;
     expect(err).toMatchObject({ code: 'upstream_no_response', status: 504, details: { phase: 'headers', backend: 'a', fallback: 'retries_exhausted' } });
-    expect((err as AirouteError).retriable).toBe(false);
+    expect((err as AirouteError).retriable).toBe(true);
     expect(circuit.failure).toHaveBeenCalledTimes(1);
+    expect(circuit.host.failure).not.toHaveBeenCalled();
+    expect(circuit.host.neutral).toHaveBeenCalledTimes(1);
     expect(dataOf(h.events, 'attempt.failed')).toEqual([
-      { backend: 'a', phase: 'headers', code: 'upstream_no_response', status: 504, retriable: false, message: expect.stringContaining('"a"'), elapsedMs: timeouts.firstTokenMs },
+      { backend: 'a', phase: 'headers', code: 'upstream_no_response', status: 504, retriable: true, message: expect.stringContaining('"a"'), elapsedMs: timeouts.firstTokenMs },
     ]);
     expectReleased(tx);
   });
@@ -262,14 +271,17 @@ describe('failures before the first content', () => {
     ['a TLS certificate failure', 'upstream_connect_failed', Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' })],
     ['ECONNRESET before the headers', 'upstream_reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
     ['an error with no errno', 'upstream_reset', new Error('other side closed')],
-  ])('send fails with %s -> %s, retriable, counted against the backend', async (_name, code, fault) => {
+  ])('send fails with %s -> %s, retriable, counted against the host (a reset before any response: against the deployment too)', async (_name, code, fault) => {
     const tx = exchange();
     const circuit = spyCircuit(tx);
     h.transport.script('a', { fail: fault });
     const err = await run(tx);
     expect(err).toMatchObject({ code, status: 502, details: { retriable: true, fallback: 'retries_exhausted', backend: 'a', phase: code === 'upstream_reset' ? 'headers' : 'connect' } });
     expect((err as AirouteError).cause).toBe(fault);
-    expect(circuit.failure).toHaveBeenCalledTimes(1);
+    expect(circuit.host.failure).toHaveBeenCalledTimes(1);
+    // A refused connection says nothing about the model; a reset may be the model's worker.
+    expect(circuit.failure).toHaveBeenCalledTimes(code === 'upstream_reset' ? 1 : 0);
+    expect(circuit.neutral).toHaveBeenCalledTimes(code === 'upstream_reset' ? 0 : 1);
     expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ code, retriable: true });
     expectReleased(tx);
   });
@@ -281,6 +293,8 @@ describe('failures before the first content', () => {
     h.transport.script('a', reply);
     const err = await run(tx);
     expect(err).toMatchObject({ code: 'upstream_error', status: 503, message: 'The server is overloaded', details: { retriable: true, phase: 'headers', backend: 'a' } });
+    expect(circuit.host.success).toHaveBeenCalledTimes(1); // the host answered: the model is at fault, not the host
+    expect(circuit.host.failure).not.toHaveBeenCalled();
     expect('body' in reply && reply.body.discarded).toBe(true);
     expect(circuit.failure).toHaveBeenCalledTimes(1);
     expectReleased(tx);
@@ -481,7 +495,11 @@ describe('continuations (resume)', () => {
     expect(err).toMatchObject({ code: 'prefill_rejected', status: 400, details: { retriable: true, retryAfterMs: 0, fallback: 'prefill_rejected', backend: 'b' } });
     expect((err as Error).message).toContain('assistant message prefill');
     expect([...resume.prefillRefused]).toEqual(['b']);
-    expect(circuit.failure).toHaveBeenCalledTimes(1); // retriable: counted, like any retriable failure
+    // A refused prefix is a capability, not ill health: neutral (the resume restarts in verify mode);
+    // the host answered.
+    expect(circuit.failure).not.toHaveBeenCalled();
+    expect(circuit.neutral).toHaveBeenCalledTimes(1);
+    expect(circuit.host.success).toHaveBeenCalledTimes(1);
 
     // the next try on that backend verifies instead: no prefix sent
     h.transport.script('b', { status: 200, body: anthropicStream('Hello') });

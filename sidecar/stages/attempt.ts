@@ -26,11 +26,6 @@ function errnoOf(err: unknown): string {
   return String(e?.code ?? e?.cause?.code ?? '');
 }
 
-/** Counts against the backend's circuit: the backend, not the client, is at fault. */
-function countsAgainstBackend(err: AirouteError): boolean {
-  return err.retriable || err.code === 'upstream_no_response';
-}
-
 function hasContent(frame: Frame): boolean {
   for (const ev of frame.events) if (ev.type !== 'start' && ev.type !== 'usage') return true;
   return false;
@@ -39,7 +34,7 @@ function hasContent(frame: Frame): boolean {
 export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   const target = x.target;
   const backend = target.backend;
-  const circuit = x.resilience.for(backend).circuit;
+  const health = x.resilience.attempt(target);
   const n = ++x.lifecycle.attempt;
   const mode: AttemptMode = !x.resume ? 'fresh' : target.resume === 'prefill' && !x.resume.prefillRefused.has(backend.name) ? 'prefill' : 'verify';
   // Providers refuse a prefix that ends in whitespace (Anthropic says so outright); the model
@@ -51,8 +46,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
 
   const fail = (err: AirouteError, phase: NonNullable<AirouteError['details']['phase']>): AirouteError => {
     const e = err.with({ backend: backend.name, phase: err.details.phase ?? phase });
-    if (countsAgainstBackend(e)) circuit.failure();
-    else circuit.neutral();
+    health.failed(e);
     x.lifecycle.emit('attempt.failed', {
       backend: backend.name,
       phase: e.details.phase,
@@ -91,6 +85,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   const tm = x.route.timeouts;
   const noResponse = () =>
     new AirouteError('upstream_no_response', 504, `backend "${backend.name}" sent no response headers within ${tm.firstTokenMs} ms`, {
+      retriable: true,
       fallback: 'retries_exhausted',
       phase: 'headers',
     });
@@ -129,11 +124,12 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   if (stream) arm(tm.firstTokenMs, noResponse);
   let res: UpstreamResponse;
   try {
-    res = await x.transport(target).send(req, { signal: ac.signal, connectTimeoutMs: tm.connectMs });
+    res = await x.transport(target).send(req, { signal: ac.signal, connectTimeoutMs: tm.connectMs, attempt: n });
   } catch (err) {
     release();
     throw fail(explain(err, 'connect'), 'connect');
   }
+  health.responded();
 
   if (res.status >= 400) {
     let text = '';
@@ -170,7 +166,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
           ? { kind: 'json', target, attempt: n, raw: text, result: backend.adapter.chatResult(text, x.request) }
           : { kind: 'json', target, attempt: n, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
       if (answer.result && !answer.result.model) answer.result.model = target.model;
-      circuit.success();
+      health.answered();
       return answer;
     } catch (err) {
       release();
@@ -206,7 +202,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   // when the stream ends keeps many concurrent long streams from looking like a run of failures
   // (failures count at once; successes would only count minutes later). A later mid-stream
   // failure still counts against it.
-  circuit.success();
+  health.answered();
   arm(tm.idleMs, idle);
 
   async function* rest(): AsyncGenerator<Frame> {

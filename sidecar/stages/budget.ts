@@ -1,7 +1,7 @@
-// Retry budget per backend (after Finagle's RetryBudget and Envoy's retry_budget): retries may
-// add at most `percent` of the requests seen over a sliding window, plus a small floor so a quiet
-// backend can still be retried. When a backend fails for everyone, retries stay a bounded
-// fraction of traffic instead of multiplying the outage.
+// Retry budget per deployment, a backend x an upstream model (after Finagle's RetryBudget and
+// Envoy's retry_budget): retries may add at most `percent` of the requests seen over a sliding
+// window, plus a small floor so a quiet deployment can still be retried. When a model fails for
+// everyone, retries stay a bounded fraction of traffic instead of multiplying the outage.
 import { SlidingWindow } from './window.ts';
 
 export const BUDGET_WINDOW_MS = 10_000;

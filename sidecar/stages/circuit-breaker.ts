@@ -1,6 +1,7 @@
-// Circuit breaker per backend: opens after N consecutive failures or a failure rate over a
-// sliding window, stays open for a cool-down (requests skip the backend at no latency cost),
-// then lets exactly one probe through (half-open); the probe's outcome closes or re-opens it.
+// A circuit breaker (one per deployment and one per host: stages/state.ts): opens after N
+// consecutive failures or a failure rate over a sliding window, stays open for a cool-down
+// (requests skip what it guards at no latency cost), then lets exactly one probe through
+// (half-open); the probe's outcome closes or re-opens it.
 import type { CircuitSettings } from '../config/runtime.ts';
 import { SlidingWindow } from './window.ts';
 

@@ -24,7 +24,7 @@ function setup() {
   const x = h.open(chatBody('m'));
   const target = x.route.targets[0]!;
   const tx: TargetExchange = { ...x, target };
-  const breaker = h.sc.resilience.for(target.backend).circuit;
+  const breaker = h.sc.resilience.deployment(target).circuit;
   const next = vi.fn<Handler<TargetExchange>>(() => Promise.resolve(answerFrom(target)));
   return { tx, breaker, next, handler: circuit(next) };
 }

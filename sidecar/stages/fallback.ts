@@ -38,6 +38,8 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
   let prev: RuntimeTarget | undefined;
   /** Why the previous target was left: its fallback condition, or "incompatible". */
   let reason = '';
+  /** Which breaker refused the previous target, when it was an open circuit. */
+  let circuit: AirouteError['details']['circuit'];
   for (const target of order) {
     if (prev)
       x.lifecycle.emit('fallback', {
@@ -46,6 +48,7 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
         fromModel: prev.model,
         toModel: target.model,
         reason,
+        ...(circuit ? { circuit } : {}),
       });
     try {
       return await next({ ...x, target });
@@ -58,6 +61,7 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
         incompatible ??= err;
         prev = target;
         reason = 'incompatible';
+        circuit = undefined;
         continue;
       }
       const condition = err.details.fallback;
@@ -65,6 +69,7 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
       last = err;
       prev = target;
       reason = condition;
+      circuit = err.details.circuit;
     }
   }
   throw last ?? incompatible ?? new AirouteError('upstream_error', 502, `route "${x.route.model}" has no backend`);

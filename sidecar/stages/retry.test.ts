@@ -3,7 +3,7 @@ import { backoffMs } from './retry.ts';
 import { orderTargets } from './fallback.ts';
 import type { RuntimeTarget } from '../config/runtime.ts';
 
-const policy = { attempts: 5, baseMs: 100, maxMs: 1000, honorRetryAfter: true, budgetPercent: 20 };
+const policy = { attempts: 5, baseMs: 100, maxMs: 1000, honorRetryAfter: true, budgetPercent: 20, onTimeout: 'next' as const };
 
 test('full jitter: uniform in [0, min(maxMs, baseMs * 2^(n-1)))', () => {
   expect(backoffMs(1, policy, () => 0.999)).toBe(99);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RetrySettings } from '../config/runtime.ts';
-import { asAirouteError } from '../errors.ts';
+import { asAirouteError, type AirouteError } from '../errors.ts';
 import type { Stage } from '../pipeline/chain.ts';
 import type { TargetExchange } from '../pipeline/exchange.ts';
 
@@ -10,16 +10,24 @@ export function backoffMs(retry: number, policy: RetrySettings, random = Math.ra
   return Math.floor(random() * cap);
 }
 
+/** The target said nothing in time: no response headers, or headers and no first token. */
+export function isSilence(err: AirouteError): boolean {
+  return err.code === 'upstream_no_response' || err.code === 'upstream_first_token_timeout';
+}
+
 /**
- * Retries the same backend on a retriable failure (429, 408, 5xx, 529, connect/reset, first-token
- * timeout), never on a client error. Honours Retry-After / retry-after-ms, never sleeps past the
- * total deadline, and takes each retry from the backend's retry budget. Acts before the first
- * byte only: a failure after it belongs to the resume stage.
+ * Retries the same target on a retriable failure (429, 408, 5xx, 529, connect/reset), never on a
+ * client error. A silent target (first-token timeout) is retried only with `onTimeout: retry`: by
+ * default the next target gets the request after the first timeout, rather than the same silent
+ * model getting the route's attempts, each a full timeout long. Honours Retry-After /
+ * retry-after-ms, never sleeps past the total deadline, and takes each retry from the
+ * deployment's (backend x model) retry budget. Acts before the first byte only: a failure after it
+ * belongs to the resume stage.
  */
 export const retry: Stage<TargetExchange> = (next) => async (x) => {
   const policy = x.route.retry;
   const backend = x.target.backend;
-  const budget = x.resilience.for(backend).budget;
+  const budget = x.resilience.deployment(x.target).budget;
   budget.recordRequest();
   for (let n = 1; ; n++) {
     try {
@@ -27,6 +35,7 @@ export const retry: Stage<TargetExchange> = (next) => async (x) => {
     } catch (e) {
       const err = asAirouteError(e);
       if (!err.retriable || x.signal.aborted || n >= policy.attempts) throw err;
+      if (isSilence(err) && policy.onTimeout === 'next') throw err;
       const hinted = policy.honorRetryAfter ? err.details.retryAfterMs : undefined;
       const delayMs = hinted ?? backoffMs(n, policy);
       // A wait that ends after the deadline is not a retry; let the next backend try instead.

@@ -2,6 +2,11 @@
 // text at a set token rate, so the quick start and the tests show real streaming with no keys and
 // no network. The same prompt always gets the same answer, which also makes resume demonstrable:
 // given a prefix of its answer as an assistant prefill, it continues exactly where that left off.
+//
+// A few model names are scripted to fail the way real providers do (see DEMO_SCRIPTS), so the
+// recovery the sidecar does can be watched with nothing but `npm start`. A script depends only
+// on the request and its attempt number, never on shared state, so it plays out the same way
+// every time, for any number of concurrent requests.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonObject } from '../chat/types.ts';
@@ -21,6 +26,34 @@ export interface DemoSettings {
   tokensPerSecond: number;
 }
 
+/**
+ * What a demo model does, by the model name the backend is asked for:
+ * - `cut`: the first attempt's stream breaks (connection reset) after `cutAfter` tokens; any later
+ *   attempt answers normally, continuing an assistant prefix when it gets one (prefill).
+ * - `rate-limit-once`: the first attempt gets 429 with `Retry-After: 1`; later attempts answer.
+ * - `down`: every attempt finds the host refusing connections.
+ * - `diverge`: like `cut`, but later attempts generate another answer: the same first
+ *   `divergeAt` tokens, then different words, as a sampled model would (verify resume stops there).
+ */
+export type DemoScript = 'cut' | 'rate-limit-once' | 'down' | 'diverge';
+
+export const DEMO_SCRIPTS: Readonly<Record<string, DemoScript>> = {
+  'demo-flaky': 'cut',
+  'demo-rate-limited': 'rate-limit-once',
+  'demo-down': 'down',
+  'demo-diverge': 'diverge',
+};
+
+/** Where a scripted stream breaks: a third of the answer, so both sides of the break are visible. */
+export const cutAfter = (tokens: number): number => Math.max(1, Math.floor(tokens / 3));
+/**
+ * Tokens a diverging regeneration shares with the first answer before it goes another way: a few,
+ * and always fewer than were delivered before the break, so verify has something to refuse.
+ */
+export const divergeAt = (tokens: number): number => Math.max(0, Math.min(6, cutAfter(tokens) - 1));
+/** A refused connection still costs a round trip; this keeps the failed attempt visible on a timeline. */
+const REFUSE_AFTER_MS = 80;
+
 function lastUserText(body: JsonObject): string {
   const messages = Array.isArray(body.messages) ? body.messages : [];
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -30,14 +63,30 @@ function lastUserText(body: JsonObject): string {
   return '';
 }
 
-/** The demo's full answer to a prompt, as tokens (each but the first with its leading space). */
 /** Where a sentence starts, so every answer reads from the beginning of one. */
 const STARTS = WORDS.flatMap((_, i) => (i === 0 || /\.$/.test(WORDS[i - 1]!) ? [i] : []));
 
+const seedOf = (prompt: string): number => createHash('sha256').update(prompt).digest().readUInt32BE(0);
+const wordsFrom = (start: number, count: number): string[] => Array.from({ length: count }, (_, i) => (i === 0 ? '' : ' ') + WORDS[(start + i) % WORDS.length]);
+
+/** The demo's full answer to a prompt, as tokens (each but the first with its leading space). */
 export function demoTokens(prompt: string, count: number): string[] {
-  const seed = createHash('sha256').update(prompt).digest().readUInt32BE(0);
-  const start = STARTS[seed % STARTS.length]!;
-  return Array.from({ length: count }, (_, i) => (i === 0 ? '' : ' ') + WORDS[(start + i) % WORDS.length]);
+  return wordsFrom(STARTS[seedOf(prompt) % STARTS.length]!, count);
+}
+
+/**
+ * Another sample for the same prompt: the first divergeAt(count) tokens of demoTokens, then the
+ * words of another sentence, guaranteed to differ at that token.
+ */
+export function divergentTokens(prompt: string, count: number): string[] {
+  const first = demoTokens(prompt, count);
+  const at = divergeAt(count);
+  const startIndex = seedOf(prompt) % STARTS.length;
+  for (let k = 1; k <= STARTS.length; k++) {
+    const other = wordsFrom(STARTS[(startIndex + k) % STARTS.length]!, count - at).map((t, i) => (at + i === 0 ? '' : ' ') + t.trimStart());
+    if (other.length === 0 || other[0] !== first[at]) return [...first.slice(0, at), ...other];
+  }
+  throw new Error('the demo text has a single sentence');
 }
 
 function assistantPrefix(body: JsonObject): string | undefined {
@@ -46,15 +95,30 @@ function assistantPrefix(body: JsonObject): string | undefined {
   return isObject(last) && last.role === 'assistant' && typeof last.content === 'string' ? last.content : undefined;
 }
 
+/** Continue after an assistant prefix the way a real model does: only what follows it. */
+function after(tokens: readonly string[], prefix: string): string[] {
+  const pieces: string[] = [];
+  let consumed = 0;
+  for (const t of tokens) {
+    const end = consumed + t.length;
+    if (end > prefix.length) pieces.push(consumed < prefix.length ? t.slice(prefix.length - consumed) : t);
+    consumed = end;
+  }
+  return pieces;
+}
+
 const encoder = new TextEncoder();
-const json = (status: number, body: unknown): UpstreamResponse => ({
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): UpstreamResponse => ({
   status,
-  headers: { 'content-type': 'application/json' },
+  headers: { 'content-type': 'application/json', ...headers },
   body: (async function* () {
     yield encoder.encode(JSON.stringify(body));
   })(),
   discard: () => undefined,
 });
+
+/** What a socket error looks like to the attempt (Node's errno codes), so it is classified like a real one. */
+const socketError = (code: 'ECONNREFUSED' | 'ECONNRESET', message: string) => Object.assign(new Error(message), { code });
 
 export class DemoTransport implements Transport {
   private readonly settings: (backendName: string) => DemoSettings;
@@ -68,28 +132,42 @@ export class DemoTransport implements Transport {
     const { tokens, tokensPerSecond } = this.settings(url.hostname);
     const body = JSON.parse(req.body) as JsonObject;
     const model = typeof body.model === 'string' ? body.model : 'demo';
-    if (url.pathname.endsWith('/embeddings')) return json(200, embeddings(body, model));
-    const all = demoTokens(lastUserText(body), tokens);
-    // Continue after an assistant prefix the way a real model does: only what follows it.
-    const skip = assistantPrefix(body) ?? '';
-    const pieces: string[] = [];
-    let consumed = 0;
-    for (const t of all) {
-      const end = consumed + t.length;
-      if (end <= skip.length) {
-        consumed = end;
-        continue;
-      }
-      pieces.push(consumed < skip.length ? t.slice(skip.length - consumed) : t);
-      consumed = end;
+    const script = DEMO_SCRIPTS[model];
+    const first = (opts.attempt ?? 1) === 1;
+    if (script === 'down') {
+      await sleep(REFUSE_AFTER_MS, undefined, { signal: opts.signal });
+      throw socketError('ECONNREFUSED', `connect ECONNREFUSED ${url.hostname}`);
     }
+    if (script === 'rate-limit-once' && first)
+      return json(
+        429,
+        {
+          error: {
+            message: `Rate limit reached for ${model} on requests per min (RPM): Limit 1, Used 1, Requested 1. Please try again in 1s.`,
+            type: 'requests',
+            param: null,
+            code: 'rate_limit_exceeded',
+          },
+        },
+        { 'retry-after': '1', 'x-ratelimit-limit-requests': '1', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1s' },
+      );
+    if (url.pathname.endsWith('/embeddings')) return json(200, embeddings(body, model));
+
+    const prompt = lastUserText(body);
+    const all = script === 'diverge' && !first ? divergentTokens(prompt, tokens) : demoTokens(prompt, tokens);
+    const pieces = after(all, assistantPrefix(body) ?? '');
+    // The first attempt of a cut script breaks after this many pieces (undefined: it does not break).
+    const breakAt = (script === 'cut' || script === 'diverge') && first ? Math.min(cutAfter(tokens), pieces.length) : undefined;
     const usage = { prompt_tokens: Math.ceil(JSON.stringify(body.messages ?? '').length / 4), completion_tokens: pieces.length, total_tokens: 0 };
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
     const id = `chatcmpl-demo${createHash('sha1').update(req.body).digest('hex').slice(0, 12)}`;
     const created = Math.floor(Date.now() / 1000);
     const interval = 1000 / tokensPerSecond;
+    const signal = opts.signal;
     if (body.stream !== true) {
-      await sleep(interval * pieces.length, undefined, { signal: opts.signal });
+      await sleep(interval * (breakAt ?? pieces.length), undefined, { signal });
+      // A complete answer cut short never reaches the client: the connection resets before the body.
+      if (breakAt !== undefined) throw socketError('ECONNRESET', 'socket hang up');
       return json(200, {
         id,
         object: 'chat.completion',
@@ -99,13 +177,13 @@ export class DemoTransport implements Transport {
         usage,
       });
     }
-    const signal = opts.signal;
     const chunk = (choices: unknown[], extra: JsonObject = {}) =>
       encoder.encode(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`);
     async function* stream(): AsyncGenerator<Uint8Array> {
       yield chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
-      for (const piece of pieces) {
+      for (const [i, piece] of pieces.entries()) {
         await sleep(interval, undefined, { signal });
+        if (i === breakAt) throw socketError('ECONNRESET', 'read ECONNRESET');
         yield chunk([{ index: 0, delta: { content: piece }, finish_reason: null }]);
       }
       yield chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]);

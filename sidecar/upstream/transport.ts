@@ -13,6 +13,8 @@ export interface UpstreamResponse {
 export interface SendOptions {
   signal: AbortSignal;
   connectTimeoutMs: number;
+  /** The attempt's number within its request (1-based). Only the demo backend reads it, to script "fail the first attempt". */
+  attempt?: number;
 }
 
 export interface Transport {

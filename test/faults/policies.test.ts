@@ -28,6 +28,13 @@ beforeAll(async () => {
       { model: 'slow-retry', backends: [{ backend: 'a', model: 'small' }], retry: { attempts: 2, backoff: { baseMs: 5000, maxMs: 5000 } }, timeouts: fast },
       { model: 'breaker', backends: [{ backend: 'a-breaker', model: 'small' }, { backend: 'b', model: 'large' }], retry: { attempts: 1 }, timeouts: fast },
       { model: 'budget', backends: [{ backend: 'a-budget', model: 'small' }], retry: { attempts: 2, backoff: { baseMs: 0, maxMs: 0 }, budgetPercent: 0 }, timeouts: fast },
+      {
+        model: 'chain-retry-timeouts',
+        // a deployment of its own, so the other cases' retries never spend its retry budget
+        backends: [{ backend: 'a', model: 'patient' }, { backend: 'b', model: 'large' }],
+        retry: { attempts: 2, backoff: { baseMs: 1, maxMs: 5 }, onTimeout: 'retry' },
+        timeouts: fast,
+      },
     ],
   });
 });
@@ -122,6 +129,28 @@ test('a silent upstream (no headers) is abandoned at firstTokenMs and the route 
   expect(a.received).toHaveLength(1);
   expect(Date.now() - started).toBeGreaterThanOrEqual(400);
   expect(Date.now() - started).toBeLessThan(1500);
+});
+
+test.each<[string, Fault]>([
+  ['no response headers', { hang: 'before-headers' }],
+  ['headers, then no first token', { slowFirstTokenMs: 700 }],
+])('a silent upstream (%s) with onTimeout: retry -> the same target is asked again after the first timeout, and answers', async (_n, fault) => {
+  a.faults = [fault];
+  const t = await streamWith('openai', sc.dataURL, { model: 'chain-retry-timeouts' });
+  expect(t.completed).toBe(true);
+  expect(t.model).toBe('patient');
+  expect(a.received).toHaveLength(2);
+  expect(a.received[1]!.at - a.received[0]!.at).toBeGreaterThanOrEqual(400);
+  expect(b.received).toHaveLength(0);
+});
+
+test('a silent upstream (headers, then no first token) with the default onTimeout: next -> the fallback answers after one timeout; the silent model is never asked twice', async () => {
+  a.faults = [{ slowFirstTokenMs: 700 }];
+  const t = await streamWith('openai', sc.dataURL, { model: 'chain' });
+  expect(t.completed).toBe(true);
+  expect(t.model).toBe('large');
+  expect(a.received).toHaveLength(1);
+  expect(b.received).toHaveLength(1);
 });
 
 test('after a fallback the client sees the fallback model name and its usage', async () => {

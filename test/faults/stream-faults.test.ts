@@ -61,7 +61,7 @@ const PRE_FIRST_BYTE: [string, Fault, string][] = [
   ['500 once', { status: 500 }, 'retried on the same backend'],
   ['529 overloaded', { status: 529, type: 'overloaded_error' }, 'retried on the same backend'],
   ['reset before headers', { reset: 'before-headers' }, 'retried on the same backend'],
-  ['slow first token past firstTokenMs', { slowFirstTokenMs: 700 }, 'retried on the same backend'],
+  ['slow first token past firstTokenMs (headers, then silence)', { slowFirstTokenMs: 700 }, 'abandoned, the fallback answers'],
   ['no response headers within firstTokenMs', { hang: 'before-headers' }, 'abandoned, the fallback answers'],
 ];
 

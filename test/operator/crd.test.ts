@@ -68,7 +68,7 @@ describe('admission of AIRoutes by the generated schema and its CEL rules', () =
     (spec.routes[0] as JsonObject).retry = { backoff: {} };
     const created = api.create('airoutes', airoute('ns', 'good', spec as unknown as AIRouteSpec));
     const route = ((created.spec as JsonObject).routes as JsonObject[])[0]!;
-    expect(route.retry).toEqual({ attempts: 3, backoff: { baseMs: 100, maxMs: 5000 }, honorRetryAfter: true, budgetPercent: 20 });
+    expect(route.retry).toEqual({ attempts: 3, backoff: { baseMs: 100, maxMs: 5000 }, honorRetryAfter: true, budgetPercent: 20, onTimeout: 'next' });
     expect(((route.backends as JsonObject[])[0] as JsonObject).weight).toBe(1);
     expect((created.metadata as JsonObject).generation).toBe(1);
   });

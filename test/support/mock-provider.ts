@@ -3,8 +3,8 @@
 // Anthropic Messages and Gemini, errors included, and injects faults
 // per attempt: a status (with Retry-After), refused or reset connections, no response, a slow
 // first token, a drop / stall / malformed chunk after N chunks, a stream without its terminator,
-// a diverging answer, a refused assistant prefill. The mock is the true boundary of the system
-// under test; everything else in a test is real.
+// a diverging answer, a refused assistant prefill; per model too, as one host serving several
+// models. The mock is the true boundary of the system under test; everything else in a test is real.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { responsesErrorEvent, responsesFrames, responsesJson, responsesPrefill } from './mock-responses.ts';
@@ -71,6 +71,12 @@ export class MockProvider {
   answer: AnswerScript = { text: 'Hello from the mock provider.' };
   /** Consumed one per request, in order; an empty queue answers normally. */
   faults: Fault[] = [];
+  /**
+   * Per upstream model (one host serving several models): consumed one per request to that model,
+   * before `faults`. `down` answers every request to a model with this fault, after its queue.
+   */
+  readonly modelFaults = new Map<string, Fault[]>();
+  readonly down = new Map<string, Fault>();
   /** Per-request answer override, e.g. to answer from the prompt. */
   answerFor?: (body: Record<string, unknown>, format: Format) => AnswerScript | undefined;
   private server: Server | undefined;
@@ -98,6 +104,13 @@ export class MockProvider {
   reset(): void {
     this.received.length = 0;
     this.faults = [];
+    this.modelFaults.clear();
+    this.down.clear();
+  }
+
+  /** Requests that asked for `model` (OpenAI/Anthropic bodies). */
+  receivedFor(model: string): ReceivedRequest[] {
+    return this.received.filter((r) => r.body.model === model);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -111,7 +124,8 @@ export class MockProvider {
       body = {};
     }
     const path = req.url ?? '/';
-    const fault = this.faults.shift();
+    const asked = typeof body.model === 'string' ? body.model : '';
+    const fault = this.modelFaults.get(asked)?.shift() ?? this.down.get(asked) ?? this.faults.shift();
     const rec: ReceivedRequest = { path, headers: req.headers, body, at: Date.now(), ...(fault ? { fault } : {}) };
     this.received.push(rec);
     res.on('close', () => (rec.closedAt = Date.now()));
