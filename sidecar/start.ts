@@ -82,6 +82,7 @@ export function logRequest(logger: Logger): (rec: RequestRecord) => void {
       {
         requestId: rec.id,
         route: rec.route,
+        api: rec.format,
         backend: rec.backend,
         model: rec.model,
         stream: rec.stream,
@@ -200,7 +201,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     onInternalError: (err) => logger.error({ err: (err as Error).message }, 'control endpoint failed'),
   });
   const responses = new ResponsesService(sc, requests, () => journal, () => responseStore);
-  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { requests, control, responses: responsesEndpoints(sc, responses, requests) }));
+  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { requests, control, responses: responsesEndpoints(sc, responses, { requests, ...(metrics ? { onCall: (e, s) => metrics.responsesCall(e, s) } : {}) }) }));
   attachEventsWebSocket(data, () => journal, { onInternalError: (err) => logger.error({ err: (err as Error).message }, 'events upgrade failed') });
   const degradedReasons = () => {
     const why = journal.unavailable?.();

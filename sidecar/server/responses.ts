@@ -12,6 +12,7 @@ import { HEARTBEAT_MS } from '../events/sse.ts';
 import { drained } from '../net/backpressure.ts';
 import { deliver, type ResponseHeaders } from '../pipeline/deliver.ts';
 import { openExchange } from '../pipeline/open.ts';
+import type { ResponsesEndpoint } from '../metrics.ts';
 import type { AsyncService } from '../requests/service.ts';
 import type { ResponsesService } from '../responses/service.ts';
 import type { Sidecar } from '../sidecar.ts';
@@ -78,8 +79,28 @@ async function serveEvents(res: ServerResponse, events: AsyncIterable<WrittenEve
   }
 }
 
-export function responsesEndpoints(sc: Sidecar, svc: ResponsesService, requests: AsyncService | undefined): ResponsesEndpoints {
+export interface ResponsesEndpointsOptions {
+  /** Async submissions: without them `background: true` is refused. */
+  requests?: AsyncService;
+  /** Told of every call when it is answered (metrics). */
+  onCall?: (endpoint: ResponsesEndpoint, status: number) => void;
+}
+
+export function responsesEndpoints(sc: Sidecar, svc: ResponsesService, opts: ResponsesEndpointsOptions = {}): ResponsesEndpoints {
+  const { requests, onCall } = opts;
+  /** Counts the call once, when its answer has gone out (`finish`) or the client left first (`close`). */
+  const observe = (res: ServerResponse, endpoint: ResponsesEndpoint) => {
+    if (!onCall) return;
+    let counted = false;
+    const count = () => {
+      if (!counted) onCall(endpoint, res.statusCode);
+      counted = true;
+    };
+    res.once('finish', count).once('close', count);
+  };
+
   async function create(req: IncomingMessage, res: ServerResponse, id: string, body: JsonObject, config: RuntimeConfig): Promise<void> {
+    observe(res, body.background === true ? 'create_background' : 'create');
     const request = decodeResponsesRequest(body, await svc.context(body));
     const route = config.routes.get(request.model);
     if (!route) throw modelNotFound(request.model);
@@ -117,6 +138,7 @@ export function responsesEndpoints(sc: Sidecar, svc: ResponsesService, requests:
     // A background response's record and events go by its request's id.
     const requestId = requestIdOf(id);
     if (requestId) res.setHeader(REQUEST_ID_HEADER, requestId);
+    observe(res, action === 'cancel' ? 'cancel' : req.method === 'DELETE' ? 'delete' : query.get('stream') === 'true' ? 'retrieve_stream' : 'retrieve');
     if (action === 'cancel') {
       if (req.method !== 'POST') throw new AirouteError('method_not_allowed', 405, `${req.method} is not allowed on /v1/responses/{id}/cancel`);
       return sendJson(res, 200, await svc.cancel(id));
