@@ -64,14 +64,17 @@ async function serveEvents(res: ServerResponse, events: AsyncIterable<WrittenEve
   res.on('close', () => ac.abort());
   res.writeHead(200, SSE_HEADERS);
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  let last = -1;
   try {
     for await (const ev of events) {
+      last = ev.seq;
       if (!res.write(ev.sse)) await drained(res);
       if (res.destroyed) break;
     }
   } catch (err) {
+    // the journal lost the response mid-follow (evicted, its store gone): said in-stream, the status line is long gone
     const e = asAirouteError(err);
-    if (!res.destroyed) res.write(`event: error\ndata: ${JSON.stringify({ type: 'error', code: e.code, message: e.message, param: null })}\n\n`);
+    if (!res.destroyed) res.write(`event: error\ndata: ${JSON.stringify({ type: 'error', code: e.code, message: e.message, param: null, sequence_number: last + 1 })}\n\n`);
   } finally {
     clearInterval(heartbeat);
     ac.abort();

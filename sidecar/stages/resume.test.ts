@@ -43,3 +43,13 @@ test('start and usage events pass through the gate (the encoder needs the model 
   expect(out(g.pass({ events: [{ type: 'start', id: 'x', model: 'm2' }] }))).toBe('<start>');
   expect(out(g.pass({ events: [] }))).toBeNull();
 });
+
+test('both modes: a continuation that reasons again before its text has that reasoning dropped until the delivered text is behind it, never shown twice nor taken for a divergence', () => {
+  const thinking: Frame = { events: [{ type: 'reasoning', choice: 0, text: 'Let me think again.' }, { type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 's' }] };
+  const v = new ContinuationGate('verify', 'Hello wor');
+  expect(out(v.pass(thinking))).toBeNull();
+  expect(out(v.pass(text('Hello world')))).toBe('ld');
+  const p = new ContinuationGate('prefill', 'Hello ', 'Hello');
+  expect(out(p.pass(thinking))).toBeNull();
+  expect(out(p.pass(text(' world')))).toBe('world');
+});

@@ -37,6 +37,9 @@ export class ContinuationGate {
         out.push(ev);
         continue;
       }
+      // A reasoning model thinks again before it writes the continuation: the client has the first
+      // attempt's reasoning already, and this one is no part of the delivered text to compare.
+      if (ev.type === 'reasoning' || ev.type === 'reasoning_end') continue;
       if (ev.type !== 'text' || ev.choice !== 0) {
         if (!this.strict) {
           this.pos = this.expected.length; // prefill: anything but text ends the overlap window
