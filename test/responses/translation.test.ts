@@ -9,7 +9,7 @@ import { MockProvider } from '../support/mock-provider.ts';
 import { MOCK_RESPONSE_ID } from '../support/mock-responses.ts';
 import { testSidecar, type TestSidecar } from '../support/sidecar.ts';
 
-const KEYS = { openai: 'sk-openai-TESTKEY-0123456789abcdef', azure: 'azure-TESTKEY-0123456789abcdef', anthropic: 'sk-ant-TESTKEY-012345', compat: 'compat-TESTKEY-0123456789abcdef' };
+const KEYS = { openai: 'sk-openai-TESTKEY-0123456789abcdef', azure: 'azure-TESTKEY-0123456789abcdef', anthropic: 'sk-ant-TESTKEY-012345', gemini: 'AIzaTESTKEY0123456789abcdef', compat: 'compat-TESTKEY-0123456789abcdef' };
 const TEXT = 'The capital of France is Paris, of course.';
 const TOOL = { id: 'call_weather_1', name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' };
 const WEATHER: OpenAI.Responses.FunctionTool = {
@@ -31,6 +31,7 @@ beforeAll(async () => {
       { name: 'oa-responses-only', type: 'openai', baseURL: `${mock.url}/v1`, apiKey: { value: KEYS.openai }, api: 'responses' },
       { name: 'az', type: 'azure-openai', baseURL: mock.url, apiKey: { value: KEYS.azure } },
       { name: 'an', type: 'anthropic', baseURL: mock.url, apiKey: { value: KEYS.anthropic } },
+      { name: 'ge', type: 'gemini', baseURL: mock.url, apiKey: { value: KEYS.gemini } },
       { name: 'co', type: 'openai-compatible', baseURL: `${mock.url}/v1`, apiKey: { value: KEYS.compat } },
     ],
     routes: [
@@ -38,6 +39,7 @@ beforeAll(async () => {
       { model: 'via-responses-only', backends: [{ backend: 'oa-responses-only', model: 'o3-pro' }] },
       { model: 'via-azure-openai', backends: [{ backend: 'az', model: 'my-gpt4o-deployment' }] },
       { model: 'via-anthropic', backends: [{ backend: 'an', model: 'claude-haiku-4-5' }] },
+      { model: 'via-gemini', backends: [{ backend: 'ge', model: 'gemini-2.5-flash' }] },
       { model: 'via-openai-compatible', backends: [{ backend: 'co', model: 'meta-llama/Llama-3.1-8B-Instruct' }] },
     ],
   });
@@ -52,7 +54,7 @@ beforeEach(() => mock.reset());
 
 const client = () => new OpenAI({ baseURL: `${sc.dataURL}/v1`, apiKey: 'unused-by-airoute', maxRetries: 0 });
 
-const KINDS = ['openai', 'azure-openai', 'anthropic', 'openai-compatible'] as const;
+const KINDS = ['openai', 'azure-openai', 'anthropic', 'gemini', 'openai-compatible'] as const;
 type Kind = (typeof KINDS)[number];
 
 /** What the provider received: the API of its own kind, its auth, the instructions in its own place. */
@@ -73,6 +75,11 @@ function expectUpstream(kind: Kind) {
       expect(got.path).toBe('/v1/messages');
       expect(got.headers['x-api-key']).toBe(KEYS.anthropic);
       expect(got.body).toMatchObject({ model: 'claude-haiku-4-5', system: 'Answer briefly.' });
+      break;
+    case 'gemini':
+      expect(got.path).toMatch(/^\/v1beta\/models\/gemini-2\.5-flash:(streamGenerateContent\?alt=sse|generateContent)$/);
+      expect(got.headers['x-goog-api-key']).toBe(KEYS.gemini);
+      expect(got.body).toMatchObject({ systemInstruction: { parts: [{ text: 'Answer briefly.' }] } });
       break;
     case 'openai-compatible':
       expect(got.path).toBe('/v1/chat/completions');
@@ -122,14 +129,16 @@ describe.each(KINDS)('openai SDK responses API -> %s backend', (kind) => {
     for await (const ev of stream) if (ev.type === 'response.function_call_arguments.delta') args += ev.delta;
     const final = await stream.finalResponse();
     const call = final.output.find((o) => o.type === 'function_call');
-    expect(call).toMatchObject({ type: 'function_call', call_id: TOOL.id, name: 'get_weather', arguments: TOOL.arguments, status: 'completed' });
+    // Gemini gives its calls no ids: the sidecar names them
+    expect(call).toMatchObject({ type: 'function_call', call_id: kind === 'gemini' ? expect.stringMatching(/^call_/) : TOOL.id, name: 'get_weather', arguments: TOOL.arguments, status: 'completed' });
+    const callId = (call as OpenAI.Responses.ResponseFunctionToolCall).call_id;
     expect(args).toBe(TOOL.arguments);
 
     mock.answer = { text: 'It is 18C in Paris.' };
     const next = await client().responses.create({
       model,
       instructions: 'Answer briefly.',
-      input: [{ role: 'user', content: 'Weather in Paris?' }, call as OpenAI.Responses.ResponseFunctionToolCall, { type: 'function_call_output', call_id: TOOL.id, output: '18C' }],
+      input: [{ role: 'user', content: 'Weather in Paris?' }, call as OpenAI.Responses.ResponseFunctionToolCall, { type: 'function_call_output', call_id: callId, output: '18C' }],
       tools: [WEATHER],
     });
     expect(next.output_text).toBe('It is 18C in Paris.');
@@ -139,6 +148,12 @@ describe.each(KINDS)('openai SDK responses API -> %s backend', (kind) => {
         { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }] },
         { role: 'assistant', content: [{ type: 'tool_use', id: TOOL.id, name: 'get_weather', input: { city: 'Paris', unit: 'celsius' } }] },
         { role: 'user', content: [{ type: 'tool_result', tool_use_id: TOOL.id, content: '18C' }] },
+      ]);
+    else if (kind === 'gemini')
+      expect(sent.contents).toEqual([
+        { role: 'user', parts: [{ text: 'Weather in Paris?' }] },
+        { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { city: 'Paris', unit: 'celsius' } } }] },
+        { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: expect.anything() } }] },
       ]);
     else if (kind === 'openai-compatible')
       expect(sent.messages).toEqual([
