@@ -32,6 +32,8 @@ describe('decodeResponsesRequest: what routing needs', () => {
     [{ model: 'm', input: 42 }, "Invalid type for 'input': expected a string or an array of input items.", 'input'],
     [{ model: 'm', input: 'x', stream: 'yes' }, "Invalid type for 'stream': expected a boolean.", 'stream'],
     [{ model: 'm', input: 'x', previous_response_id: 7 }, "Invalid type for 'previous_response_id': expected a string.", 'previous_response_id'],
+    [{ model: 'm', input: 'x', tools: 'get_weather' }, "Invalid type for 'tools': expected an array.", 'tools'],
+    [{ model: 'm', input: 'x', reasoning: 'high' }, "Invalid type for 'reasoning': expected an object.", 'reasoning'],
     [{ model: 'm', input: 'x', background: true, store: false }, 'Background mode requires store to be true.', 'background'],
   ])('%j → 400 naming the parameter', (body, message, param) => {
     const err = failure(() => decodeResponsesRequest(body));

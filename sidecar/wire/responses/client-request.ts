@@ -54,6 +54,10 @@ export function decodeResponsesRequest(body: JsonObject, stored: StoredContext =
   if (typeof body.input !== 'string' && !Array.isArray(body.input)) throw invalidType('input', 'a string or an array of input items');
   for (const key of ['stream', 'background', 'store'] as const)
     if (body[key] !== undefined && body[key] !== null && typeof body[key] !== 'boolean') throw invalidType(key, 'a boolean');
+  for (const key of ['tools', 'include'] as const)
+    if (body[key] !== undefined && body[key] !== null && !Array.isArray(body[key])) throw invalidType(key, 'an array');
+  for (const key of ['text', 'reasoning', 'metadata'] as const)
+    if (body[key] !== undefined && body[key] !== null && (typeof body[key] !== 'object' || Array.isArray(body[key]))) throw invalidType(key, 'an object');
   const prev = body.previous_response_id;
   if (prev !== undefined && prev !== null && typeof prev !== 'string') throw invalidType('previous_response_id', 'a string');
   const background = body.background === true;
