@@ -42,7 +42,9 @@ export function openAIFamily(o: OpenAIFamilyOptions, api: UpstreamApi = o.defaul
     capabilities: (backend) => ({
       format: api === 'responses' ? 'responses' : 'openai',
       ...(api === 'both' ? { alsoSpeaks: ['responses'] as const } : {}),
-      prefill: backend.prefill ?? o.prefillByDefault,
+      // Nothing says a Responses upstream continues a trailing assistant message (vLLM's continue_final_message
+      // is a Chat Completions flag): unless the backend says so, resume verifies there instead.
+      prefill: backend.prefill ?? (api === 'responses' ? false : o.prefillByDefault),
       embeddings: true,
       // The Responses API has one output per response.
       multipleChoices: api !== 'responses',
