@@ -40,8 +40,9 @@ export class ResponsesService {
     this.requests = requests;
     this.journal = journal;
     this.store = store;
+    // Every request's events pass here: with no Responses request to keep, one size check is all it costs.
     sc.onEvent((ev) => {
-      if (ev.type === 'request.completed' || ev.type === 'request.failed' || ev.type === 'request.cancelled') this.ended(ev);
+      if (this.pending.size && (ev.type === 'request.completed' || ev.type === 'request.failed' || ev.type === 'request.cancelled')) this.ended(ev);
     });
   }
 
