@@ -52,6 +52,10 @@ export interface ErrorDetails {
   providerFormat?: 'openai' | 'anthropic' | 'gemini';
   providerType?: string;
   providerCode?: string | null;
+  /** The provider's own error body, secrets redacted: a client of the same format gets it as it came. */
+  providerBody?: string;
+  /** Upstream response headers the client gets too (the provider's request id). */
+  responseHeaders?: Record<string, string>;
   param?: string | null;
   backend?: string;
   /** Which breaker refused (`circuit_open`): the deployment's (backend x model) or the host's. */
@@ -89,7 +93,8 @@ export class AirouteError extends Error {
         message: this.message,
         type: (same && this.details.providerType) || openAIType(this.status),
         param: this.details.param ?? null,
-        code: (same && this.details.providerCode) || this.code,
+        // The provider's own code, null included: a same-format client must see what OpenAI said.
+        code: same ? (this.details.providerCode ?? null) : this.code,
         ...(this.details.extra ? { airoute: this.details.extra } : {}),
       },
     };
@@ -149,12 +154,3 @@ export function asAirouteError(err: unknown): AirouteError {
 
 export const invalidRequest = (message: string, param: string | null = null) =>
   new AirouteError('invalid_request', 400, message, { param });
-
-/** Client parameters that mean nothing to the chosen backend's format: refused, never silently dropped. */
-export function refuseUntranslatable(params: readonly string[], backendKind: string): void {
-  const names = [...new Set(params)].sort();
-  if (names.length === 0) return;
-  throw new AirouteError('unsupported_parameter', 400, `unsupported parameter(s), with no equivalent in the ${backendKind} format: ${names.join(', ')}`, {
-    param: names[0] ?? null,
-  });
-}

@@ -164,7 +164,7 @@ describe('Anthropic-shaped endpoint', () => {
     mock.faults = [{ status: 529, message: 'Overloaded' }];
     const r = await post('/v1/messages', JSON.stringify({ model: 'claude', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }));
     expect(r.status).toBe(529);
-    expect(r.body).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    expect(r.body).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' }, request_id: 'req_mock_anthropic_1' });
   });
 });
 

@@ -68,7 +68,14 @@ const WEATHER_TOOL_ANTHROPIC = {
   input_schema: { type: 'object' as const, properties: { city: { type: 'string' }, unit: { type: 'string' } }, required: ['city'] },
 };
 
-function expectUpstreamShape(kind: BackendKind) {
+/** The anthropic-version header the Anthropic SDK sent the sidecar last (a same-format backend must get the same). */
+let sdkAnthropicVersion: string | null = null;
+const recordingFetch: typeof fetch = (input, init) => {
+  sdkAnthropicVersion = new Headers(init?.headers).get('anthropic-version');
+  return fetch(input, init);
+};
+
+function expectUpstreamShape(kind: BackendKind, client: 'openai' | 'anthropic' = 'openai') {
   const got = mock.received.at(-1)!;
   const auth = got.headers;
   switch (kind) {
@@ -90,7 +97,8 @@ function expectUpstreamShape(kind: BackendKind) {
     case 'anthropic':
       expect(got.path).toBe('/v1/messages');
       expect(auth['x-api-key']).toBe(KEYS.anthropic);
-      expect(auth['anthropic-version']).toBe('2023-06-01');
+      // the SDK's own API version on same-format traffic; the pinned one when the request was translated
+      expect(auth['anthropic-version']).toBe(client === 'anthropic' ? sdkAnthropicVersion : '2023-06-01');
       expect(got.body.model).toBe(UPSTREAM_MODEL.anthropic);
       expect(got.body.system).toBe('Answer briefly.');
       break;
@@ -206,7 +214,7 @@ describe.each(BACKENDS)('OpenAI SDK client -> %s backend', (kind) => {
 });
 
 describe.each(BACKENDS)('Anthropic SDK client -> %s backend', (kind) => {
-  const client = () => new Anthropic({ baseURL: sc.dataURL, apiKey: 'unused-by-airoute', maxRetries: 0 });
+  const client = () => new Anthropic({ baseURL: sc.dataURL, apiKey: 'unused-by-airoute', maxRetries: 0, fetch: recordingFetch });
 
   test('non-stream text: exact text, stop_reason end_turn, usage', async () => {
     mock.answer = { text: TEXT, inputTokens: 11, outputTokens: 7 };
@@ -219,14 +227,16 @@ describe.each(BACKENDS)('Anthropic SDK client -> %s backend', (kind) => {
     expect(m.content).toEqual([expect.objectContaining({ type: 'text', text: TEXT })]);
     expect(m.stop_reason).toBe('end_turn');
     expect(m.usage).toMatchObject({ input_tokens: 11, output_tokens: 7 });
-    expectUpstreamShape(kind);
+    expectUpstreamShape(kind, 'anthropic');
     if (kind !== 'anthropic' && kind !== 'gemini') {
       const sent = mock.received.at(-1)!.body;
       expect(sent.messages).toEqual([
         { role: 'system', content: 'Answer briefly.' },
         { role: 'user', content: 'What is the capital of France?' },
       ]);
-      expect(sent.max_tokens).toBe(64);
+      // OpenAI's reasoning models refuse max_tokens; OpenAI-compatible servers know max_tokens
+      if (kind === 'openai-compatible') expect(sent.max_tokens).toBe(64);
+      else expect([sent.max_completion_tokens, sent.max_tokens]).toEqual([64, undefined]);
     }
   });
 
@@ -245,7 +255,7 @@ describe.each(BACKENDS)('Anthropic SDK client -> %s backend', (kind) => {
     expect(m.content).toEqual([expect.objectContaining({ type: 'text', text: TEXT })]);
     expect(m.stop_reason).toBe('end_turn');
     expect(m.usage).toMatchObject({ input_tokens: 11, output_tokens: 7 });
-    expectUpstreamShape(kind);
+    expectUpstreamShape(kind, 'anthropic');
   });
 
   test.each([false, true])('tool_use block (stream=%s): name, input and stop_reason tool_use', async (stream) => {

@@ -43,7 +43,7 @@ export type Part =
   | ReasoningPart;
 
 /** How hard to think, in one vocabulary: each format maps its own knob to and from it. */
-export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh' | 'max';
 
 export interface ReasoningRequest {
   /** OpenAI `reasoning_effort` / Responses `reasoning.effort` / Gemini 3 `thinkingLevel`. */
@@ -76,7 +76,16 @@ export interface ChatPrompt {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
+  /** Anthropic `top_k`, Gemini `topK`; OpenAI-compatible servers accept `top_k`. */
+  topK?: number;
   stop?: string[];
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** An opaque id of the end user, for the provider's abuse detection (OpenAI `user`, Anthropic `metadata.user_id`). */
+  user?: string;
+  /** `false`: at most one tool call per turn (OpenAI `parallel_tool_calls`, Anthropic `disable_parallel_tool_use`). */
+  parallelToolCalls?: boolean;
   tools?: ToolDef[];
   toolChoice?: ToolChoice;
   responseFormat?: ResponseFormat;
@@ -88,9 +97,14 @@ export interface ChatPrompt {
 
 export type JsonObject = Record<string, unknown>;
 
+/** Request headers as Node gives them (lower-case names). */
+export type ClientHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
 export interface ChatRequest {
   operation: 'chat';
   format: ClientFormat;
+  /** The client's request headers: a backend of the same format gets its protocol headers (providers/headers.ts). */
+  headers?: ClientHeaders;
   /** The client's JSON body, untouched; same-format backends get it with the model replaced. */
   body: JsonObject;
   model: string;
@@ -104,6 +118,7 @@ export interface ChatRequest {
 export interface EmbeddingsRequest {
   operation: 'embeddings';
   format: 'openai';
+  headers?: ClientHeaders;
   body: JsonObject;
   model: string;
   stream: false;
@@ -177,8 +192,8 @@ export function emptyChoice(index: number): ChoiceResult {
 export class ResultBuilder {
   readonly result: ChatResult = { id: '', model: '', choices: [] };
   private readonly texts: string[][] = [];
-  /** Reasoning blocks a `reasoning_end` closed: the next reasoning text starts a new one. */
-  private readonly closed = new WeakSet<object>();
+  /** The reasoning text of the block still streaming, per choice. */
+  private readonly thinking: string[][] = [];
 
   add(ev: StreamEvent): void {
     switch (ev.type) {
@@ -192,8 +207,18 @@ export class ResultBuilder {
         this.choice(ev.choice);
         return;
       case 'tool_start':
-        this.choice(ev.choice).toolCalls[ev.index] = { id: ev.id, name: ev.name, arguments: '' };
+        this.choice(ev.choice).toolCalls[ev.index] = { id: ev.id, name: ev.name, arguments: '', ...(ev.signature ? { signature: ev.signature } : {}) };
         return;
+      case 'reasoning':
+        (this.thinking[ev.choice] ??= []).push(ev.text);
+        this.choice(ev.choice);
+        return;
+      case 'reasoning_end': {
+        const { type: _type, choice, ...proof } = ev;
+        (this.choice(choice).reasoning ??= []).push({ text: (this.thinking[choice] ?? []).join(''), ...proof });
+        this.thinking[choice] = [];
+        return;
+      }
       case 'tool_args': {
         const call = this.choice(ev.choice).toolCalls[ev.index];
         if (call) call.arguments += ev.args;
@@ -208,25 +233,6 @@ export class ResultBuilder {
       case 'usage':
         this.result.usage = mergeUsage(this.result.usage, ev.usage);
         return;
-      case 'reasoning': {
-        const blocks = (this.choice(ev.choice).reasoning ??= []);
-        const open = blocks[blocks.length - 1];
-        if (open && !this.closed.has(open)) open.text += ev.text;
-        else blocks.push({ text: ev.text, origin: 'responses' });
-        return;
-      }
-      case 'reasoning_end': {
-        const blocks = (this.choice(ev.choice).reasoning ??= []);
-        let open = blocks[blocks.length - 1];
-        if (!open || this.closed.has(open)) blocks.push((open = { text: '', origin: ev.origin }));
-        open.origin = ev.origin;
-        if (ev.signature !== undefined) open.signature = ev.signature;
-        if (ev.encrypted !== undefined) open.encrypted = ev.encrypted;
-        if (ev.redacted !== undefined) open.redacted = ev.redacted;
-        if (ev.id !== undefined) open.id = ev.id;
-        this.closed.add(open);
-        return;
-      }
     }
   }
 
@@ -244,16 +250,21 @@ export class ResultBuilder {
   }
 }
 
-/** Providers report usage in pieces (Anthropic: input at start, output at the end); later values win. */
+/**
+ * Providers report usage in pieces (Anthropic: input at start, output at the end; OpenAI-compatible
+ * servers with continuous usage: a running total on every chunk). Every report is cumulative, so
+ * a later non-zero count wins and a detail a later report leaves out keeps its earlier value.
+ */
 export function mergeUsage(a: Usage | undefined, b: Usage): Usage {
   if (!a) return { ...b };
-  return {
-    inputTokens: b.inputTokens || a.inputTokens,
-    outputTokens: b.outputTokens || a.outputTokens,
-    ...((b.cacheReadTokens ?? a.cacheReadTokens) !== undefined ? { cacheReadTokens: b.cacheReadTokens ?? a.cacheReadTokens } : {}),
-    ...((b.cacheWriteTokens ?? a.cacheWriteTokens) !== undefined ? { cacheWriteTokens: b.cacheWriteTokens ?? a.cacheWriteTokens } : {}),
-    ...((b.reasoningTokens ?? a.reasoningTokens) !== undefined ? { reasoningTokens: b.reasoningTokens ?? a.reasoningTokens } : {}),
-  };
+  const out: Usage = { inputTokens: b.inputTokens || a.inputTokens, outputTokens: b.outputTokens || a.outputTokens };
+  const cacheRead = b.cacheReadTokens ?? a.cacheReadTokens;
+  const cacheWrite = b.cacheWriteTokens ?? a.cacheWriteTokens;
+  const reasoning = b.reasoningTokens ?? a.reasoningTokens;
+  if (cacheRead !== undefined) out.cacheReadTokens = cacheRead;
+  if (cacheWrite !== undefined) out.cacheWriteTokens = cacheWrite;
+  if (reasoning !== undefined) out.reasoningTokens = reasoning;
+  return out;
 }
 
 /** Streams and results carry tool arguments as JSON text; a provider that wants an object gets it parsed. */

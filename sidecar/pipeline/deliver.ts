@@ -41,11 +41,11 @@ export async function deliver(sc: Sidecar, x: RouteExchange, sink: ClientSink): 
     answer = await handle(x);
   } catch (e) {
     const err = failureOf(x, e);
-    sink.fail(err, { 'x-airoute-attempts': String(x.lifecycle.attempt) });
+    sink.fail(err, { ...err.details.responseHeaders, 'x-airoute-attempts': String(x.lifecycle.attempt) });
     return finish(sc, x, tally, t0, err);
   }
   tally.see(answer);
-  const headers = { 'x-airoute-attempts': String(answer.attempt), 'x-airoute-backend': answer.target.backend.name };
+  const headers = { ...answer.upstreamHeaders, 'x-airoute-attempts': String(answer.attempt), 'x-airoute-backend': answer.target.backend.name };
   if (answer.kind === 'json') {
     const body = resultBody(x.request, answer, x.id);
     tally.complete(answer);

@@ -49,6 +49,8 @@ interface Answered {
   target: RuntimeTarget;
   /** The attempt number (1-based, across the whole request) that produced this answer. */
   attempt: number;
+  /** The upstream's request-id headers, handed back to the client under their own names. */
+  upstreamHeaders?: Record<string, string>;
 }
 
 export interface StreamAnswer extends Answered {

@@ -8,7 +8,11 @@ export const AZURE_API_VERSION = '2024-10-21';
 export const AZURE_OPENAI_OPTIONS: OpenAIFamilyOptions = {
   type: 'azure-openai',
   prefillByDefault: false,
+  dialect: { label: 'Azure OpenAI', maxTokens: 'max_completion_tokens', topK: false },
   continueFinalMessage: false,
+  // The OpenAI organization and project name an api.openai.com account, which means nothing to Azure.
+  forwardHeaders: [],
+  requestIdHeaders: ['apim-request-id', 'x-request-id'],
   defaultApi: 'both',
   url: (b, deployment, path) =>
     path === 'responses'

@@ -8,7 +8,12 @@ import { openAIFamily, trimSlash, type OpenAIFamilyOptions } from './openai-fami
 export const OPENAI_COMPATIBLE_OPTIONS: OpenAIFamilyOptions = {
   type: 'openai-compatible',
   prefillByDefault: true,
+  dialect: { label: 'OpenAI-compatible', maxTokens: 'max_tokens', topK: true },
   continueFinalMessage: true,
+  // The OpenAI organization and project name an api.openai.com account: a self-hosted server gets neither.
+  forwardHeaders: [],
+  // vLLM's server sets X-Request-Id on every answer (vllm/entrypoints/serve/middleware/x_request_id.py).
+  requestIdHeaders: ['x-request-id'],
   defaultApi: 'chat-completions',
   url: (b, _model, path) => `${trimSlash(b.baseURL)}/${path}`,
   auth: (b) => ({ authorization: `Bearer ${b.apiKey}` }),

@@ -56,6 +56,10 @@ export interface ProviderAdapter {
   /** Answered inside the process (the demo model) rather than over HTTP. */
   readonly inProcess?: boolean;
   capabilities(backend: ResolvedBackend): Capabilities;
+  /** Client protocol headers a same-format request forwards (providers/headers.ts). */
+  readonly forwardHeaders: readonly string[];
+  /** Response headers that carry the provider's request id, handed back to the client under the same name. */
+  readonly requestIdHeaders: readonly string[];
   chatRequest(req: ChatRequest, backend: ResolvedBackend, model: string, opts: BuildOptions): UpstreamRequest;
   streamDecoder(req: ChatRequest): StreamDecoder;
   /** `req` says which API answered where a provider serves more than one (OpenAI: Chat Completions or Responses). */
@@ -63,6 +67,10 @@ export interface ProviderAdapter {
   embeddingsRequest?(req: EmbeddingsRequest, backend: ResolvedBackend, model: string): UpstreamRequest;
   /** OpenAI-shaped embeddings response. */
   embeddingsResult?(body: string): JsonObject;
+  /** `POST /v1/messages/count_tokens` on this backend, where the provider has a counting endpoint of its own. */
+  countTokensRequest?(req: ChatRequest, backend: ResolvedBackend, model: string): UpstreamRequest;
+  /** The provider's count as Anthropic's answer (`{input_tokens}`). */
+  countTokensResult?(body: string): JsonObject;
   /** Classifies a non-2xx answer: status, provider message, retriable or not, fallback condition. */
   error(status: number, body: string, headers: HeaderMap, secrets: readonly string[]): AirouteError;
 }

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientFormat, JsonObject, ProxyRequest } from '../chat/types.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
+import { countTokens } from '../endpoints/count-tokens.ts';
 import { decodeEmbeddingsRequest } from '../endpoints/embeddings.ts';
 import { getModel, listModels, modelNotFound } from '../endpoints/models.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
@@ -15,6 +16,7 @@ import { openExchange } from '../pipeline/open.ts';
 import { requestLocation, type Accepted, type AsyncService, type AsyncSubmission } from '../requests/service.ts';
 import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
+import { decodeCountTokensRequest } from '../wire/anthropic/client-request.ts';
 import { CLIENT_CODECS } from '../wire/clients.ts';
 import { REQUEST_ID_HEADER, sendError, sendJson } from './http.ts';
 
@@ -37,10 +39,11 @@ export interface ResponsesEndpoints {
   resource(req: IncomingMessage, res: ServerResponse, rest: string, query: URLSearchParams): Promise<void>;
 }
 
-type Endpoint = ClientFormat | 'embeddings';
+type Endpoint = ClientFormat | 'embeddings' | 'count_tokens';
 const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   ['/v1/chat/completions', 'openai'],
   ['/v1/messages', 'anthropic'],
+  ['/v1/messages/count_tokens', 'count_tokens'],
   ['/v1/responses', 'responses'],
   ['/v1/embeddings', 'embeddings'],
 ]);
@@ -53,7 +56,7 @@ export function dataPlane(sc: Sidecar, opts: DataPlaneOptions = {}): HttpHandler
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (path.startsWith('/airoute/') && opts.control) return opts.control(req, res);
-    const format: ClientFormat = path === '/v1/messages' || req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
+    const format: ClientFormat = path.startsWith('/v1/messages') || req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
     route(sc, opts, req, res, id, path, format).catch((err: unknown) => {
       if (!res.headersSent) sendError(res, asAirouteError(err), format);
       else res.destroy();
@@ -67,7 +70,8 @@ async function route(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, 
     return opts.responses.resource(req, res, path.slice('/v1/responses/'.length), new URLSearchParams(url.slice(url.indexOf('?') + 1 || url.length)));
   }
   const endpoint = ENDPOINTS.get(path);
-  if (endpoint && req.method === 'POST') return proxy(sc, opts, req, res, id, endpoint, path);
+  if (endpoint === 'count_tokens' && req.method === 'POST') return count(sc, req, res);
+  if (endpoint && endpoint !== 'count_tokens' && req.method === 'POST') return proxy(sc, opts, req, res, id, endpoint, path);
   if (req.method === 'GET' && (path === '/v1/models' || path.startsWith('/v1/models/'))) {
     const config = ready(sc);
     const anthropic = format === 'anthropic';
@@ -93,7 +97,23 @@ export function ready(sc: Sidecar): RuntimeConfig {
   return config;
 }
 
-function decode(endpoint: Endpoint, body: Record<string, unknown>): ProxyRequest {
+async function count(sc: Sidecar, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const config = ready(sc);
+  const request = decodeCountTokensRequest(parseJsonObject(await readBody(req, config.maxBodyBytes)));
+  request.headers = req.headers;
+  const route = config.routes.get(request.model);
+  if (!route) throw modelNotFound(request.model);
+  const gone = new AbortController();
+  res.on('close', () => gone.abort());
+  const answer = await countTokens(request, route, { transport: sc.transportFor, secrets: config.secrets, signal: gone.signal }).catch((err: unknown) => {
+    const e = asAirouteError(err);
+    if (e.details.responseHeaders) for (const [k, v] of Object.entries(e.details.responseHeaders)) res.setHeader(k, v);
+    throw e;
+  });
+  return sendJson(res, 200, answer.body, answer.headers);
+}
+
+function decode(endpoint: Exclude<Endpoint, 'count_tokens'>, body: Record<string, unknown>): ProxyRequest {
   if (endpoint === 'embeddings') return decodeEmbeddingsRequest(body);
   return CLIENT_CODECS[endpoint].decodeRequest(body);
 }
@@ -103,11 +123,12 @@ export function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, endpoint: Endpoint, path: string): Promise<void> {
+async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, endpoint: Exclude<Endpoint, 'count_tokens'>, path: string): Promise<void> {
   const config = ready(sc);
   const body = parseJsonObject(await readBody(req, config.maxBodyBytes));
   if (endpoint === 'responses' && opts.responses) return opts.responses.create(req, res, id, body, config);
   const request = decode(endpoint, body);
+  request.headers = req.headers;
   const route = config.routes.get(request.model);
   if (!route) throw modelNotFound(request.model);
   if (opts.requests && wantsAsync(req)) {

@@ -105,6 +105,7 @@ export function responsesEndpoints(sc: Sidecar, svc: ResponsesService, opts: Res
   async function create(req: IncomingMessage, res: ServerResponse, id: string, body: JsonObject, config: RuntimeConfig): Promise<void> {
     observe(res, body.background === true ? 'create_background' : 'create');
     const request = decodeResponsesRequest(body, await svc.context(body));
+    request.headers = req.headers;
     const route = config.routes.get(request.model);
     if (!route) throw modelNotFound(request.model);
     const preferAsync = wantsAsync(req);

@@ -6,6 +6,7 @@
 import type { EmbeddingsRequest, Frame } from '../chat/types.ts';
 import type { RuntimeBackend } from '../config/runtime.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
+import { echoedHeaders } from '../providers/headers.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
 import { decodeFrames, readText } from '../upstream/frames.ts';
 import type { UpstreamResponse } from '../upstream/transport.ts';
@@ -131,6 +132,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   }
   health.responded();
 
+  const upstreamHeaders = echoedHeaders(res.headers, backend.adapter.requestIdHeaders);
   if (res.status >= 400) {
     let text = '';
     try {
@@ -153,7 +155,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
         fallback: 'prefill_rejected',
       });
     }
-    throw fail(err, 'headers');
+    throw fail(err.with({ responseHeaders: upstreamHeaders }), 'headers');
   }
 
   if (!stream) {
@@ -163,8 +165,8 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
       release();
       const answer: Answer =
         x.request.operation === 'chat'
-          ? { kind: 'json', target, attempt: n, raw: text, result: backend.adapter.chatResult(text, x.request) }
-          : { kind: 'json', target, attempt: n, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
+          ? { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, result: backend.adapter.chatResult(text, x.request) }
+          : { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
       if (answer.result && !answer.result.model) answer.result.model = target.model;
       health.answered();
       return answer;
@@ -235,7 +237,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
       res.discard();
     }
   }
-  return { kind: 'stream', target, attempt: n, mode, frames: rest(), ...(sentPrefill !== undefined ? { sentPrefill } : {}) };
+  return { kind: 'stream', target, attempt: n, upstreamHeaders, mode, frames: rest(), ...(sentPrefill !== undefined ? { sentPrefill } : {}) };
 };
 
 function embeddingsRequest(backend: RuntimeBackend, req: EmbeddingsRequest, model: string): UpstreamRequest {

@@ -44,12 +44,14 @@ test('start and usage events pass through the gate (the encoder needs the model 
   expect(out(g.pass({ events: [] }))).toBeNull();
 });
 
-test('both modes: a continuation that reasons again before its text has that reasoning dropped until the delivered text is behind it, never shown twice nor taken for a divergence', () => {
-  const thinking: Frame = { events: [{ type: 'reasoning', choice: 0, text: 'Let me think again.' }, { type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 's' }] };
-  const v = new ContinuationGate('verify', 'Hello wor');
-  expect(out(v.pass(thinking))).toBeNull();
-  expect(out(v.pass(text('Hello world')))).toBe('ld');
+test('verify: a reasoning model thinks again before its answer; that reasoning is dropped (the client has its own), never a divergence', () => {
+  const gate = new ContinuationGate('verify', 'One, two,');
+  expect(gate.pass({ events: [{ type: 'reasoning', choice: 0, text: 'Count again.' }, { type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQB' }] })).toBeNull();
+  expect(gate.pass({ events: [{ type: 'text', choice: 0, text: 'One, two, three' }] })?.events).toEqual([{ type: 'text', choice: 0, text: ' three' }]);
+});
+
+test('prefill: the same, a continuation reasoning again is not shown a second reasoning block', () => {
   const p = new ContinuationGate('prefill', 'Hello ', 'Hello');
-  expect(out(p.pass(thinking))).toBeNull();
+  expect(out(p.pass({ events: [{ type: 'reasoning', choice: 0, text: 'Again.' }, { type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 's' }] }))).toBeNull();
   expect(out(p.pass(text(' world')))).toBe('world');
 });

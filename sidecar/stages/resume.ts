@@ -37,8 +37,7 @@ export class ContinuationGate {
         out.push(ev);
         continue;
       }
-      // A reasoning model thinks again before it writes the continuation: the client has the first
-      // attempt's reasoning already, and this one is no part of the delivered text to compare.
+      // The continuation thinks again before it answers; the client has its reasoning already.
       if (ev.type === 'reasoning' || ev.type === 'reasoning_end') continue;
       if (ev.type !== 'text' || ev.choice !== 0) {
         if (!this.strict) {

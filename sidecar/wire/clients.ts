@@ -2,6 +2,8 @@
 // branches on a format: a new client API is a folder with its client-request and client-answer
 // files plus one entry below, which the compiler demands as soon as ClientFormat names it.
 import type { ClientFormat } from '../chat/types.ts';
+import { providerBody } from './error-body.ts';
+import { isObject } from './json.ts';
 import { AnthropicStreamEncoder, encodeAnthropicResult } from './anthropic/client-answer.ts';
 import { decodeMessagesRequest } from './anthropic/client-request.ts';
 import { OpenAIStreamEncoder, encodeOpenAIResult } from './openai/client-answer.ts';
@@ -16,15 +18,16 @@ export const CLIENT_CODECS: Readonly<Record<ClientFormat, ClientCodec>> = {
     decodeRequest: decodeChatRequest,
     encodeResult: encodeOpenAIResult,
     // Embeddings are OpenAI-shaped too but never stream; only a chat client can ask for usage.
-    streamEncoder: (request, fallbackId) => new OpenAIStreamEncoder(request.operation === 'chat' && request.includeUsage, fallbackId),
-    errorBody: (err) => err.toOpenAI(),
+    streamEncoder: (request, fallbackId) =>
+      new OpenAIStreamEncoder(request.operation === 'chat' && request.includeUsage, fallbackId, isObject(request.body.stream_options) && request.body.stream_options.continuous_usage_stats === true),
+    errorBody: (err) => providerBody(err, 'openai') ?? err.toOpenAI(),
   },
   anthropic: {
     path: '/v1/messages',
     decodeRequest: decodeMessagesRequest,
     encodeResult: encodeAnthropicResult,
     streamEncoder: (_request, fallbackId) => new AnthropicStreamEncoder(fallbackId),
-    errorBody: (err) => err.toAnthropic(),
+    errorBody: (err) => providerBody(err, 'anthropic') ?? err.toAnthropic(),
   },
   responses: {
     path: '/v1/responses',

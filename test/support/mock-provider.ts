@@ -131,6 +131,8 @@ export class MockProvider {
     res.on('close', () => (rec.closedAt = Date.now()));
     const format: Format = path.includes('/v1/messages') ? 'anthropic' : path.includes('/v1beta/') ? 'gemini' : /\/responses(\?|$)/.test(path) ? 'responses' : 'openai';
     const stream = format === 'gemini' ? path.includes(':streamGenerateContent') : body.stream === true;
+    // Each provider's request-id header, as its answers carry it (Gemini's carry none).
+    if (format !== 'gemini') res.setHeader(format === 'anthropic' ? 'request-id' : 'x-request-id', `req_mock_${format}_${this.received.length}`);
 
     if (path.endsWith('/embeddings')) return this.embeddings(res, body);
     if (fault && 'reset' in fault) return void req.socket.destroy();
@@ -176,7 +178,8 @@ export class MockProvider {
     let body: unknown;
     if (format === 'anthropic') {
       const type = f.type ?? anthropicType(f.status);
-      body = { type: 'error', error: { type, message } };
+      // Anthropic's error bodies carry the request id too (docs.anthropic.com/en/api/errors).
+      body = { type: 'error', error: { type, message }, request_id: `req_mock_anthropic_${this.received.length}` };
     } else if (format === 'gemini') {
       body = { error: { code: f.status, message, status: geminiStatus(f.status) } };
     } else {

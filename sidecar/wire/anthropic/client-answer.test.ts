@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { Frame, StreamEvent } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
+import { withSignature } from '../tool-id.ts';
 import { AnthropicStreamEncoder, encodeAnthropicResult } from './client-answer.ts';
 
 /** A named-event SSE stream as [event, data] pairs; checks that each data's type repeats its event name. */
@@ -27,7 +28,7 @@ describe('encodeAnthropicResult', () => {
           id: 'chatcmpl-1',
           model: 'gpt-4o',
           choices: [{ index: 0, text: 'Checking.', toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }], finishReason: 'tool_calls' }],
-          usage: { inputTokens: 14, outputTokens: 30, cacheReadTokens: 96, cacheWriteTokens: 10 },
+          usage: { inputTokens: 120, outputTokens: 30, cacheReadTokens: 96, cacheWriteTokens: 10 },
         },
         'req1',
       ),
@@ -42,6 +43,7 @@ describe('encodeAnthropicResult', () => {
       ],
       stop_reason: 'tool_use',
       stop_sequence: null,
+      // Anthropic's input_tokens is the uncached remainder: 120 prompt tokens, 96 read from the cache, 10 written to it
       usage: { input_tokens: 14, output_tokens: 30, cache_read_input_tokens: 96, cache_creation_input_tokens: 10 },
     });
   });
@@ -64,12 +66,12 @@ describe('AnthropicStreamEncoder from neutral events', () => {
       enc.encode([{ type: 'text', choice: 0, text: 'lo' }, { type: 'finish', choice: 0, reason: 'stop' }, { type: 'usage', usage: { inputTokens: 12, outputTokens: 2 } }]) +
       enc.end();
     expect(events(out)).toEqual([
-      ['message_start', { type: 'message_start', message: { id: 'chatcmpl-1', type: 'message', role: 'assistant', model: 'gpt-4o', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } } }],
+      ['message_start', { type: 'message_start', message: { id: 'chatcmpl-1', type: 'message', role: 'assistant', model: 'gpt-4o', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 } } }],
       ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }],
       ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } }],
       ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'lo' } }],
       ['content_block_stop', { type: 'content_block_stop', index: 0 }],
-      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 12, output_tokens: 2 } }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 12, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 2 } }],
       ['message_stop', { type: 'message_stop' }],
     ]);
   });
@@ -113,8 +115,25 @@ describe('AnthropicStreamEncoder from neutral events', () => {
     );
   });
 
-  test.todo('issue 18: a translated stream announces input usage 0 in message_start (the input count arrives only at the end)');
-  test.todo('issue 18: usage from an OpenAI or Gemini upstream counts cached tokens twice (input_tokens includes cache_read_input_tokens)');
+  test('usage that arrives with the first events (Gemini, continuous usage) is announced in message_start, as Anthropic does', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const out = enc.encode([
+      { type: 'start', id: 'resp-1', model: 'gemini-2.5-flash' },
+      { type: 'text', choice: 0, text: 'Hi' },
+      { type: 'usage', usage: { inputTokens: 120, outputTokens: 1, cacheReadTokens: 96 } },
+    ]);
+    expect(events(out)[0]?.[1]).toMatchObject({ message: { usage: { input_tokens: 24, cache_read_input_tokens: 96, cache_creation_input_tokens: 0 } } });
+  });
+
+  test('usage from an OpenAI or Gemini upstream: cached tokens are taken out of input_tokens, never counted twice; message_delta repeats every count', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const out =
+      enc.encode([{ type: 'start', id: 'chatcmpl-1', model: 'gpt-4o' }, { type: 'text', choice: 0, text: 'Hi' }, { type: 'finish', choice: 0, reason: 'stop' }]) +
+      enc.encode([{ type: 'usage', usage: { inputTokens: 120, outputTokens: 7, cacheReadTokens: 96, reasoningTokens: 3 } }]) +
+      enc.end();
+    const delta = events(out).find(([name]) => name === 'message_delta')?.[1];
+    expect(delta?.usage).toEqual({ input_tokens: 24, cache_creation_input_tokens: 0, cache_read_input_tokens: 96, output_tokens: 7, output_tokens_details: { thinking_tokens: 3 } });
+  });
 });
 
 describe('AnthropicStreamEncoder passthrough (same format) and continuation', () => {
@@ -149,7 +168,7 @@ describe('AnthropicStreamEncoder passthrough (same format) and continuation', ()
     expect(events(out)).toEqual([
       ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: ' three.' } }],
       ['content_block_stop', { type: 'content_block_stop', index: 0 }],
-      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 24, output_tokens: 1 } }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 24, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 } }],
       ['message_stop', { type: 'message_stop' }],
     ]);
   });
@@ -161,6 +180,67 @@ describe('AnthropicStreamEncoder passthrough (same format) and continuation', ()
     expect(out.map(([name, d]) => [name, d.index])).toEqual([
       ['content_block_start', 1],
       ['content_block_delta', 1],
+    ]);
+  });
+});
+
+describe('reasoning for an Anthropic client', () => {
+  test("thinking streams as a thinking block; Anthropic's signature closes it as signature_delta; another provider's reasoning stays unsigned", () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const out =
+      enc.encode([
+        { type: 'start', id: 'r1', model: 'm' },
+        { type: 'reasoning', choice: 0, text: 'Hmm.' },
+        { type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQB' },
+        { type: 'reasoning', choice: 0, text: 'Other.' },
+        { type: 'reasoning_end', choice: 0, origin: 'gemini', signature: 'CiQB' },
+        { type: 'reasoning_end', choice: 0, origin: 'anthropic', redacted: 'EmwK' },
+        { type: 'tool_start', choice: 0, index: 0, id: 'call_0_0', name: 'f', signature: 'CiQB' },
+      ]) + enc.end();
+    expect(events(out).map(([name, d]) => [name, d.index ?? null, d.delta ?? d.content_block ?? null])).toEqual([
+      ['message_start', null, null],
+      ['content_block_start', 0, { type: 'thinking', thinking: '', signature: '' }],
+      ['content_block_delta', 0, { type: 'thinking_delta', thinking: 'Hmm.' }],
+      ['content_block_delta', 0, { type: 'signature_delta', signature: 'EqQB' }],
+      ['content_block_stop', 0, null],
+      ['content_block_start', 1, { type: 'thinking', thinking: '', signature: '' }],
+      ['content_block_delta', 1, { type: 'thinking_delta', thinking: 'Other.' }],
+      ['content_block_stop', 1, null],
+      ['content_block_start', 2, { type: 'redacted_thinking', data: 'EmwK' }],
+      ['content_block_stop', 2, null],
+      ['content_block_start', 3, { type: 'tool_use', id: withSignature('call_0_0', 'CiQB'), name: 'f', input: {} }],
+      ['content_block_stop', 3, null],
+      ['message_delta', null, { stop_reason: 'end_turn', stop_sequence: null }],
+      ['message_stop', null, null],
+    ]);
+  });
+
+  test('a complete answer: thinking blocks first, signed only where Anthropic signed them', () => {
+    const m = encodeAnthropicResult(
+      {
+        id: 'r',
+        model: 'm',
+        choices: [
+          {
+            index: 0,
+            text: 'Done.',
+            toolCalls: [],
+            finishReason: 'stop',
+            reasoning: [
+              { text: 'A', origin: 'anthropic', signature: 'EqQB' },
+              { text: '', origin: 'anthropic', redacted: 'EmwK' },
+              { text: 'B', origin: 'openai' },
+            ],
+          },
+        ],
+      },
+      'req1',
+    );
+    expect(m.content).toEqual([
+      { type: 'thinking', thinking: 'A', signature: 'EqQB' },
+      { type: 'redacted_thinking', data: 'EmwK' },
+      { type: 'thinking', thinking: 'B', signature: '' },
+      { type: 'text', text: 'Done.' },
     ]);
   });
 });

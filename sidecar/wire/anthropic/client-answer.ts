@@ -2,8 +2,9 @@
 // the named-event stream an Anthropic client expects, numbering content blocks itself when the
 // upstream did not.
 import type { AirouteError } from '../../errors.ts';
-import type { ChatResult, FinishReason, Frame, JsonObject, StreamEvent, Usage } from '../../chat/types.ts';
-import { parseArguments } from '../../chat/types.ts';
+import type { ChatResult, FinishReason, Frame, JsonObject, ReasoningPart, StreamEvent, Usage } from '../../chat/types.ts';
+import { mergeUsage, parseArguments } from '../../chat/types.ts';
+import { withSignature } from '../tool-id.ts';
 import type { StreamEncoder } from '../types.ts';
 
 function stopReason(reason: FinishReason | null, stopSequence: string | null | undefined): string {
@@ -19,18 +20,37 @@ function stopReason(reason: FinishReason | null, stopSequence: string | null | u
   }
 }
 
-function anthropicUsage(u: Usage | undefined): JsonObject {
-  const out: JsonObject = { input_tokens: u?.inputTokens ?? 0, output_tokens: u?.outputTokens ?? 0 };
-  if (u?.cacheReadTokens !== undefined) out.cache_read_input_tokens = u.cacheReadTokens;
-  if (u?.cacheWriteTokens !== undefined) out.cache_creation_input_tokens = u.cacheWriteTokens;
+/**
+ * The neutral usage as Anthropic reports it: `input_tokens` is the uncached remainder, so cache
+ * reads and writes are taken out of the neutral input (which counts them) rather than added twice.
+ */
+export function anthropicUsage(u: Usage | undefined): JsonObject {
+  const read = u?.cacheReadTokens ?? 0;
+  const write = u?.cacheWriteTokens ?? 0;
+  const out: JsonObject = {
+    input_tokens: Math.max(0, (u?.inputTokens ?? 0) - read - write),
+    cache_creation_input_tokens: write,
+    cache_read_input_tokens: read,
+    output_tokens: u?.outputTokens ?? 0,
+  };
+  if (u?.reasoningTokens !== undefined) out.output_tokens_details = { thinking_tokens: u.reasoningTokens };
   return out;
+}
+
+/**
+ * Reasoning as Anthropic's blocks. Only Anthropic's own signature is a signature here: another
+ * provider's proof means nothing to Anthropic, so its thinking goes out unsigned (text only).
+ */
+function thinkingBlock(r: Omit<ReasoningPart, 'type'>): JsonObject {
+  if (r.origin === 'anthropic' && r.redacted !== undefined) return { type: 'redacted_thinking', data: r.redacted };
+  return { type: 'thinking', thinking: r.text, signature: r.origin === 'anthropic' ? (r.signature ?? '') : '' };
 }
 
 export function encodeAnthropicResult(r: ChatResult, fallbackId: string): JsonObject {
   const c = r.choices[0];
-  const content: JsonObject[] = [];
+  const content: JsonObject[] = (c?.reasoning ?? []).map(thinkingBlock);
   if (c?.text) content.push({ type: 'text', text: c.text });
-  for (const t of c?.toolCalls ?? []) content.push({ type: 'tool_use', id: t.id, name: t.name, input: parseArguments(t.arguments) });
+  for (const t of c?.toolCalls ?? []) content.push({ type: 'tool_use', id: withSignature(t.id, t.signature), name: t.name, input: parseArguments(t.arguments) });
   return {
     id: r.id || `msg_${fallbackId}`,
     type: 'message',
@@ -66,11 +86,11 @@ export class AnthropicStreamEncoder implements StreamEncoder {
         if (!this.started && ev.id) this.id = ev.id;
         this.started = true;
         this.model = ev.model || this.model;
-        if (ev.usage) this.usage = ev.usage;
+        if (ev.usage) this.usage = mergeUsage(this.usage, ev.usage);
       } else if (ev.type === 'finish') {
         this.finish = ev.reason;
         this.stopSequence = ev.stopSequence ?? null;
-      } else if (ev.type === 'usage') this.usage = this.usage ? { ...this.usage, ...nonZero(ev.usage) } : ev.usage;
+      } else if (ev.type === 'usage') this.usage = mergeUsage(this.usage, ev.usage);
     }
     if (frame.block?.op === 'start') {
       const tool = frame.events.find((e) => e.type === 'tool_start');
@@ -110,18 +130,19 @@ export class AnthropicStreamEncoder implements StreamEncoder {
 
   encode(events: readonly StreamEvent[]): string {
     let out = '';
+    // Anthropic announces the input count in message_start, and some clients (LangChain) read it
+    // only there: usage that arrives with the first events (Gemini, vLLM's continuous usage)
+    // goes into message_start rather than waiting for message_delta.
+    if (!this.started) for (const ev of events) if (ev.type === 'usage' || (ev.type === 'start' && ev.usage)) this.usage = mergeUsage(this.usage, ev.usage!);
     for (const ev of events) {
       switch (ev.type) {
         case 'start':
-          if (!this.started) {
-            if (ev.id) this.id = ev.id;
-            if (ev.usage) this.usage = ev.usage;
-          }
+          if (!this.started && ev.id) this.id = ev.id;
           this.model = ev.model || this.model;
           out += this.ensureStarted();
           break;
         case 'usage':
-          this.usage = this.usage ? { ...this.usage, ...nonZero(ev.usage) } : ev.usage;
+          this.usage = mergeUsage(this.usage, ev.usage);
           break;
         case 'text':
           out += this.ensureStarted();
@@ -130,7 +151,23 @@ export class AnthropicStreamEncoder implements StreamEncoder {
           break;
         case 'tool_start':
           out += this.ensureStarted();
-          out += this.openBlock('tool_use', { type: 'tool_use', id: ev.id, name: ev.name, input: {} }, ev.index);
+          // A Gemini 3 signature rides in the id, which every client sends back verbatim (wire/tool-id.ts).
+          out += this.openBlock('tool_use', { type: 'tool_use', id: withSignature(ev.id, ev.signature), name: ev.name, input: {} }, ev.index);
+          break;
+        case 'reasoning':
+          out += this.ensureStarted();
+          if (this.open?.kind !== 'thinking') out += this.openBlock('thinking', { type: 'thinking', thinking: '', signature: '' });
+          out += sse('content_block_delta', { index: this.open!.index, delta: { type: 'thinking_delta', thinking: ev.text } });
+          break;
+        case 'reasoning_end':
+          out += this.ensureStarted();
+          if (ev.origin === 'anthropic' && ev.redacted !== undefined) {
+            out += this.openBlock('redacted_thinking', { type: 'redacted_thinking', data: ev.redacted }) + this.closeBlock();
+            break;
+          }
+          if (this.open?.kind !== 'thinking') break;
+          if (ev.origin === 'anthropic' && ev.signature) out += sse('content_block_delta', { index: this.open.index, delta: { type: 'signature_delta', signature: ev.signature } });
+          out += this.closeBlock();
           break;
         case 'tool_args':
           if (this.open?.tool === ev.index)
@@ -160,13 +197,4 @@ export class AnthropicStreamEncoder implements StreamEncoder {
   error(err: AirouteError): string {
     return `event: error\ndata: ${JSON.stringify(err.toAnthropic())}\n\n`;
   }
-}
-
-function nonZero(u: Usage): Partial<Usage> {
-  const out: Partial<Usage> = {};
-  if (u.inputTokens) out.inputTokens = u.inputTokens;
-  if (u.outputTokens) out.outputTokens = u.outputTokens;
-  if (u.cacheReadTokens !== undefined) out.cacheReadTokens = u.cacheReadTokens;
-  if (u.cacheWriteTokens !== undefined) out.cacheWriteTokens = u.cacheWriteTokens;
-  return out;
 }

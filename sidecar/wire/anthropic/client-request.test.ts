@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { AirouteError } from '../../errors.ts';
-import { anthropicPrompt, decodeMessagesRequest } from './client-request.ts';
+import { withSignature } from '../tool-id.ts';
+import { anthropicPrompt, decodeCountTokensRequest, decodeMessagesRequest } from './client-request.ts';
 
 function failure(fn: () => unknown): AirouteError {
   try {
@@ -41,15 +42,15 @@ describe('decodeMessagesRequest', () => {
   });
 
   test('the prompt is decoded only when asked, and once', () => {
-    const req = decodeMessagesRequest({ ...hello, messages: [{ role: 'system', content: 'x' }] });
-    expect(() => req.prompt()).toThrow('messages.0.role: must be "user" or "assistant"');
+    const req = decodeMessagesRequest({ ...hello, messages: [{ role: 'tool', content: 'x' }] });
+    expect(() => req.prompt()).toThrow('messages.0.role: must be "user", "assistant" or "system"');
     const ok = decodeMessagesRequest({ ...hello });
     expect(ok.prompt()).toBe(ok.prompt());
   });
 });
 
 describe('anthropicPrompt', () => {
-  test('text, images, tool use and tool results become neutral parts; thinking blocks are dropped', () => {
+  test('text, images, tool use and tool results become neutral parts; thinking keeps its signature and says it came from Anthropic', () => {
     const prompt = anthropicPrompt({
       model: 'm',
       max_tokens: 512,
@@ -69,6 +70,7 @@ describe('anthropicPrompt', () => {
             { type: 'thinking', thinking: 'The user wants...', signature: 'EqQBCgIYAh' },
             { type: 'text', text: 'Let me check.' },
             { type: 'tool_use', id: 'toolu_01A', name: 'get_weather', input: { city: 'Paris' } },
+            { type: 'redacted_thinking', data: 'EmwKAhgB' },
           ],
         },
         {
@@ -80,7 +82,8 @@ describe('anthropicPrompt', () => {
         },
       ],
     });
-    expect(prompt.system).toBe('Be brief. Use metric units.');
+    // separate system blocks stay apart, as separate paragraphs
+    expect(prompt.system).toBe('Be brief.\n\n Use metric units.');
     expect(prompt.maxTokens).toBe(512);
     expect(prompt.messages).toEqual([
       {
@@ -94,8 +97,10 @@ describe('anthropicPrompt', () => {
       {
         role: 'assistant',
         content: [
+          { type: 'reasoning', text: 'The user wants...', origin: 'anthropic', signature: 'EqQBCgIYAh' },
           { type: 'text', text: 'Let me check.' },
           { type: 'tool_call', id: 'toolu_01A', name: 'get_weather', arguments: '{"city":"Paris"}' },
+          { type: 'reasoning', text: '', origin: 'anthropic', redacted: 'EmwKAhgB' },
         ],
       },
       {
@@ -132,7 +137,45 @@ describe('anthropicPrompt', () => {
   });
 
   test('parameters with no neutral meaning are listed as untranslatable; null ones are ignored', () => {
-    expect(anthropicPrompt({ ...hello, top_k: 5, thinking: { type: 'enabled', budget_tokens: 2048 }, service_tier: null }).untranslatable).toEqual(['top_k', 'thinking']);
+    expect(anthropicPrompt({ ...hello, container: 'c1', mcp_servers: [], service_tier: null }).untranslatable).toEqual(['container', 'mcp_servers']);
+  });
+
+  test('top_k, metadata.user_id, disable_parallel_tool_use, system messages and output_config.format become neutral fields', () => {
+    const prompt = anthropicPrompt({
+      ...hello,
+      system: 'One.',
+      messages: [{ role: 'system', content: 'Two.' }, ...hello.messages],
+      top_k: 40,
+      metadata: { user_id: 'u-1' },
+      tool_choice: { type: 'auto', disable_parallel_tool_use: true },
+      output_config: { format: { type: 'json_schema', schema: { type: 'object' } } },
+    });
+    expect(prompt).toMatchObject({ system: 'One.\n\nTwo.', topK: 40, user: 'u-1', toolChoice: { type: 'auto' }, parallelToolCalls: false, responseFormat: { type: 'json_schema', schema: { type: 'object' } } });
+    expect(prompt.messages).toHaveLength(1);
+  });
+
+  test('thinking: enabled gives a budget and wants the thinking shown; adaptive only shows it; disabled asks for nothing; output_config.effort is an effort', () => {
+    expect(anthropicPrompt({ ...hello, thinking: { type: 'enabled', budget_tokens: 2048 } }).reasoning).toEqual({ budgetTokens: 2048, summary: 'auto' });
+    expect(anthropicPrompt({ ...hello, thinking: { type: 'enabled', budget_tokens: 2048, display: 'omitted' } }).reasoning).toEqual({ budgetTokens: 2048 });
+    expect(anthropicPrompt({ ...hello, thinking: { type: 'adaptive' }, output_config: { effort: 'high' } }).reasoning).toEqual({ effort: 'high', summary: 'auto' });
+    expect(anthropicPrompt({ ...hello, thinking: { type: 'disabled' } }).reasoning).toBeUndefined();
+    expect(() => anthropicPrompt({ ...hello, output_config: { effort: 'minimal' } })).toThrow('output_config.effort: "minimal" is not one of low, medium, high, xhigh, max');
+  });
+
+  test('a tool_use id carrying a signature (wire/tool-id.ts) gives it back; the tool_result keeps the plain id', () => {
+    const long = withSignature('call_0_0', 'CiQBsig==');
+    const prompt = anthropicPrompt({
+      ...hello,
+      messages: [
+        ...hello.messages,
+        { role: 'assistant', content: [{ type: 'tool_use', id: long, name: 'f', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: long, content: 'ok' }] },
+      ],
+    });
+    expect(prompt.messages.slice(1)).toEqual([
+      { role: 'assistant', content: [{ type: 'tool_call', id: 'call_0_0', name: 'f', arguments: '{}', signature: 'CiQBsig==' }] },
+      { role: 'user', content: [{ type: 'tool_result', toolCallId: 'call_0_0', content: 'ok' }] },
+    ]);
   });
 
   test("blocks and tools another format cannot express are refused with their place named in Anthropic's dotted style", () => {
@@ -143,5 +186,18 @@ describe('anthropicPrompt', () => {
       'messages.0.content.0.source: cannot be translated for this backend',
     );
     expect(() => anthropicPrompt({ ...hello, tools: [{ type: 'web_search_20250305', name: 'web_search' }] })).toThrow('tools.0: only custom tools can be translated for this backend');
+  });
+});
+
+describe('decodeCountTokensRequest', () => {
+  test('a Messages body without max_tokens; its prompt has no cap, since nothing is generated', () => {
+    const req = decodeCountTokensRequest({ model: 'claude', messages: [{ role: 'user', content: 'Hi' }], system: 'Be brief.' });
+    expect(req).toMatchObject({ operation: 'chat', format: 'anthropic', model: 'claude', stream: false });
+    expect(req.prompt()).toEqual({ system: 'Be brief.', messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }], untranslatable: [] });
+  });
+
+  test("no model or no messages: Anthropic's own 400 wording", () => {
+    expect(() => decodeCountTokensRequest({ messages: [] })).toThrow('model: Field required');
+    expect(() => decodeCountTokensRequest({ model: 'claude' })).toThrow('messages: Field required');
   });
 });

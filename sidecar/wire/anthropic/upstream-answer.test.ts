@@ -32,7 +32,7 @@ describe('AnthropicStreamDecoder', () => {
   test('a text answer, event by event: start with input usage, block bookkeeping, text deltas, stop reason and output usage', () => {
     const d = new AnthropicStreamDecoder();
     expect(d.decode(messageStart)).toEqual({
-      events: [{ type: 'start', id: 'msg_01XFDUDYJgAACzvnptvVoYEL', model: 'claude-haiku-4-5-20251001', usage: { inputTokens: 24, outputTokens: 1, cacheReadTokens: 96, cacheWriteTokens: 0 } }],
+      events: [{ type: 'start', id: 'msg_01XFDUDYJgAACzvnptvVoYEL', model: 'claude-haiku-4-5-20251001', usage: { inputTokens: 120, outputTokens: 1, cacheReadTokens: 96, cacheWriteTokens: 0 } }],
       raw: messageStart,
     });
     expect(d.decode(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }))).toMatchObject({ events: [], block: { op: 'start', index: 0, kind: 'text' } });
@@ -44,7 +44,8 @@ describe('AnthropicStreamDecoder', () => {
     expect([d.finished, d.complete]).toEqual([false, false]);
     expect(d.decode(ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 15 } }))?.events).toEqual([
       { type: 'finish', choice: 0, reason: 'stop', stopSequence: null },
-      { type: 'usage', usage: { inputTokens: 0, outputTokens: 15 } },
+      // message_delta repeats only the output count here: the input and cache counts of message_start stand
+      { type: 'usage', usage: { inputTokens: 120, outputTokens: 15, cacheReadTokens: 96, cacheWriteTokens: 0 } },
     ]);
     expect([d.finished, d.complete]).toEqual([true, true]);
     expect(d.decode(ev('message_stop', {}))).toBeNull();
@@ -69,11 +70,17 @@ describe('AnthropicStreamDecoder', () => {
     expect(d.decode(ev('message_delta', { delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 89 } }))?.events[0]).toEqual({ type: 'finish', choice: 0, reason: 'tool_calls', stopSequence: null });
   });
 
-  test('thinking blocks are tracked as blocks but carry no neutral events', () => {
+  test('thinking: its text as reasoning events; the signature, spelled by signature_delta, travels with the end of the block', () => {
     const d = new AnthropicStreamDecoder();
-    expect(d.decode(ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '' } }))).toMatchObject({ events: [], block: { op: 'start', index: 0, kind: 'thinking' } });
-    expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'Let me think' } }))?.events).toEqual([]);
+    expect(d.decode(ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }))).toMatchObject({ events: [], block: { op: 'start', index: 0, kind: 'thinking' } });
+    expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'Let me think' } }))?.events).toEqual([{ type: 'reasoning', choice: 0, text: 'Let me think' }]);
     expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'EqQBCgIYAh' } }))?.events).toEqual([]);
+    expect(d.decode(ev('content_block_stop', { index: 0 }))).toMatchObject({ events: [{ type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQBCgIYAh' }], block: { op: 'stop', index: 0 } });
+    // a redacted block is all proof and no text
+    expect(d.decode(ev('content_block_start', { index: 1, content_block: { type: 'redacted_thinking', data: 'EmwKAhgB' } }))?.events).toEqual([
+      { type: 'reasoning_end', choice: 0, origin: 'anthropic', redacted: 'EmwKAhgB' },
+    ]);
+    expect(d.decode(ev('content_block_stop', { index: 1 }))?.events).toEqual([]);
   });
 
   test("stop reasons: a stop sequence is kept; max_tokens and the context window are 'length'; refusal is content_filter", () => {
@@ -131,8 +138,17 @@ describe('parseAnthropicResult', () => {
     expect(parseAnthropicResult(JSON.stringify(body))).toEqual({
       id: 'msg_01',
       model: 'claude-sonnet-4-5',
-      choices: [{ index: 0, text: 'Checking now.', toolCalls: [{ id: 'toolu_1', name: 'get_weather', arguments: '{"city":"Paris"}' }], finishReason: 'tool_calls', stopSequence: null }],
-      usage: { inputTokens: 14, outputTokens: 30, cacheReadTokens: 96, cacheWriteTokens: 10 },
+      choices: [
+        {
+          index: 0,
+          text: 'Checking now.',
+          toolCalls: [{ id: 'toolu_1', name: 'get_weather', arguments: '{"city":"Paris"}' }],
+          finishReason: 'tool_calls',
+          stopSequence: null,
+          reasoning: [{ text: 'hmm', origin: 'anthropic', signature: 'sig' }],
+        },
+      ],
+      usage: { inputTokens: 120, outputTokens: 30, cacheReadTokens: 96, cacheWriteTokens: 10 },
     });
   });
 
@@ -145,5 +161,21 @@ describe('parseAnthropicResult', () => {
   test('an unparsable body or one without content is upstream_malformed', () => {
     expect(thrown(() => parseAnthropicResult('upstream connect error')).code).toBe('upstream_malformed');
     expect(thrown(() => parseAnthropicResult('{"type":"message"}')).message).toBe('upstream sent a malformed response body');
+  });
+});
+
+describe('Anthropic usage in the one usage model', () => {
+  test('input counts every prompt token: uncached input_tokens plus cache reads and writes; thinking tokens are a part of the output', () => {
+    const d = new AnthropicStreamDecoder();
+    const start = ev('message_start', {
+      message: { id: 'msg_1', type: 'message', role: 'assistant', content: [], model: 'claude-sonnet-4-5', stop_reason: null, stop_sequence: null, usage: { input_tokens: 14, cache_creation_input_tokens: 10, cache_read_input_tokens: 96, output_tokens: 1 } },
+    });
+    expect(d.decode(start)?.events[0]).toMatchObject({ usage: { inputTokens: 120, cacheReadTokens: 96, cacheWriteTokens: 10, outputTokens: 1 } });
+    // Newer API versions repeat every count, cumulatively, in message_delta.
+    const delta = ev('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { input_tokens: 14, cache_creation_input_tokens: 10, cache_read_input_tokens: 96, output_tokens: 40, output_tokens_details: { thinking_tokens: 25 } },
+    });
+    expect(d.decode(delta)?.events[1]).toEqual({ type: 'usage', usage: { inputTokens: 120, outputTokens: 40, cacheReadTokens: 96, cacheWriteTokens: 10, reasoningTokens: 25 } });
   });
 });

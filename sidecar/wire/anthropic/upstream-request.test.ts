@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import type { ChatPrompt, ChatRequest, JsonObject } from '../../chat/types.ts';
+import type { ChatPrompt, ChatRequest, JsonObject, Part } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
 import { decodeMessagesRequest } from './client-request.ts';
 import { ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS, anthropicBody } from './upstream-request.ts';
@@ -116,5 +116,71 @@ describe('another format: built from the neutral prompt', () => {
     }
     expect(err).toBeInstanceOf(AirouteError);
     expect((err as AirouteError).message).toBe('unsupported parameter(s), with no equivalent in the Anthropic format: logprobs, response_format');
+  });
+});
+
+describe('another format: the parameters and reasoning issue 18 maps', () => {
+  const hi: ChatPrompt = { messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }], untranslatable: [] };
+  const refusal = (fn: () => unknown): AirouteError => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof AirouteError) return e;
+      throw e;
+    }
+    throw new Error('expected a refusal');
+  };
+
+  test('user → metadata.user_id, top_k, one tool call at most → disable_parallel_tool_use, a JSON schema → output_config.format', () => {
+    const out = anthropicBody(
+      translated({ ...hi, user: 'u-1', topK: 40, parallelToolCalls: false, tools: [{ name: 'f', parameters: { type: 'object' } }], responseFormat: { type: 'json_schema', schema: { type: 'object' } } }),
+      'm',
+      { stream: false },
+    );
+    expect(out).toMatchObject({ metadata: { user_id: 'u-1' }, top_k: 40, tool_choice: { type: 'auto', disable_parallel_tool_use: true }, output_config: { format: { type: 'json_schema', schema: { type: 'object' } } } });
+    const named = anthropicBody(translated({ ...hi, parallelToolCalls: false, toolChoice: { type: 'tool', name: 'f' } }), 'm', { stream: false });
+    expect(named.tool_choice).toEqual({ type: 'tool', name: 'f', disable_parallel_tool_use: true });
+  });
+
+  test('seed, penalties, n > 1 and json_object have no Anthropic form: one 400 naming each as the client spelled it', () => {
+    const req = { ...translated({ ...hi, seed: 1, presencePenalty: 0.1, frequencyPenalty: 0.1, responseFormat: { type: 'json_object' } }), choices: 2 };
+    const err = refusal(() => anthropicBody(req, 'm', { stream: false }));
+    expect([err.status, err.code, err.details.param]).toEqual([400, 'unsupported_parameter', 'frequency_penalty']);
+    expect(err.message).toBe('unsupported parameter(s), with no equivalent in the Anthropic format: frequency_penalty, n, presence_penalty, response_format, seed');
+  });
+
+  test('an effort becomes a thinking budget on top of the default cap; with a cap of its own, the budget fits under it', () => {
+    expect(anthropicBody(translated({ ...hi, reasoning: { effort: 'medium' } }), 'm', { stream: false })).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 8192 },
+      max_tokens: DEFAULT_MAX_TOKENS + 8192,
+    });
+    expect(anthropicBody(translated({ ...hi, maxTokens: 5000, reasoning: { effort: 'high' } }), 'm', { stream: false })).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 4999 },
+      max_tokens: 5000,
+    });
+    expect(anthropicBody(translated({ ...hi, reasoning: { effort: 'none' } }), 'm', { stream: false }).thinking).toEqual({ type: 'disabled' });
+    const err = refusal(() => anthropicBody(translated({ ...hi, maxTokens: 800, reasoning: { effort: 'low' } }), 'm', { stream: false }));
+    expect([err.status, err.details.param]).toEqual([400, 'max_completion_tokens']);
+  });
+
+  test("signed Anthropic thinking goes back in its place; reasoning from another provider is left out, and without a signed turn to continue, thinking is turned off as Anthropic's error advises", () => {
+    const turn = (reasoning: Part[]): ChatPrompt => ({
+      ...hi,
+      reasoning: { effort: 'low' },
+      messages: [
+        ...hi.messages,
+        { role: 'assistant', content: [...reasoning, { type: 'tool_call', id: 'toolu_1', name: 'f', arguments: '{}' }] },
+        { role: 'user', content: [{ type: 'tool_result', toolCallId: 'toolu_1', content: 'ok' }] },
+      ],
+    });
+    const signed = anthropicBody(translated(turn([{ type: 'reasoning', text: 'Call f.', origin: 'anthropic', signature: 'EqQB' }])), 'm', { stream: false });
+    expect((signed.messages as JsonObject[])[1]?.content).toEqual([
+      { type: 'thinking', thinking: 'Call f.', signature: 'EqQB' },
+      { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} },
+    ]);
+    expect(signed.thinking).toEqual({ type: 'enabled', budget_tokens: 2048 });
+    const foreign = anthropicBody(translated(turn([{ type: 'reasoning', text: 'Call f.', origin: 'gemini', signature: 'CiQB' }])), 'm', { stream: false });
+    expect((foreign.messages as JsonObject[])[1]?.content).toEqual([{ type: 'tool_use', id: 'toolu_1', name: 'f', input: {} }]);
+    expect('thinking' in foreign).toBe(false);
   });
 });

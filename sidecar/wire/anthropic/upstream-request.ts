@@ -1,10 +1,12 @@
 // Anthropic Messages, upstream request: the body sent to Anthropic. A client of the same format
 // gets its own body back with the model replaced; any other client's prompt is built from the
 // neutral form.
-import { refuseUntranslatable } from '../../errors.ts';
-import type { ChatPrompt, ChatRequest, JsonObject, ToolChoice } from '../../chat/types.ts';
+import { invalidRequest } from '../../errors.ts';
+import type { ChatPrompt, ChatRequest, JsonObject, Part, ReasoningEffort, ToolChoice } from '../../chat/types.ts';
 import { parseArguments } from '../../chat/types.ts';
 import { isObject, str } from '../json.ts';
+import { clientParam, refuseParameters, type NeutralParameter } from '../parameters.ts';
+import { budgetForEffort } from '../reasoning.ts';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 /** Anthropic requires max_tokens; an OpenAI client may omit it. */
@@ -26,42 +28,87 @@ function withPrefill(messages: unknown[], prefill: string): unknown[] {
 }
 
 export function anthropicBody(req: ChatRequest, model: string, opts: { stream: boolean; prefill?: string }): JsonObject {
-  const body: JsonObject = req.format === 'anthropic' ? { ...req.body, model } : promptToAnthropic(req.prompt(), model);
+  const body: JsonObject = req.format === 'anthropic' ? { ...req.body, model } : promptToAnthropic(req, model);
   body.stream = opts.stream;
   if (opts.prefill !== undefined && opts.prefill !== '') body.messages = withPrefill(body.messages as unknown[], opts.prefill);
   return body;
 }
 
-function promptToAnthropic(p: ChatPrompt, model: string): JsonObject {
-  refuseUntranslatable(p.untranslatable.concat(p.responseFormat ? ['response_format'] : []), 'Anthropic');
+function promptToAnthropic(req: ChatRequest, model: string): JsonObject {
+  const p = req.prompt();
+  const refused: NeutralParameter[] = [];
+  if (p.seed !== undefined) refused.push('seed');
+  if (p.presencePenalty !== undefined) refused.push('presencePenalty');
+  if (p.frequencyPenalty !== undefined) refused.push('frequencyPenalty');
+  if (req.choices > 1) refused.push('choices');
+  // Structured output needs a schema here; "any JSON object" has no Anthropic form.
+  if (p.responseFormat?.type === 'json_object') refused.push('responseFormat');
+  refuseParameters(req, refused, 'Anthropic');
   const messages = p.messages
-    .map((m) => ({
-      role: m.role,
-      content: m.content
-        .filter((x) => !(x.type === 'text' && x.text === ''))
-        .map((x) => {
-          switch (x.type) {
-            case 'text':
-              return { type: 'text', text: x.text };
-            case 'image':
-              return { type: 'image', source: x.url ? { type: 'url', url: x.url } : { type: 'base64', media_type: x.mediaType, data: x.data } };
-            case 'tool_call':
-              return { type: 'tool_use', id: x.id, name: x.name, input: parseArguments(x.arguments) };
-            case 'tool_result':
-              return { type: 'tool_result', tool_use_id: x.toolCallId, content: x.content, ...(x.isError ? { is_error: true } : {}) };
-          }
-        }),
-    }))
+    .map((m) => ({ role: m.role, content: m.content.flatMap(block) }))
     .filter((m) => m.content.length > 0);
   const body: JsonObject = { model, messages, max_tokens: p.maxTokens ?? DEFAULT_MAX_TOKENS };
   if (p.system) body.system = p.system;
   if (p.temperature !== undefined) body.temperature = p.temperature;
   if (p.topP !== undefined) body.top_p = p.topP;
+  if (p.topK !== undefined) body.top_k = p.topK;
   if (p.stop?.length) body.stop_sequences = p.stop;
+  if (p.user !== undefined) body.metadata = { user_id: p.user };
   if (p.tools?.length) body.tools = p.tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), input_schema: t.parameters }));
-  if (p.toolChoice) body.tool_choice = toolChoiceToAnthropic(p.toolChoice);
+  if (p.toolChoice || p.parallelToolCalls === false) {
+    const choice = toolChoiceToAnthropic(p.toolChoice ?? { type: 'auto' });
+    if (p.parallelToolCalls === false && choice.type !== 'none') choice.disable_parallel_tool_use = true;
+    body.tool_choice = choice;
+  }
+  if (p.responseFormat?.type === 'json_schema') body.output_config = { format: { type: 'json_schema', schema: p.responseFormat.schema } };
+  thinking(p, body, req);
   return body;
 }
+
+/** A neutral part as content blocks; reasoning keeps its place only where Anthropic can verify it. */
+function block(x: Part): JsonObject[] {
+  switch (x.type) {
+    case 'text':
+      return x.text === '' ? [] : [{ type: 'text', text: x.text }];
+    case 'image':
+      return [{ type: 'image', source: x.url ? { type: 'url', url: x.url } : { type: 'base64', media_type: x.mediaType, data: x.data } }];
+    case 'tool_call':
+      return [{ type: 'tool_use', id: x.id, name: x.name, input: parseArguments(x.arguments) }];
+    case 'tool_result':
+      return [{ type: 'tool_result', tool_use_id: x.toolCallId, content: x.content, ...(x.isError ? { is_error: true } : {}) }];
+    case 'reasoning':
+      if (x.origin !== 'anthropic') return [];
+      if (x.redacted !== undefined) return [{ type: 'redacted_thinking', data: x.redacted }];
+      return x.signature ? [{ type: 'thinking', thinking: x.text, signature: x.signature }] : [];
+  }
+}
+
+/**
+ * An effort becomes a thinking budget (wire/reasoning.ts). Anthropic counts thinking inside
+ * max_tokens and wants the budget below it: a client that gave no cap gets the default on top of
+ * the budget; one that gave a cap keeps it, and the budget shrinks to fit.
+ */
+function thinking(p: ChatPrompt, body: JsonObject, req: ChatRequest): void {
+  const r = p.reasoning;
+  if (!r || (r.effort === undefined && r.budgetTokens === undefined)) return;
+  if (r.effort === 'none') return void (body.thinking = { type: 'disabled' });
+  // Anthropic refuses a thinking request whose last assistant turn called tools without its signed
+  // thinking (which a client of another format cannot carry back), and says to turn thinking off.
+  const last = [...p.messages].reverse().find((m) => m.role === 'assistant');
+  if (last?.content.some((x) => x.type === 'tool_call') && !last.content.some((x) => x.type === 'reasoning' && x.origin === 'anthropic' && (x.signature || x.redacted !== undefined)))
+    return;
+  let budget = Math.max(MIN_THINKING_BUDGET, r.budgetTokens ?? budgetForEffort(r.effort as Exclude<ReasoningEffort, 'none'>));
+  if (p.maxTokens === undefined) body.max_tokens = DEFAULT_MAX_TOKENS + budget;
+  else {
+    if (p.maxTokens <= MIN_THINKING_BUDGET)
+      throw invalidRequest(`reasoning needs a token limit above ${MIN_THINKING_BUDGET} on an Anthropic backend (its minimum thinking budget)`, clientParam(req, 'maxTokens'));
+    budget = Math.min(budget, p.maxTokens - 1);
+  }
+  body.thinking = { type: 'enabled', budget_tokens: budget };
+}
+
+/** Anthropic's smallest thinking budget. */
+const MIN_THINKING_BUDGET = 1024;
 
 function toolChoiceToAnthropic(c: ToolChoice): JsonObject {
   switch (c.type) {

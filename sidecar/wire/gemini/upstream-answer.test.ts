@@ -40,8 +40,8 @@ describe('GeminiStreamDecoder', () => {
     expect(f2?.events).toEqual([
       { type: 'text', choice: 0, text: ' is Paris.' },
       { type: 'finish', choice: 0, reason: 'stop' },
-      // thinking tokens are billed as output
-      { type: 'usage', usage: { inputTokens: 120, outputTokens: 26, cacheReadTokens: 96 } },
+      // thinking tokens are billed as output, and are a detail of it; the prompt count includes the cached content
+      { type: 'usage', usage: { inputTokens: 120, outputTokens: 26, cacheReadTokens: 96, reasoningTokens: 20 } },
     ]);
     expect([d.finished, d.complete]).toEqual([true, true]);
   });
@@ -52,11 +52,22 @@ describe('GeminiStreamDecoder', () => {
     expect([d.finished, d.complete]).toEqual([true, false]);
   });
 
-  test('thought summaries are skipped; the model falls back to the route model without modelVersion', () => {
+  test('thought summaries are reasoning, ended by the first answer part; the model falls back to the route model without modelVersion', () => {
     const d = new GeminiStreamDecoder(1, 'gemini-route-model');
     expect(d.decode(sse({ candidates: [cand([{ text: 'thinking about it', thought: true }, { text: 'Answer' }])] }))?.events).toEqual([
       { type: 'start', id: '', model: 'gemini-route-model' },
+      { type: 'reasoning', choice: 0, text: 'thinking about it' },
+      { type: 'reasoning_end', choice: 0, origin: 'gemini' },
       { type: 'text', choice: 0, text: 'Answer' },
+    ]);
+  });
+
+  test("Gemini 3's signature on a function call rides on the tool call's start", () => {
+    const d = new GeminiStreamDecoder(1, 'gemini-3-pro');
+    const f = d.decode(sse({ candidates: [cand([{ functionCall: { name: 'get_weather', args: { city: 'Paris' } }, thoughtSignature: 'CiQBsig==' }, { functionCall: { name: 'get_time', args: {} } }])] }));
+    expect(f?.events.filter((e) => e.type === 'tool_start')).toEqual([
+      { type: 'tool_start', choice: 0, index: 0, id: 'call_0_0', name: 'get_weather', signature: 'CiQBsig==' },
+      { type: 'tool_start', choice: 0, index: 1, id: 'call_0_1', name: 'get_time' },
     ]);
   });
 
@@ -130,11 +141,11 @@ describe('GeminiStreamDecoder', () => {
 });
 
 describe('parseGeminiResult', () => {
-  test('candidates → choices: text without thoughts, function calls with generated ids, finish reasons; usage with cache', () => {
+  test('candidates → choices: text without thoughts (kept as reasoning), signed function calls with generated ids, finish reasons; usage with cache', () => {
     const body = {
       candidates: [
         cand([{ text: 'hmm', thought: true }, { text: 'Paris' }, { text: '.' }], { finishReason: 'STOP' }),
-        { ...cand([{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }], { finishReason: 'STOP' }), index: 1 },
+        { ...cand([{ functionCall: { name: 'get_weather', args: { city: 'Paris' } }, thoughtSignature: 'CiQB' }], { finishReason: 'STOP' }), index: 1 },
       ],
       usageMetadata: { promptTokenCount: 120, candidatesTokenCount: 12, cachedContentTokenCount: 96, totalTokenCount: 132 },
       ...meta,
@@ -143,8 +154,8 @@ describe('parseGeminiResult', () => {
       id: 'mG5aaL2oJ-2SqtsPzNmWkQ0',
       model: 'gemini-2.5-flash',
       choices: [
-        { index: 0, text: 'Paris.', toolCalls: [], finishReason: 'stop' },
-        { index: 1, text: '', toolCalls: [{ id: 'call_1_0', name: 'get_weather', arguments: '{"city":"Paris"}' }], finishReason: 'tool_calls' },
+        { index: 0, text: 'Paris.', toolCalls: [], finishReason: 'stop', reasoning: [{ text: 'hmm', origin: 'gemini' }] },
+        { index: 1, text: '', toolCalls: [{ id: 'call_1_0', name: 'get_weather', arguments: '{"city":"Paris"}', signature: 'CiQB' }], finishReason: 'tool_calls' },
       ],
       usage: { inputTokens: 120, outputTokens: 12, cacheReadTokens: 96 },
     });

@@ -2,7 +2,7 @@
 // JSON body decoded into neutral events and results. Gemini has no stream terminator, so a
 // stream is complete when every candidate has a finish reason and that chunk carries the usage.
 import { AirouteError } from '../../errors.ts';
-import type { ChatResult, FinishReason, Frame, JsonObject, StreamEvent, Usage } from '../../chat/types.ts';
+import type { ChatResult, ChoiceResult, FinishReason, Frame, JsonObject, StreamEvent, Usage } from '../../chat/types.ts';
 import { isObject, malformed, num, parseJson, str } from '../json.ts';
 import type { SseEvent, StreamDecoder } from '../types.ts';
 
@@ -14,11 +14,25 @@ function finishFromGemini(reason: string, sawTool: boolean): FinishReason {
   return sawTool ? 'tool_calls' : 'stop';
 }
 
-function usageFromGemini(u: unknown): Usage | undefined {
+/**
+ * Gemini's `promptTokenCount` already includes the cached content, and thinking is counted apart
+ * from the candidates: the neutral output adds `thoughtsTokenCount` back, keeping it as a detail.
+ * Tokens of tool results Gemini fed itself (search, code execution) are prompt tokens it bills.
+ */
+export function usageFromGemini(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
-  const usage: Usage = { inputTokens: num(u.promptTokenCount), outputTokens: num(u.candidatesTokenCount) + num(u.thoughtsTokenCount) };
+  const usage: Usage = {
+    inputTokens: num(u.promptTokenCount) + num(u.toolUsePromptTokenCount),
+    outputTokens: num(u.candidatesTokenCount) + num(u.thoughtsTokenCount),
+  };
   if (typeof u.cachedContentTokenCount === 'number') usage.cacheReadTokens = u.cachedContentTokenCount;
+  if (typeof u.thoughtsTokenCount === 'number') usage.reasoningTokens = u.thoughtsTokenCount;
   return usage;
+}
+
+/** Gemini 3 signs function calls; the signature must come back on the call next turn (wire/tool-id.ts). */
+function signatureOf(part: JsonObject): string | undefined {
+  return typeof part.thoughtSignature === 'string' && part.thoughtSignature !== '' ? part.thoughtSignature : undefined;
 }
 
 function blocked(body: JsonObject): AirouteError | undefined {
@@ -34,6 +48,8 @@ export class GeminiStreamDecoder implements StreamDecoder {
   private started = false;
   private readonly finishedChoices = new Set<number>();
   private readonly toolCounts: number[] = [];
+  /** Candidates whose thought summary is streaming: their first answer part (or finish) ends it. */
+  private readonly thinking = new Set<number>();
   private readonly choices: number;
   private readonly model: string;
 
@@ -65,17 +81,32 @@ export class GeminiStreamDecoder implements StreamDecoder {
       if (!isObject(cand)) throw malformed('stream chunk');
       const choice = num(cand.index);
       const content = isObject(cand.content) ? cand.content : {};
+      const endThinking = () => {
+        if (this.thinking.delete(choice)) events.push({ type: 'reasoning_end', choice, origin: 'gemini' });
+      };
       for (const part of Array.isArray(content.parts) ? content.parts : []) {
-        if (!isObject(part) || part.thought === true) continue;
-        if (typeof part.text === 'string' && part.text !== '') events.push({ type: 'text', choice, text: part.text });
-        else if (isObject(part.functionCall)) {
+        if (!isObject(part)) continue;
+        if (part.thought === true) {
+          if (typeof part.text === 'string' && part.text !== '') {
+            this.thinking.add(choice);
+            events.push({ type: 'reasoning', choice, text: part.text });
+          }
+          continue;
+        }
+        if (typeof part.text === 'string' && part.text !== '') {
+          endThinking();
+          events.push({ type: 'text', choice, text: part.text });
+        } else if (isObject(part.functionCall)) {
+          endThinking();
           const index = (this.toolCounts[choice] ??= 0);
           this.toolCounts[choice] = index + 1;
           const fc = part.functionCall;
-          events.push({ type: 'tool_start', choice, index, id: str(fc.id, `call_${choice}_${index}`), name: str(fc.name) });
+          const signature = signatureOf(part);
+          events.push({ type: 'tool_start', choice, index, id: str(fc.id, `call_${choice}_${index}`), name: str(fc.name), ...(signature ? { signature } : {}) });
           events.push({ type: 'tool_args', choice, index, args: JSON.stringify(fc.args ?? {}) });
         }
       }
+      if (typeof cand.finishReason === 'string') endThinking();
       if (typeof cand.finishReason === 'string' && !this.finishedChoices.has(choice)) {
         this.finishedChoices.add(choice);
         events.push({ type: 'finish', choice, reason: finishFromGemini(cand.finishReason, (this.toolCounts[choice] ?? 0) > 0) });
@@ -105,14 +136,18 @@ export function parseGeminiResult(text: string, model: string): ChatResult {
         .filter((p) => isObject(p.functionCall))
         .map((p, j) => {
           const fc = p.functionCall as JsonObject;
-          return { id: str(fc.id, `call_${i}_${j}`), name: str(fc.name), arguments: JSON.stringify(fc.args ?? {}) };
+          const signature = signatureOf(p);
+          return { id: str(fc.id, `call_${i}_${j}`), name: str(fc.name), arguments: JSON.stringify(fc.args ?? {}), ...(signature ? { signature } : {}) };
         });
-      return {
+      const thoughts = parts.filter((p) => p.thought === true && typeof p.text === 'string').map((p) => p.text as string).join('');
+      const choice: ChoiceResult = {
         index: typeof cand.index === 'number' ? cand.index : i,
         text: parts.filter((p) => p.thought !== true && typeof p.text === 'string').map((p) => p.text as string).join(''),
         toolCalls,
         finishReason: typeof cand.finishReason === 'string' ? finishFromGemini(cand.finishReason, toolCalls.length > 0) : null,
       };
+      if (thoughts) choice.reasoning = [{ text: thoughts, origin: 'gemini' }];
+      return choice;
     }),
   };
   const usage = usageFromGemini(body.usageMetadata);

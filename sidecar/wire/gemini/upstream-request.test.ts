@@ -86,8 +86,42 @@ describe('geminiBody', () => {
       'image URLs cannot be sent to a Gemini backend; send the image inline (base64)',
     );
     expect(failure(() => geminiBody(request(hi), { prefill: 'One,' })).message).toBe('Gemini backends do not continue an assistant prefix');
-    const err = failure(() => geminiBody(request({ ...hi, untranslatable: ['seed', 'logprobs'] }), {}));
-    expect([err.code, err.status, err.details.param]).toEqual(['unsupported_parameter', 400, 'logprobs']);
-    expect(err.message).toMatch(/Gemini format: logprobs, seed$/);
+    const err = failure(() => geminiBody(request({ ...hi, untranslatable: ['logit_bias', 'logprobs'] }), {}));
+    expect([err.code, err.status, err.details.param]).toEqual(['unsupported_parameter', 400, 'logit_bias']);
+    expect(err.message).toMatch(/Gemini format: logit_bias, logprobs$/);
+    // Gemini has no end-user id and always allows parallel calls; each is named as the client spelled it
+    const anthropic = { ...request({ ...hi, user: 'u-1', parallelToolCalls: false }), format: 'anthropic' as const };
+    expect(failure(() => geminiBody(anthropic, {})).message).toMatch(/Gemini format: metadata.user_id, tool_choice.disable_parallel_tool_use$/);
+  });
+
+  test('top_k, seed and penalties go into generationConfig; parallel calls allowed is simply the default', () => {
+    const body = geminiBody(request({ ...hi, topK: 40, seed: 7, presencePenalty: 0.5, frequencyPenalty: 0.25, parallelToolCalls: true }), {});
+    expect(body.generationConfig).toEqual({ topK: 40, seed: 7, presencePenalty: 0.5, frequencyPenalty: 0.25 });
+  });
+
+  test('reasoning: a budget or an effort becomes thinkingBudget ("none" is 0); thought summaries only when the client can show them', () => {
+    const config = (reasoning: ChatPrompt['reasoning']) => (geminiBody(request({ ...hi, ...(reasoning ? { reasoning } : {}) }), {}).generationConfig as { thinkingConfig?: unknown } | undefined)?.thinkingConfig;
+    expect(config({ budgetTokens: 2048, summary: 'auto' })).toEqual({ thinkingBudget: 2048, includeThoughts: true });
+    expect(config({ effort: 'high' })).toEqual({ thinkingBudget: 16384 });
+    expect(config({ effort: 'none' })).toEqual({ thinkingBudget: 0 });
+    expect(config({ summary: 'auto' })).toEqual({ includeThoughts: true });
+    expect(config(undefined)).toBeUndefined();
+  });
+
+  test("Gemini 3's function-call signature goes back on its call; earlier thoughts are not sent back", () => {
+    const body = geminiBody(
+      request({
+        ...hi,
+        messages: [
+          ...hi.messages,
+          { role: 'assistant', content: [{ type: 'reasoning', text: 'Check the weather.', origin: 'gemini' }, { type: 'tool_call', id: 'call_0_0', name: 'get_weather', arguments: '{}', signature: 'CiQBsig==' }, { type: 'tool_call', id: 'call_0_1', name: 'get_time', arguments: '{}' }] },
+        ],
+      }),
+      {},
+    );
+    expect((body.contents as unknown[])[1]).toEqual({
+      role: 'model',
+      parts: [{ functionCall: { name: 'get_weather', args: {} }, thoughtSignature: 'CiQBsig==' }, { functionCall: { name: 'get_time', args: {} } }],
+    });
   });
 });

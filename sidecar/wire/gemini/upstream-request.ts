@@ -1,31 +1,38 @@
 // Google Gemini generateContent, upstream request: clients never speak Gemini, so the body is
 // always built from the neutral prompt.
-import { invalidRequest, refuseUntranslatable } from '../../errors.ts';
-import type { ChatRequest, JsonObject, ToolChoice } from '../../chat/types.ts';
+import { invalidRequest } from '../../errors.ts';
+import type { ChatRequest, JsonObject, ReasoningRequest, ToolChoice } from '../../chat/types.ts';
 import { parseArguments } from '../../chat/types.ts';
+import { refuseParameters, type NeutralParameter } from '../parameters.ts';
+import { budgetForEffort } from '../reasoning.ts';
 
 export function geminiBody(req: ChatRequest, opts: { prefill?: string }): JsonObject {
   const p = req.prompt();
-  refuseUntranslatable(p.untranslatable, 'Gemini');
+  const refused: NeutralParameter[] = [];
+  if (p.user !== undefined) refused.push('user');
+  if (p.parallelToolCalls === false) refused.push('parallelToolCalls');
+  refuseParameters(req, refused, 'Gemini');
   if (opts.prefill !== undefined) throw invalidRequest('Gemini backends do not continue an assistant prefix');
   const toolNames = new Map<string, string>();
   const contents = p.messages
     .map((m) => ({
       role: m.role === 'assistant' ? 'model' : 'user',
       parts: m.content
-        .filter((x) => !(x.type === 'text' && x.text === ''))
-        .map((x) => {
+        .flatMap((x): JsonObject[] => {
           switch (x.type) {
             case 'text':
-              return { text: x.text };
+              return x.text === '' ? [] : [{ text: x.text }];
             case 'image':
               if (!x.data) throw invalidRequest('image URLs cannot be sent to a Gemini backend; send the image inline (base64)');
-              return { inlineData: { mimeType: x.mediaType ?? 'image/png', data: x.data } };
+              return [{ inlineData: { mimeType: x.mediaType ?? 'image/png', data: x.data } }];
             case 'tool_call':
               toolNames.set(x.id, x.name);
-              return { functionCall: { name: x.name, args: parseArguments(x.arguments) } };
+              // Gemini 3 refuses the turn unless each signed call comes back with its signature.
+              return [{ functionCall: { name: x.name, args: parseArguments(x.arguments) }, ...(x.signature ? { thoughtSignature: x.signature } : {}) }];
             case 'tool_result':
-              return { functionResponse: { name: x.name ?? toolNames.get(x.toolCallId) ?? x.toolCallId, response: { content: x.content } } };
+              return [{ functionResponse: { name: x.name ?? toolNames.get(x.toolCallId) ?? x.toolCallId, response: { content: x.content } } }];
+            case 'reasoning':
+              return []; // Gemini keeps its own thoughts; what it needs back is the signature on the call
           }
         }),
     }))
@@ -36,8 +43,14 @@ export function geminiBody(req: ChatRequest, opts: { prefill?: string }): JsonOb
   if (p.maxTokens !== undefined) gen.maxOutputTokens = p.maxTokens;
   if (p.temperature !== undefined) gen.temperature = p.temperature;
   if (p.topP !== undefined) gen.topP = p.topP;
+  if (p.topK !== undefined) gen.topK = p.topK;
   if (p.stop?.length) gen.stopSequences = p.stop;
+  if (p.seed !== undefined) gen.seed = p.seed;
+  if (p.presencePenalty !== undefined) gen.presencePenalty = p.presencePenalty;
+  if (p.frequencyPenalty !== undefined) gen.frequencyPenalty = p.frequencyPenalty;
   if (req.choices > 1) gen.candidateCount = req.choices;
+  const thinking = thinkingConfig(p.reasoning);
+  if (thinking) gen.thinkingConfig = thinking;
   if (p.responseFormat) {
     gen.responseMimeType = 'application/json';
     if (p.responseFormat.type === 'json_schema') gen.responseJsonSchema = p.responseFormat.schema;
@@ -47,6 +60,28 @@ export function geminiBody(req: ChatRequest, opts: { prefill?: string }): JsonOb
     body.tools = [{ functionDeclarations: p.tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), parametersJsonSchema: t.parameters })) }];
   if (p.toolChoice) body.toolConfig = { functionCallingConfig: toolChoiceToGemini(p.toolChoice) };
   return body;
+}
+
+/**
+ * A `countTokens` body: the whole generateContent request (system instruction and tools count
+ * too), which Gemini accepts only with its model named inside it.
+ */
+export function geminiCountBody(req: ChatRequest, model: string): JsonObject {
+  return { generateContentRequest: { model: `models/${model}`, ...geminiBody(req, {}) } };
+}
+
+/**
+ * Gemini 2.5 takes a token budget and Gemini 3 still accepts one (its `thinkingLevel` is not known
+ * to 2.5), so an effort becomes a budget (wire/reasoning.ts) and "none" a budget of 0. Thought
+ * summaries come back only when the client can show them (an Anthropic client asking for thinking).
+ */
+function thinkingConfig(r: ReasoningRequest | undefined): JsonObject | undefined {
+  if (!r) return undefined;
+  const out: JsonObject = {};
+  if (r.budgetTokens !== undefined) out.thinkingBudget = r.budgetTokens;
+  else if (r.effort !== undefined) out.thinkingBudget = r.effort === 'none' ? 0 : budgetForEffort(r.effort);
+  if (r.summary !== undefined && out.thinkingBudget !== 0) out.includeThoughts = true;
+  return Object.keys(out).length ? out : undefined;
 }
 
 function toolChoiceToGemini(c: ToolChoice): JsonObject {

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Frame, StreamEvent } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
+import { AnthropicStreamDecoder } from '../anthropic/upstream-answer.ts';
+import { splitSignature, withSignature } from '../tool-id.ts';
 import { OpenAIStreamEncoder, encodeOpenAIResult } from './client-answer.ts';
 
 const NOW_S = 1733000000;
@@ -163,4 +165,75 @@ describe('OpenAIStreamEncoder passthrough (same format)', () => {
   });
 });
 
-test.todo('issue 18: usage from an Anthropic upstream reports prompt_tokens as the uncached input only (cache reads and writes left out of prompt_tokens and total_tokens)');
+test('usage from an Anthropic upstream: prompt_tokens counts cache reads and writes too, total_tokens adds them once; thinking tokens become reasoning_tokens', () => {
+  const decoder = new AnthropicStreamDecoder();
+  const named = (event: string, data: Record<string, unknown>) => ({ event, data: JSON.stringify({ type: event, ...data }) });
+  const frames = [
+    named('message_start', {
+      message: { id: 'msg_1', type: 'message', role: 'assistant', content: [], model: 'claude-sonnet-4-5', stop_reason: null, stop_sequence: null, usage: { input_tokens: 14, cache_creation_input_tokens: 10, cache_read_input_tokens: 96, output_tokens: 1 } },
+    }),
+    named('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 7, output_tokens_details: { thinking_tokens: 2 } } }),
+  ].map((e) => decoder.decode(e)!);
+  const enc = new OpenAIStreamEncoder(true, 'req1');
+  const out = frames.map((f) => enc.encode(f.events)).join('') + enc.end();
+  expect(payloads(out).at(-2)).toMatchObject({
+    usage: { prompt_tokens: 120, completion_tokens: 7, total_tokens: 127, prompt_tokens_details: { cached_tokens: 96, cache_write_tokens: 10 }, completion_tokens_details: { reasoning_tokens: 2 } },
+  });
+});
+
+describe('reasoning and signed tool calls for an OpenAI client', () => {
+  test("reasoning streams as delta.reasoning_content (the role rides on the first delta); a signed call's id carries its signature", () => {
+    const enc = new OpenAIStreamEncoder(false, 'req1');
+    const out = enc.encode([
+      start,
+      { type: 'reasoning', choice: 0, text: 'Think.' },
+      { type: 'reasoning_end', choice: 0, origin: 'gemini' },
+      { type: 'tool_start', choice: 0, index: 0, id: 'call_0_0', name: 'f', signature: 'CiQB' },
+    ]);
+    const [first, second] = payloads(out) as { choices: { delta: Record<string, unknown> }[] }[];
+    expect(first?.choices[0]?.delta).toEqual({ role: 'assistant', reasoning_content: 'Think.' });
+    const id = (second?.choices[0]?.delta.tool_calls as { id: string }[])[0]!.id;
+    expect(id).toBe(withSignature('call_0_0', 'CiQB'));
+    expect(splitSignature(id)).toEqual({ id: 'call_0_0', signature: 'CiQB' });
+  });
+
+  test('a complete answer: reasoning_content beside the content, signed ids on the calls', () => {
+    const body = encodeOpenAIResult(
+      {
+        id: 'r',
+        model: 'm',
+        choices: [{ index: 0, text: '', toolCalls: [{ id: 'call_0_0', name: 'f', arguments: '{}', signature: 'CiQB' }], finishReason: 'tool_calls', reasoning: [{ text: 'Think.', origin: 'anthropic', signature: 'EqQB' }] }],
+      },
+      'req1',
+    ) as { choices: { message: Record<string, unknown> }[] };
+    expect(body.choices[0]?.message).toMatchObject({ reasoning_content: 'Think.', tool_calls: [{ id: withSignature('call_0_0', 'CiQB') }] });
+  });
+});
+
+describe('passthrough of usage the upstream put where the client did not ask for it', () => {
+  const raw = (o: Record<string, unknown>): Frame['raw'] => ({ data: JSON.stringify(o) });
+  const finishWithUsage: Frame = {
+    events: [{ type: 'finish', choice: 0, reason: 'stop' }, { type: 'usage', usage: { inputTokens: 12, outputTokens: 3 } }],
+    raw: raw({ id: 'c', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 } }),
+  };
+  const usageOnly: Frame = { events: [{ type: 'usage', usage: { inputTokens: 12, outputTokens: 3 } }], raw: raw({ id: 'c', choices: [], usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 } }) };
+
+  test('not asked: a chunk with a finish keeps it and loses only the usage; a usage-only chunk is dropped', () => {
+    const enc = new OpenAIStreamEncoder(false, 'req1');
+    expect(payloads(enc.passthrough(finishWithUsage)!)).toEqual([{ id: 'c', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }]);
+    expect(enc.passthrough(usageOnly)).toBeUndefined();
+  });
+
+  test('asked: the first final count goes out as it came (on the finish chunk here), a later usage-only chunk does not repeat it', () => {
+    const enc = new OpenAIStreamEncoder(true, 'req1');
+    expect(enc.passthrough(finishWithUsage)).toBe(`data: ${finishWithUsage.raw!.data}\n\n`);
+    expect(enc.passthrough(usageOnly)).toBeUndefined();
+    expect(enc.end()).toBe('data: [DONE]\n\n');
+  });
+
+  test('continuous usage asked for with include_usage: every chunk as it came', () => {
+    const text: Frame = { events: [{ type: 'text', choice: 0, text: 'Hi' }, { type: 'usage', usage: { inputTokens: 12, outputTokens: 1 } }], raw: raw({ id: 'c', choices: [{ index: 0, delta: { content: 'Hi' } }], usage: { prompt_tokens: 12 } }) };
+    const enc = new OpenAIStreamEncoder(true, 'req1', true);
+    for (const f of [text, finishWithUsage, usageOnly]) expect(enc.passthrough(f)).toBe(`data: ${f.raw!.data}\n\n`);
+  });
+});

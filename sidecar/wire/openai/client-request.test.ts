@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { AirouteError } from '../../errors.ts';
+import { withSignature } from '../tool-id.ts';
 import { decodeChatRequest, openaiPrompt } from './client-request.ts';
 
 function failure(fn: () => unknown): AirouteError {
@@ -145,9 +146,43 @@ describe('openaiPrompt: a Chat Completions body in neutral form', () => {
     expect(openaiPrompt({ model: 'm', messages: hello.messages, stop: ['a', 3, 'b'] }).stop).toEqual(['a', 'b']);
   });
 
-  test('parameters with no neutral meaning are listed as untranslatable (null ones ignored), n > 1 included', () => {
-    const prompt = openaiPrompt({ model: 'm', messages: hello.messages, logprobs: true, seed: 7, frequency_penalty: null, n: 2 });
-    expect(prompt.untranslatable).toEqual(['logprobs', 'seed', 'n']);
+  test('parameters with no neutral meaning are listed as untranslatable (null ones ignored); n is the request\'s choice count, not refused here', () => {
+    const prompt = openaiPrompt({ model: 'm', messages: hello.messages, logprobs: true, logit_bias: { 50256: -100 }, frequency_penalty: null, n: 2 });
+    expect(prompt.untranslatable).toEqual(['logprobs', 'logit_bias']);
+  });
+
+  test('seed, penalties, user (or safety_identifier), parallel_tool_calls and reasoning_effort become neutral fields', () => {
+    const prompt = openaiPrompt({
+      ...hello,
+      seed: 7,
+      presence_penalty: 0.5,
+      frequency_penalty: -0.5,
+      user: 'u-1',
+      parallel_tool_calls: false,
+      reasoning_effort: 'high',
+    });
+    expect(prompt).toMatchObject({ seed: 7, presencePenalty: 0.5, frequencyPenalty: -0.5, user: 'u-1', parallelToolCalls: false, reasoning: { effort: 'high' } });
+    expect(prompt.untranslatable).toEqual([]);
+    expect(openaiPrompt({ ...hello, user: 'old', safety_identifier: 'new' }).user).toBe('new');
+    expect(() => openaiPrompt({ ...hello, reasoning_effort: 'extreme' })).toThrow('reasoning_effort: "extreme" is not a reasoning effort');
+  });
+
+  test('a tool call id carrying a signature (wire/tool-id.ts) or Google\'s extra_content gives the signature back; the tool result keeps the plain id', () => {
+    const long = withSignature('call_0_0', 'CiQBsig==');
+    const prompt = openaiPrompt({
+      ...hello,
+      messages: [
+        ...hello.messages,
+        { role: 'assistant', content: null, reasoning_content: 'Look it up.', tool_calls: [{ id: long, type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: long, content: 'ok' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c2', type: 'function', function: { name: 'g', arguments: '{}' }, extra_content: { google: { thought_signature: 'Zz==' } } }] },
+      ],
+    });
+    expect(prompt.messages.slice(1)).toEqual([
+      { role: 'assistant', content: [{ type: 'reasoning', text: 'Look it up.', origin: 'openai' }, { type: 'tool_call', id: 'call_0_0', name: 'f', arguments: '{}', signature: 'CiQBsig==' }] },
+      { role: 'user', content: [{ type: 'tool_result', toolCallId: 'call_0_0', content: 'ok' }] },
+      { role: 'assistant', content: [{ type: 'tool_call', id: 'c2', name: 'g', arguments: '{}', signature: 'Zz==' }] },
+    ]);
   });
 
   test('parts that cannot be translated are refused with their place named', () => {

@@ -4,6 +4,8 @@
 import { AirouteError, invalidRequest } from '../../errors.ts';
 import type { ChatMessage, ChatPrompt, ChatRequest, JsonObject, Part, ToolDef } from '../../chat/types.ts';
 import { isObject, str } from '../json.ts';
+import { isEffort } from '../reasoning.ts';
+import { splitSignature } from '../tool-id.ts';
 
 export function decodeChatRequest(body: JsonObject): ChatRequest {
   const model = body.model;
@@ -35,9 +37,11 @@ export function decodeChatRequest(body: JsonObject): ChatRequest {
   };
 }
 
+/** Parameters with a meaning in another format, or none needed there (wire/parameters.ts has the table). */
 const TRANSLATABLE = new Set([
   'model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p',
-  'stop', 'tools', 'tool_choice', 'response_format', 'n', 'user', 'parallel_tool_calls', 'metadata', 'store',
+  'stop', 'tools', 'tool_choice', 'response_format', 'n', 'user', 'safety_identifier', 'parallel_tool_calls', 'seed',
+  'presence_penalty', 'frequency_penalty', 'reasoning_effort', 'metadata', 'store', 'prompt_cache_key', 'prompt_cache_retention',
 ]);
 
 function textOf(content: unknown, where: string): string {
@@ -68,10 +72,18 @@ function userParts(content: unknown, where: string): Part[] {
   });
 }
 
+/** A tool call as the client sent it back: its id without the signature the sidecar put in it (wire/tool-id.ts). */
+function toolCall(tc: JsonObject, fn: JsonObject): Part {
+  const { id, signature } = splitSignature(str(tc.id));
+  // Google's OpenAI-compatible endpoint carries the signature in `extra_content`; clients built for it send it back there.
+  const extra = isObject(tc.extra_content) && isObject(tc.extra_content.google) ? tc.extra_content.google.thought_signature : undefined;
+  const sig = signature ?? (typeof extra === 'string' && extra !== '' ? extra : undefined);
+  return { type: 'tool_call', id, name: str(fn.name), arguments: str(fn.arguments), ...(sig ? { signature: sig } : {}) };
+}
+
 /** Decodes an OpenAI body into the neutral prompt (only when the backend speaks another format). */
 export function openaiPrompt(body: JsonObject): ChatPrompt {
   const untranslatable = Object.keys(body).filter((k) => !TRANSLATABLE.has(k) && body[k] !== null && body[k] !== undefined);
-  if (typeof body.n === 'number' && body.n > 1) untranslatable.push('n');
   const system: string[] = [];
   const messages: ChatMessage[] = [];
   const push = (role: ChatMessage['role'], parts: Part[]) => {
@@ -94,18 +106,20 @@ export function openaiPrompt(body: JsonObject): ChatPrompt {
         return;
       case 'assistant': {
         const parts: Part[] = [];
+        // OpenAI-compatible reasoning servers (and the AI SDK) send reasoning text back here; it has no proof to carry.
+        if (typeof m.reasoning_content === 'string' && m.reasoning_content !== '') parts.push({ type: 'reasoning', text: m.reasoning_content, origin: 'openai' });
         const text = textOf(m.content, `${where}.content`);
         if (text) parts.push({ type: 'text', text });
         if (Array.isArray(m.tool_calls))
           for (const tc of m.tool_calls) {
             if (!isObject(tc) || !isObject(tc.function)) throw invalidRequest(`${where}.tool_calls: malformed tool call`, 'messages');
-            parts.push({ type: 'tool_call', id: str(tc.id), name: str(tc.function.name), arguments: str(tc.function.arguments) });
+            parts.push(toolCall(tc, tc.function));
           }
         push('assistant', parts);
         return;
       }
       case 'tool':
-        push('user', [{ type: 'tool_result', toolCallId: str(m.tool_call_id), content: textOf(m.content, `${where}.content`) }]);
+        push('user', [{ type: 'tool_result', toolCallId: splitSignature(str(m.tool_call_id)).id, content: textOf(m.content, `${where}.content`) }]);
         return;
       default:
         throw invalidRequest(`${where}.role: "${String(m.role)}" cannot be translated for this backend`, 'messages');
@@ -117,6 +131,16 @@ export function openaiPrompt(body: JsonObject): ChatPrompt {
   if (typeof maxTokens === 'number') prompt.maxTokens = maxTokens;
   if (typeof body.temperature === 'number') prompt.temperature = body.temperature;
   if (typeof body.top_p === 'number') prompt.topP = body.top_p;
+  if (typeof body.seed === 'number') prompt.seed = body.seed;
+  if (typeof body.presence_penalty === 'number') prompt.presencePenalty = body.presence_penalty;
+  if (typeof body.frequency_penalty === 'number') prompt.frequencyPenalty = body.frequency_penalty;
+  const user = body.safety_identifier ?? body.user;
+  if (typeof user === 'string' && user !== '') prompt.user = user;
+  if (typeof body.parallel_tool_calls === 'boolean') prompt.parallelToolCalls = body.parallel_tool_calls;
+  if (body.reasoning_effort !== undefined && body.reasoning_effort !== null) {
+    if (!isEffort(body.reasoning_effort)) throw invalidRequest(`reasoning_effort: "${String(body.reasoning_effort)}" is not a reasoning effort`, 'reasoning_effort');
+    prompt.reasoning = { effort: body.reasoning_effort };
+  }
   if (typeof body.stop === 'string') prompt.stop = [body.stop];
   else if (Array.isArray(body.stop)) prompt.stop = body.stop.filter((s): s is string => typeof s === 'string');
   if (Array.isArray(body.tools))

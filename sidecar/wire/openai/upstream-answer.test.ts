@@ -38,7 +38,7 @@ describe('OpenAIStreamDecoder', () => {
     d.decode(chunk([delta({ role: 'assistant', content: 'Hi' })]));
     expect(d.decode(chunk([delta({}, 'stop')]))?.events).toEqual([{ type: 'finish', choice: 0, reason: 'stop' }]);
     expect([d.finished, d.complete]).toEqual([true, false]);
-    expect(d.decode(usageChunk)?.events).toEqual([{ type: 'usage', usage: { inputTokens: 120, outputTokens: 7, cacheReadTokens: 96 } }]);
+    expect(d.decode(usageChunk)?.events).toEqual([{ type: 'usage', usage: { inputTokens: 120, outputTokens: 7, cacheReadTokens: 96, reasoningTokens: 0 } }]);
     expect(d.complete).toBe(true);
     expect(d.decode({ data: '[DONE]' })).toBeNull();
     expect(d.complete).toBe(true);
@@ -151,4 +151,49 @@ describe('parseOpenAIResult', () => {
     expect(thrown(() => parseOpenAIResult('<html>Bad gateway</html>')).message).toBe('upstream sent a malformed response body');
     expect(thrown(() => parseOpenAIResult('{"object":"chat.completion"}')).code).toBe('upstream_malformed');
   });
+});
+
+describe('OpenAI-compatible extensions', () => {
+  test('reasoning_content (vLLM, SGLang, llama.cpp) or reasoning (Ollama) streams as reasoning, ended by the first content', () => {
+    const d = new OpenAIStreamDecoder(1, true);
+    d.decode(chunk([delta({ role: 'assistant', content: '' })]));
+    expect(d.decode(chunk([delta({ reasoning_content: 'Think' })]))?.events).toEqual([{ type: 'reasoning', choice: 0, text: 'Think' }]);
+    expect(d.decode(chunk([delta({ reasoning: ' more' })]))?.events).toEqual([{ type: 'reasoning', choice: 0, text: ' more' }]);
+    expect(d.decode(chunk([delta({ content: 'Hi' })]))?.events).toEqual([
+      { type: 'reasoning_end', choice: 0, origin: 'openai' },
+      { type: 'text', choice: 0, text: 'Hi' },
+    ]);
+  });
+
+  test("vLLM's stop_reason and SGLang's matched_stop name the stop sequence that ended the choice; a stop token id is not one", () => {
+    const finish = (extra: Record<string, unknown>) => new OpenAIStreamDecoder(1, false).decode(chunk([{ ...delta({}, 'stop'), ...extra }]))?.events.at(-1);
+    expect(finish({ stop_reason: 'END' })).toEqual({ type: 'finish', choice: 0, reason: 'stop', stopSequence: 'END' });
+    expect(finish({ matched_stop: '###' })).toEqual({ type: 'finish', choice: 0, reason: 'stop', stopSequence: '###' });
+    expect(finish({ stop_reason: 128009 })).toEqual({ type: 'finish', choice: 0, reason: 'stop' });
+    const body = { id: 'x', model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'a', reasoning_content: 'why' }, finish_reason: 'stop', stop_reason: 'END' }] };
+    expect(parseOpenAIResult(JSON.stringify(body)).choices[0]).toMatchObject({ stopSequence: 'END', reasoning: [{ text: 'why', origin: 'openai' }] });
+  });
+
+  test("Gemini 3's function-call signature from Google's OpenAI-compatible endpoint (extra_content.google.thought_signature) rides on the tool call", () => {
+    const d = new OpenAIStreamDecoder(1, false);
+    const tc = { index: 0, id: 'fc_1', type: 'function', function: { name: 'f', arguments: '{}' }, extra_content: { google: { thought_signature: 'CiQB' } } };
+    expect(d.decode(chunk([delta({ tool_calls: [tc] })]))?.events.find((e) => e.type === 'tool_start')).toEqual({ type: 'tool_start', choice: 0, index: 0, id: 'fc_1', name: 'f', signature: 'CiQB' });
+  });
+});
+
+test('usage on a chunk with choices (llama.cpp on the finish chunk, continuous usage on every chunk) does not end the stream; the usage-only chunk or [DONE] does', () => {
+  const d = new OpenAIStreamDecoder(1, true);
+  d.decode(chunk([delta({ content: 'Hi' })], { usage: { prompt_tokens: 12, completion_tokens: 1, total_tokens: 13 } }));
+  d.decode(chunk([delta({}, 'stop')], { usage: { prompt_tokens: 12, completion_tokens: 2, total_tokens: 14 } }));
+  expect([d.finished, d.complete]).toEqual([true, false]);
+  d.decode(usageChunk);
+  expect(d.complete).toBe(true);
+  const llamacpp = new OpenAIStreamDecoder(1, true);
+  llamacpp.decode(chunk([delta({}, 'stop')], { usage: { prompt_tokens: 12, completion_tokens: 2, total_tokens: 14 } }));
+  llamacpp.decode({ data: '[DONE]' });
+  expect(llamacpp.complete).toBe(true);
+});
+
+test("SGLang's reasoning_tokens beside the totals count as reasoning tokens", () => {
+  expect(usageFromOpenAI({ prompt_tokens: 12, completion_tokens: 9, total_tokens: 21, reasoning_tokens: 6 })).toEqual({ inputTokens: 12, outputTokens: 9, reasoningTokens: 6 });
 });

@@ -1,6 +1,6 @@
 // OpenAI Chat Completions, upstream answer: a provider's stream chunks and JSON body decoded into
 // neutral events and results, with its finish reasons and usage mapped.
-import type { ChatResult, FinishReason, Frame, StreamEvent, Usage } from '../../chat/types.ts';
+import type { ChatResult, ChoiceResult, FinishReason, Frame, JsonObject, StreamEvent, Usage } from '../../chat/types.ts';
 import { isObject, malformed, num, parseJson, str } from '../json.ts';
 import { inStreamError } from '../stream-error.ts';
 import type { SseEvent, StreamDecoder } from '../types.ts';
@@ -17,12 +17,47 @@ export function finishFromOpenAI(reason: unknown): FinishReason {
   return (typeof reason === 'string' && FINISH[reason]) || 'stop';
 }
 
+/**
+ * OpenAI's `prompt_tokens` already counts every prompt token, cached or not, and
+ * `completion_tokens` counts reasoning: the details are parts of them, as in the neutral model.
+ */
 export function usageFromOpenAI(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
   const usage: Usage = { inputTokens: num(u.prompt_tokens), outputTokens: num(u.completion_tokens) };
-  const details = u.prompt_tokens_details;
-  if (isObject(details) && typeof details.cached_tokens === 'number') usage.cacheReadTokens = details.cached_tokens;
+  const prompt = u.prompt_tokens_details;
+  if (isObject(prompt)) {
+    if (typeof prompt.cached_tokens === 'number') usage.cacheReadTokens = prompt.cached_tokens;
+    if (typeof prompt.cache_write_tokens === 'number') usage.cacheWriteTokens = prompt.cache_write_tokens;
+  }
+  const completion = u.completion_tokens_details;
+  // SGLang reports reasoning tokens beside the totals rather than in the details.
+  const reasoning = isObject(completion) && typeof completion.reasoning_tokens === 'number' ? completion.reasoning_tokens : u.reasoning_tokens;
+  if (typeof reasoning === 'number') usage.reasoningTokens = reasoning;
   return usage;
+}
+
+/**
+ * Reasoning text from OpenAI-compatible servers: `reasoning_content` (vLLM, SGLang, llama.cpp,
+ * DeepSeek) or `reasoning` (Ollama, OpenRouter, newer vLLM). OpenAI itself sends none here.
+ */
+function reasoningOf(o: JsonObject): string | undefined {
+  const r = o.reasoning_content ?? o.reasoning;
+  return typeof r === 'string' && r !== '' ? r : undefined;
+}
+
+/**
+ * The stop sequence that ended a choice, where the server says: vLLM's `stop_reason` and SGLang's
+ * `matched_stop` hold the matched string (or a stop token's id, which is not a sequence).
+ */
+function stopSequenceOf(c: JsonObject): string | null {
+  const s = c.stop_reason ?? c.matched_stop;
+  return typeof s === 'string' ? s : null;
+}
+
+/** Google's OpenAI-compatible endpoint puts Gemini 3's function-call signature here. */
+function signatureOf(tc: JsonObject): string | undefined {
+  const google = isObject(tc.extra_content) && isObject(tc.extra_content.google) ? tc.extra_content.google : undefined;
+  return typeof google?.thought_signature === 'string' && google.thought_signature !== '' ? google.thought_signature : undefined;
 }
 
 export class OpenAIStreamDecoder implements StreamDecoder {
@@ -30,7 +65,10 @@ export class OpenAIStreamDecoder implements StreamDecoder {
   finished = false;
   private started = false;
   private finishes = 0;
-  private usageSeen = false;
+  /** The usage-only chunk (empty choices) that OpenAI sends last, before [DONE]. */
+  private finalUsage = false;
+  /** Choices whose reasoning is streaming: the first other content (or the finish) ends it. */
+  private readonly reasoning = new Set<number>();
   private readonly choices: number;
   private readonly expectUsage: boolean;
 
@@ -59,28 +97,46 @@ export class OpenAIStreamDecoder implements StreamDecoder {
         if (!isObject(c)) throw malformed('stream chunk');
         const choice = typeof c.index === 'number' ? c.index : 0;
         const d = isObject(c.delta) ? c.delta : {};
-        if (typeof d.content === 'string' && d.content !== '') events.push({ type: 'text', choice, text: d.content });
+        const thought = reasoningOf(d);
+        if (thought !== undefined) {
+          this.reasoning.add(choice);
+          events.push({ type: 'reasoning', choice, text: thought });
+        }
+        const endReasoning = () => {
+          if (this.reasoning.delete(choice)) events.push({ type: 'reasoning_end', choice, origin: 'openai' });
+        };
+        if (typeof d.content === 'string' && d.content !== '') {
+          endReasoning();
+          events.push({ type: 'text', choice, text: d.content });
+        }
         if (Array.isArray(d.tool_calls))
           for (const tc of d.tool_calls) {
             if (!isObject(tc)) throw malformed('tool call delta');
             const index = typeof tc.index === 'number' ? tc.index : 0;
             const fn = isObject(tc.function) ? tc.function : {};
-            if (typeof tc.id === 'string' || typeof fn.name === 'string')
-              events.push({ type: 'tool_start', choice, index, id: str(tc.id), name: str(fn.name) });
+            endReasoning();
+            if (typeof tc.id === 'string' || typeof fn.name === 'string') {
+              const signature = signatureOf(tc);
+              events.push({ type: 'tool_start', choice, index, id: str(tc.id), name: str(fn.name), ...(signature ? { signature } : {}) });
+            }
             if (typeof fn.arguments === 'string' && fn.arguments !== '') events.push({ type: 'tool_args', choice, index, args: fn.arguments });
           }
         if (c.finish_reason !== null && c.finish_reason !== undefined) {
+          endReasoning();
           this.finishes++;
-          events.push({ type: 'finish', choice, reason: finishFromOpenAI(c.finish_reason) });
+          const stopSequence = stopSequenceOf(c);
+          events.push({ type: 'finish', choice, reason: finishFromOpenAI(c.finish_reason), ...(stopSequence !== null ? { stopSequence } : {}) });
         }
       }
     const usage = usageFromOpenAI(chunk.usage);
     if (usage) {
-      this.usageSeen = true;
+      // Usage on a chunk with choices is not the end: llama.cpp puts it on the finish chunk,
+      // vLLM's and SGLang's continuous usage on every chunk, and a final usage-only chunk may follow.
+      if (!choices || choices.length === 0) this.finalUsage = true;
       events.push({ type: 'usage', usage });
     }
     this.finished = this.finishes >= this.choices;
-    if (this.finished && (this.usageSeen || !this.expectUsage)) this.complete = true;
+    if (this.finished && (this.finalUsage || !this.expectUsage)) this.complete = true;
     return { events, raw: ev };
   }
 }
@@ -94,17 +150,23 @@ export function parseOpenAIResult(text: string): ChatResult {
     choices: body.choices.map((c, i) => {
       const choice = isObject(c) ? c : {};
       const msg = isObject(choice.message) ? choice.message : {};
-      return {
+      const thought = reasoningOf(msg);
+      const stopSequence = stopSequenceOf(choice);
+      const out: ChoiceResult = {
         index: typeof choice.index === 'number' ? choice.index : i,
         text: typeof msg.content === 'string' ? msg.content : '',
         toolCalls: Array.isArray(msg.tool_calls)
           ? msg.tool_calls.filter(isObject).map((tc) => {
               const fn = isObject(tc.function) ? tc.function : {};
-              return { id: str(tc.id), name: str(fn.name), arguments: str(fn.arguments) };
+              const signature = signatureOf(tc);
+              return { id: str(tc.id), name: str(fn.name), arguments: str(fn.arguments), ...(signature ? { signature } : {}) };
             })
           : [],
         finishReason: choice.finish_reason == null ? null : finishFromOpenAI(choice.finish_reason),
       };
+      if (stopSequence !== null) out.stopSequence = stopSequence;
+      if (thought !== undefined) out.reasoning = [{ text: thought, origin: 'openai' }];
+      return out;
     }),
   };
   const usage = usageFromOpenAI(body.usage);

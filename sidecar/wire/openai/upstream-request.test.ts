@@ -9,7 +9,8 @@ function translated(prompt: ChatPrompt, choices = 1): ChatRequest {
   return { operation: 'chat', format: 'anthropic', body: {}, model: 'route', stream: false, includeUsage: true, choices, prompt: () => prompt };
 }
 
-const plain = { stream: false, continueFinalMessage: false };
+const OPENAI = { label: 'OpenAI', maxTokens: 'max_completion_tokens', topK: false } as const;
+const plain = { stream: false, continueFinalMessage: false, dialect: OPENAI };
 
 describe('same format: the client body, with the model replaced', () => {
   test("every field the client sent is kept (even ones the sidecar does not know); the client's object is not mutated", () => {
@@ -37,14 +38,14 @@ describe('prefill: continue what the client already received', () => {
   const base = { model: 'route', messages: [{ role: 'user', content: 'Count to five' }] };
 
   test('a new trailing assistant message carries the delivered text', () => {
-    const out = openaiBody(decodeChatRequest(base), 'llama', { stream: true, continueFinalMessage: false, prefill: 'One, two,' });
+    const out = openaiBody(decodeChatRequest(base), 'llama', { ...plain, stream: true, prefill: 'One, two,' });
     expect(out.messages).toEqual([...base.messages, { role: 'assistant', content: 'One, two,' }]);
     expect('continue_final_message' in out).toBe(false);
   });
 
   test("a client's own trailing assistant text is extended, not duplicated; vLLM gets continue_final_message", () => {
     const body = { model: 'route', messages: [...base.messages, { role: 'assistant', content: 'One,' }] };
-    const out = openaiBody(decodeChatRequest(body), 'llama', { stream: true, continueFinalMessage: true, prefill: ' two,' });
+    const out = openaiBody(decodeChatRequest(body), 'llama', { ...plain, stream: true, continueFinalMessage: true, prefill: ' two,' });
     expect(out.messages).toEqual([...base.messages, { role: 'assistant', content: 'One, two,' }]);
     expect(out).toMatchObject({ continue_final_message: true, add_generation_prompt: false });
   });
@@ -93,7 +94,7 @@ describe('another format: built from the neutral prompt', () => {
     });
   });
 
-  test('limits, stop, tools, tool_choice and a JSON schema map to their OpenAI names', () => {
+  test('limits, stop, tools, tool_choice and a JSON schema map to their OpenAI names; the cap is max_completion_tokens, which reasoning models require', () => {
     const out = openaiBody(
       translated({
         messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
@@ -110,7 +111,7 @@ describe('another format: built from the neutral prompt', () => {
       { ...plain, stream: true },
     );
     expect(out).toMatchObject({
-      max_tokens: 256,
+      max_completion_tokens: 256,
       temperature: 0,
       top_p: 0.5,
       stop: ['\n\n'],
@@ -120,8 +121,55 @@ describe('another format: built from the neutral prompt', () => {
       stream: true,
       stream_options: { include_usage: true },
     });
+    expect('max_tokens' in out).toBe(false);
     const required = openaiBody(translated({ messages: [], untranslatable: [], toolChoice: { type: 'required' } }), 'm', plain);
     expect(required.tool_choice).toBe('required');
+  });
+
+  test('an OpenAI-compatible server gets max_tokens and top_k, which OpenAI itself refuses', () => {
+    const compat = { ...plain, dialect: { label: 'OpenAI-compatible', maxTokens: 'max_tokens', topK: true } as const };
+    const prompt: ChatPrompt = { messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }], untranslatable: [], maxTokens: 64, topK: 40 };
+    expect(openaiBody(translated(prompt), 'llama', compat)).toMatchObject({ max_tokens: 64, top_k: 40 });
+    expect(() => openaiBody(translated(prompt), 'gpt-4o', plain)).toThrow('unsupported parameter(s), with no equivalent in the OpenAI format: top_k');
+  });
+
+  test('user, seed, penalties, one tool call at most, and a thinking budget as a reasoning effort', () => {
+    const prompt: ChatPrompt = {
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+      untranslatable: [],
+      user: 'user-42',
+      seed: 7,
+      presencePenalty: 0.5,
+      frequencyPenalty: 0.25,
+      parallelToolCalls: false,
+      tools: [{ name: 'f', parameters: { type: 'object' } }],
+      reasoning: { budgetTokens: 10000, summary: 'auto' },
+    };
+    expect(openaiBody(translated(prompt), 'o4-mini', plain)).toMatchObject({
+      user: 'user-42',
+      seed: 7,
+      presence_penalty: 0.5,
+      frequency_penalty: 0.25,
+      parallel_tool_calls: false,
+      reasoning_effort: 'medium',
+    });
+    // parallel_tool_calls is refused by OpenAI without tools, so it goes only beside them
+    expect('parallel_tool_calls' in openaiBody(translated({ ...prompt, tools: [] }), 'o4-mini', plain)).toBe(false);
+    expect(openaiBody(translated({ ...prompt, reasoning: { effort: 'high' } }), 'o4-mini', plain).reasoning_effort).toBe('high');
+  });
+
+  test('earlier reasoning has no Chat Completions field and is left out; tool calls keep their ids', () => {
+    const prompt: ChatPrompt = {
+      untranslatable: [],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'Weather?' }] },
+        { role: 'assistant', content: [{ type: 'reasoning', text: 'Use the tool.', origin: 'anthropic', signature: 'EqQB' }, { type: 'tool_call', id: 'toolu_1', name: 'f', arguments: '{}', signature: 'sig' }] },
+      ],
+    };
+    expect(openaiBody(translated(prompt), 'gpt-4o', plain).messages).toEqual([
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+    ]);
   });
 
   test('a client parameter with no OpenAI meaning is refused as unsupported_parameter, never dropped', () => {

@@ -1,15 +1,28 @@
 // OpenAI Chat Completions, upstream request: the body sent to a provider that speaks it. A client
 // of the same format gets its own body back with the model replaced; any other client's prompt
 // is built from the neutral form.
-import { invalidRequest, refuseUntranslatable } from '../../errors.ts';
-import type { ChatPrompt, ChatRequest, JsonObject, ToolChoice } from '../../chat/types.ts';
+import { invalidRequest } from '../../errors.ts';
+import type { ChatRequest, JsonObject, ToolChoice } from '../../chat/types.ts';
 import { isObject } from '../json.ts';
+import { refuseParameters } from '../parameters.ts';
+import { effortForBudget } from '../reasoning.ts';
+
+/** How one server family's Chat Completions differs from another's, for bodies built by translation. */
+export interface OpenAIDialect {
+  /** For refusals: "OpenAI", "Azure OpenAI", "OpenAI-compatible". */
+  label: string;
+  /** Where a token cap goes: OpenAI's reasoning models refuse `max_tokens` ("use max_completion_tokens"). */
+  maxTokens: 'max_completion_tokens' | 'max_tokens';
+  /** The server takes sampling parameters beyond OpenAI's (`top_k`: vLLM, SGLang, llama.cpp; Ollama ignores it). */
+  topK: boolean;
+}
 
 export interface OpenAIBodyOptions {
   stream: boolean;
   prefill?: string;
   /** vLLM/SGLang spelling for "continue the trailing assistant message". */
   continueFinalMessage: boolean;
+  dialect: OpenAIDialect;
 }
 
 function withPrefill(messages: unknown[], prefill: string): unknown[] {
@@ -20,7 +33,7 @@ function withPrefill(messages: unknown[], prefill: string): unknown[] {
 }
 
 export function openaiBody(req: ChatRequest, model: string, opts: OpenAIBodyOptions): JsonObject {
-  const body: JsonObject = req.format === 'openai' ? { ...req.body, model } : promptToOpenAI(req.prompt(), model);
+  const body: JsonObject = req.format === 'openai' ? { ...req.body, model } : promptToOpenAI(req, model, opts.dialect);
   body.stream = opts.stream;
   if (opts.stream) {
     // Always ask for usage so metrics and events see tokens; the encoder drops the chunk for a client that did not ask.
@@ -36,8 +49,9 @@ export function openaiBody(req: ChatRequest, model: string, opts: OpenAIBodyOpti
   return body;
 }
 
-function promptToOpenAI(p: ChatPrompt, model: string): JsonObject {
-  refuseUntranslatable(p.untranslatable, 'OpenAI');
+function promptToOpenAI(req: ChatRequest, model: string, dialect: OpenAIDialect): JsonObject {
+  const p = req.prompt();
+  refuseParameters(req, p.topK !== undefined && !dialect.topK ? ['topK'] : [], dialect.label);
   const messages: JsonObject[] = [];
   if (p.system !== undefined) messages.push({ role: 'system', content: p.system });
   for (const m of p.messages) {
@@ -66,12 +80,22 @@ function promptToOpenAI(p: ChatPrompt, model: string): JsonObject {
       });
   }
   const body: JsonObject = { model, messages };
-  if (p.maxTokens !== undefined) body.max_tokens = p.maxTokens;
+  if (p.maxTokens !== undefined) body[dialect.maxTokens] = p.maxTokens;
   if (p.temperature !== undefined) body.temperature = p.temperature;
   if (p.topP !== undefined) body.top_p = p.topP;
+  if (p.topK !== undefined) body.top_k = p.topK;
   if (p.stop?.length) body.stop = p.stop;
-  if (p.tools?.length)
+  if (p.seed !== undefined) body.seed = p.seed;
+  if (p.presencePenalty !== undefined) body.presence_penalty = p.presencePenalty;
+  if (p.frequencyPenalty !== undefined) body.frequency_penalty = p.frequencyPenalty;
+  if (p.user !== undefined) body.user = p.user;
+  const effort = p.reasoning?.effort ?? (p.reasoning?.budgetTokens !== undefined ? effortForBudget(p.reasoning.budgetTokens) : undefined);
+  if (effort !== undefined) body.reasoning_effort = effort;
+  if (p.tools?.length) {
     body.tools = p.tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } }));
+    // OpenAI accepts parallel_tool_calls only beside tools.
+    if (p.parallelToolCalls !== undefined) body.parallel_tool_calls = p.parallelToolCalls;
+  }
   if (p.toolChoice) body.tool_choice = toolChoiceToOpenAI(p.toolChoice);
   if (p.responseFormat?.type === 'json_object') body.response_format = { type: 'json_object' };
   else if (p.responseFormat?.type === 'json_schema')

@@ -93,6 +93,7 @@ describe('responsesPrompt: the neutral prompt', () => {
       store: false,
       metadata: { user: 'u1' },
     });
+    expect(responsesPrompt({ model: 'm', input: 'x', parallel_tool_calls: false, safety_identifier: 'u-42' })).toMatchObject({ parallelToolCalls: false, user: 'u-42' });
     expect(p).toMatchObject({
       maxTokens: 256,
       temperature: 0,
@@ -122,7 +123,6 @@ describe('responsesPrompt: the neutral prompt', () => {
       'input[1].content[0] (input_file)',
       'tools[0] (built-in tool web_search, served only by OpenAI Responses backends)',
       'tool_choice (web_search)',
-      'parallel_tool_calls',
       'include (message.output_text.logprobs)',
       'truncation (auto)',
     ]);

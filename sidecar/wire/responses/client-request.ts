@@ -158,7 +158,9 @@ export function responsesPrompt(body: JsonObject, stored: StoredContext = {}): C
   if (typeof body.top_p === 'number') prompt.topP = body.top_p;
   if (Array.isArray(body.tools) && body.tools.length) prompt.tools = tools(body.tools, untranslatable);
   toolChoice(body.tool_choice, prompt);
-  if (body.parallel_tool_calls === false) untranslatable.push('parallel_tool_calls');
+  if (typeof body.parallel_tool_calls === 'boolean') prompt.parallelToolCalls = body.parallel_tool_calls;
+  const user = body.safety_identifier ?? body.user;
+  if (typeof user === 'string') prompt.user = user;
   textFormat(body.text, prompt);
   reasoning(body.reasoning, prompt);
   if (Array.isArray(body.include)) for (const v of body.include) if (!HARMLESS_INCLUDES.has(String(v))) untranslatable.push(`include (${String(v)})`);

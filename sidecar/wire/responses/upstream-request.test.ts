@@ -106,14 +106,19 @@ describe('another format: built from the neutral prompt', () => {
     });
   });
 
-  test('stop sequences and untranslatable parameters are refused as unsupported_parameter, never dropped', () => {
+  test('what the Responses API has no parameter for is refused as unsupported_parameter, named as the client spelled it, never dropped', () => {
     let err: unknown;
     try {
-      responsesBody(translated({ messages: [], untranslatable: ['top_k'], stop: ['\n'] }), 'm', plain);
+      responsesBody(translated({ messages: [], untranslatable: ['container'], stop: ['\n'], topK: 40, seed: 7 }), 'm', plain);
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(AirouteError);
-    expect((err as AirouteError).message).toBe('unsupported parameter(s), with no equivalent in the OpenAI Responses format: stop, top_k');
+    expect((err as AirouteError).message).toBe('unsupported parameter(s), with no equivalent in the OpenAI Responses format: container, seed, stop_sequences, top_k');
+  });
+
+  test('parallel tool calls and the end user id have their Responses names', () => {
+    const out = responsesBody(translated({ messages: [], untranslatable: [], parallelToolCalls: false, user: 'u-42' }), 'm', plain);
+    expect(out).toMatchObject({ parallel_tool_calls: false, user: 'u-42' });
   });
 });

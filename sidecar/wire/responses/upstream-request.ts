@@ -1,10 +1,10 @@
 // OpenAI Responses API, upstream request: the body sent to a provider that speaks it. A Responses
 // client gets its own body back with the model replaced (the sidecar's own fields taken out); a
 // Chat Completions or Messages client's prompt is built from the neutral form.
-import { refuseUntranslatable } from '../../errors.ts';
 import type { ChatPrompt, ChatRequest, JsonObject, Part, ReasoningEffort, ToolChoice } from '../../chat/types.ts';
 import { isResponsesRequest, type ResponsesRequest } from './client-request.ts';
 import { isObject } from '../json.ts';
+import { refuseParameters, type NeutralParameter } from '../parameters.ts';
 import { decodeProof } from './shapes.ts';
 
 export interface ResponsesBodyOptions {
@@ -16,7 +16,7 @@ export interface ResponsesBodyOptions {
 }
 
 export function responsesBody(req: ChatRequest, model: string, opts: ResponsesBodyOptions): JsonObject {
-  const body = isResponsesRequest(req) ? sameFormat(req, model, opts.backend) : promptToResponses(req.prompt(), model);
+  const body = isResponsesRequest(req) ? sameFormat(req, model, opts.backend) : promptToResponses(req, model);
   body.stream = opts.stream;
   if (!opts.stream) delete body.stream_options;
   if (opts.prefill !== undefined && opts.prefill !== '') body.input = [...asItems(body.input), { role: 'assistant', content: opts.prefill }];
@@ -53,8 +53,21 @@ function servable(item: JsonObject): boolean {
   return item.type !== 'reasoning' || typeof item.encrypted_content !== 'string' || decodeProof(item.encrypted_content).origin === 'responses';
 }
 
-function promptToResponses(p: ChatPrompt, model: string): JsonObject {
-  refuseUntranslatable(p.untranslatable.concat(p.stop?.length ? ['stop'] : []), 'OpenAI Responses');
+/** What the Responses API has no parameter for (sampling knobs it dropped, stop sequences, several choices). */
+function refused(p: ChatPrompt, choices: number): NeutralParameter[] {
+  const out: NeutralParameter[] = [];
+  if (p.stop?.length) out.push('stop');
+  if (p.topK !== undefined) out.push('topK');
+  if (p.seed !== undefined) out.push('seed');
+  if (p.presencePenalty !== undefined) out.push('presencePenalty');
+  if (p.frequencyPenalty !== undefined) out.push('frequencyPenalty');
+  if (choices > 1) out.push('choices');
+  return out;
+}
+
+function promptToResponses(req: ChatRequest, model: string): JsonObject {
+  const p = req.prompt();
+  refuseParameters(req, refused(p, req.choices), 'OpenAI Responses');
   const input: JsonObject[] = [];
   for (const m of p.messages) {
     if (m.role === 'assistant') input.push(...assistantItems(m.content));
@@ -69,6 +82,8 @@ function promptToResponses(p: ChatPrompt, model: string): JsonObject {
   // Responses function tools are strict by default, which refuses most schemas written for Chat Completions or Messages.
   if (p.tools?.length) body.tools = p.tools.map((t) => ({ type: 'function', name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters, strict: false }));
   if (p.toolChoice) body.tool_choice = toolChoiceToResponses(p.toolChoice);
+  if (p.parallelToolCalls !== undefined) body.parallel_tool_calls = p.parallelToolCalls;
+  if (p.user !== undefined) body.user = p.user;
   if (p.responseFormat?.type === 'json_object') body.text = { format: { type: 'json_object' } };
   else if (p.responseFormat?.type === 'json_schema') body.text = { format: { type: 'json_schema', name: p.responseFormat.name ?? 'response', schema: p.responseFormat.schema } };
   const r = p.reasoning;
