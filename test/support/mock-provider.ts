@@ -25,7 +25,7 @@ export interface AnswerScript {
   chunkChars?: number;
   /** Delay between chunks. */
   intervalMs?: number;
-  /** A reasoning summary before the answer (Responses API upstreams). */
+  /** Reasoning before the answer: a summary (Responses API upstreams), or a signed thinking block (Anthropic). */
   reasoning?: string;
 }
 
@@ -237,6 +237,7 @@ export class MockProvider {
         role: 'assistant',
         model,
         content: [
+          ...(a.reasoning !== undefined ? [{ type: 'thinking', thinking: a.reasoning, signature: MOCK_THINKING_SIGNATURE }] : []),
           ...(a.text ? [{ type: 'text', text: a.text }] : []),
           ...(a.toolCalls ?? []).map((t) => ({ type: 'tool_use', id: t.id, name: t.name, input: JSON.parse(t.arguments) as unknown })),
         ],
@@ -274,7 +275,7 @@ export class MockProvider {
     const frames =
       format === 'responses'
         ? responsesFrames(body, model, a, pieces, (args) => chunkText(args, 8), inTok, outTok)
-        : framesFor(format, model, pieces, a.toolCalls ?? [], finish, inTok, outTok, body);
+        : framesFor(format, model, pieces, a.toolCalls ?? [], finish, inTok, outTok, body, a.reasoning);
     rec.sent = '';
     let content = 0;
     for (const f of frames) {
@@ -325,6 +326,7 @@ function framesFor(
   inTok: number,
   outTok: number,
   body: Record<string, unknown>,
+  reasoning?: string,
 ): WireFrame[] {
   const out: WireFrame[] = [];
   if (format === 'openai') {
@@ -349,6 +351,14 @@ function framesFor(
       }),
     });
     let index = 0;
+    if (reasoning !== undefined) {
+      // Anthropic's extended thinking: the block, its text, then its signature, before the answer.
+      out.push({ text: ev('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } }) });
+      out.push({ text: ev('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: reasoning } }), content: true });
+      out.push({ text: ev('content_block_delta', { index, delta: { type: 'signature_delta', signature: MOCK_THINKING_SIGNATURE } }) });
+      out.push({ text: ev('content_block_stop', { index }) });
+      index++;
+    }
     if (pieces.length) {
       out.push({ text: ev('content_block_start', { index, content_block: { type: 'text', text: '' } }) });
       out.push({ text: ev('ping', {}) });
@@ -401,6 +411,9 @@ function anthropicType(status: number): string {
 function geminiStatus(status: number): string {
   return ({ 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 503: 'UNAVAILABLE' } as Record<number, string>)[status] ?? 'INTERNAL';
 }
+
+/** The signature the mock's Anthropic thinking blocks carry (what the next turn must hand back). */
+export const MOCK_THINKING_SIGNATURE = 'EqQBCkgIARABGAIiQMockThinkingSignature';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -36,6 +36,8 @@ function asItems(input: unknown): unknown[] {
 function sameFormat(req: ResponsesRequest, model: string, backend: string): JsonObject {
   const body: JsonObject = { ...req.body, model };
   delete body.background;
+  // Reasoning the sidecar translated from another provider (its proof wrapped with that origin) cannot go to OpenAI.
+  if (Array.isArray(body.input) && body.input.some((i) => isObject(i) && !servable(i))) body.input = body.input.filter((i: unknown) => !isObject(i) || servable(i));
   const prior = req.prior;
   if (prior && prior.keptBy !== backend) {
     delete body.previous_response_id;
