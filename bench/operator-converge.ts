@@ -4,17 +4,22 @@
 //
 // The operator is the real one, talking to the stand-in API server (test/k8s) through
 // @kubernetes/client-node. Each "sidecar" is a lightweight admin endpoint on its own loopback port
-// that follows the admin contract (GET /config, PUT /config with bearer token, 409 on a stale or
-// equal version) and counts the PUTs it receives per version. Reported: time from the spec change
+// that follows the admin contract as an injected sidecar does (TLS; GET /identity with a token
+// bound to its pod, which the operator has reviewed; PUT /config only with the operator's client
+// certificate; 409 on a stale or equal version) and counts the PUTs it receives per version. Reported: time from the spec change
 // until status.syncedPods == targetPods at the new version, pushes/s, and the most PUTs any pod got
 // for one version (must be 1). Goal: under 10 s for 1,000 pods.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { startOperator } from '../operator/operator.ts';
 import { ADMIN_PORT_ANNOTATION, SIDECAR_CONTAINER, SIDECAR_LABEL } from '../operator/reconcile/pods.ts';
-import { TOKEN_SECRET } from '../operator/push/token.ts';
+import { PushIdentity } from '../operator/push/identity.ts';
+import { IDENTITY_AUDIENCE, SIDECAR_TLS_NAME } from '../api/v1alpha1/push.ts';
+import { issueCertificate } from '../sidecar/tls/x509.ts';
 import { StandInApiServer } from '../test/k8s/api-server.ts';
 import type { JsonObject } from '../test/k8s/schema.ts';
 
@@ -28,28 +33,32 @@ interface FakeSidecar {
   version: number;
   hash: string | null;
   putsByVersion: Map<number, number>;
+  /** Its pod's ServiceAccount token (what the kubelet projects). */
+  token?: string;
 }
 
 const api = await StandInApiServer.start({ bookmarkIntervalMs: 1000 });
-const currentToken = () => {
-  const s = api.get('secrets', NS, TOKEN_SECRET);
-  const t = (s?.data as Record<string, string> | undefined)?.token;
-  return t ? Buffer.from(t, 'base64').toString('utf8') : undefined;
-};
+// The push CA the operator will find (it creates it when missing; created first so the fake
+// sidecars can trust it), and one server certificate all fake sidecars share.
+const identity = new PushIdentity({ core: api.kubeConfig().makeApiClient(CoreV1Api), namespace: 'airoute-system', logger: pino({ level: 'silent' }) });
+await identity.ensure();
+const serverCert = issueCertificate({ commonName: SIDECAR_TLS_NAME, validityDays: 1, usage: ['server'], altNames: [SIDECAR_TLS_NAME] });
 
 function fakeSidecar(): Promise<FakeSidecar> {
-  const sc: FakeSidecar = { server: createServer(), port: 0, version: 0, hash: null, putsByVersion: new Map() };
+  const sc: FakeSidecar = { server: createServer({ key: serverCert.key, cert: serverCert.cert, ca: identity.caCert, requestCert: true, rejectUnauthorized: false }), port: 0, version: 0, hash: null, putsByVersion: new Map() };
   sc.server.on('request', (req, res) => {
     const send = (code: number, body: unknown) => {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    const operator = (req.socket as TLSSocket).authorized;
+    if (req.method === 'GET' && req.url === '/identity') return operator ? send(200, { token: sc.token }) : send(401, {});
     if (req.method === 'GET' && req.url === '/config') return send(200, { version: sc.version, hash: sc.hash });
     if (req.method !== 'PUT' || req.url !== '/config') return send(404, {});
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (req.headers.authorization !== `Bearer ${currentToken()}`) return send(401, { error: { message: 'unauthorized' } });
+      if (!operator) return send(401, { error: { message: 'unauthorized' } });
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { version: number; config: unknown };
       sc.putsByVersion.set(body.version, (sc.putsByVersion.get(body.version) ?? 0) + 1);
       if (body.version <= sc.version) return send(409, { error: { message: 'stale' }, version: sc.version, hash: sc.hash });
@@ -82,11 +91,13 @@ for (let i = 0; i < PODS; i++) {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: `pod-${i}`, namespace: NS, labels: { app: 'bench', [SIDECAR_LABEL]: 'injected' }, annotations: { [ADMIN_PORT_ANNOTATION]: String(sc.port) } },
-    spec: { containers: [{ name: 'app', image: 'app' }, { name: SIDECAR_CONTAINER, image: 'airoute' }] },
+    spec: { containers: [{ name: 'app', image: 'app' }], initContainers: [{ name: SIDECAR_CONTAINER, image: 'airoute', restartPolicy: 'Always' }] },
   });
+  const uid = String((api.get('pods', NS, `pod-${i}`)!.metadata as JsonObject).uid);
+  sc.token = api.issueToken({ namespace: NS, serviceAccount: 'default', audiences: [IDENTITY_AUDIENCE], expirationSeconds: 3600, pod: { name: `pod-${i}`, uid } });
   api.update(
     'pods',
-    { ...api.get('pods', NS, `pod-${i}`)!, status: { phase: 'Running', podIP: '127.0.0.1', containerStatuses: [{ name: SIDECAR_CONTAINER, restartCount: 0, ready: false, state: { running: {} } }] } },
+    { ...api.get('pods', NS, `pod-${i}`)!, status: { phase: 'Running', podIP: '127.0.0.1', initContainerStatuses: [{ name: SIDECAR_CONTAINER, restartCount: 0, ready: false, state: { running: {} } }] } },
     { subresource: 'status' },
   );
 }
@@ -100,7 +111,6 @@ const operator = await startOperator({
   push: { concurrency: Number(values.concurrency), timeoutMs: 5000, backoff: { baseMs: 200, maxMs: 5000 } },
   resyncIntervalMs: 600_000,
   pendingRequeueMs: 5000,
-  tokenRotationIntervalMs: 0,
 });
 
 const spec = (model: string) => ({

@@ -21,10 +21,12 @@ const USAGE = `usage: airoute operator [flags]
   --push-concurrency 64        concurrent pushes to sidecars, all routes together
   --push-timeout 5s  --push-backoff-base 500ms  --push-backoff-max 60s
   --resync-interval 60s        drift check: ask every sidecar what it runs
-  --token-rotation-interval 720h   (0: rotate only when the Secret is annotated airoute.dev/rotate)
   --metrics-addr 0.0.0.0:8080  /metrics, /healthz, /readyz
-  --webhook-addr 0.0.0.0:9443  --webhook-cert-dir /etc/airoute/webhook (tls.crt, tls.key)
-  --webhook-failure-policy Fail|Ignore   --disable-webhook
+  --webhook-addr 0.0.0.0:9443  --webhook-failure-policy Fail|Ignore   --disable-webhook
+  --webhook-certs operator|files   operator (default): its own rotating CA in the Secret
+      --webhook-secret-name (airoute-webhook-tls), trusted through the caBundle it keeps in
+      --webhook-configuration-name (airoute), issued for --webhook-service-name (airoute-webhook);
+      files: tls.crt/tls.key in --webhook-cert-dir /etc/airoute/webhook (cert-manager), reloaded
   --sidecar-image IMAGE  --sidecar-image-pull-policy IfNotPresent  --sidecar-log-level info
   --log-level info`;
 
@@ -61,10 +63,13 @@ export async function runOperator(args: string[]): Promise<Stoppable | undefined
       'push-backoff-base': { type: 'string', default: '500ms' },
       'push-backoff-max': { type: 'string', default: '60s' },
       'resync-interval': { type: 'string', default: '60s' },
-      'token-rotation-interval': { type: 'string', default: '720h' },
       'metrics-addr': { type: 'string', default: '0.0.0.0:8080' },
       'webhook-addr': { type: 'string', default: '0.0.0.0:9443' },
       'webhook-cert-dir': { type: 'string', default: '/etc/airoute/webhook' },
+      'webhook-certs': { type: 'string', default: 'operator' },
+      'webhook-secret-name': { type: 'string', default: 'airoute-webhook-tls' },
+      'webhook-configuration-name': { type: 'string', default: 'airoute' },
+      'webhook-service-name': { type: 'string', default: 'airoute-webhook' },
       'webhook-failure-policy': { type: 'string', default: 'Fail' },
       'disable-webhook': { type: 'boolean' },
       'sidecar-image': { type: 'string', default: process.env.AIROUTE_SIDECAR_IMAGE ?? DEFAULT_INJECTION.image },
@@ -78,6 +83,8 @@ export async function runOperator(args: string[]): Promise<Stoppable | undefined
     console.log(USAGE);
     return undefined;
   }
+  const certs = v['webhook-certs'];
+  if (certs !== 'operator' && certs !== 'files') throw new Error('--webhook-certs: operator or files');
   const policy = v['webhook-failure-policy'];
   if (policy !== 'Fail' && policy !== 'Ignore') throw new Error('--webhook-failure-policy: Fail or Ignore');
   const pull = v['sidecar-image-pull-policy'];
@@ -109,15 +116,15 @@ export async function runOperator(args: string[]): Promise<Stoppable | undefined
     },
     resyncIntervalMs: duration(v['resync-interval'], '--resync-interval'),
     pendingRequeueMs: 10_000,
-    tokenRotationIntervalMs: duration(v['token-rotation-interval'], '--token-rotation-interval'),
     http: hostPort(v['metrics-addr'], '--metrics-addr'),
     ...(v['disable-webhook']
       ? {}
       : {
           webhook: {
             ...hostPort(v['webhook-addr'], '--webhook-addr'),
-            certFile: `${certDir}/tls.crt`,
-            keyFile: `${certDir}/tls.key`,
+            ...(certs === 'files'
+              ? { certFile: `${certDir}/tls.crt`, keyFile: `${certDir}/tls.key` }
+              : { managed: { secretName: v['webhook-secret-name'], configurationName: v['webhook-configuration-name'], serviceName: v['webhook-service-name'] } }),
             failurePolicy: policy,
             settings: { ...DEFAULT_INJECTION, ...env.injection, image: v['sidecar-image'], imagePullPolicy: pull, logLevel: v['sidecar-log-level'] },
           },
@@ -150,8 +157,7 @@ function readServiceAccountNamespace(): string | undefined {
 
 /**
  * Settings the Helm chart passes as environment variables: the injected sidecar's ports and
- * resources, and the journal store every pushed config gets unless its AIRoute names one (its
- * password from a Secret, pushed to the sidecars as a value, never logged).
+ * resources, and the journal store every pushed config gets unless its AIRoute names one.
  */
 export function fromChartEnvironment(env: NodeJS.ProcessEnv): { injection: Partial<InjectionSettings>; defaults?: ConfigDefaults } {
   const injection: Partial<InjectionSettings> = {};
@@ -179,6 +185,8 @@ export function fromChartEnvironment(env: NodeJS.ProcessEnv): { injection: Parti
   if (resources !== undefined) injection.resources = resources as InjectionSettings['resources'];
   const journal = json('AIROUTE_JOURNAL') as SidecarConfig['journal'] | undefined;
   if (!journal || (journal.type ?? 'memory') === 'memory') return { injection };
-  const password = env.AIROUTE_JOURNAL_PASSWORD?.trim();
-  return { injection, defaults: { journal: { ...journal, ...(password ? { password: { value: password } } : {}) } } };
+  // No password: a credential shared by every tenant's sidecars would be readable in every injected
+  // pod. Each namespace brings its own (spec.journal.password), and gets its own key prefix.
+  if (journal.password) throw new Error('AIROUTE_JOURNAL: no password here; set spec.journal.password in each AIRoute (a Secret of its namespace)');
+  return { injection, defaults: { journal } };
 }

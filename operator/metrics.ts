@@ -3,7 +3,7 @@
 // of AIRoutes (objects an admin creates), never pod names or user data.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type PushOutcome = 'applied' | 'stale' | 'rejected' | 'unauthorized' | 'failed';
+export type PushOutcome = 'applied' | 'stale' | 'rejected' | 'unauthorized' | 'unverified' | 'failed';
 
 export class OperatorMetrics {
   readonly registry = new Registry();
@@ -29,7 +29,7 @@ export class OperatorMetrics {
   });
   readonly pushes = new Counter({
     name: 'airoute_operator_pushes_total',
-    help: 'Config pushes by outcome: applied, stale (sidecar already newer), rejected (422), unauthorized, failed (unreachable/5xx).',
+    help: 'Config pushes by outcome: applied, stale (sidecar already newer), rejected (422), unauthorized, unverified (the sidecar did not prove it is the pod\'s), failed (unreachable/5xx).',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

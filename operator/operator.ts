@@ -3,23 +3,30 @@
 // Informers also run on followers, so a new leader starts from a warm cache.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AuthenticationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type AIRoute } from '../api/v1alpha1/airoute.ts';
 import { EventRecorder } from './kube/events.ts';
 import { Informer } from './kube/informer.ts';
+import { listAllPages } from './kube/paged-list.ts';
+import { ReferencedSecrets } from './kube/secret-cache.ts';
 import { LeaderElector } from './leader/lease.ts';
 import { createOperatorLogger, errorMessage } from './log.ts';
 import { OperatorMetrics } from './metrics.ts';
+import { operatorApp } from './http.ts';
 import { Pusher } from './push/pusher.ts';
 import { SidecarClient } from './push/sidecar-client.ts';
-import { AdminTokens, TOKEN_SECRET } from './push/token.ts';
+import { PushIdentity } from './push/identity.ts';
+import { IDENTITY_AUDIENCE } from '../api/v1alpha1/push.ts';
+import { ConfigSnapshots } from './snapshot/configmaps.ts';
 import { WorkQueue } from './queue.ts';
-import { referencedSecrets } from './reconcile/compile.ts';
+import { referencedSecretKeys, referencedSecrets } from './reconcile/compile.ts';
+import { claimOf, ownerOf } from './reconcile/owner.ts';
 import { Reconciler, StaleRouteError } from './reconcile/apply.ts';
 import type { ConfigDefaults } from './reconcile/compile.ts';
 import { SIDECAR_LABEL, podFacts } from './reconcile/pods.ts';
 import { startWebhook, type FailurePolicy, type RunningWebhook } from './webhook/server.ts';
+import { WebhookCertificates } from './webhook/certs.ts';
 import type { InjectionSettings } from './webhook/inject.ts';
 
 export interface OperatorOptions {
@@ -36,12 +43,23 @@ export interface OperatorOptions {
   resyncIntervalMs: number;
   /** Longest wait before re-checking a route whose pods are not all synced. */
   pendingRequeueMs: number;
-  tokenRotationIntervalMs: number;
   informerBackoff?: { baseMs: number; maxMs: number };
   queueRateLimit?: { baseMs: number; maxMs: number };
   /** /metrics, /healthz, /readyz. */
   http?: { host: string; port: number };
-  webhook?: { certFile: string; keyFile: string; host: string; port: number; settings: InjectionSettings; failurePolicy: FailurePolicy };
+  webhook?: {
+    host: string;
+    port: number;
+    settings: Omit<InjectionSettings, 'pushCa'>;
+    failurePolicy: FailurePolicy;
+    /** cert-manager's certificate files, or the operator's own rotating CA (its Secret, the
+     *  MutatingWebhookConfiguration to keep trusting it, the Service it is issued for). */
+    certFile?: string;
+    keyFile?: string;
+    managed?: { secretName: string; configurationName: string; serviceName: string };
+  };
+  /** The operator's own namespace (the push CA Secret; default: the Lease's). */
+  namespace?: string;
   /** Called when this replica loses the Lease while running (the CLI exits, as client-go does). */
   onLostLeadership?: () => void;
   processMetrics?: boolean;
@@ -75,10 +93,13 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     logger,
     ...(backoff ? { backoff } : {}),
     path: ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-    list: async () =>
-      (ns
-        ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
-        : await custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: PLURAL })) as { metadata?: { resourceVersion?: string }; items: AIRoute[] },
+    list: () =>
+      listAllPages(
+        async (p) =>
+          (ns
+            ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, ...p })
+            : await custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: PLURAL, ...p })) as { metadata?: { resourceVersion?: string; continue?: string }; items: AIRoute[] },
+      ),
   });
   // Only injected pods carry the label, so the cache holds airoute pods, not the whole cluster's.
   const pods = new Informer<V1Pod>({
@@ -88,28 +109,38 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     ...(backoff ? { backoff } : {}),
     path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
     labelSelector: SIDECAR_LABEL,
-    list: () => (ns ? core.listNamespacedPod({ namespace: ns, labelSelector: SIDECAR_LABEL }) : core.listPodForAllNamespaces({ labelSelector: SIDECAR_LABEL })),
+    list: () => listAllPages((p) => (ns ? core.listNamespacedPod({ namespace: ns, labelSelector: SIDECAR_LABEL, ...p }) : core.listPodForAllNamespaces({ labelSelector: SIDECAR_LABEL, ...p }))),
   });
-  const secrets = new Informer<V1Secret>({
-    kubeConfig: o.kubeConfig,
-    name: 'secrets',
-    logger,
-    ...(backoff ? { backoff } : {}),
-    path: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
-    list: () => (ns ? core.listNamespacedSecret({ namespace: ns }) : core.listSecretForAllNamespaces()),
-  });
+  // Secrets: only those an AIRoute references (one watch each); never the cluster's Secrets as a whole.
+  const enqueueFor = (s: V1Secret) => {
+    const namespace = s.metadata?.namespace ?? '';
+    const name = s.metadata?.name ?? '';
+    for (const r of routes.list(namespace)) if (referencedSecrets(r.spec).includes(name)) enqueue(`${namespace}/${r.metadata.name}`);
+  };
+  const secrets = new ReferencedSecrets({ kubeConfig: o.kubeConfig, core, logger, ...(backoff ? { backoff } : {}), onChange: enqueueFor });
 
-  const client = new SidecarClient({ timeoutMs: o.push.timeoutMs });
+  // Who the operator is to sidecars (the push CA in its own namespace), and how it checks who they are.
+  const identity = new PushIdentity({ core, namespace: o.namespace ?? o.leaderElection.namespace, logger });
+  await identity.ensure();
+  const authentication = o.kubeConfig.makeApiClient(AuthenticationV1Api);
+  const client = new SidecarClient({
+    timeoutMs: o.push.timeoutMs,
+    clientCert: () => identity.client(),
+    review: async (token) => {
+      const r = await authentication.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [IDENTITY_AUDIENCE] } } });
+      const st = r.status ?? {};
+      return { authenticated: st.authenticated === true, ...(st.error ? { error: st.error } : {}), ...(st.user?.username ? { username: st.user.username } : {}), ...(st.audiences ? { audiences: st.audiences } : {}), ...(st.user?.extra ? { extra: st.user.extra } : {}) };
+    },
+  });
   const pusher = new Pusher({ client, metrics, logger, concurrency: o.push.concurrency, backoff: o.push.backoff });
-  const tokens = new AdminTokens({ core, secrets, logger, rotationIntervalMs: o.tokenRotationIntervalMs });
   const reconciler = new Reconciler({
     routes,
     pods,
     secrets,
     custom,
     events: new EventRecorder(core, logger, o.identity),
-    tokens,
     pusher,
+    snapshots: new ConfigSnapshots(core, logger),
     metrics,
     logger,
     pendingRequeueMs: o.pendingRequeueMs,
@@ -128,13 +159,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   pods.onChange((p) => {
     for (const k of routesIn(p.metadata?.namespace ?? '')) enqueue(k);
   });
-  secrets.onChange((s) => {
-    const namespace = s.metadata?.namespace ?? '';
-    const name = s.metadata?.name ?? '';
-    for (const r of routes.list(namespace)) if (name === TOKEN_SECRET || referencedSecrets(r.spec).includes(name)) enqueue(`${namespace}/${r.metadata.name}`);
-  });
-
-  await Promise.all([routes.start(), pods.start(), secrets.start()]);
+  await Promise.all([routes.start(), pods.start()]);
   logger.info({ namespace: ns ?? '(all)' }, 'caches synced');
 
   // ---- the controller proper: runs while leading.
@@ -201,32 +226,29 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   // ---- /metrics, /healthz, /readyz
   let http: Server | undefined;
   if (o.http) {
-    http = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/metrics') {
-        metrics.registry
-          .metrics()
-          .then((body) => {
-            res.writeHead(200, { 'content-type': metrics.registry.contentType });
-            res.end(body);
-          })
-          .catch(() => {
-            res.writeHead(500);
-            res.end();
-          });
-        return;
-      }
-      const ready = routes.synced && pods.synced && secrets.synced;
-      if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      if (path === '/readyz') return void res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok' : 'caches not synced');
-      res.writeHead(404).end();
-    });
+    http = createServer(operatorApp({ metrics, logger, ready: () => routes.synced && pods.synced }));
     await new Promise<void>((r) => http!.listen(o.http!.port, o.http!.host, () => r()));
   }
 
   let webhook: RunningWebhook | undefined;
   if (o.webhook) {
-    webhook = await startWebhook({ ...o.webhook, ensureToken: (n) => tokens.ensure(n), logger, metrics });
+    const { managed, ...hook } = o.webhook;
+    const certificates = managed
+      ? new WebhookCertificates({ core, admission: o.kubeConfig.makeApiClient(AdmissionregistrationV1Api), namespace: o.namespace ?? o.leaderElection.namespace, ...managed, logger })
+      : undefined;
+    await certificates?.ensure();
+    webhook = await startWebhook({
+      ...hook,
+      ...(certificates ? { certificates } : {}),
+      settings: { ...o.webhook.settings, pushCa: identity.caCert },
+      ownerOf: (namespace, labels) => {
+        const live = routes.list(namespace).filter((r) => !r.metadata.deletionTimestamp);
+        const owner = ownerOf(labels, live.map((r) => ({ ...claimOf(r), route: r })));
+        return owner ? { route: owner.name, secrets: referencedSecretKeys(owner.route.spec) } : undefined;
+      },
+      logger,
+      metrics,
+    });
   }
 
   return {

@@ -3,15 +3,20 @@ import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { createLogger, LOG_LEVELS } from './log.ts';
 import type { Stoppable } from '../cli/signals.ts';
+import { drainDeadline } from './lifecycle/drain.ts';
 import { startSidecar } from './start.ts';
 
 export const SIDECAR_USAGE = `usage:
   airoute sidecar [--config FILE] [--host 127.0.0.1] [--port 4000]
                   [--admin-host 127.0.0.1] [--admin-port 4001] [--admin-token-file FILE]
-                  [--wait-for-push] [--demo-ui] [--log-level info]
+                  [--wait-for-push] [--demo-ui] [--log-level info] [--drain-timeout 25s]
+                  [--config-snapshot FILE] [--secrets-dir /var/run/airoute/secrets]
+                  [--identity-token-file /var/run/airoute/identity/token]   (with AIROUTE_PUSH_CA)
                   [--disable-metrics] [--disable-journal]   (only to measure their cost)
 
-environment: AIROUTE_CONFIG, AIROUTE_PORT, AIROUTE_ADMIN_PORT, AIROUTE_ADMIN_TOKEN_FILE, AIROUTE_LOG_LEVEL
+environment: AIROUTE_CONFIG, AIROUTE_PORT, AIROUTE_ADMIN_PORT, AIROUTE_ADMIN_TOKEN_FILE, AIROUTE_LOG_LEVEL,
+             AIROUTE_DRAIN_TIMEOUT, AIROUTE_CONFIG_SNAPSHOT, AIROUTE_SECRETS_DIR,
+             AIROUTE_PUSH_CA (PEM: the admin port speaks TLS and takes pushes only from the operator)
 With no config the sidecar serves the built-in demo backend: the model "demo", and "demo-flaky",
 "demo-rate-limited", "demo-down" and "demo-diverge", whose failures are scripted.`;
 
@@ -37,6 +42,10 @@ export async function runSidecar(args: string[]): Promise<Stoppable | undefined>
       'disable-metrics': { type: 'boolean' },
       'disable-journal': { type: 'boolean' },
       'log-level': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      'config-snapshot': { type: 'string' },
+      'secrets-dir': { type: 'string' },
+      'identity-token-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -51,9 +60,16 @@ export async function runSidecar(args: string[]): Promise<Stoppable | undefined>
   const logger = createLogger(level);
   const configFile = values.config ?? env.AIROUTE_CONFIG;
   const tokenFile = values['admin-token-file'] ?? env.AIROUTE_ADMIN_TOKEN_FILE;
+  const snapshot = values['config-snapshot'] ?? env.AIROUTE_CONFIG_SNAPSHOT;
+  const secretsDir = values['secrets-dir'] ?? env.AIROUTE_SECRETS_DIR;
+  const drainMs = drainDeadline(values['drain-timeout'] ?? env.AIROUTE_DRAIN_TIMEOUT);
   const running = await startSidecar({
     ...(configFile ? { configFile } : {}),
     ...(tokenFile ? { adminTokenFile: tokenFile } : {}),
+    ...(snapshot ? { configSnapshot: snapshot } : {}),
+    ...(secretsDir ? { secretsDir } : {}),
+    ...(env.AIROUTE_PUSH_CA ? { pushCa: env.AIROUTE_PUSH_CA } : {}),
+    ...(values['identity-token-file'] ? { identityTokenFile: values['identity-token-file'] } : {}),
     waitForPush: values['wait-for-push'] === true,
     demoUi: values['demo-ui'] === true,
     metrics: values['disable-metrics'] !== true,
@@ -73,6 +89,12 @@ export async function runSidecar(args: string[]): Promise<Stoppable | undefined>
   );
   return {
     async stop(signal) {
+      // SIGTERM drains (in-flight requests finish, new ones get 503) before stopping; SIGINT stops now.
+      if (signal === 'SIGTERM') {
+        logger.info({ deadlineMs: drainMs }, 'SIGTERM: draining');
+        const r = await running.drain(drainMs);
+        if (!r.clean) logger.warn(r, 'drain deadline reached with requests still running');
+      }
       logger.info({ signal }, 'shutting down');
       await running.close();
     },

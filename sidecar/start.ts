@@ -1,6 +1,7 @@
 // Starts a sidecar in this process: data listener, admin listener, config from a file or the
 // demo. The CLI calls this; tests call it directly to get real servers on ephemeral ports.
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { configFromDocument, loadConfigFile } from './config/load.ts';
@@ -17,6 +18,9 @@ import { AsyncService } from './requests/service.ts';
 import type { AsyncStore } from './requests/store.ts';
 import { createLogger } from './log.ts';
 import { adminServer } from './server/admin.ts';
+import { pushTrust } from './server/admin-tls.ts';
+import { Drain, type DrainResult } from './lifecycle/drain.ts';
+import { SnapshotWatcher } from './config/watch.ts';
 import { demoUi } from './server/demo-ui.ts';
 import { controlApi } from './server/control-api.ts';
 import { dataPlane } from './server/data-plane.ts';
@@ -32,11 +36,21 @@ export interface StartOptions {
   configDocument?: unknown;
   /** Start with no config at all (an injected sidecar waiting for the operator's push). */
   waitForPush?: boolean;
+  /** The operator's config snapshot for this pod (mounted), loaded at start and re-read on change. */
+  configSnapshot?: string;
+  /** Where the Secrets the snapshot references are mounted (`<dir>/<secret>/<key>`). */
+  secretsDir?: string;
+  snapshotIntervalMs?: number;
   host?: string;
   port?: number;
   adminHost?: string;
   adminPort?: number;
   adminTokenFile?: string;
+  /** The push CA (PEM): the admin port speaks TLS and takes pushes only from the operator's client
+   *  certificate; GET /identity proves which pod this is (injected sidecars). */
+  pushCa?: string;
+  /** The pod's projected ServiceAccount token (audience airoute-operator). */
+  identityTokenFile?: string;
   /** Record metrics (default true; false only to measure their cost). */
   metrics?: boolean;
   /** Journal every request's events (default true; false only to measure the cost: events and async stop working). */
@@ -61,6 +75,10 @@ export interface RunningSidecar {
   adminPort: number;
   dataURL: string;
   adminURL: string;
+  /** SHA-256 fingerprint of the admin port's certificate (TLS mode). */
+  adminFingerprint?: string;
+  /** SIGTERM: readiness fails, new requests get 503, in-flight ones finish (up to the deadline). */
+  drain(deadlineMs: number): Promise<DrainResult>;
   close(): Promise<void>;
 }
 
@@ -194,6 +212,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   // --disable-metrics exists to measure what metrics cost (the benchmark compares both).
   const metrics = opts.metrics === false ? undefined : new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => requests.inFlight });
   if (metrics) requests.onDelivery = (ok) => metrics.webhookDelivered(ok);
+  const drain = new Drain(() => requests.inFlight);
   const control = controlApi({
     requests,
     journal: () => journal,
@@ -201,20 +220,30 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     onInternalError: (err) => logger.error({ err: (err as Error).message }, 'control endpoint failed'),
   });
   const responses = new ResponsesService(sc, requests, () => journal, () => responseStore);
-  const data = createServer({ keepAliveTimeout: 65_000 }, dataPlane(sc, { requests, control, responses: responsesEndpoints(sc, responses, { requests, ...(metrics ? { onCall: (e, s) => metrics.responsesCall(e, s) } : {}) }) }));
+  const responsesApi = responsesEndpoints(sc, responses, { requests, ...(metrics ? { onCall: (e, s) => metrics.responsesCall(e, s) } : {}) });
+  const data = createServer({ keepAliveTimeout: 65_000 }, drain.guard(dataPlane(sc, { requests, control, responses: responsesApi })));
   attachEventsWebSocket(data, () => journal, { onInternalError: (err) => logger.error({ err: (err as Error).message }, 'events upgrade failed') });
   const degradedReasons = () => {
     const why = journal.unavailable?.();
     return why ? [why] : [];
   };
-  const admin = createServer(
-    adminServer(sc, {
-      ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: ConfigPushResult) => metrics.pushOutcome(o) } : {}),
-      degradedReasons,
-      ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}),
-      ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}),
-    }),
-  );
+  const trust = opts.pushCa ? pushTrust({ pushCa: opts.pushCa, ...(opts.identityTokenFile ? { identityTokenFile: opts.identityTokenFile } : {}) }) : undefined;
+  const adminApp = adminServer(sc, {
+    ...(trust ? { pushAuth: trust.pushAuth, extend: trust.extend } : {}),
+    ...(metrics ? { metrics: () => metrics.exposition(), onPush: (o: ConfigPushResult) => metrics.pushOutcome(o) } : {}),
+    degradedReasons,
+    draining: () => drain.draining,
+    ...(opts.adminTokenFile ? { tokenFile: opts.adminTokenFile } : {}),
+    ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}),
+  });
+  const admin: Server = trust ? createHttpsServer(trust.tls, adminApp) : createServer(adminApp);
+  const snapshot = opts.configSnapshot
+    ? new SnapshotWatcher(sc, { file: opts.configSnapshot, logger, ...(opts.secretsDir ? { secretsDir: opts.secretsDir } : {}), ...(opts.snapshotIntervalMs ? { intervalMs: opts.snapshotIntervalMs } : {}), ...(opts.resolveSecrets ? { resolveSecrets: opts.resolveSecrets } : {}) })
+    : undefined;
+  if (snapshot) {
+    await snapshot.check();
+    snapshot.start();
+  }
   const tracing = await startTracing(sc, opts.env ?? process.env);
   const host = opts.host ?? '127.0.0.1';
   const adminHost = opts.adminHost ?? '127.0.0.1';
@@ -234,8 +263,11 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     dataPort,
     adminPort,
     dataURL: `http://${urlHost(host)}:${dataPort}`,
-    adminURL: `http://${urlHost(adminHost)}:${adminPort}`,
+    adminURL: `${trust ? 'https' : 'http'}://${urlHost(adminHost)}:${adminPort}`,
+    ...(trust ? { adminFingerprint: trust.fingerprint256 } : {}),
+    drain: (deadlineMs) => drain.drain(deadlineMs),
     async close() {
+      snapshot?.close();
       const closed = Promise.all([new Promise<void>((r) => data.close(() => r())), new Promise<void>((r) => admin.close(() => r()))]);
       data.closeAllConnections();
       admin.closeAllConnections();

@@ -5,8 +5,12 @@
 import Type, { type Static } from 'typebox';
 import {
   Backend,
+  DEFAULTS,
+  FALLBACK_CONDITIONS,
+  FallbackCondition,
   JournalConfig,
   Route,
+  RouteTarget,
   SidecarConfig,
   WebhookConfig,
 } from './config.ts';
@@ -19,10 +23,15 @@ export const PLURAL = 'airoutes';
 export const SINGULAR = 'airoute';
 export const SHORT_NAMES = ['air'] as const;
 
-/** Bounds tighter than the sidecar's own so the CEL rules below stay inside the API server's
- *  static cost budget (it multiplies nested list sizes); a route with more is a config file's job. */
-export const MAX_BACKENDS = 64;
+/** Bounds tighter than the sidecar's own, so every CEL rule below stays well inside the API
+ *  server's static cost budget (it multiplies nested list sizes: the rules that match
+ *  routes[].backends[] against spec.backends cost about routes × targets × backends × 50).
+ *  test/operator/crd.test.ts prints each rule's estimated cost and fails above half the limit;
+ *  a route with more is a standalone config file's job. */
+export const MAX_BACKENDS = 32;
 export const MAX_ROUTES = 128;
+export const MAX_ROUTE_TARGETS = 16;
+export const MAX_HEADERS = 32;
 
 const closed = { additionalProperties: false } as const;
 
@@ -37,13 +46,20 @@ export interface CelRule {
 }
 
 const cel = (rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
+/** A list whose items are unique by these keys: the API server enforces it for free (no O(n²) CEL). */
+const listMap = (...keys: string[]) => ({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': keys }) as const;
+const listSet = { 'x-kubernetes-list-type': 'set' } as const;
+
+/** A Secret's name (a DNS-1123 subdomain: no slash, so never another namespace's) and a data key. */
+export const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+export const SECRET_KEY = '^[-._a-zA-Z0-9]+$';
 
 export const SecretKeyRef = Type.Object(
   {
     secretKeyRef: Type.Object(
       {
-        name: Type.String({ minLength: 1, maxLength: 253, description: 'Secret in the AIRoute\'s namespace.' }),
-        key: Type.String({ minLength: 1, maxLength: 253, description: 'Key in the Secret\'s data.' }),
+        name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS_SUBDOMAIN, description: 'Secret in the AIRoute\'s namespace.' }),
+        key: Type.String({ minLength: 1, maxLength: 253, pattern: SECRET_KEY, description: 'Key in the Secret\'s data.' }),
       },
       closed,
     ),
@@ -56,8 +72,27 @@ export type SecretKeyRef = Static<typeof SecretKeyRef>;
  *  (sidecar/providers/*: capabilities). Kept here because the CEL rule below needs it. */
 export const PREFILL_BY_DEFAULT = ['anthropic', 'openai-compatible', 'demo'] as const;
 
+/** An absolute http(s) URL without credentials in it (they would end up in logs and status). */
+export const HTTP_URL = '^https?://[^\\s/?#@]+([/?#]\\S*)?$';
+/** RFC 9110 field-name (a token), and a field value without CR, LF or NUL (header injection). */
+const HEADER_NAME = "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$";
+const HEADER_VALUE = '^[^\\r\\n\\x00]*$';
+
+export const HeaderMap = Type.Unsafe<Record<string, string>>({
+  type: 'object',
+  additionalProperties: { type: 'string', maxLength: 4096, pattern: HEADER_VALUE },
+  maxProperties: MAX_HEADERS,
+  description: 'Extra request headers sent to the backend.',
+  ...cel([{ rule: `self.all(k, size(k) <= 256 && k.matches(${JSON.stringify(HEADER_NAME)}))`, message: 'header names must be HTTP tokens of at most 256 characters' }]),
+});
+
 export const AIRouteBackend = Type.Object(
-  { ...Backend.properties, apiKey: Type.Optional(SecretKeyRef) },
+  {
+    ...Backend.properties,
+    baseURL: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: HTTP_URL, description: 'http(s) URL; defaults to the provider\'s public endpoint.' })),
+    headers: Type.Optional(HeaderMap),
+    apiKey: Type.Optional(SecretKeyRef),
+  },
   { ...closed, description: 'A provider endpoint; the same fields as the sidecar config, the key from a Secret.' },
 );
 export type AIRouteBackend = Static<typeof AIRouteBackend>;
@@ -69,7 +104,9 @@ const { resume: _resume, ...routeProps } = Route.properties;
 export const AIRouteRoute = Type.Object(
   {
     ...routeProps,
+    backends: Type.Array(RouteTarget, { minItems: 1, maxItems: MAX_ROUTE_TARGETS }),
     resume: Type.Optional(Type.Enum(['none', 'prefill', 'verify'], { description: 'What to do after a stream fails once content reached the client. Unset: prefill where the backend supports it, verify elsewhere.' })),
+    fallbackOn: Type.Optional(Type.Array(FallbackCondition, { maxItems: FALLBACK_CONDITIONS.length, ...listSet })),
   },
   closed,
 );
@@ -102,33 +139,42 @@ export const LabelSelector = Type.Object(
 );
 export type LabelSelector = Static<typeof LabelSelector>;
 
+/** The journal as an AIRoute says it: the Redis password from a Secret of the AIRoute's own
+ *  namespace (so no credential is shared between tenants' namespaces), bounded strings. */
+export const AIRouteJournal = Type.Object(
+  {
+    ...JournalConfig.properties,
+    url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: '^rediss?://([^\\s:/?#@]+@)?[^\\s/?#@]+(/[0-9]+)?$', description: 'redis://[user@]host[:port][/db] or rediss:// (TLS); never a password in it.' })),
+    keyPrefix: Type.Optional(Type.String({ maxLength: 128, pattern: '^\\S*$', default: DEFAULTS.journal.keyPrefix })),
+    password: Type.Optional(SecretKeyRef),
+  },
+  closed,
+);
+
+export const AIRouteWebhooks = Type.Object(
+  {
+    ...WebhookConfig.properties,
+    allow: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 2048, pattern: HTTP_URL }), { maxItems: 32, ...listSet, description: 'URL prefixes callbacks may go to.' })),
+    secret: Type.Optional(SecretKeyRef),
+  },
+  closed,
+);
+
 const backendCanPrefill = (b: string) => `(has(${b}.prefill) ? ${b}.prefill : ${b}.type in ${JSON.stringify([...PREFILL_BY_DEFAULT]).replace(/"/g, "'")})`;
 
 export const AIRouteSpec = Type.Object(
   {
     podSelector: LabelSelector,
-    backends: Type.Array(AIRouteBackend, { minItems: 1, maxItems: MAX_BACKENDS }),
-    routes: Type.Array(AIRouteRoute, { minItems: 1, maxItems: MAX_ROUTES }),
+    backends: Type.Array(AIRouteBackend, { minItems: 1, maxItems: MAX_BACKENDS, ...listMap('name') }),
+    routes: Type.Array(AIRouteRoute, { minItems: 1, maxItems: MAX_ROUTES, ...listMap('model') }),
     limits: Type.Optional(SidecarConfig.properties.limits),
     async: Type.Optional(SidecarConfig.properties.async),
-    journal: Type.Optional(JournalConfig),
-    webhooks: Type.Optional(Type.Object({ ...WebhookConfig.properties, secret: Type.Optional(SecretKeyRef) }, closed)),
+    journal: Type.Optional(AIRouteJournal),
+    webhooks: Type.Optional(AIRouteWebhooks),
   },
   {
     ...closed,
     ...cel([
-      {
-        rule: 'self.backends.all(b, self.backends.exists_one(c, c.name == b.name))',
-        message: 'backend names must be unique',
-        fieldPath: '.backends',
-        reason: 'FieldValueDuplicate',
-      },
-      {
-        rule: 'self.routes.all(r, self.routes.exists_one(s, s.model == r.model))',
-        message: 'route model names must be unique',
-        fieldPath: '.routes',
-        reason: 'FieldValueDuplicate',
-      },
       {
         rule: 'self.routes.all(r, r.backends.all(t, self.backends.exists(b, b.name == t.backend)))',
         message: 'every routes[].backends[].backend must name a backend declared in spec.backends',
@@ -176,10 +222,13 @@ export const NESTED_RULES: Record<string, CelRule[]> = {
       fieldPath: '.backends',
     },
   ],
-  'journal': [{ rule: "!has(self.type) || self.type != 'redis' || has(self.url)", message: 'url is required when type is redis', fieldPath: '.url', reason: 'FieldValueRequired' }],
+  'journal': [
+    { rule: "!has(self.type) || self.type != 'redis' || has(self.url)", message: 'url is required when type is redis', fieldPath: '.url', reason: 'FieldValueRequired' },
+    { rule: "!has(self.password) || (has(self.type) && self.type == 'redis')", message: 'password is only valid with type redis', fieldPath: '.password' },
+  ],
 };
 
-export const CONDITION_TYPES = ['Accepted', 'ResolvedRefs', 'Synced', 'Ready', 'Conflict'] as const;
+export const CONDITION_TYPES = ['Accepted', 'ResolvedRefs', 'Synced', 'Progressing', 'Ready', 'Conflict'] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 /** metav1.Condition, as the API conventions define it. */
@@ -199,7 +248,7 @@ export type Condition = Static<typeof Condition>;
 export const AIRouteStatus = Type.Object(
   {
     observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
-    conditions: Type.Optional(Type.Array(Condition, { maxItems: 16 })),
+    conditions: Type.Optional(Type.Array(Condition, { maxItems: 16, ...listMap('type') })),
     configVersion: Type.Optional(Type.Integer({ minimum: 0, description: 'Version of the config document; only ever increases.' })),
     configHash: Type.Optional(Type.String({ maxLength: 128, description: 'Content hash of the config document (sha256).' })),
     targetPods: Type.Optional(Type.Integer({ minimum: 0, description: 'Selected pods with an airoute sidecar.' })),

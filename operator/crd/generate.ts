@@ -40,11 +40,14 @@ export interface StructuralSchema {
   maxItems?: number;
   'x-kubernetes-validations'?: CelRule[];
   'x-kubernetes-preserve-unknown-fields'?: boolean;
+  /** atomic (default), set (unique scalars) or map (unique by the map keys). */
+  'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
+  'x-kubernetes-list-map-keys'?: string[];
 }
 
 type JsonSchema = Record<string, unknown>;
 
-const KEEP = ['description', 'default', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'format', 'minItems', 'maxItems', 'maxProperties', 'x-kubernetes-validations'] as const;
+const KEEP = ['description', 'default', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'format', 'minItems', 'maxItems', 'maxProperties', 'x-kubernetes-validations', 'x-kubernetes-list-type', 'x-kubernetes-list-map-keys'] as const;
 
 function typeOfEnum(values: unknown[]): StructuralSchema['type'] {
   if (values.every((v) => typeof v === 'string')) return 'string';

@@ -20,6 +20,7 @@ export interface InformerOptions<T> {
   path: string;
   list: () => Promise<{ metadata?: { resourceVersion?: string }; items: T[] }>;
   labelSelector?: string;
+  fieldSelector?: string;
   logger: Logger;
   name: string;
   backoff?: { baseMs: number; maxMs: number };
@@ -40,7 +41,7 @@ export class Informer<T> {
   constructor(opts: InformerOptions<T>) {
     this.opts = opts;
     const watch = new BookmarkingWatch(opts.kubeConfig);
-    this.lw = new ListWatch<KubernetesObject>(opts.path, watch, opts.list as unknown as () => Promise<KubernetesListObject<KubernetesObject>>, false, opts.labelSelector);
+    this.lw = new ListWatch<KubernetesObject>(opts.path, watch, opts.list as unknown as () => Promise<KubernetesListObject<KubernetesObject>>, false, opts.labelSelector, opts.fieldSelector);
     // Callbacks only hand the object on: the controller maps it to keys and enqueues them.
     const forward = (obj: KubernetesObject) => {
       for (const h of this.handlers) h(obj as T);

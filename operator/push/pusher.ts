@@ -4,19 +4,25 @@
 // count + admin address): a restarted sidecar is a new incarnation, known to run nothing until it
 // is observed, so it is pushed again; an unchanged one that already answered for a version is
 // never pushed that version again (at most one delivered push per pod per version). Only
-// deliveries that did not happen (unreachable, 5xx, token not yet accepted) are retried, each pod
-// on its own capped exponential backoff with jitter.
+// deliveries that did not happen (unreachable, 5xx, identity not proven) are retried, each pod on
+// its own capped exponential backoff with jitter.
+//
+// Nothing is read from or sent to a sidecar before it proved which pod it is (SidecarClient.verify:
+// its ServiceAccount token, reviewed by the API server, names this pod's uid); its certificate is
+// then pinned for the incarnation, and a new incarnation proves itself again.
 import type { Logger } from 'pino';
 import type { OperatorMetrics, PushOutcome } from '../metrics.ts';
 import type { SidecarObservation } from '../reconcile/plan.ts';
 import type { SidecarClient } from './sidecar-client.ts';
-import type { AdminToken } from './token.ts';
 
 export interface PodTarget {
   /** namespace/name */
   key: string;
   incarnation: string;
   address: string;
+  namespace: string;
+  name: string;
+  uid: string;
 }
 
 interface PodState extends SidecarObservation {
@@ -27,6 +33,8 @@ interface PodState extends SidecarObservation {
   nextAttemptAt: number;
   /** Needs a fresh GET /config before it is trusted (new incarnation, or a drift check is due). */
   stale: boolean;
+  /** The certificate this incarnation proved itself with (PEM). */
+  pin?: string;
 }
 
 export interface PusherOptions {
@@ -108,6 +116,9 @@ export class Pusher {
   }
 
   private backoff(s: PodState, reason: string): void {
+    // Whatever answers next at this address proves itself again: a process replaced behind the
+    // Pod's back has another certificate, and the pinned one would refuse it forever.
+    delete s.pin;
     s.failures += 1;
     s.unreachable = reason;
     const step = Math.min(this.o.backoff.maxMs, this.o.backoff.baseMs * 2 ** (s.failures - 1));
@@ -121,6 +132,26 @@ export class Pusher {
     s.stale = false;
   }
 
+  /** Proves the sidecar is this pod's before anything else happens with it; false (and backoff)
+   *  when it cannot. */
+  private async verified(t: PodTarget, s: PodState): Promise<boolean> {
+    if (s.pin) return true;
+    const v = await this.o.client.verify(t.address, { namespace: t.namespace, name: t.name, uid: t.uid });
+    if (v.kind === 'verified') {
+      s.pin = v.pin;
+      return true;
+    }
+    if (v.kind === 'unreachable') {
+      this.o.metrics.pushes.inc({ outcome: 'failed' });
+      this.backoff(s, v.message);
+      return false;
+    }
+    this.o.metrics.pushes.inc({ outcome: 'unverified' });
+    this.backoff(s, `sidecar identity not proven: ${v.message}`);
+    this.o.logger.warn({ pod: t.key, err: v.message }, 'sidecar did not prove it belongs to the pod; nothing sent to it');
+    return false;
+  }
+
   /** GET /config on every target not yet observed in its current incarnation (or due a drift check). */
   async observe(targets: readonly PodTarget[]): Promise<void> {
     const due = targets.filter((t) => {
@@ -131,7 +162,8 @@ export class Pusher {
       due.map((t) =>
         this.sem.run(async () => {
           const s = this.state(t);
-          const a = await this.o.client.observe(t.address);
+          if (!(await this.verified(t, s))) return;
+          const a = await this.o.client.observe(t.address, s.pin!);
           if (a.kind === 'running') {
             this.reached(s);
             // Gone backwards: the process was replaced without the Pod showing it. What it
@@ -149,7 +181,7 @@ export class Pusher {
 
   /** Pushes `version` to the targets, skipping pods still in backoff. Returns when every attempt
    *  made has answered; the earliest time a skipped or failed pod may be retried, if any. */
-  async push(targets: readonly PodTarget[], version: number, body: string, token: AdminToken): Promise<{ retryAt?: number }> {
+  async push(targets: readonly PodTarget[], version: number, body: string): Promise<{ retryAt?: number }> {
     let retryAt: number | undefined;
     const noteRetry = (s: PodState) => {
       retryAt = retryAt === undefined ? s.nextAttemptAt : Math.min(retryAt, s.nextAttemptAt);
@@ -163,24 +195,18 @@ export class Pusher {
           return undefined;
         }
         return this.sem.run(async () => {
-          const outcome = await this.pushOne(t, s, version, body, token);
-          if (outcome === 'failed' || outcome === 'unauthorized') noteRetry(s);
+          const outcome = await this.pushOne(t, s, version, body);
+          if (outcome === 'failed' || outcome === 'unauthorized' || outcome === 'unverified') noteRetry(s);
         });
       }),
     );
     return retryAt === undefined ? {} : { retryAt };
   }
 
-  private async pushOne(t: PodTarget, s: PodState, version: number, body: string, token: AdminToken): Promise<PushOutcome> {
-    if (!token.current && !token.previous) {
-      this.backoff(s, 'no admin token Secret yet');
-      return 'unauthorized';
-    }
+  private async pushOne(t: PodTarget, s: PodState, version: number, body: string): Promise<PushOutcome> {
+    if (!(await this.verified(t, s))) return 'unverified';
     const started = performance.now();
-    let a = await this.o.client.push(t.address, token.current ?? token.previous!, body);
-    // Just after a rotation the sidecar may still hold the previous token (the kubelet updates
-    // mounted Secrets with a delay).
-    if (a.kind === 'unauthorized' && a.status === 401 && token.current && token.previous) a = await this.o.client.push(t.address, token.previous, body);
+    const a = await this.o.client.push(t.address, s.pin!, body);
     const outcome: PushOutcome = a.kind;
     this.o.metrics.pushes.inc({ outcome });
     this.o.metrics.pushDuration.observe({ outcome }, (performance.now() - started) / 1000);
@@ -200,7 +226,7 @@ export class Pusher {
         this.o.logger.warn({ pod: t.key, version }, 'sidecar rejected config');
         break;
       case 'unauthorized':
-        this.backoff(s, a.status === 403 ? 'sidecar has no admin token configured (403)' : 'sidecar refused the admin token (401)');
+        this.backoff(s, `sidecar refused the operator's certificate (${a.status}): ${a.message}`);
         break;
       case 'failed':
         this.backoff(s, a.message);

@@ -5,13 +5,15 @@
 import type { CustomObjectsApi, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type AIRoute, type AIRouteStatus } from '../../api/v1alpha1/airoute.ts';
+import { DEFAULTS } from '../../api/v1alpha1/config.ts';
 import { canonicalJson } from '../../api/v1alpha1/validate.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Informer } from '../kube/informer.ts';
+import type { ReferencedSecrets } from '../kube/secret-cache.ts';
 import { errorMessage, statusCode } from '../log.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import type { PodTarget, Pusher } from '../push/pusher.ts';
-import type { AdminTokens } from '../push/token.ts';
+import type { ConfigSnapshots } from '../snapshot/configmaps.ts';
 import type { Outcome } from '../queue.ts';
 import { redact } from '../redact.ts';
 import { referencedSecrets, type ConfigDefaults, type SecretsView } from './compile.ts';
@@ -22,11 +24,11 @@ import { eventsBetween, plan, type Observed, type OtherRoute, type Plan, type Pl
 export interface ReconcilerDeps {
   routes: Informer<AIRoute>;
   pods: Informer<V1Pod>;
-  secrets: Informer<V1Secret>;
+  secrets: ReferencedSecrets;
   custom: CustomObjectsApi;
   events: EventRecorder;
-  tokens: AdminTokens;
   pusher: Pusher;
+  snapshots: ConfigSnapshots;
   metrics: OperatorMetrics;
   logger: Logger;
   /** Requeue a route whose pods are not all synced after this long at most (catches missed pod changes). */
@@ -54,6 +56,13 @@ function decodeSecrets(secrets: readonly V1Secret[], names: readonly string[]): 
   return out;
 }
 
+/** The shared journal store, with a key prefix per namespace: tenants never share keys (and a
+ *  Redis ACL per namespace can hold each to its own prefix). */
+export function namespaced(d: ConfigDefaults, namespace: string): ConfigDefaults {
+  if (!d.journal) return d;
+  return { ...d, journal: { ...d.journal, keyPrefix: `${d.journal.keyPrefix ?? DEFAULTS.journal.keyPrefix}${namespace}:` } };
+}
+
 export class Reconciler {
   private readonly d: ReconcilerDeps;
   private readonly now: () => number;
@@ -69,12 +78,13 @@ export class Reconciler {
       .filter(isLive)
       .map((pod) => {
         const f = podFacts(pod);
-        const target: PodTarget = { key: f.key, incarnation: f.incarnation, address: f.address ?? '' };
+        const target: PodTarget = { key: f.key, incarnation: f.incarnation, address: f.address ?? '', namespace, name: f.name, uid: f.uid };
         return {
           name: f.name,
           labels: f.labels,
           injected: f.injected,
           ...(f.address ? { address: f.address } : {}),
+          ...(pod.status?.phase ? { phase: pod.status.phase } : {}),
           sidecar: this.d.pusher.observation(target),
           target,
         };
@@ -94,7 +104,7 @@ export class Reconciler {
       secrets: decodeSecrets(this.d.secrets.list(namespace), referencedSecrets(route.spec)),
       pods: views.map((v) => ({ ...v, sidecar: this.d.pusher.observation(v.target) })),
       otherRoutes: others,
-      ...(this.d.defaults ? { defaults: this.d.defaults } : {}),
+      ...(this.d.defaults ? { defaults: namespaced(this.d.defaults, namespace) } : {}),
     };
   }
 
@@ -136,16 +146,22 @@ export class Reconciler {
     const before = route?.status?.conditions;
     if (!route || route.metadata.deletionTimestamp) {
       // Deleted: sidecars keep the config they run (traffic must not stop because a resource
-      // went away); nothing outside the cluster to clean up, so no finalizer.
+      // went away); nothing outside the cluster to clean up, so no finalizer. Its snapshot goes:
+      // a pod restarted from now on waits for an AIRoute that selects it.
       this.d.metrics.forgetRoute(namespace, name);
+      await this.d.secrets.release(key);
+      await this.d.snapshots.remove(namespace, name);
       return;
     }
-    await this.d.tokens.ensure(namespace);
+    // The Secrets this spec refers to, listed before the plan reads them (a Secret not yet in the
+    // cache would otherwise look missing for a moment).
+    await this.d.secrets.want(key, namespace, referencedSecrets(route.spec));
     const { views } = this.targets(namespace);
     await this.d.pusher.observe(views.filter((v) => v.address).map((v) => v.target));
 
     let p = plan(route, this.observed(route, namespace, views));
     let retryAt: number | undefined;
+    let snapshotFailed = false;
     if (p.desired) {
       if (p.persistVersion) {
         // The new version is in status before any sidecar runs it, so it is never handed out twice
@@ -153,11 +169,19 @@ export class Reconciler {
         // What status says meanwhile is the truth at this moment: the new version, synced nowhere yet.
         route = await this.writeStatus(route, this.statusFrom(route, p));
       }
+      // The snapshot before the pushes: a pod that restarts right after a push starts from it.
+      // A failure is not fatal to the push (the fast path); the route is retried.
+      try {
+        await this.d.snapshots.write(namespace, name, { version: p.desired.version, source: { namespace, name }, config: p.desired.snapshot });
+      } catch (err) {
+        snapshotFailed = true;
+        this.d.logger.warn({ route: key, err: errorMessage(err) }, 'could not write the config snapshot');
+      }
       if (p.push.length) {
         const body = JSON.stringify({ version: p.desired.version, config: p.desired.config, source: { namespace, name: route.metadata.name ?? '' } });
         const wanted = new Set(p.push);
         const pushTo = views.filter((v) => wanted.has(v.name)).map((v) => v.target);
-        ({ retryAt } = await this.d.pusher.push(pushTo, p.desired.version, body, this.d.tokens.tokensFor(namespace)));
+        ({ retryAt } = await this.d.pusher.push(pushTo, p.desired.version, body));
       }
       p = plan(route, this.observed(route, namespace, views));
       // A sidecar answered with a newer version of other content: mint above it and go again.
@@ -167,7 +191,7 @@ export class Reconciler {
     this.d.metrics.podsSynced.set({ namespace, route: name }, p.status.syncedPods);
     this.d.metrics.podsTargeted.set({ namespace, route: name }, p.status.targetPods);
     this.d.metrics.configVersion.set({ namespace, route: name }, p.status.configVersion);
-    if (p.status.syncedPods < p.status.targetPods) {
+    if (p.status.syncedPods < p.status.targetPods || snapshotFailed) {
       const delay = retryAt !== undefined ? Math.max(0, retryAt - this.now()) : this.d.pendingRequeueMs;
       return { requeueAfterMs: Math.min(delay, this.d.pendingRequeueMs) };
     }

@@ -3,6 +3,7 @@
 // Pure: Secrets come in as already-decoded data.
 import type { AIRouteSpec, SecretKeyRef } from '../../api/v1alpha1/airoute.ts';
 import type { SecretValue, SidecarConfig } from '../../api/v1alpha1/config.ts';
+import { withSecretRefs, type SecretRef } from '../../api/v1alpha1/snapshot.ts';
 import { configHash, validateConfig, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import { redact } from '../redact.ts';
 
@@ -13,6 +14,8 @@ export interface CompileResult {
   /** The document, when the spec is valid and every reference resolved. */
   config?: SidecarConfig;
   hash?: string;
+  /** The snapshot form of `config` (secretKeyRefs where it has values), for the ConfigMap. */
+  snapshot?: unknown;
   /** Spec problems (Accepted=False), paths from `spec.`. */
   invalid: ConfigIssue[];
   /** Unresolved Secret references (ResolvedRefs=False), paths from `spec.`. */
@@ -28,10 +31,19 @@ export function referencedSecrets(spec: AIRouteSpec): string[] {
   const names = new Set<string>();
   for (const b of spec.backends ?? []) if (b.apiKey) names.add(b.apiKey.secretKeyRef.name);
   if (spec.webhooks?.secret) names.add(spec.webhooks.secret.secretKeyRef.name);
+  if (spec.journal?.password) names.add(spec.journal.password.secretKeyRef.name);
   return [...names];
 }
 
-/** Operator-wide settings for what an AIRoute leaves out (e.g. the journal store every sidecar shares). */
+/** Every (Secret, key) the spec refers to: what an injected sidecar gets mounted, so it can put the
+ *  values back into its config snapshot. */
+export function referencedSecretKeys(spec: AIRouteSpec): SecretRef[] {
+  const refs = [...(spec.backends ?? []).map((b) => b.apiKey), spec.webhooks?.secret, spec.journal?.password].filter((r) => r !== undefined).map((r) => r.secretKeyRef);
+  const seen = new Set<string>();
+  return refs.filter((r) => !seen.has(`${r.name}/${r.key}`) && seen.add(`${r.name}/${r.key}`)).map((r) => ({ name: r.name, key: r.key }));
+}
+
+/** Operator-wide settings for what an AIRoute leaves out (the journal store, without credentials). */
 export interface ConfigDefaults {
   journal?: SidecarConfig['journal'];
 }
@@ -39,8 +51,10 @@ export interface ConfigDefaults {
 export function compileRoute(spec: AIRouteSpec, secrets: SecretsView, defaults: ConfigDefaults = {}): CompileResult {
   const unresolved: ConfigIssue[] = [];
   const used: string[] = [];
+  const refs = new Map<string, SecretRef>();
   const resolve = (ref: SecretKeyRef, path: string): SecretValue => {
     const { name, key } = ref.secretKeyRef;
+    refs.set(path, { name, key });
     const data = secrets.get(name);
     const at = `spec.${path}.secretKeyRef`;
     if (!data) unresolved.push({ path: at, message: `Secret "${name}" not found` });
@@ -57,9 +71,17 @@ export function compileRoute(spec: AIRouteSpec, secrets: SecretsView, defaults: 
     }
     return { value: PLACEHOLDER };
   };
-  const { podSelector: _selector, backends, routes, webhooks, ...rest } = spec;
+  const { podSelector: _selector, backends, routes, webhooks, journal, ...rest } = spec;
   const config: SidecarConfig = {
     ...structuredClone(rest),
+    ...(journal
+      ? {
+          journal: (() => {
+            const { password, ...j } = journal;
+            return { ...structuredClone(j), ...(password ? { password: resolve(password, 'journal.password') } : {}) };
+          })(),
+        }
+      : {}),
     backends: (backends ?? []).map((b, i) => {
       const { apiKey, ...plain } = b;
       return { ...structuredClone(plain), ...(apiKey ? { apiKey: resolve(apiKey, `backends[${i}].apiKey`) } : {}) };
@@ -74,13 +96,10 @@ export function compileRoute(spec: AIRouteSpec, secrets: SecretsView, defaults: 
         }
       : {}),
   };
-  if (!config.journal && defaults.journal) {
-    config.journal = structuredClone(defaults.journal);
-    const pw = defaults.journal.password;
-    if (pw && 'value' in pw) used.push(pw.value);
-  }
+  if (!config.journal && defaults.journal) config.journal = structuredClone(defaults.journal);
   const v = validateConfig(config, 'spec');
   const invalid = v.ok ? [] : v.issues.map((i) => ({ path: i.path, message: redact(i.message, used) }));
   if (invalid.length || unresolved.length) return { invalid, unresolved, secrets: used };
-  return { config, hash: configHash(config), invalid, unresolved, secrets: used };
+  const snapshot = withSecretRefs(config, refs);
+  return { config, hash: configHash(config), snapshot, invalid, unresolved, secrets: used };
 }

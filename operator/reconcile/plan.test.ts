@@ -26,7 +26,8 @@ const pod = (name: string, sidecar: SidecarObservation = {}, over: Partial<PodVi
   name,
   labels: { app: 'chat' },
   injected: true,
-  address: `http://10.0.0.${name.length}:4001`,
+  address: `https://10.0.0.${name.length}:4001`,
+  phase: 'Running',
   sidecar,
   ...over,
 });
@@ -88,7 +89,8 @@ describe('plan(): versions', () => {
 describe('plan(): conditions and events', () => {
   test('converged: every condition True, Ready says how many pods run which version', () => {
     const p = plan(route(spec(), { configVersion: 2, configHash: H }), observed([pod('a', { running: { version: 2, hash: H } })]));
-    expect(Object.fromEntries(p.status.conditions.map((c) => [c.type, c.status]))).toEqual({ Accepted: 'True', ResolvedRefs: 'True', Synced: 'True', Conflict: 'False', Ready: 'True' });
+    expect(Object.fromEntries(p.status.conditions.map((c) => [c.type, c.status]))).toEqual({ Accepted: 'True', ResolvedRefs: 'True', Synced: 'True', Progressing: 'False', Conflict: 'False', Ready: 'True' });
+    expect(cond(p, 'Progressing')).toMatchObject({ reason: 'Complete', message: '1/1 pods run config version 2' });
     expect(cond(p, 'Ready').message).toBe('1/1 pods run config version 2');
     expect(p.status.observedGeneration).toBe(3);
     expect(p.events).toEqual([{ type: 'Normal', reason: 'Ready', message: '1/1 pods run config version 2' }]);
@@ -129,11 +131,6 @@ describe('plan(): conditions and events', () => {
     expect(again.events).toEqual([]);
   });
 
-  test('unreachable pod: still planned for push (the shell applies its backoff), Synced=False Unreachable', () => {
-    const p = plan(route(spec(), { configVersion: 1, configHash: H }), observed([pod('a', { unreachable: 'ECONNREFUSED' }), pod('b', { running: { version: 1, hash: H } })]));
-    expect(p.push).toEqual(['a']);
-    expect(cond(p, 'Synced')).toMatchObject({ status: 'False', reason: 'Unreachable', message: '1/2 pods run config version 1; unreachable: a' });
-  });
 
   test('selected pod without a sidecar counts as a target that cannot sync', () => {
     const p = plan(route(spec(), { configVersion: 1, configHash: H }), observed([pod('a', {}, { injected: false })]));
@@ -141,11 +138,6 @@ describe('plan(): conditions and events', () => {
     expect(cond(p, 'Synced').reason).toBe('NoSidecar');
   });
 
-  test('pod without an IP yet is pending, not pushed', () => {
-    const p = plan(route(), observed([pod('a', {}, { address: undefined })]));
-    expect(p.push).toEqual([]);
-    expect(cond(p, 'Synced').reason).toBe('Pending');
-  });
 
   test('no selected pods: Synced and Ready with 0/0', () => {
     const p = plan(route(), observed([pod('a', {}, { labels: { app: 'other' } })]));
@@ -159,6 +151,61 @@ describe('plan(): conditions and events', () => {
     const text = JSON.stringify({ s: p.status, e: p.events });
     expect(text).not.toContain(KEY);
     expect(text).toContain('[redacted]');
+  });
+});
+
+describe('plan(): truthful status through a rollout (Ready answers for Running, reachable pods; Progressing shows the rest)', () => {
+  const v = { running: { version: 1, hash: H } };
+  const at1 = { configVersion: 1, configHash: H };
+  test.each([
+    {
+      name: 'a new pod still starting (no IP) → Ready stays True; Progressing names it; 2/3',
+      pods: [pod('a', v), pod('b', v), pod('c', {}, { address: undefined, phase: 'Pending' })],
+      want: { ready: 'True', synced: ['True', 'Synced'], progressing: ['True', 'RollingOut', '2/3 pods run config version 1; starting: c'], ratio: [2, 3], push: [] },
+    },
+    {
+      name: 'a new pod with an IP whose app has not started yet (phase Pending, its sidecar waiting for a config) → pushed, not counted',
+      pods: [pod('a', v), pod('c', { running: { version: 0, hash: null } }, { phase: 'Pending' })],
+      want: { ready: 'True', synced: ['True', 'Synced'], progressing: ['True', 'RollingOut', '1/2 pods run config version 1; starting: c'], ratio: [1, 2], push: ['c'] },
+    },
+    {
+      name: 'a running pod that cannot be reached right now → not counted; Progressing says unreachable; still pushed (with backoff)',
+      pods: [pod('a', { unreachable: 'ECONNREFUSED' }), pod('b', v)],
+      want: { ready: 'True', synced: ['True', 'Synced'], progressing: ['True', 'RollingOut', '1/2 pods run config version 1; unreachable: a'], ratio: [1, 2], push: ['a'] },
+    },
+    {
+      name: 'no running pod can be reached at all → Synced=False Unreachable, not Ready',
+      pods: [pod('a', { unreachable: 'sidecar identity not proven' })],
+      want: { ready: 'False', synced: ['False', 'Unreachable'], progressing: ['True', 'RollingOut', '0/1 pods run config version 1; unreachable: a'], ratio: [0, 1], push: ['a'] },
+    },
+    {
+      name: 'a new version on its way to running pods → Synced=False Pending, Ready False until it runs there',
+      pods: [pod('a', { running: { version: 1, hash: 'sha256:old' } })],
+      status: { configVersion: 1, configHash: 'sha256:old' },
+      want: { ready: 'False', synced: ['False', 'Pending'], progressing: ['True', 'RollingOut', '0/1 pods run config version 2; being pushed: a'], ratio: [0, 1], push: ['a'] },
+    },
+    {
+      name: 'every pod still starting (a new Deployment) → nothing to answer for yet: Ready, Progressing',
+      pods: [pod('a', {}, { address: undefined, phase: 'Pending' }), pod('b', {}, { address: undefined, phase: 'Pending' })],
+      want: { ready: 'True', synced: ['True', 'Synced'], progressing: ['True', 'RollingOut', '0/2 pods run config version 1; starting: a, b'], ratio: [0, 2], push: [] },
+    },
+  ])('$name', ({ pods, status, want }) => {
+    const p = plan(route(spec(), status ?? at1), observed(pods));
+    expect(cond(p, 'Ready').status).toBe(want.ready);
+    expect([cond(p, 'Synced').status, cond(p, 'Synced').reason]).toEqual(want.synced);
+    expect([cond(p, 'Progressing').status, cond(p, 'Progressing').reason, cond(p, 'Progressing').message]).toEqual(want.progressing);
+    expect([p.status.syncedPods, p.status.targetPods]).toEqual(want.ratio);
+    expect(p.push).toEqual(want.push);
+  });
+
+  test('a pod arriving with the current version from its snapshot: counted and synced as soon as it is observed; nothing pushed', () => {
+    const p = plan(route(spec(), at1), observed([pod('a', v), pod('new', v)]));
+    expect([cond(p, 'Ready').status, cond(p, 'Progressing').reason, p.status.syncedPods, p.status.targetPods, p.push]).toEqual(['True', 'Complete', 2, 2, []]);
+  });
+
+  test('a rejection stops the rollout: Progressing=False Rejected', () => {
+    const p = plan(route(spec(), at1), observed([pod('a', { running: { version: 0, hash: null }, rejected: { version: 1, message: 'no' } })]));
+    expect([cond(p, 'Progressing').status, cond(p, 'Progressing').reason]).toEqual(['False', 'Rejected']);
   });
 });
 
@@ -195,15 +242,19 @@ test('the document is the one the sidecar will hash: configHash of the compiled 
 });
 
 describe('operator-wide defaults', () => {
-  test('a route without a journal gets the operator default (password pushed as a value, scrubbed like a key); its own journal wins', async () => {
+  test('a route without a journal gets the operator default, with a key prefix of its namespace; its own journal (password from its namespace’s Secret) wins', async () => {
     const { compileRoute } = await import('./compile.ts');
+    const { namespaced } = await import('./apply.ts');
     const spec = { podSelector: {}, backends: [{ name: 'd', type: 'demo' }], routes: [{ model: 'm', backends: [{ backend: 'd' }] }] } as never;
-    const defaults = { journal: { type: 'redis' as const, url: 'redis://redis:6379/0', password: { value: 'redis-pw-123' } } };
+    const defaults = namespaced({ journal: { type: 'redis', url: 'redis://redis:6379/0', keyPrefix: 'airoute:' } }, 'team-a');
     const c = compileRoute(spec, new Map(), defaults);
-    expect(c.config?.journal).toEqual(defaults.journal);
-    expect(c.secrets).toContain('redis-pw-123');
-    const own = compileRoute({ ...(spec as object), journal: { type: 'memory' } } as never, new Map(), defaults);
-    expect(own.config?.journal).toEqual({ type: 'memory' });
+    expect(c.config?.journal).toEqual({ type: 'redis', url: 'redis://redis:6379/0', keyPrefix: 'airoute:team-a:' });
+    expect(c.secrets).toEqual([]); // no shared credential
+    const ownSpec = { ...(spec as object), journal: { type: 'redis', url: 'redis://redis:6379/0', password: { secretKeyRef: { name: 'redis', key: 'pw' } } } } as never;
+    const own = compileRoute(ownSpec, new Map([['redis', { pw: 'redis-pw-123' }]]), defaults);
+    expect(own.config?.journal).toEqual({ type: 'redis', url: 'redis://redis:6379/0', password: { value: 'redis-pw-123' } });
+    expect(own.secrets).toContain('redis-pw-123');
+    expect(own.snapshot).toMatchObject({ journal: { password: { secretKeyRef: { name: 'redis', key: 'pw' } } } });
     expect(compileRoute(spec, new Map()).hash).not.toBe(c.hash);
   });
 });

@@ -12,12 +12,13 @@
 // name): it keeps the config it has, nobody can take it over by creating a new AIRoute, and the
 // outcome does not depend on which one reconciles first. Both carry Conflict=True naming the
 // other; the younger one leaves the pod out of its targets and is not Ready.
-import type { AIRoute, AIRouteSpec, ConditionType, LabelSelector } from '../../api/v1alpha1/airoute.ts';
+import type { AIRoute, AIRouteSpec, ConditionType } from '../../api/v1alpha1/airoute.ts';
 import type { SidecarConfig } from '../../api/v1alpha1/config.ts';
 import { formatIssue, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import { redact } from '../redact.ts';
 import { compileRoute, type ConfigDefaults, type SecretsView } from './compile.ts';
 import type { DesiredCondition } from './conditions.ts';
+import { createdAt, olderThan, type RouteClaim } from './owner.ts';
 import { selects } from './selector.ts';
 
 /** What the operator knows about one pod's sidecar (this incarnation of it). */
@@ -37,15 +38,12 @@ export interface PodView {
   injected: boolean;
   /** Admin endpoint, once the pod has an IP. */
   address?: string;
+  /** status.phase: only Running pods count for Ready (a pod still starting does not). */
+  phase?: string;
   sidecar: SidecarObservation;
 }
 
-export interface OtherRoute {
-  name: string;
-  /** RFC 3339; compared as text, which orders RFC 3339 UTC times correctly. */
-  createdAt: string;
-  podSelector: LabelSelector;
-}
+export type OtherRoute = RouteClaim;
 
 export interface Observed {
   secrets: SecretsView;
@@ -64,8 +62,8 @@ export interface PlannedEvent {
 }
 
 export interface Plan {
-  /** The document and its version, when the spec compiled. */
-  desired?: { version: number; hash: string; config: SidecarConfig };
+  /** The document and its version, when the spec compiled; `snapshot` is its ConfigMap form. */
+  desired?: { version: number; hash: string; config: SidecarConfig; snapshot: unknown };
   /** Write {configVersion, configHash} to status before pushing (a new version is being minted). */
   persistVersion: boolean;
   /** Pods to push desired.version to. */
@@ -94,15 +92,6 @@ function issuesText(issues: ConfigIssue[]): string {
   const lines = issues.map(formatIssue);
   return lines.length > 10 ? `${lines.slice(0, 10).join('; ')}; and ${lines.length - 10} more` : lines.join('; ');
 }
-
-const createdAt = (r: AIRoute) => {
-  const t = r.metadata.creationTimestamp;
-  return t instanceof Date ? t.toISOString().replace(/\.\d{3}Z$/, 'Z') : (t ?? '');
-};
-
-/** Older first: creationTimestamp, then name. */
-const olderThan = (a: { createdAt: string; name: string }, b: { createdAt: string; name: string }) =>
-  a.createdAt < b.createdAt || (a.createdAt === b.createdAt && a.name < b.name);
 
 export function plan(route: AIRoute, seen: Observed): Plan {
   const spec: AIRouteSpec = route.spec;
@@ -140,27 +129,34 @@ export function plan(route: AIRoute, seen: Observed): Plan {
       else if (r.version >= version) version = r.version + 1;
     }
     persistVersion = version !== statusVersion || hash !== status.configHash;
-    desired = { version, hash, config: compiled.config };
+    desired = { version, hash, config: compiled.config, snapshot: compiled.snapshot };
   }
 
   // The version the pods should run: the new one, or the last good one while the spec is broken.
   const goal = desired ? { version: desired.version, hash: desired.hash } : status.configHash ? { version: statusVersion, hash: status.configHash } : undefined;
   const isSynced = (p: PodView) => !!goal && p.sidecar.running?.version === goal.version && p.sidecar.running.hash === goal.hash;
   const synced = targets.filter(isSynced);
+  // Which pods Ready answers for: Running, with a sidecar that is up and was reached. A pod still
+  // starting, or one the operator cannot reach right now, does not make the route un-Ready (a
+  // rollout would flap it); both show in Progressing and in syncedPods/targetPods.
+  const counts = (p: PodView) => p.injected && p.phase === 'Running' && !!p.address && !p.sidecar.unreachable;
   const push: string[] = [];
   const rejected: { pod: string; message: string }[] = [];
   const unreachable: string[] = [];
   const noSidecar: string[] = [];
-  const waiting: string[] = [];
+  const starting: string[] = [];
+  const pending: string[] = [];
   for (const p of targets) {
     if (isSynced(p)) continue;
     if (!p.injected) noSidecar.push(p.name);
-    else if (!p.address) waiting.push(p.name);
+    else if (!p.address) starting.push(p.name);
     else if (desired && p.sidecar.rejected?.version === desired.version) rejected.push({ pod: p.name, message: p.sidecar.rejected.message });
     else {
+      // Pods still starting are pushed too: the push is what makes their sidecar ready.
       if (desired) push.push(p.name);
       if (p.sidecar.unreachable) unreachable.push(p.name);
-      else waiting.push(p.name);
+      else if (p.phase !== 'Running') starting.push(p.name);
+      else pending.push(p.name);
     }
   }
 
@@ -173,31 +169,49 @@ export function plan(route: AIRoute, seen: Observed): Plan {
   if (compiled.unresolved.length) cond('ResolvedRefs', false, 'SecretNotResolved', issuesText(compiled.unresolved));
   else cond('ResolvedRefs', true, 'ResolvedRefs', 'every secretKeyRef resolved');
 
-  let syncedReason: string;
-  let syncedMessage: string;
   const n = targets.length;
   const version = goal?.version ?? 0;
+  const counted = targets.filter(counts);
+  const running = targets.filter((p) => p.injected && p.phase === 'Running' && p.address);
+  const ratio = `${synced.length}/${n} pods run config version ${version}`;
+  const detail = [
+    ...(starting.length ? [`starting: ${nameSome(starting)}`] : []),
+    ...(pending.length ? [`being pushed: ${nameSome(pending)}`] : []),
+    ...(unreachable.length ? [`unreachable: ${nameSome(unreachable)}`] : []),
+  ].join('; ');
+
+  // Synced: every pod Ready answers for runs the version.
+  let syncedOk = false;
+  let syncedReason: string;
+  let syncedMessage: string;
   if (!goal) {
     syncedReason = 'NoConfig';
     syncedMessage = 'no valid config has been compiled yet';
-  } else if (synced.length === n) {
-    syncedReason = n ? 'Synced' : 'NoTargetPods';
-    syncedMessage = n ? `${n}/${n} pods run config version ${version}` : 'no pod with an airoute sidecar is selected';
   } else if (rejected.length) {
     syncedReason = 'Rejected';
     syncedMessage = `sidecar of pod ${rejected[0]!.pod} rejected config version ${version}: ${rejected[0]!.message}` + (rejected.length > 1 ? ` (and ${rejected.length - 1} more pods)` : '');
-  } else if (unreachable.length) {
-    syncedReason = 'Unreachable';
-    syncedMessage = `${synced.length}/${n} pods run config version ${version}; unreachable: ${nameSome(unreachable)}`;
   } else if (noSidecar.length) {
     syncedReason = 'NoSidecar';
-    syncedMessage = `${synced.length}/${n} pods run config version ${version}; selected but without an airoute sidecar: ${nameSome(noSidecar)}`;
+    syncedMessage = `${ratio}; selected but without an airoute sidecar: ${nameSome(noSidecar)}`;
+  } else if (running.length && !counted.length) {
+    syncedReason = 'Unreachable';
+    syncedMessage = `${ratio}; no running pod could be reached: ${nameSome(unreachable)}`;
+  } else if (counted.every(isSynced)) {
+    syncedOk = true;
+    syncedReason = n ? 'Synced' : 'NoTargetPods';
+    syncedMessage = !n ? 'no pod with an airoute sidecar is selected' : counted.length === n ? `${n}/${n} pods run config version ${version}` : `every running, reachable pod runs config version ${version} (${ratio}${detail ? `; ${detail}` : ''})`;
   } else {
     syncedReason = 'Pending';
-    syncedMessage = `${synced.length}/${n} pods run config version ${version}; waiting for: ${nameSome(waiting)}`;
+    syncedMessage = `${ratio}; ${detail}`;
   }
-  const syncedOk = !!goal && synced.length === n;
   cond('Synced', syncedOk, syncedReason, syncedMessage);
+
+  // Progressing: the version is still on its way to some selected pod (starting, being pushed,
+  // or retried after a failure); False once every one runs it, or when it cannot get further.
+  if (!goal) cond('Progressing', false, 'NoConfig', 'no valid config has been compiled yet');
+  else if (rejected.length) cond('Progressing', false, 'Rejected', syncedMessage);
+  else if (synced.length === n) cond('Progressing', false, 'Complete', n ? `${n}/${n} pods run config version ${version}` : 'no pod with an airoute sidecar is selected');
+  else cond('Progressing', true, 'RollingOut', `${ratio}; ${detail || `selected but without an airoute sidecar: ${nameSome(noSidecar)}`}`);
 
   const lost = [...lostTo.entries()];
   const shared = [...sharedWith.entries()];

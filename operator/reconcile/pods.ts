@@ -15,6 +15,7 @@ export const DEFAULT_DATA_PORT = 4000;
 export interface PodFacts {
   key: string;
   name: string;
+  uid: string;
   labels: Record<string, string>;
   injected: boolean;
   /** Present once the pod has an IP and its sidecar container is not known to be down. */
@@ -42,9 +43,11 @@ export function podFacts(pod: V1Pod): PodFacts {
   return {
     key: `${m.namespace}/${m.name}`,
     name: m.name ?? '',
+    uid: m.uid ?? '',
     labels: m.labels ?? {},
     injected,
-    ...(ip && !down && Number.isInteger(port) && port > 0 ? { address: `http://${host}:${port}` } : {}),
+    // The admin port speaks TLS (the sidecar's own certificate, pinned once it proved its pod).
+    ...(ip && !down && Number.isInteger(port) && port > 0 ? { address: `https://${host}:${port}` } : {}),
     incarnation: `${m.uid ?? ''}/${restarts}/${ip ?? ''}:${port}`,
   };
 }

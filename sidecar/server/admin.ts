@@ -1,19 +1,30 @@
-// The admin port: health, readiness, the running config's version/hash, authenticated config
-// push from the operator, and Prometheus metrics. Separate from the data port so it can bind the
-// pod IP (for the operator) while app traffic stays on loopback.
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// The admin port, an express router with its middleware in one place: health, readiness, the
+// running config's version/hash, the authenticated config push, and Prometheus metrics. Separate
+// from the data port so it can bind the pod IP (for the operator and the kubelet's probes) while
+// app traffic stays on loopback.
+//
+// Middleware, in order: who may push (pushAuth: the bearer token of --admin-token-file, or the
+// operator's client certificate when the port speaks TLS), then the body limit (MAX_CONFIG_BYTES,
+// read raw so the answer is this port's own error shape), then the handler; every error ends in
+// one error handler that answers {"error": {code, message}}.
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { formatIssue, validatePush, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import { compileConfig, envSecrets, type SecretResolver } from '../config/runtime.ts';
 import type { Sidecar } from '../sidecar.ts';
-import { parseJsonObject, readBody } from '../net/body.ts';
-import { sendJson } from './http.ts';
+import { parseJsonObject } from '../net/body.ts';
+import { TokenFile } from './admin-token.ts';
 
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+export { TokenFile };
+
+/** A push document is the config with keys inline: bounded well above any real AIRoute's. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+export type PushOutcome = 'applied' | 'stale' | 'invalid' | 'unauthorized' | 'disabled';
 
 export interface AdminOptions {
   tokenFile?: string;
+  /** Decides whether this request may push (replaces the token check when set, e.g. mTLS). */
+  pushAuth?: (req: Request) => Promise<PushAuthResult>;
   /** Prometheus exposition; absent until metrics are wired. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
   /**
@@ -23,137 +34,139 @@ export interface AdminOptions {
    * does not stop sync calls. Alert on airoute_journal_store_up instead.
    */
   degradedReasons?: () => string[];
+  /** True once SIGTERM started the drain: readiness fails so the pod leaves its Services. */
+  draining?: () => boolean;
   resolveSecrets?: SecretResolver;
-  onPush?: (outcome: 'applied' | 'stale' | 'invalid' | 'unauthorized' | 'disabled') => void;
+  onPush?: (outcome: PushOutcome) => void;
+  /** More routes on this port (the identity proof for the operator). */
+  extend?: (router: express.Router) => void;
 }
 
-/** Reads the bearer token from a file, again whenever the file changes (rotation needs no restart). */
-export class TokenFile {
-  private readonly path: string;
-  private mtimeMs = -1;
-  private digest: Buffer | undefined;
+export type PushAuthResult = { ok: true } | { ok: false; status: 401 | 403; code: string; message: string };
 
-  constructor(path: string) {
-    this.path = path;
-  }
-
-  private async current(): Promise<Buffer | undefined> {
-    try {
-      const s = await stat(this.path);
-      if (s.mtimeMs !== this.mtimeMs) {
-        const token = (await readFile(this.path, 'utf8')).trim();
-        this.digest = token ? sha256(token) : undefined;
-        this.mtimeMs = s.mtimeMs;
-      }
-    } catch {
-      this.digest = undefined;
-      this.mtimeMs = -1;
-    }
-    return this.digest;
-  }
-
-  /** Constant-time comparison of digests, so neither the token nor its length leaks through timing. */
-  async verify(presented: string): Promise<boolean> {
-    const want = await this.current();
-    return want !== undefined && timingSafeEqual(want, sha256(presented));
-  }
-
-  async configured(): Promise<boolean> {
-    return (await this.current()) !== undefined;
+class AdminError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly extra: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, extra: Record<string, unknown> = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.extra = extra;
   }
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
+const rejected = (issues: ConfigIssue[]) => new AdminError(422, 'invalid_config', issues.map(formatIssue).join('; '), { issues });
 
-const adminError = (res: ServerResponse, status: number, code: string, message: string, extra: Record<string, unknown> = {}) =>
-  sendJson(res, status, { error: { code, message }, ...extra });
+function tokenAuth(tokenFile: string | undefined): (req: Request) => Promise<PushAuthResult> {
+  const token = tokenFile ? new TokenFile(tokenFile) : undefined;
+  return async (req) => {
+    if (!token || !(await token.configured())) return { ok: false, status: 403, code: 'push_disabled', message: 'config push is disabled: no admin token is configured' };
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+    if (!m || !(await token.verify(m[1]!.trim()))) return { ok: false, status: 401, code: 'unauthorized', message: 'missing or invalid bearer token' };
+    return { ok: true };
+  };
+}
 
-export function adminServer(sc: Sidecar, opts: AdminOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
-  const token = opts.tokenFile ? new TokenFile(opts.tokenFile) : undefined;
+export function adminServer(sc: Sidecar, opts: AdminOptions = {}): express.Express {
   const resolve = opts.resolveSecrets ?? envSecrets();
+  const outcome = opts.onPush ?? (() => undefined);
+  const pushAuth = opts.pushAuth ?? tokenAuth(opts.tokenFile);
+  // Pushes are serialised so two concurrent versions cannot both pass the staleness check.
   let pushing = Promise.resolve();
 
-  async function putConfig(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const outcome = opts.onPush ?? (() => undefined);
-    if (!token || !(await token.configured())) {
-      outcome('disabled');
-      return adminError(res, 403, 'push_disabled', 'config push is disabled: no admin token is configured');
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const router = express.Router();
+
+  router.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+
+  router.get('/readyz', (_req, res) => {
+    if (opts.draining?.()) return void res.status(503).json({ status: 'draining', reasons: ['the sidecar is shutting down'] });
+    if (!sc.config) return void res.status(503).json({ status: 'not ready', reasons: ['no configuration loaded'] });
+    const degraded = opts.degradedReasons?.() ?? [];
+    // Open circuits do not make the sidecar unready (other routes and models still serve); listed per (backend, model).
+    const circuits = sc.resilience.notClosed();
+    res.json(degraded.length ? { status: 'degraded', version: sc.config.version, reasons: degraded, circuits } : { status: 'ready', version: sc.config.version, circuits });
+  });
+
+  router.get('/config', (_req, res) => void res.json({ version: sc.config?.version ?? 0, hash: sc.config?.hash ?? null }));
+
+  const authorize = async (req: Request, _res: Response, next: NextFunction) => {
+    const a = await pushAuth(req);
+    if (!a.ok) {
+      outcome(a.status === 403 ? 'disabled' : 'unauthorized');
+      throw new AdminError(a.status, a.code, a.message);
     }
-    const auth = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(auth);
-    if (!m || !(await token.verify(m[1]!.trim()))) {
-      outcome('unauthorized');
-      return adminError(res, 401, 'unauthorized', 'missing or invalid bearer token');
-    }
+    next();
+  };
+  // Raw, so an oversized or unparsable body is refused in this port's error shape.
+  const raw = express.raw({ type: () => true, limit: MAX_CONFIG_BYTES });
+  const body = (req: Request, res: Response, next: NextFunction) =>
+    raw(req, res, (err?: unknown) => {
+      if (err) outcome('invalid');
+      next(err);
+    });
+
+  router.put('/config', authorize, body, async (req, res) => {
     let doc: unknown;
     try {
-      doc = parseJsonObject(await readBody(req, MAX_CONFIG_BYTES));
+      doc = parseJsonObject(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
     } catch (err) {
       outcome('invalid');
-      return adminError(res, (err as { status?: number }).status ?? 400, 'invalid_body', (err as Error).message);
+      throw new AdminError(400, 'invalid_body', (err as Error).message);
     }
     const v = validatePush(doc);
     if (!v.ok) {
       outcome('invalid');
-      return rejected(res, v.issues);
+      throw rejected(v.issues);
     }
-    // Pushes are serialised so two concurrent versions cannot both pass the staleness check.
     const run = pushing.then(() => {
       const current = sc.config;
       if (current && v.value.version <= current.version) {
         outcome('stale');
-        return adminError(res, 409, 'stale_version', `version ${v.value.version} is not newer than the running version ${current.version}`, {
-          version: current.version,
-          hash: current.hash,
-        });
+        throw new AdminError(409, 'stale_version', `version ${v.value.version} is not newer than the running version ${current.version}`, { version: current.version, hash: current.hash });
       }
       const c = compileConfig(v.value.config, v.value.version, resolve);
       if (!c.ok) {
         outcome('invalid');
-        return rejected(res, c.issues.map((i) => ({ ...i, path: `config.${i.path}` })));
+        throw rejected(c.issues.map((i) => ({ ...i, path: `config.${i.path}` })));
       }
       const src = v.value.source;
       sc.swap(src ? { ...c.config, origin: `${src.namespace}/${src.name}` } : c.config);
       outcome('applied');
       for (const note of c.config.notes) sc.logger.warn({ version: c.config.version }, note);
       sc.logger.info({ version: c.config.version, hash: c.config.hash }, 'config applied');
-      return sendJson(res, 200, { version: c.config.version, hash: c.config.hash });
+      res.json({ version: c.config.version, hash: c.config.hash });
     });
     pushing = run.catch(() => undefined);
     await run;
-  }
+  });
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
-    if (path === '/readyz' && req.method === 'GET') {
-      if (!sc.config) return sendJson(res, 503, { status: 'not ready', reasons: ['no configuration loaded'] });
-      const degraded = opts.degradedReasons?.() ?? [];
-      // Open circuits do not make the sidecar unready (other routes and models still serve); listed per (backend, model).
-      const circuits = sc.resilience.notClosed();
-      return degraded.length
-        ? sendJson(res, 200, { status: 'degraded', version: sc.config.version, reasons: degraded, circuits })
-        : sendJson(res, 200, { status: 'ready', version: sc.config.version, circuits });
-    }
-    if (path === '/config' && req.method === 'GET') return sendJson(res, 200, { version: sc.config?.version ?? 0, hash: sc.config?.hash ?? null });
-    if (path === '/config' && req.method === 'PUT') return putConfig(req, res);
-    if (path === '/metrics' && req.method === 'GET' && opts.metrics) {
-      const m = await opts.metrics();
-      res.writeHead(200, { 'content-type': m.contentType });
-      res.end(m.body);
-      return;
-    }
-    return adminError(res, 404, 'not_found', `no such endpoint: ${req.method} ${path}`);
-  }
+  router.get('/metrics', async (_req, res, next) => {
+    if (!opts.metrics) return next();
+    const m = await opts.metrics();
+    res.type(m.contentType).send(m.body);
+  });
 
-  return (req, res) => {
-    route(req, res).catch((err: unknown) => {
-      sc.logger.error({ err: (err as Error).message }, 'admin request failed');
-      if (!res.headersSent) adminError(res, 500, 'internal', 'internal error');
-    });
-  };
-}
+  opts.extend?.(router);
+  app.use(router);
 
-function rejected(res: ServerResponse, issues: ConfigIssue[]): void {
-  adminError(res, 422, 'invalid_config', issues.map(formatIssue).join('; '), { issues });
+  app.use((req, _res, next) => next(new AdminError(404, 'not_found', `no such endpoint: ${req.method} ${req.path}`)));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { status?: number; type?: string; message?: string };
+    // body-parser's own errors: too large (413) and the like.
+    const ae =
+      err instanceof AdminError
+        ? err
+        : typeof e.status === 'number' && e.status < 500
+          ? new AdminError(e.status, e.type === 'entity.too.large' ? 'body_too_large' : 'invalid_body', e.message ?? 'bad request')
+          : undefined;
+    if (!ae) sc.logger.error({ err: e.message }, 'admin request failed');
+    const out = ae ?? new AdminError(500, 'internal', 'internal error');
+    if (res.headersSent) return void res.end();
+    res.status(out.status).json({ error: { code: out.code, message: out.message }, ...out.extra });
+  });
+  return app;
 }

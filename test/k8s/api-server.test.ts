@@ -93,6 +93,25 @@ describe('protocol', () => {
     expect((respecced.metadata as JsonObject).generation).toBe(2);
   });
 
+  test('paged lists: limit/continue in key order, every page at the first page’s resourceVersion; a compacted continue token → 410', async () => {
+    for (let i = 0; i < 7; i++) api.create('secrets', secretBody(`s${i}`) as unknown as JsonObject);
+    const core = api.kubeConfig().makeApiClient(CoreV1Api);
+    const first = await core.listNamespacedSecret({ namespace: 'ns', limit: 3 });
+    expect(first.items.map((s) => s.metadata!.name)).toEqual(['s0', 's1', 's2']);
+    expect(first.metadata!.remainingItemCount).toBe(4);
+    api.create('secrets', secretBody('s9') as unknown as JsonObject); // a write between pages
+    const second = await core.listNamespacedSecret({ namespace: 'ns', limit: 3, _continue: first.metadata!._continue! });
+    expect(second.items.map((s) => s.metadata!.name)).toEqual(['s3', 's4', 's5']);
+    expect(second.metadata!.resourceVersion).toBe(first.metadata!.resourceVersion);
+    const third = await core.listNamespacedSecret({ namespace: 'ns', limit: 3, _continue: second.metadata!._continue! });
+    expect(third.items.map((s) => s.metadata!.name)).toEqual(['s6', 's9']);
+    expect(third.metadata!._continue).toBeUndefined();
+    expect(api.audit.filter((a) => a.verb === 'list').map((a) => a.limit)).toEqual([3, 3, 3]);
+    api.store.compact();
+    const err = await core.listNamespacedSecret({ namespace: 'ns', limit: 3, _continue: first.metadata!._continue! }).catch((e: unknown) => e);
+    expect((err as { code: number }).code).toBe(410);
+  });
+
   test('wrong bearer token → 401', async () => {
     const err = await api.kubeConfig('wrong').makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: 'ns' }).catch((e: unknown) => e);
     expect((err as { code: number }).code).toBe(401);

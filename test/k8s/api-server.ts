@@ -13,13 +13,17 @@
 //  - the status subresource: the main resource ignores status, /status changes only status;
 //  - merge patch and JSON patch (strategic merge only for built-in types, as merge; custom
 //    resources answer 415 as the real server does);
+//  - CRDs are checked as on create (crd-validation.ts): each CEL rule's estimated cost against the
+//    per-rule and per-CRD limits, list-type map keys; a CRD the real server would refuse is refused;
 //  - admission of custom resources against the CRD's structural schema: pruning (or 400 under
 //    fieldValidation=Strict, with the real "strict decoding error"), defaulting, OpenAPI
-//    constraints and the x-kubernetes-validations CEL rules, errors as a 422 Status with causes;
+//    constraints, list-type set/map uniqueness and the x-kubernetes-validations CEL rules, errors
+//    as a 422 Status with causes;
 //  - Secrets' stringData folded into data; Lease MicroTime fields must carry microseconds;
 //  - bearer-token authentication (401 Unauthorized).
-// Not modelled: pagination (limit/continue are ignored: every list is one page), finalizers,
-// server-side apply, admission webhooks, RBAC.
+//  - paged lists (limit/continue, 410 for a compacted continue token);
+//  - TokenRequest for bound ServiceAccount tokens and TokenReview of them (tokens.ts);
+// Not modelled: finalizers, server-side apply, admission webhooks, RBAC.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -28,9 +32,11 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import type { CustomResourceDefinition, StructuralSchema } from '../../operator/crd/generate.ts';
+import { checkCrd } from './crd-validation.ts';
 import { admit, type FieldError, type Json, type JsonObject } from './schema.ts';
 import { matchesLabelSelector, parseLabelSelector, type Requirement } from './selectors.ts';
 import { objectKey, Store, type StoredEvent } from './store.ts';
+import { TokenAuthority } from './tokens.ts';
 
 export interface ResourceType {
   group: string; // '' for core
@@ -46,9 +52,11 @@ export interface ResourceType {
 const CORE: ResourceType[] = [
   { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true, statusSubresource: true },
   { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, statusSubresource: false },
+  { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true, statusSubresource: false },
   { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, statusSubresource: false },
   { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false, statusSubresource: true },
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, statusSubresource: false },
+  { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false, statusSubresource: false },
 ];
 
 export class ApiError extends Error {
@@ -84,6 +92,11 @@ export interface AuditRecord {
   namespace?: string;
   name?: string;
   subresource?: string;
+  /** For lists: the page size asked for (undefined: no limit, the whole collection at once). */
+  limit?: number;
+  /** For lists and watches: the selectors, as sent. */
+  fieldSelector?: string;
+  labelSelector?: string;
   code: number;
 }
 
@@ -104,6 +117,7 @@ type Fault = (r: { verb: AuditRecord['verb']; resource: string; subresource?: st
 export class StandInApiServer {
   readonly store: Store;
   readonly audit: AuditRecord[] = [];
+  readonly tokens = new TokenAuthority();
   private readonly types = new Map<string, ResourceType>();
   private readonly opts: Required<Omit<StandInOptions, 'crds' | 'historyLimit'>>;
   private server?: Server;
@@ -117,6 +131,10 @@ export class StandInApiServer {
     this.opts = { token: opts.token ?? 'stand-in-token', bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, watchTimeoutMs: opts.watchTimeoutMs ?? 5 * 60_000 };
     for (const t of CORE) this.types.set(t.plural, t);
     for (const crd of crds) {
+      // What `kubectl apply` / `helm install` of the CRD would meet first: its static validation.
+      const { errors } = checkCrd(crd);
+      if (errors.length)
+        throw new ApiError(422, 'Invalid', `CustomResourceDefinition.apiextensions.k8s.io "${crd.metadata.name}" is invalid: ${errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`}`);
       const v = crd.spec.versions.find((x) => x.served && x.storage)!;
       this.types.set(crd.spec.names.plural, {
         group: crd.spec.group,
@@ -275,6 +293,7 @@ export class StandInApiServer {
       const discovery = this.discovery(url.pathname);
       if (discovery) return this.sendJson(res, 200, discovery);
     }
+    if (req.method === 'POST' && (await this.authentication(req, res, url.pathname))) return;
     const route = this.route(url.pathname);
     if (!route) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const { t, namespace, name, subresource } = route;
@@ -282,7 +301,10 @@ export class StandInApiServer {
     const method = req.method ?? 'GET';
     const verb: AuditRecord['verb'] =
       method === 'GET' ? (name ? 'get' : q.get('watch') === 'true' || q.get('watch') === '1' ? 'watch' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : 'delete';
-    const record = (code: number) => this.audit.push({ verb, resource: t.plural, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}), ...(subresource ? { subresource } : {}), code });
+    const limit = verb === 'list' && q.get('limit') ? Number(q.get('limit')) : undefined;
+    const selectors = verb === 'list' || verb === 'watch' ? { ...(q.get('fieldSelector') ? { fieldSelector: q.get('fieldSelector')! } : {}), ...(q.get('labelSelector') ? { labelSelector: q.get('labelSelector')! } : {}) } : {};
+    const record = (code: number) =>
+      this.audit.push({ verb, resource: t.plural, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}), ...(subresource ? { subresource } : {}), ...(limit ? { limit } : {}), ...selectors, code });
     for (const f of this.faults) {
       const code = f({ verb, resource: t.plural, ...(subresource ? { subresource } : {}) });
       if (code) {
@@ -370,6 +392,39 @@ export class StandInApiServer {
     return { t, ...(namespace ? { namespace } : {}), ...(rest[1] ? { name: rest[1] } : {}), ...(rest[2] ? { subresource: rest[2] } : {}) };
   }
 
+  /** Issues a bound ServiceAccount token (what the kubelet does for a projected token volume). */
+  issueToken(t: { namespace: string; serviceAccount: string; audiences: string[]; expirationSeconds: number; pod?: { name: string; uid: string } }): string {
+    return this.tokens.issue({ namespace: t.namespace, serviceAccount: t.serviceAccount, audiences: t.audiences, expiresAt: Date.now() + t.expirationSeconds * 1000, ...(t.pod ? { pod: t.pod } : {}) });
+  }
+
+  /** TokenRequest (serviceaccounts/<name>/token) and TokenReview; true when it answered. */
+  private async authentication(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    const request = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(path);
+    const podUid = (namespace: string, name: string) => str(meta(this.store.get('pods', objectKey(namespace, name)) ?? {}).uid);
+    if (request) {
+      const [, namespace, sa] = request as unknown as [string, string, string];
+      const body = await readJson(req);
+      const spec = (body.spec ?? {}) as JsonObject;
+      const bound = spec.boundObjectRef as JsonObject | undefined;
+      if (bound && (bound.kind !== 'Pod' || podUid(namespace, str(bound.name) ?? '') !== bound.uid))
+        throw new ApiError(404, 'NotFound', `pods "${str(bound.name)}" not found`);
+      const expirationSeconds = Number(spec.expirationSeconds ?? 3600);
+      const token = this.issueToken({ namespace, serviceAccount: sa, audiences: (spec.audiences as string[] | undefined) ?? ['https://kubernetes.default.svc.cluster.local'], expirationSeconds, ...(bound ? { pod: { name: str(bound.name)!, uid: str(bound.uid)! } } : {}) });
+      this.audit.push({ verb: 'create', resource: 'serviceaccounts', namespace, name: sa, subresource: 'token', code: 201 });
+      this.sendJson(res, 201, { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', metadata: { name: sa, namespace }, spec, status: { token, expirationTimestamp: rfc3339(new Date(Date.now() + expirationSeconds * 1000)) } });
+      return true;
+    }
+    if (path === '/apis/authentication.k8s.io/v1/tokenreviews') {
+      const body = await readJson(req);
+      const spec = (body.spec ?? {}) as JsonObject;
+      const status = this.tokens.review(str(spec.token) ?? '', spec.audiences as string[] | undefined, podUid);
+      this.audit.push({ verb: 'create', resource: 'tokenreviews', code: 201 });
+      this.sendJson(res, 201, { kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1', metadata: { creationTimestamp: null }, spec, status });
+      return true;
+    }
+    return false;
+  }
+
   private notFound(t: ResourceType, name: string) {
     return new ApiError(404, 'NotFound', `${this.qualified(t)} "${name}" not found`, { details: { name, group: t.group, kind: t.plural } });
   }
@@ -412,10 +467,39 @@ export class StandInApiServer {
     };
   }
 
+  /** A list, paged as the API server pages it: `limit` items per page in key order, a `continue`
+   *  token for the rest, every page carrying the first page's resourceVersion; a token older than
+   *  the compaction floor is 410 Expired. (The real server serves later pages from the first page's
+   *  snapshot; here they show the objects as they are now, which an informer's watch from that
+   *  resourceVersion makes right either way.) */
   private doList(t: ResourceType, namespace: string | undefined, q: URLSearchParams): JsonObject {
     const match = this.selection(t, namespace, q);
-    const items = this.store.list(t.plural).filter(match).map((o) => this.present(t, o, true));
-    return { kind: `${t.kind}List`, apiVersion: this.apiVersion(t), metadata: { resourceVersion: String(this.store.currentRv()) }, items };
+    const key = (o: JsonObject) => objectKey(str(meta(o).namespace), str(meta(o).name)!);
+    const all = this.store.list(t.plural).filter(match).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    let rv = String(this.store.currentRv());
+    let rest = all;
+    const token = q.get('continue');
+    if (token) {
+      let c: { rv: string; after: string };
+      try {
+        c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { rv: string; after: string };
+      } catch {
+        throw new ApiError(400, 'BadRequest', 'continue key is not valid: illegal base64 data');
+      }
+      if (Number(c.rv) < this.store.oldestWatchableRv())
+        throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      rv = c.rv;
+      rest = all.filter((o) => key(o) > c.after);
+    }
+    const limit = Number(q.get('limit') ?? '0');
+    const page = limit > 0 ? rest.slice(0, limit) : rest;
+    const more = page.length < rest.length;
+    const metadata: JsonObject = { resourceVersion: rv };
+    if (more) {
+      metadata.continue = Buffer.from(JSON.stringify({ rv, after: key(page.at(-1)!) })).toString('base64url');
+      metadata.remainingItemCount = rest.length - page.length;
+    }
+    return { kind: `${t.kind}List`, apiVersion: this.apiVersion(t), metadata, items: page.map((o) => this.present(t, o, true)) };
   }
 
   private watch(req: IncomingMessage, res: ServerResponse, t: ResourceType, namespace: string | undefined, q: URLSearchParams): void {

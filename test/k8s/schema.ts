@@ -111,6 +111,7 @@ export function validateSchema(value: Json, schema: StructuralSchema, path = '')
     if (schema.maxItems !== undefined && value.length > schema.maxItems)
       errors.push({ field: path, reason: 'FieldValueTooMany', message: `${path}: Too many: ${value.length}: must have at most ${schema.maxItems} items` });
     if (schema.items) value.forEach((item, i) => errors.push(...validateSchema(item, schema.items!, `${path}[${i}]`)));
+    errors.push(...listTypeErrors(value, schema, path));
   }
   if (isObject(value)) {
     for (const key of schema.required ?? [])
@@ -123,6 +124,31 @@ export function validateSchema(value: Json, schema: StructuralSchema, path = '')
     if (schema.additionalProperties)
       for (const [key, v] of Object.entries(value)) errors.push(...validateSchema(v, schema.additionalProperties, `${path}[${key}]`));
   }
+  return errors;
+}
+
+/** x-kubernetes-list-type set and map: items unique (by their map keys), reported like the API
+ *  server's listtype validation: `spec.backends[1]: Duplicate value: map[string]interface {}{"name":"a"}`. */
+function listTypeErrors(value: Json[], schema: StructuralSchema, path: string): FieldError[] {
+  const type = schema['x-kubernetes-list-type'];
+  if (type !== 'set' && type !== 'map') return [];
+  const errors: FieldError[] = [];
+  const seen = new Set<string>();
+  value.forEach((item, i) => {
+    let id: string;
+    let shownValue: string;
+    if (type === 'map') {
+      if (!isObject(item)) return;
+      const keys = Object.fromEntries((schema['x-kubernetes-list-map-keys'] ?? []).filter((k) => item[k] !== undefined && item[k] !== null).map((k) => [k, item[k]!]));
+      id = JSON.stringify(keys);
+      shownValue = `map[string]interface {}{${Object.entries(keys).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(', ')}}`;
+    } else {
+      id = JSON.stringify(item);
+      shownValue = JSON.stringify(item);
+    }
+    if (seen.has(id)) errors.push({ field: `${path}[${i}]`, reason: 'FieldValueDuplicate', message: `${path}[${i}]: Duplicate value: ${shownValue}` });
+    seen.add(id);
+  });
   return errors;
 }
 

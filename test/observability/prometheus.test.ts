@@ -171,8 +171,8 @@ describe.runIf(!!PROMETHEUS)('dashboards and alerts against a real Prometheus sc
     prom = await Prometheus.start(PROMETHEUS!, {
       ruleFiles: [RULES_FILE],
       targets: [
-        { job: 'airoute-sidecar', address: `127.0.0.1:${chatA.adminPort}`, labels: { namespace: NS, pod: 'chat-a' } },
-        { job: 'airoute-sidecar', address: `127.0.0.1:${chatB.adminPort}`, labels: { namespace: NS, pod: 'chat-b' } },
+        { job: 'airoute-sidecar', address: `127.0.0.1:${chatA.adminPort}`, labels: { namespace: NS, pod: 'chat-a' }, tlsSkipVerify: true },
+        { job: 'airoute-sidecar', address: `127.0.0.1:${chatB.adminPort}`, labels: { namespace: NS, pod: 'chat-b' }, tlsSkipVerify: true },
         { job: 'airoute-operator', address: `127.0.0.1:${operator.httpPort}`, labels: { namespace: 'airoute-system', pod: 'airoute-operator-0' }, honorLabels: true },
       ],
     });

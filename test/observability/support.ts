@@ -271,6 +271,9 @@ export interface ScrapeTarget {
   labels: Record<string, string>;
   /** For the whole job (Prometheus' honor_labels is per scrape config). */
   honorLabels?: boolean;
+  /** HTTPS with a certificate nothing can verify (an injected sidecar's admin port; the chart's
+   *  PodMonitor scrapes it the same way). For the whole job. */
+  tlsSkipVerify?: boolean;
 }
 
 /** A real Prometheus on 127.0.0.1, its config, rules and TSDB in a temp dir. */
@@ -305,6 +308,7 @@ export class Prometheus {
           job_name: job,
           honor_labels: ts.some((t) => t.honorLabels),
           metrics_path: '/metrics',
+          ...(ts.some((t) => t.tlsSkipVerify) ? { scheme: 'https', tls_config: { insecure_skip_verify: true } } : {}),
           static_configs: ts.map((t) => ({ targets: [t.address], labels: t.labels })),
         };
       }),

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AIRouteSpec } from '../../api/v1alpha1/airoute.ts';
 import { airouteCrd, airouteCrdYaml, CRD_FILE, type StructuralSchema } from '../../operator/crd/generate.ts';
 import { ApiError, StandInApiServer } from '../k8s/api-server.ts';
+import { STATIC_ESTIMATED_COST_LIMIT, STATIC_ESTIMATED_CRD_COST_LIMIT } from '../k8s/cel-cost.ts';
+import { checkCrd } from '../k8s/crd-validation.ts';
 import type { JsonObject } from '../k8s/schema.ts';
 import { airoute, demoSpec } from './harness.ts';
 
@@ -39,6 +41,60 @@ describe('the CRD is structural', () => {
     expect(v.additionalPrinterColumns.map((c) => c.name)).toEqual(['Ready', 'Synced', 'Version', 'Age']);
     expect(crd.spec.names.shortNames).toEqual(['air']);
     expect(crd.spec.scope).toBe('Namespaced');
+  });
+});
+
+describe('the CRD is admissible: every CEL rule within the API server’s static cost limits, with margin', () => {
+  const crd = airouteCrd();
+
+  test('each rule’s estimated cost (per call × cardinality) is at most half the per-rule limit; the total at most half the CRD limit', () => {
+    const { errors, costs } = checkCrd(crd);
+    expect(errors).toEqual([]);
+    const report = costs[0]!;
+    // The table a reviewer wants to see when bounds change:
+    console.log(report.rules.map((r) => `${String(r.cost).padStart(9)}  ${(r.cost / STATIC_ESTIMATED_COST_LIMIT * 100).toFixed(1).padStart(5)}%  ${r.rule.slice(0, 90)}`).join('\n'));
+    expect(report.rules.length).toBeGreaterThanOrEqual(8);
+    for (const r of report.rules) expect(r.cost, r.rule).toBeLessThanOrEqual(STATIC_ESTIMATED_COST_LIMIT / 2);
+    expect(report.total).toBeLessThanOrEqual(STATIC_ESTIMATED_CRD_COST_LIMIT / 2);
+  });
+
+  test('the stand-in API server refuses a CRD the real one would: the earlier bounds (64 backends, 32 targets) put the prefill rule over the limit', async () => {
+    const wide = structuredClone(crd);
+    const spec = wide.spec.versions[0]!.schema.openAPIV3Schema.properties!.spec!;
+    spec.properties!.backends!.maxItems = 64;
+    spec.properties!.routes!.items!.properties!.backends!.maxItems = 32;
+    const err = await StandInApiServer.start({ crds: [wide] }).then(
+      (s) => (void s.close(), undefined),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe(422);
+    expect((err as ApiError).message).toBe(
+      'CustomResourceDefinition.apiextensions.k8s.io "airoutes.airoute.dev" is invalid: spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[1].rule: Forbidden: estimated rule cost exceeds budget by factor of 1.313434x (try simplifying the rule(s), or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)',
+    );
+  });
+
+  test('bounds on every string, list and map; keyed lists are list-type map', () => {
+    const unbounded: string[] = [];
+    const walk = (s: StructuralSchema, path: string) => {
+      if (s.type === 'string' && s.maxLength === undefined && !s.enum && s.format !== 'date-time') unbounded.push(`${path}: string without maxLength`);
+      if (s.type === 'array' && s.maxItems === undefined) unbounded.push(`${path}: list without maxItems`);
+      if (s.additionalProperties && s.maxProperties === undefined) unbounded.push(`${path}: map without maxProperties`);
+      for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${path}.${k}`);
+      if (s.items) walk(s.items, `${path}[]`);
+      if (s.additionalProperties) walk(s.additionalProperties, `${path}{}`);
+    };
+    const root = crd.spec.versions[0]!.schema.openAPIV3Schema;
+    walk(root.properties!.spec!, 'spec');
+    walk(root.properties!.status!, 'status');
+    expect(unbounded).toEqual([]);
+    const spec = root.properties!.spec!.properties!;
+    expect([spec.backends!['x-kubernetes-list-type'], spec.backends!['x-kubernetes-list-map-keys']]).toEqual(['map', ['name']]);
+    expect([spec.routes!['x-kubernetes-list-type'], spec.routes!['x-kubernetes-list-map-keys']]).toEqual(['map', ['model']]);
+    const conditions = root.properties!.status!.properties!.conditions!;
+    expect([conditions['x-kubernetes-list-type'], conditions['x-kubernetes-list-map-keys']]).toEqual(['map', ['type']]);
+    // No O(n²) uniqueness rules left: the list types do that job.
+    expect(JSON.stringify(root)).not.toContain('exists_one');
   });
 });
 
@@ -81,10 +137,58 @@ describe('admission of AIRoutes by the generated schema and its CEL rules', () =
       message: 'spec.routes: Invalid value: "object": every routes[].backends[].backend must name a backend declared in spec.backends',
     },
     {
-      name: 'duplicate backend names (CEL)',
+      name: 'duplicate backend names (list-type map)',
       mutate: (s: ReturnType<typeof base>) => s.backends.push({ ...s.backends[0]! }),
-      field: 'spec.backends',
-      message: 'spec.backends: Duplicate value: backend names must be unique',
+      field: 'spec.backends[1]',
+      message: 'spec.backends[1]: Duplicate value: map[string]interface {}{"name":"demo"}',
+    },
+    {
+      name: 'duplicate route model names (list-type map)',
+      mutate: (s: ReturnType<typeof base>) => s.routes.push({ ...s.routes[0]! }),
+      field: 'spec.routes[1]',
+      message: 'spec.routes[1]: Duplicate value: map[string]interface {}{"model":"chat"}',
+    },
+    {
+      name: 'a baseURL that is not an http(s) URL (schema pattern)',
+      mutate: (s: ReturnType<typeof base>) => s.backends.push({ name: 'oai', type: 'openai-compatible', baseURL: 'not a url' }),
+      field: 'spec.backends[1].baseURL',
+      message: expect.stringMatching(/^spec\.backends\[1\]\.baseURL: Invalid value: "not a url": spec\.backends\[1\]\.baseURL in body should match /),
+    },
+    {
+      name: 'credentials in a baseURL (schema pattern)',
+      mutate: (s: ReturnType<typeof base>) => s.backends.push({ name: 'oai', type: 'openai-compatible', baseURL: 'https://user:pw@llm.example.com/v1' }),
+      field: 'spec.backends[1].baseURL',
+      message: expect.stringContaining('should match'),
+    },
+    {
+      name: 'a header value with a newline (schema pattern)',
+      mutate: (s: ReturnType<typeof base>) => (s.backends[0]!.headers = { 'x-team': 'a\r\nx-injected: 1' }),
+      field: 'spec.backends[0].headers[x-team]',
+      message: expect.stringContaining('spec.backends[0].headers[x-team] in body should match'),
+    },
+    {
+      name: 'a header name that is not an HTTP token (CEL)',
+      mutate: (s: ReturnType<typeof base>) => (s.backends[0]!.headers = { 'x team': 'a' }),
+      field: 'spec.backends[0].headers',
+      message: 'spec.backends[0].headers: Invalid value: "object": header names must be HTTP tokens of at most 256 characters',
+    },
+    {
+      name: 'a Secret name with a slash, as if from another namespace (schema pattern)',
+      mutate: (s: ReturnType<typeof base>) => (s.backends[0]!.apiKey = { secretKeyRef: { name: 'other/keys', key: 'k' } }),
+      field: 'spec.backends[0].apiKey.secretKeyRef.name',
+      message: expect.stringMatching(/^spec\.backends\[0\]\.apiKey\.secretKeyRef\.name: Invalid value: "other\/keys": .* should match/),
+    },
+    {
+      name: 'a Redis URL with a password in it (schema pattern)',
+      mutate: (s: ReturnType<typeof base>) => ((s as JsonObject).journal = { type: 'redis', url: 'redis://:hunter2@redis:6379' }),
+      field: 'spec.journal.url',
+      message: expect.stringContaining('should match'),
+    },
+    {
+      name: 'the same fallback condition twice (list-type set)',
+      mutate: (s: ReturnType<typeof base>) => (s.routes[0]!.fallbackOn = ['auth', 'auth']),
+      field: 'spec.routes[0].fallbackOn[1]',
+      message: 'spec.routes[0].fallbackOn[1]: Duplicate value: "auth"',
     },
     {
       name: 'baseMs above maxMs (CEL)',

@@ -2,7 +2,7 @@
 // real operator replicas talking to it through @kubernetes/client-node.
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import type { AIRouteSpec } from '../../api/v1alpha1/airoute.ts';
 import { startOperator, type OperatorOptions, type RunningOperator } from '../../operator/operator.ts';
 import { StandInApiServer } from '../k8s/api-server.ts';
@@ -47,7 +47,6 @@ export async function testCluster(): Promise<TestCluster> {
         push: { concurrency: 16, timeoutMs: 2000, backoff: { baseMs: 100, maxMs: 800 } },
         resyncIntervalMs: 60_000,
         pendingRequeueMs: 1000,
-        tokenRotationIntervalMs: 0,
         informerBackoff: { baseMs: 50, maxMs: 500 },
         ...overrides,
       });
@@ -85,6 +84,14 @@ export function demoSpec(model = 'chat', app = 'chat'): AIRouteSpec {
     backends: [{ name: 'demo', type: 'demo', demo: { tokens: 3, tokensPerSecond: 1000 } }],
     routes: [{ model, backends: [{ backend: 'demo' }] }],
   };
+}
+
+/** What the kubelet's probe sees on a sidecar's admin port (HTTPS; probes do not check the certificate). */
+const probeAgent = new Agent({ connect: { rejectUnauthorized: false } });
+export async function probe(adminPort: number, path = '/readyz'): Promise<number> {
+  const res = await request(`https://127.0.0.1:${adminPort}${path}`, { dispatcher: probeAgent });
+  await res.body.dump();
+  return res.statusCode;
 }
 
 /** One non-streaming chat completion through a sidecar's data port. */

@@ -20,7 +20,8 @@ test('/metrics exposes reconcile, queue, push and per-route sync metrics; /ready
   await c.api.waitFor('airoutes', 'ns', 'chat', readyAt(1, 2));
   const scrape = async () => (await request(`http://127.0.0.1:${op.httpPort}/metrics`)).body.text();
   // Status is written inside the reconcile; its duration is observed when it returns.
-  const text = await eventually(scrape, (t) => t.includes('airoute_operator_reconcile_duration_seconds_count{result="ok"}'), 5000, 'a finished reconcile');
+  // The gauges are set when the reconcile that wrote Ready returns.
+  const text = await eventually(scrape, (t) => t.includes('airoute_operator_reconcile_duration_seconds_count{result="ok"}') && t.includes('airoute_operator_route_pods_synced{namespace="ns",route="chat"} 2'), 5000, 'a finished reconcile');
   for (const name of ['airoute_operator_reconcile_duration_seconds_bucket', 'airoute_operator_reconcile_errors_total', 'airoute_operator_queue_depth', 'airoute_operator_push_duration_seconds_bucket', 'airoute_operator_is_leader 1'])
     expect(text, name).toContain(name);
   expect(text).toContain('airoute_operator_pushes_total{outcome="applied"} 2');

@@ -107,23 +107,24 @@ describe('Secrets', () => {
     const everything = JSON.stringify({ routes: c.api.list('airoutes'), events: c.api.list('events'), logs: c.logs });
     for (const k of [KEY1, KEY2]) expect(everything).not.toContain(k);
   });
+});
 
-  test('admin token rotation: operator rotates the per-namespace token; pushes keep working while the kubelet lags with the old file', async () => {
-    const pod = await c.kubelet.addPod(ns, 'chat-a', { labels: { app: 'chat' } });
+describe('a rollout', () => {
+  test('a new pod still starting does not flap Ready: Progressing says so, 2/3, Ready keeps its transition time; Complete once it runs', async () => {
+    await c.kubelet.addPod(ns, 'chat-a', { labels: { app: 'chat' } });
+    await c.kubelet.addPod(ns, 'chat-b', { labels: { app: 'chat' } });
     await c.operator();
     c.api.create('airoutes', airoute(ns, 'chat', demoSpec('chat')));
-    await c.api.waitFor('airoutes', ns, 'chat', readyAt(1, 1));
-    const before = c.api.get('secrets', ns, 'airoute-admin-token')!;
-    c.kubelet.tokenSyncDelayMs = 60_000; // the mounted file keeps the old token for this test
-    c.api.update('secrets', { ...before, metadata: { ...(before.metadata as JsonObject), annotations: { ...((before.metadata as JsonObject).annotations as JsonObject), 'airoute.dev/rotate': 'now' } } });
-    const after = await c.api.waitFor('secrets', ns, 'airoute-admin-token', (s) => (s?.data as JsonObject | undefined)?.previous !== undefined);
-    expect((after!.data as JsonObject).previous).toBe((before.data as JsonObject).token);
-    expect((after!.data as JsonObject).token).not.toBe((before.data as JsonObject).token);
-    // A change pushed now authenticates with the previous token (the file has not caught up).
-    const cur = c.api.get('airoutes', ns, 'chat')!;
-    c.api.update('airoutes', { ...cur, spec: demoSpec('chat-v2') as unknown as JsonObject });
-    await c.api.waitFor('airoutes', ns, 'chat', readyAt(2, 1));
-    expect(pod.applied).toEqual([1, 2]);
+    const ready = await c.api.waitFor('airoutes', ns, 'chat', readyAt(1, 2));
+    // The ReplicaSet's new pod: admitted (injected), scheduled, not started yet.
+    c.api.create('pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'chat-c', namespace: ns, labels: { app: 'chat', 'airoute.dev/sidecar': 'injected' } }, spec: { containers: [{ name: 'app', image: 'x' }], initContainers: [{ name: 'airoute-sidecar', image: 'x', restartPolicy: 'Always' }] } });
+    const rolling = await c.api.waitFor('airoutes', ns, 'chat', (o) => conditionOf(o, 'Progressing')?.status === 'True');
+    expect(conditionOf(rolling, 'Progressing')!.message).toBe('2/3 pods run config version 1; starting: chat-c');
+    expect(statusOf(rolling).syncedRatio).toBe('2/3');
+    expect(conditionOf(rolling, 'Ready')).toMatchObject({ status: 'True', lastTransitionTime: conditionOf(ready, 'Ready')!.lastTransitionTime });
+    c.api.delete('pods', ns, 'chat-c');
+    const done = await c.api.waitFor('airoutes', ns, 'chat', (o) => conditionOf(o, 'Progressing')?.reason === 'Complete' && statusOf(o).targetPods === 2);
+    expect(conditionOf(done, 'Ready')!.lastTransitionTime).toBe(conditionOf(ready, 'Ready')!.lastTransitionTime);
   });
 });
 
@@ -146,15 +147,16 @@ describe('pods', () => {
     await c.api.waitFor('airoutes', ns, 'chat', readyAt(1, 2));
   });
 
-  test('unreachable sidecar → Synced=False Unreachable naming it, retried with backoff; converges when it returns', async () => {
+  test('unreachable sidecar → Progressing names it (Ready answers for the reachable pod), retried with backoff; converges when it returns', async () => {
     const a = await c.kubelet.addPod(ns, 'chat-a', { labels: { app: 'chat' } });
     await c.kubelet.addPod(ns, 'chat-b', { labels: { app: 'chat' } });
     await c.kubelet.partition(ns, 'chat-b');
     const op = await c.operator();
     c.api.create('airoutes', airoute(ns, 'chat', demoSpec('chat')));
-    const partial = await c.api.waitFor('airoutes', ns, 'chat', (o) => conditionOf(o, 'Synced')?.reason === 'Unreachable' && statusOf(o).syncedPods === 1);
-    expect(conditionOf(partial, 'Synced')!.message).toBe('1/2 pods run config version 1; unreachable: chat-b');
-    expect(statusOf(partial)).toMatchObject({ syncedPods: 1, targetPods: 2 });
+    const partial = await c.api.waitFor('airoutes', ns, 'chat', (o) => conditionOf(o, 'Progressing')?.message === '1/2 pods run config version 1; unreachable: chat-b');
+    expect(conditionOf(partial, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingOut' });
+    expect(conditionOf(partial, 'Ready')!.status).toBe('True');
+    expect(statusOf(partial)).toMatchObject({ syncedPods: 1, targetPods: 2, syncedRatio: '1/2' });
     expect(a.applied).toEqual([1]);
     // Backoff: a few attempts while it is down, not a tight loop.
     await new Promise((r) => setTimeout(r, 1200));

@@ -3,7 +3,6 @@
 // check the contracts between the chart and the code it deploys: the operator's flags, the
 // webhook's certificate and configuration, the injector's labels and ports, the alert rules and
 // dashboards it wraps.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { extractFromTgz } from '../../scripts/fetch-tools.ts';
 import { DEFAULT_INJECTION, sidecarContainer } from '../../operator/webhook/inject.ts';
 import { INJECT_ANNOTATION, SIDECAR_LABEL } from '../../operator/reconcile/pods.ts';
 import { CHART, NAMESPACE, ROOT, SCENARIOS, find, getTools, helm, id, render, type Manifest, type Obj, type Scenario } from './support.ts';
+import { allowed, type PodRef } from './netpol.ts';
 import { validateAll } from './validate.ts';
 
 const rendered = new Map<string, Manifest[]>();
@@ -28,6 +28,8 @@ const [DEFAULTS, ALL_ON, CERT_MANAGER, NO_WEBHOOK] = SCENARIOS as [Scenario, Sce
 
 type Container = Obj & { name: string; args?: string[]; env?: Obj[]; ports?: Obj[]; volumeMounts?: Obj[] };
 const deployment = (ms: Manifest[]) => find(ms, 'Deployment');
+const mwc = (ms: Manifest[]) => find(ms, 'MutatingWebhookConfiguration');
+const hook = (ms: Manifest[]) => (mwc(ms).webhooks as Obj[])[0]!;
 const podSpec = (d: Manifest) => ((d.spec as Obj).template as Obj).spec as Obj & { containers: Container[]; volumes?: Obj[] };
 const operatorContainer = (ms: Manifest[]) => podSpec(deployment(ms)).containers.find((c) => c.name === 'operator')!;
 /** --flag=value → [flag, value]; a bare --flag → [flag, true]. */
@@ -70,7 +72,7 @@ describe('helm template', () => {
   test('defaults render the operator, its RBAC, the webhook, the CRD and the dashboards; optional objects stay off', () => {
     const kinds = of(DEFAULTS).map((m) => m.kind).sort();
     expect(kinds).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'Service', 'ServiceAccount'].sort(),
+      ['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount'].sort(),
     );
   });
 
@@ -85,6 +87,15 @@ describe('helm template', () => {
     expect(readlinkSync(`${ROOT}${CHART}/crds`)).toBe('../../crds');
     const crd = find(of(DEFAULTS), 'CustomResourceDefinition');
     expect(crd).toEqual(parseYaml(readFileSync(`${ROOT}crds/airoute.dev_airoutes.yaml`, 'utf8')));
+  });
+});
+
+describe('GitOps-safe: `helm template` renders the same every time (no certificate, key or random value made at render time)', () => {
+  test.each(SCENARIOS)('$name', async (s) => {
+    const args = ['template', 'airoute', CHART, '--namespace', NAMESPACE, '--include-crds', ...s.files.flatMap((f) => ['-f', f]), ...(s.set ?? []).flatMap((x) => ['--set', x])];
+    const [a, b] = [await helm(args), await helm(args)];
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
   });
 });
 
@@ -125,7 +136,7 @@ describe('operator Deployment', () => {
   test('one replica without leader election: no PDB, no Lease Role, --disable-leader-election', () => {
     const ms = of(NO_WEBHOOK);
     expect(ms.some((m) => m.kind === 'PodDisruptionBudget')).toBe(false);
-    expect(ms.some((m) => m.kind === 'Role')).toBe(false);
+    expect(ms.filter((m) => m.kind === 'Role').map((m) => m.metadata.name)).toEqual(['airoute-operator-own-secrets']);
     expect(flags(operatorContainer(ms)).get('disable-leader-election')).toBe(true);
   });
 
@@ -167,11 +178,17 @@ describe('operator Deployment', () => {
     const mount = (name: string) => c.volumeMounts!.find((m) => m.name === name);
     expect(mount('tmp')?.mountPath).toBe('/tmp');
     expect(spec.volumes!.find((v) => v.name === 'tmp')?.emptyDir).toBeDefined();
-    expect(f.get('webhook-cert-dir')).toBe('/etc/airoute/webhook');
-    expect(mount('webhook-tls')).toMatchObject({ mountPath: '/etc/airoute/webhook', readOnly: true });
-    const secretVol = spec.volumes!.find((v) => v.name === 'webhook-tls')!.secret as Obj;
+    // The webhook certificate is the operator's own (read through the API, nothing mounted) ...
+    expect([f.get('webhook-certs'), f.get('webhook-secret-name'), f.get('webhook-configuration-name'), f.get('webhook-service-name')]).toEqual(['operator', 'airoute-webhook-tls', mwc(ms).metadata.name, ((hook(ms).clientConfig as Obj).service as Obj).name]);
+    expect(mount('webhook-tls')).toBeUndefined();
+    // ... or cert-manager's, mounted and reloaded.
+    const cm = of(CERT_MANAGER);
+    const fc = flags(operatorContainer(cm));
+    expect([fc.get('webhook-certs'), fc.get('webhook-cert-dir')]).toEqual(['files', '/etc/airoute/webhook']);
+    expect(operatorContainer(cm).volumeMounts!.find((m) => m.name === 'webhook-tls')).toMatchObject({ mountPath: '/etc/airoute/webhook', readOnly: true });
+    const secretVol = podSpec(deployment(cm)).volumes!.find((v) => v.name === 'webhook-tls')!.secret as Obj;
     expect((secretVol.items as Obj[]).map((i) => i.path).sort()).toEqual(['tls.crt', 'tls.key']);
-    expect(find(ms, 'Secret', secretVol.secretName as string)).toBeDefined();
+    expect((find(cm, 'Certificate').spec as Obj).secretName).toBe(secretVol.secretName);
   });
 
   test('sidecar defaults reach the operator: image (by tag or digest), pull policy, log level', () => {
@@ -198,10 +215,8 @@ describe('operator Deployment', () => {
       if (PENDING.includes(name)) expect(operatorSrc.includes(name), `${name} is read by the operator now: take it off PENDING`).toBe(false);
       else expect(operatorSrc.includes(name), `the chart passes ${name} but the operator never reads it`).toBe(true);
     }
-    // The Redis password reaches the operator from a Secret, never as a literal.
-    const pw = operatorContainer(of(ALL_ON)).env!.find((e) => e.name === 'AIROUTE_JOURNAL_PASSWORD')!;
-    expect(pw.value).toBeUndefined();
-    expect((pw.valueFrom as Obj).secretKeyRef).toEqual({ name: 'airoute-redis', key: 'password' });
+    // No credential shared across tenants' namespaces: the chart hands the operator no Redis password.
+    expect(operatorContainer(of(ALL_ON)).env!.map((e) => e.name)).not.toContain('AIROUTE_JOURNAL_PASSWORD');
   });
 
   test('AIROUTE_JOURNAL is a `journal` the sidecar’s own config schema accepts', () => {
@@ -223,14 +238,12 @@ describe('operator Deployment', () => {
 });
 
 describe('admission webhook', () => {
-  const mwc = (ms: Manifest[]) => find(ms, 'MutatingWebhookConfiguration');
-  const hook = (ms: Manifest[]) => (mwc(ms).webhooks as Obj[])[0]!;
 
-  test('CREATE of pods only, never the operator namespace nor kube-system, NoneOnDryRun, /mutate on the webhook Service', () => {
+  test('CREATE of pods only, never the operator namespace nor kube-system, no side effects, /mutate on the webhook Service', () => {
     const ms = of(DEFAULTS);
     const h = hook(ms);
     expect(h.rules).toEqual([{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
-    expect(h.sideEffects).toBe('NoneOnDryRun');
+    expect(h.sideEffects).toBe('None');
     expect(h.admissionReviewVersions).toEqual(['v1']);
     const exprs = ((h.namespaceSelector as Obj).matchExpressions as Obj[]).filter((e) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn');
     expect(exprs.flatMap((e) => e.values as string[])).toEqual(expect.arrayContaining([NAMESPACE, 'kube-system']));
@@ -260,23 +273,12 @@ describe('admission webhook', () => {
     expect(run(pod())).toBe(false);
   });
 
-  test('self-signed by default: the caBundle is a CA that signed the serving certificate for the Service name, and the key matches', () => {
+  test('by default nothing is generated at render time: no certificate, no Secret, no caBundle (the operator keeps it); GitOps is told so', () => {
     const ms = of(DEFAULTS);
-    const h = hook(ms);
-    const svc = (h.clientConfig as Obj).service as Obj;
-    const secret = find(ms, 'Secret', 'airoute-webhook-tls');
-    expect(secret.type).toBe('kubernetes.io/tls');
-    const data = secret.data as Record<string, string>;
-    const b64 = (s: string) => Buffer.from(s, 'base64');
-    const ca = new X509Certificate(b64((h.clientConfig as Obj).caBundle as string));
-    expect(ca.ca).toBe(true);
-    expect(b64(data['ca.crt']!).equals(b64((h.clientConfig as Obj).caBundle as string))).toBe(true);
-    const cert = new X509Certificate(b64(data['tls.crt']!));
-    expect(cert.verify(ca.publicKey)).toBe(true);
-    expect(cert.checkIssued(ca)).toBe(true);
-    expect(cert.checkHost(`${svc.name}.${svc.namespace}.svc`)).toBeTruthy();
-    expect(cert.checkPrivateKey(createPrivateKey(b64(data['tls.key']!)))).toBe(true);
-    expect(new Date(cert.validTo).getTime()).toBeGreaterThan(Date.now() + 5 * 365 * 86_400_000);
+    expect(ms.some((m) => m.kind === 'Secret')).toBe(false);
+    expect((hook(ms).clientConfig as Obj).caBundle).toBeUndefined();
+    expect((mwc(ms).metadata.annotations as Obj)['airoute.dev/ca-bundle']).toBe('operator');
+    expect(readFileSync(`${ROOT}${CHART}/templates/webhook.yaml`, 'utf8')).not.toMatch(/genCA|genSignedCert|lookup|randAlphaNum|uuidv4|now/);
   });
 
   test('cert-manager: a Certificate for the Service into the mounted Secret, the CA injected from it, no static caBundle', () => {
@@ -298,7 +300,7 @@ describe('admission webhook', () => {
   test('one watched namespace: a Role there (no ClusterRole), and the webhook only for that namespace', () => {
     const ms = of(CERT_MANAGER);
     expect(ms.some((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding')).toBe(false);
-    expect(ms.filter((m) => m.kind === 'Role').map((m) => m.metadata.namespace).sort()).toEqual([NAMESPACE, 'team-a']);
+    expect(ms.filter((m) => m.kind === 'Role').map((m) => m.metadata.namespace).sort()).toEqual([NAMESPACE, NAMESPACE, 'team-a']);
     const exprs = (hook(ms).namespaceSelector as Obj).matchExpressions as Obj[];
     expect(exprs).toContainEqual({ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['team-a'] });
     expect(flags(operatorContainer(ms)).get('watch-namespace')).toBe('team-a');
@@ -349,46 +351,57 @@ describe('observability objects', () => {
     const pm = find(ms, 'PodMonitor');
     // The label and port name the injector gives the pod and the sidecar container.
     expect(((pm.spec as Obj).selector as Obj).matchLabels).toEqual({ [SIDECAR_LABEL]: 'injected' });
-    const sidecarPort = sidecarContainer(DEFAULT_INJECTION).ports![0]!.name;
-    expect(((pm.spec as Obj).podMetricsEndpoints as Obj[])[0]).toMatchObject({ port: sidecarPort, path: '/metrics' });
+    const sidecarPort = sidecarContainer({ ...DEFAULT_INJECTION, pushCa: 'CA' }).ports![0]!.name;
+    // The admin port speaks TLS with a certificate each sidecar makes itself: nothing to verify it against.
+    expect(((pm.spec as Obj).podMetricsEndpoints as Obj[])[0]).toMatchObject({ port: sidecarPort, path: '/metrics', scheme: 'https', tlsConfig: { insecureSkipVerify: true } });
     expect((pm.spec as Obj).namespaceSelector).toEqual({ any: true });
     expect((find(of(CERT_MANAGER), 'PodMonitor').spec as Obj).namespaceSelector).toEqual({ matchNames: ['team-a'] });
   });
 });
 
 describe('NetworkPolicy for the sidecars’ admin port', () => {
-  test('in each listed namespace: the admin port only from the operator and the listed scrapers, every other port untouched', () => {
+  const admin = DEFAULT_INJECTION.adminPort;
+  const prometheus: PodRef = { namespace: 'monitoring', labels: { 'app.kubernetes.io/name': 'prometheus' } };
+  const app = (ns: string): PodRef => ({ namespace: ns, labels: { app: 'chat', [SIDECAR_LABEL]: 'injected' } });
+  const stranger: PodRef = { namespace: 'elsewhere', labels: { app: 'curious' } };
+  const world = (extra: Obj[] = []) => {
     const ms = of(ALL_ON);
-    const admin = DEFAULT_INJECTION.adminPort;
-    const pols = ms.filter((m) => m.kind === 'NetworkPolicy' && m.metadata.name === 'airoute-sidecar-admin');
-    expect(pols.map((p) => p.metadata.namespace).sort()).toEqual(['default', 'team-a']);
-    const opLabels = ((deployment(ms).spec as Obj).template as Obj & { metadata: { labels: Obj } }).metadata.labels;
-    for (const p of pols) {
-      const spec = p.spec as Obj;
-      expect(spec.podSelector).toEqual({ matchLabels: { [SIDECAR_LABEL]: 'injected' } });
-      expect(spec.policyTypes).toEqual(['Ingress']);
-      const rules = spec.ingress as { from?: Obj[]; ports: { protocol: string; port: number; endPort?: number }[] }[];
-      // Who may reach the admin port.
-      const adminRules = rules.filter((r) => r.ports.some((x) => x.protocol === 'TCP' && x.port <= admin && (x.endPort ?? x.port) >= admin));
-      for (const r of adminRules) expect(r.from, 'a rule opening the admin port to everyone').toBeDefined();
-      const peers = adminRules.flatMap((r) => r.from!);
-      expect(peers[0]).toEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NAMESPACE } }, podSelector: { matchLabels: expect.objectContaining({}) } });
-      expect(opLabels).toMatchObject(((peers[0]!.podSelector as Obj).matchLabels as Obj));
-      expect(peers.slice(1)).toEqual((parseYaml(readFileSync(`${ROOT}test/packaging/values-all-on.yaml`, 'utf8')) as { networkPolicy: { metricsFrom: Obj[] } }).networkPolicy.metricsFrom);
-      // Every other TCP port, and all of UDP, from anywhere.
-      const open = rules.filter((r) => !r.from).flatMap((r) => r.ports);
-      const tcp = new Set<number>();
-      for (const x of open.filter((o) => o.protocol === 'TCP')) for (let n = x.port; n <= (x.endPort ?? x.port); n++) tcp.add(n);
-      expect(tcp.size).toBe(65534);
-      expect(tcp.has(admin)).toBe(false);
-      expect(open.some((o) => o.protocol === 'UDP' && o.port === 1 && o.endPort === 65535)).toBe(true);
+    const opLabels = ((deployment(ms).spec as Obj).template as Obj & { metadata: { labels: Record<string, string> } }).metadata.labels;
+    return { w: { namespaces: {}, policies: [...ms.filter((m) => m.kind === 'NetworkPolicy'), ...extra] }, operator: { namespace: NAMESPACE, labels: opLabels } as PodRef };
+  };
+  const defaultDeny = (ns: string): Obj => ({ kind: 'NetworkPolicy', metadata: { name: 'default-deny', namespace: ns }, spec: { podSelector: {}, policyTypes: ['Ingress'] } });
+
+  test('a default-deny namespace stays closed: the chart adds only the operator (and the listed scrapers) to the admin port', () => {
+    const { w, operator } = world([defaultDeny('team-a')]);
+    expect(allowed(w, operator, app('team-a'), admin)).toBe(true);
+    expect(allowed(w, prometheus, app('team-a'), admin)).toBe(true);
+    expect(allowed(w, stranger, app('team-a'), admin)).toBe(false);
+    expect(allowed(w, app('team-a'), app('team-a'), admin)).toBe(false); // not even its neighbours
+    // Nothing else was opened: the app's port, any port, UDP.
+    for (const [port, proto] of [[8080, 'TCP'], [4000, 'TCP'], [53, 'UDP']] as const) expect(allowed(w, stranger, app('team-a'), port, proto), `${proto}/${port}`).toBe(false);
+    // Only rules with a `from`, only the admin port.
+    for (const p of w.policies.filter((x) => (x.metadata as Obj).name === 'airoute-sidecar-admin')) {
+      const rules = (p.spec as Obj).ingress as { from?: Obj[]; ports: Obj[] }[];
+      for (const r of rules) {
+        expect(r.from).toBeDefined();
+        expect(r.ports).toEqual([{ protocol: 'TCP', port: admin }]);
+      }
     }
   });
 
-  test('the operator’s own pods: only the webhook and metrics ports', () => {
-    const pol = find(of(ALL_ON), 'NetworkPolicy', 'airoute-operator');
-    const ports = ((pol.spec as Obj).ingress as { ports: Obj[] }[]).flatMap((r) => r.ports.map((p) => p.port)).sort();
-    expect(ports).toEqual([8080, 9443]);
+  test('next to the namespace’s own allowance for the app’s port: that port as the namespace says, the admin port still only for the operator', () => {
+    const appPolicy: Obj = { kind: 'NetworkPolicy', metadata: { name: 'chat', namespace: 'default' }, spec: { podSelector: { matchLabels: { app: 'chat' } }, ingress: [{ ports: [{ protocol: 'TCP', port: 8080 }] }] } };
+    const { w, operator } = world([defaultDeny('default'), appPolicy]);
+    expect(allowed(w, stranger, app('default'), 8080)).toBe(true);
+    expect(allowed(w, stranger, app('default'), admin)).toBe(false);
+    expect(allowed(w, operator, app('default'), admin)).toBe(true);
+  });
+
+  test('the operator’s own pods: the webhook port for the API server, metrics only for the listed scrapers', () => {
+    const { w, operator } = world([defaultDeny(NAMESPACE)]);
+    expect(allowed(w, stranger, operator, 9443)).toBe(true); // the API server's address is not known in advance
+    expect(allowed(w, prometheus, operator, 8080)).toBe(true);
+    expect(allowed(w, stranger, operator, 8080)).toBe(false);
   });
 
   test('off by default', () => {
@@ -409,6 +422,6 @@ test('NOTES.txt tells the next step (helm install --dry-run)', async () => {
 test('the scenarios between them render every kind the templates can produce', () => {
   const sources = new Set<string>();
   for (const s of SCENARIOS) for (const m of of(s)) sources.add(m.kind);
-  for (const k of ['Deployment', 'ServiceAccount', 'ClusterRole', 'Role', 'Service', 'MutatingWebhookConfiguration', 'Secret', 'Certificate', 'Issuer', 'PodDisruptionBudget', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'ConfigMap', 'NetworkPolicy'])
+  for (const k of ['Deployment', 'ServiceAccount', 'ClusterRole', 'Role', 'Service', 'MutatingWebhookConfiguration', 'Certificate', 'Issuer', 'PodDisruptionBudget', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'ConfigMap', 'NetworkPolicy'])
     expect(sources.has(k), k).toBe(true);
 });

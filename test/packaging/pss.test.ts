@@ -3,7 +3,7 @@
 // injects (operator/webhook/inject.ts, called on a real pod template, with the settings the chart
 // passes the operator).
 import { beforeAll, describe, expect, test } from 'vitest';
-import { DEFAULT_INJECTION, injectionPatch, sidecarContainer, TOKEN_VOLUME, type InjectionSettings } from '../../operator/webhook/inject.ts';
+import { CONFIG_VOLUME, DEFAULT_INJECTION, IDENTITY_VOLUME, injectionPatch, SECRETS_VOLUME, sidecarContainer, type InjectionSettings, type PodOwner } from '../../operator/webhook/inject.ts';
 import { jsonPatch } from '../k8s/api-server.ts';
 import type { JsonObject } from '../k8s/schema.ts';
 import { describe as explain, restricted } from './pss.ts';
@@ -21,8 +21,13 @@ function settingsFromChart(ms: Manifest[]): InjectionSettings {
   const d = ms.find((m) => m.kind === 'Deployment')!;
   const c = ((((d.spec as Obj).template as Obj).spec as Obj).containers as Obj[])[0]!;
   const flag = (name: string) => (c.args as string[]).find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  return { ...DEFAULT_INJECTION, image: flag('sidecar-image')!, imagePullPolicy: flag('sidecar-image-pull-policy') as InjectionSettings['imagePullPolicy'], logLevel: flag('sidecar-log-level')! };
+  return { ...DEFAULT_INJECTION, pushCa: PUSH_CA, image: flag('sidecar-image')!, imagePullPolicy: flag('sidecar-image-pull-policy') as InjectionSettings['imagePullPolicy'], logLevel: flag('sidecar-log-level')! };
 }
+
+/** The operator's push CA (public; what the webhook puts in every sidecar). */
+const PUSH_CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+const SETTINGS: InjectionSettings = { ...DEFAULT_INJECTION, pushCa: PUSH_CA };
+const OWNER: PodOwner = { route: 'chat', secrets: [{ name: 'llm-keys', key: 'openai' }] };
 
 /** A pod as the API server would hand it to the webhook, from a workload's template. */
 function podFrom(workload: Manifest): JsonObject {
@@ -30,8 +35,8 @@ function podFrom(workload: Manifest): JsonObject {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${workload.metadata.name}-abc12`, namespace: workload.metadata.namespace ?? 'default', ...structuredClone(t.metadata ?? {}) }, spec: structuredClone(t.spec) } as JsonObject;
 }
 
-function inject(pod: JsonObject, s: InjectionSettings): JsonObject {
-  const ops = injectionPatch(pod as never, s);
+function inject(pod: JsonObject, s: InjectionSettings, owner: PodOwner | undefined = OWNER): JsonObject {
+  const ops = injectionPatch(pod as never, s, owner);
   if (!ops) throw new Error('the webhook did not inject');
   return jsonPatch(pod, ops as unknown as JsonObject[]);
 }
@@ -53,36 +58,37 @@ describe('the injected sidecar', () => {
     const before = podFrom(app);
     expect(explain(restricted({ metadata: before.metadata as Obj, spec: before.spec as Obj }))).toEqual([]);
     const after = inject(before, settings);
-    const containers = (after.spec as Obj).containers as Obj[];
-    expect(containers.map((c) => c.name)).toEqual(['app', 'airoute-sidecar']);
-    expect(containers[1]!.image).toBe(settings.image);
-    expect(containers[1]!.args).toEqual(expect.arrayContaining(['sidecar']));
-    expect((containers[1]!.args as string[])[0]).toBe('sidecar');
+    expect(((after.spec as Obj).containers as Obj[]).map((c) => c.name)).toEqual(['app']);
+    // A native sidecar: the first init container, kept running (restartPolicy: Always).
+    const sidecar = ((after.spec as Obj).initContainers as Obj[])[0]!;
+    expect(sidecar).toMatchObject({ name: 'airoute-sidecar', image: settings.image, restartPolicy: 'Always' });
+    expect((sidecar.args as string[])[0]).toBe('sidecar');
     expect(explain(restricted({ metadata: after.metadata as Obj, spec: after.spec as Obj }))).toEqual([]);
     expect(await validateManifest(after as unknown as Manifest)).toEqual([]);
   });
 
   test('the sidecar is restricted on its own, in a pod that sets nothing at pod level', () => {
     const pod = { metadata: { name: 'bare', annotations: { 'airoute.dev/inject': 'true' } }, spec: { containers: [] as Obj[] } };
-    const after = inject({ apiVersion: 'v1', kind: 'Pod', ...pod } as unknown as JsonObject, DEFAULT_INJECTION);
+    const after = inject({ apiVersion: 'v1', kind: 'Pod', ...pod } as unknown as JsonObject, SETTINGS);
     expect(explain(restricted({ metadata: after.metadata as Obj, spec: after.spec as Obj }))).toEqual([]);
-    const c = sidecarContainer(DEFAULT_INJECTION);
+    const c = sidecarContainer(SETTINGS);
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
     // The data port stays on loopback, the admin port is the only one declared.
     expect(c.args).toEqual(expect.arrayContaining(['--host', '127.0.0.1']));
     expect(c.ports!.map((p) => p.containerPort)).toEqual([DEFAULT_INJECTION.adminPort]);
   });
 
-  /** Whether a non-root container can read a file of a Secret volume, as the kubelet lays it out:
+  /** Whether a non-root container can read a file of a Secret/ConfigMap/projected volume, as the kubelet lays it out:
    *  owned by root, group fsGroup when the pod sets one, mode defaultMode (group bits kept). */
   function canReadSecret(pod: JsonObject, containerName: string, volumeName: string): boolean {
     const spec = pod.spec as Obj;
     const psc = (spec.securityContext as Obj | undefined) ?? {};
-    const c = (spec.containers as Obj[]).find((x) => x.name === containerName)!;
+    const c = [...((spec.initContainers as Obj[] | undefined) ?? []), ...(spec.containers as Obj[])].find((x) => x.name === containerName)!;
     const csc = (c.securityContext as Obj | undefined) ?? {};
     const uid = (csc.runAsUser ?? psc.runAsUser) as number | undefined;
     const gid = (csc.runAsGroup ?? psc.runAsGroup) as number | undefined;
-    const vol = (spec.volumes as Obj[]).find((v) => v.name === volumeName)!.secret as Obj;
+    const v = (spec.volumes as Obj[]).find((x) => x.name === volumeName)!;
+    const vol = (v.secret ?? v.configMap ?? v.projected) as Obj;
     const mode = (vol.defaultMode as number | undefined) ?? 0o644;
     if (uid === 0) return true;
     if (mode & 0o004) return true;
@@ -91,17 +97,19 @@ describe('the injected sidecar', () => {
     return groups.includes(fileGroup) && (mode & 0o040) !== 0;
   }
 
-  test('the sidecar can read its admin token in the example app (fsGroup 65532)', () => {
-    const after = inject(podFrom(app), DEFAULT_INJECTION);
-    expect(canReadSecret(after, 'airoute-sidecar', TOKEN_VOLUME)).toBe(true);
+  const VOLUMES = [IDENTITY_VOLUME, CONFIG_VOLUME, SECRETS_VOLUME];
+
+  test('the sidecar can read its identity token, its config snapshot and its Secrets in the example app (fsGroup 65532)', () => {
+    const after = inject(podFrom(app), SETTINGS);
+    for (const v of VOLUMES) expect(canReadSecret(after, 'airoute-sidecar', v), v).toBe(true);
   });
 
-  // The token volume is mode 0444: in a pod without fsGroup the file is root-owned, and the
-  // sidecar (UID 65532) must still be able to read it, or every push fails.
-  test('in a pod without fsGroup the sidecar can read its admin token', () => {
+  // The volumes are mode 0444: in a pod without fsGroup the files are root-owned, and the sidecar
+  // (UID 65532) must still be able to read them, or it can neither prove its pod nor start alone.
+  test('in a pod without fsGroup the sidecar can read them too', () => {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations: { 'airoute.dev/inject': 'true' } }, spec: { containers: [{ name: 'app', image: 'x' }] } };
-    const after = inject(pod as unknown as JsonObject, DEFAULT_INJECTION);
-    expect(canReadSecret(after, 'airoute-sidecar', TOKEN_VOLUME)).toBe(true);
+    const after = inject(pod as unknown as JsonObject, SETTINGS);
+    for (const v of VOLUMES) expect(canReadSecret(after, 'airoute-sidecar', v), v).toBe(true);
   });
 });
 

@@ -3,7 +3,8 @@
 // resource, with resource names where the code (or RBAC) allows limiting them.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { TOKEN_SECRET } from '../../operator/push/token.ts';
+import { SNAPSHOT_CONFIGMAP } from '../../api/v1alpha1/snapshot.ts';
+import { PUSH_CA_SECRET } from '../../operator/push/identity.ts';
 import { deriveOperatorNeeds, leaseName, parseApiPath, plural, stripComments, type Need } from './rbac-derive.ts';
 import { CHART, NAMESPACE, ROOT, SCENARIOS, getTools, render, type Manifest, type Obj, type Scenario } from './support.ts';
 
@@ -45,6 +46,9 @@ beforeAll(async () => {
   for (const s of SCENARIOS) rendered.set(s.name, await render(s));
 }, 600_000);
 const [DEFAULTS, , WATCH_ONE, NO_LEADER] = SCENARIOS as [Scenario, Scenario, Scenario, Scenario];
+/** What only the operator-managed webhook certificate needs (off with cert-manager or no webhook). */
+const managedCertNeed = (n: { group: string; resource: string; verb: string }) =>
+  n.group === 'admissionregistration.k8s.io' || (n.resource === 'secrets' && n.verb === 'update');
 
 describe('what the operator’s code needs (derived from operator/**/*.ts)', () => {
   test('the derivation understood every call (no generic client, no unparsable watch path)', () => {
@@ -54,11 +58,17 @@ describe('what the operator’s code needs (derived from operator/**/*.ts)', () 
   test('it finds the calls this operator is known to make', () => {
     // A floor, so a broken derivation that finds nothing cannot pass the comparison below.
     const keys = derived.needs.map(key);
-    for (const k of ['airoute.dev/airoutes:list', 'airoute.dev/airoutes:watch', 'airoute.dev/airoutes/status:update', 'core/pods:watch', 'core/secrets:create', 'coordination.k8s.io/leases:update'])
+    for (const k of ['airoute.dev/airoutes:list', 'airoute.dev/airoutes:watch', 'airoute.dev/airoutes/status:update', 'core/pods:watch', 'core/secrets:watch', 'core/configmaps:update', 'authentication.k8s.io/tokenreviews:create', 'coordination.k8s.io/leases:update'])
       expect(keys).toContain(k);
-    const update = derived.needs.find((n) => key(n) === 'core/secrets:update')!;
-    expect(update.names).toEqual([TOKEN_SECRET]);
-    expect(update.where[0]).toMatch(/^operator\/push\/token\.ts:\d+$/);
+    const update = derived.needs.find((n) => key(n) === 'core/configmaps:update')!;
+    expect(update.names).toEqual([SNAPSHOT_CONFIGMAP]);
+    expect(update.where[0]).toMatch(/^operator\/snapshot\/configmaps\.ts:\d+$/);
+    // Secrets are written only by the push CA and the webhook certificate code (their own Secrets,
+    // in the operator's namespace: the chart's Role there).
+    for (const verb of ['create', 'update'])
+      expect(derived.needs.find((n) => key(n) === `core/secrets:${verb}`)!.where.every((w) => /^operator\/(push\/identity|webhook\/certs)\.ts:/.test(w)), verb).toBe(true);
+    expect(derived.needs.find((n) => key(n) === 'core/secrets:get')!.where.some((w) => w.startsWith('operator/push/identity.ts:'))).toBe(true);
+    expect(PUSH_CA_SECRET).toBe('airoute-push-ca');
   });
 
   test('the derivation’s helpers: plurals, API paths, comments', () => {
@@ -71,14 +81,19 @@ describe('what the operator’s code needs (derived from operator/**/*.ts)', () 
 });
 
 describe('the chart grants exactly that', () => {
-  test.each([DEFAULTS, WATCH_ONE])('same (group, resource, verb) set: $name', (s) => {
-    const g = grants(rendered.get(s.name)!);
+  test('same (group, resource, verb) set: default values', () => {
+    const g = grants(rendered.get(DEFAULTS.name)!);
     expect([...new Set(g.map(key))].sort()).toEqual([...new Set(derived.needs.map(key))].sort());
   });
 
-  test('without leader election, no Lease permissions at all', () => {
+  test('with cert-manager issuing the webhook certificate: the same, less what managing it needs', () => {
+    const g = grants(rendered.get(WATCH_ONE.name)!);
+    expect([...new Set(g.map(key))].sort()).toEqual([...new Set(derived.needs.filter((n) => !managedCertNeed(n)).map(key))].sort());
+  });
+
+  test('without leader election nor webhook, no Lease or webhook-certificate permissions at all', () => {
     const g = grants(rendered.get(NO_LEADER.name)!);
-    const needs = derived.needs.filter((n) => n.group !== 'coordination.k8s.io');
+    const needs = derived.needs.filter((n) => n.group !== 'coordination.k8s.io' && !managedCertNeed(n));
     expect([...new Set(g.map(key))].sort()).toEqual([...new Set(needs.map(key))].sort());
   });
 
@@ -101,13 +116,26 @@ describe('the chart grants exactly that', () => {
     for (const r of g.filter((x) => x.resource === 'leases' && x.verb !== 'create')) expect(r.names).toEqual([name]);
   });
 
-  test('scope: the Lease only in the release namespace (where POD_NAMESPACE points the elector); the rest cluster-wide, or only in the watched namespace', () => {
+  // The Lease and the push CA live in the release namespace (where POD_NAMESPACE points the operator).
+  const releaseOnly = (r: Grant) => r.group === 'coordination.k8s.io' || (r.resource === 'secrets' && ['create', 'get', 'update'].includes(r.verb));
+  // Cluster-scoped objects need a ClusterRole even when one namespace is watched.
+  const clusterScoped = (r: Grant) => r.group === 'admissionregistration.k8s.io' || r.group === 'authentication.k8s.io';
+
+  test('scope: the Lease and the push CA Secret only in the release namespace; the rest cluster-wide, or only in the watched namespace', () => {
     const g = grants(rendered.get(DEFAULTS.name)!);
     for (const r of g) {
-      if (r.group === 'coordination.k8s.io') expect(r.namespace, key(r)).toBe(NAMESPACE);
+      if (releaseOnly(r)) expect(r.namespace, key(r)).toBe(NAMESPACE);
       else expect(r.namespace, key(r)).toBeUndefined();
     }
-    for (const r of grants(rendered.get(WATCH_ONE.name)!)) expect(r.namespace, key(r)).toBe(r.group === 'coordination.k8s.io' ? NAMESPACE : 'team-a');
+    for (const r of grants(rendered.get(WATCH_ONE.name)!)) if (!clusterScoped(r)) expect(r.namespace, key(r)).toBe(releaseOnly(r) ? NAMESPACE : 'team-a');
+  });
+
+  test('no Secret write outside the release namespace (it cannot mint a token for another namespace’s ServiceAccount); there, updates only of its own webhook certificate', () => {
+    for (const s of SCENARIOS) {
+      const g = grants(rendered.get(s.name)!).filter((r) => r.resource === 'secrets');
+      expect(g.filter((r) => !['list', 'watch'].includes(r.verb)).every((r) => r.namespace === NAMESPACE), s.name).toBe(true);
+      for (const r of g.filter((x) => x.verb === 'update')) expect(r.names).toEqual(['airoute-webhook-tls']);
+    }
   });
 
   test('no wildcards, no escalation verbs, no write on any spec', () => {
@@ -122,7 +150,7 @@ describe('the chart grants exactly that', () => {
   test('every rule in the RBAC template says why, in a comment right above it', () => {
     const lines = readFileSync(`${ROOT}${CHART}/templates/rbac.yaml`, 'utf8').split('\n');
     const rules = lines.map((l, i) => [l, i] as const).filter(([l]) => /^\s*- apiGroups:/.test(l));
-    expect(rules.length).toBe(9);
+    expect(rules.length).toBe(14);
     for (const [, i] of rules) expect(lines[i - 1], `rbac.yaml line ${i + 1}`).toMatch(/^\s*#\s*\S/);
   });
 });
@@ -134,5 +162,5 @@ test('the ServiceAccount’s token is mounted (the operator authenticates with i
   expect(spec.serviceAccountName).toBe(ms.find((m) => m.kind === 'ServiceAccount')!.metadata.name);
   expect(spec.automountServiceAccountToken).toBe(true);
   const bindings = ms.filter((m) => m.kind.endsWith('Binding'));
-  expect(bindings.length).toBe(2);
+  expect(bindings.length).toBe(4); // the operator's rules, its own Secrets, the webhook caBundle, leader election
 });

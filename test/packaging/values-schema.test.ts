@@ -54,7 +54,7 @@ describe('refused, naming the value', () => {
 });
 
 test('valid overrides are accepted (as strings from --set where helm types them so)', async () => {
-  const r = await template('replicaCount=3', 'webhook.failurePolicy=Ignore', 'journal.type=redis', 'journal.url=redis://redis:6379/0', 'operator.tokenRotationInterval=0', 'podDisruptionBudget.minAvailable=50%');
+  const r = await template('replicaCount=3', 'webhook.failurePolicy=Ignore', 'journal.type=redis', 'journal.url=redis://redis:6379/0', 'podDisruptionBudget.minAvailable=50%');
   expect(r.code, r.stderr).toBe(0);
 });
 
