@@ -16,7 +16,9 @@ function normalise(text: string): string {
     .replace(/chatcmpl-demo[0-9a-f]+/g, 'chatcmpl-<id>')
     .replace(/msg_[0-9a-f-]+|msg_<request-id>/g, 'msg_<id>')
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/g, '<time>')
-    .replace(/"(ts|created)": ?\d+/g, '"$1": <time>')
+    .replace(/"(ts|created|created_at)": ?\d+/g, '"$1": <time>')
+    .replace(/resp_[0-9a-f]{32}/g, 'resp_<id>')
+    .replace(/\b(msg|fc|rs)_[0-9a-f]{32}_/g, '$1_<id>_')
     .replace(/"durationMs": ?\d+/g, '"durationMs": <ms>')
     .replace(/webhook-timestamp: \d+/g, 'webhook-timestamp: <unix-time>')
     .replace(/webhook-signature: v1,\S+/g, 'webhook-signature: v1,<base64 HMAC-SHA256>')
@@ -84,11 +86,41 @@ async function capture(): Promise<Record<string, string>> {
     const payload = JSON.parse(hook.body) as { data: { result?: unknown } };
     if (payload.data.result) payload.data.result = '<the same result as in the poll above>';
     out.webhook = block('http', `POST /hooks/airoute HTTP/1.1\ncontent-type: ${h['content-type']}\nwebhook-id: msg_<id>\nwebhook-timestamp: ${h['webhook-timestamp']}\nwebhook-signature: ${h['webhook-signature']}\n\n${JSON.stringify(payload, null, 2)}`);
+    Object.assign(out, await captureResponses(sc.dataURL));
   } finally {
     await sc.close();
     receiver.closeAllConnections();
     receiver.close();
   }
+  return out;
+}
+
+/** The OpenAI Responses API: a streamed response, a background one, and its stream resumed after a sequence number. */
+async function captureResponses(base: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const post = (body: string) => fetch(`${base}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const streamed = JSON.stringify({ model: 'demo', stream: true, input: 'What does airoute do?' });
+  const sync = await post(streamed);
+  out['responses-sync'] = [
+    block('bash', `curl -N ${base}/v1/responses -H 'content-type: application/json' \\\n  -d '${streamed}'`),
+    block('http', `HTTP/1.1 ${sync.status}\ncontent-type: ${sync.headers.get('content-type')}\nx-airoute-request-id: ${sync.headers.get('x-airoute-request-id')}\n\n${shortenSse(await sync.text(), 4, 2)}`),
+  ].join('\n\n');
+  const background = JSON.stringify({ model: 'demo', background: true, input: 'What does airoute do?' });
+  const created = await post(background);
+  const response = (await created.json()) as { id: string; status: string };
+  // queued until its first attempt starts, which on the demo backend is at once: either may show
+  const shown = JSON.stringify({ ...response, status: '<queued | in_progress>' }, null, 2);
+  out['responses-background'] = [
+    block('bash', `curl ${base}/v1/responses -H 'content-type: application/json' \\\n  -d '${background}'`),
+    block('http', `HTTP/1.1 ${created.status}\nx-airoute-request-id: ${created.headers.get('x-airoute-request-id')}\n\n${shown}`),
+  ].join('\n\n');
+  for (let i = 0; i < 500; i++) {
+    const r = (await (await fetch(`${base}/v1/responses/${response.id}`)).json()) as { status: string };
+    if (r.status === 'completed') break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const resumed = await (await fetch(`${base}/v1/responses/${response.id}?stream=true&starting_after=6`)).text();
+  out['responses-resume'] = [block('bash', `curl -N '${base}/v1/responses/${response.id}?stream=true&starting_after=6'`), block('text', shortenSse(resumed, 3, 2))].join('\n\n');
   return out;
 }
 

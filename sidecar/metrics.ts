@@ -26,6 +26,9 @@ const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 
 const TPOT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5];
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
 
+/** The Responses API's endpoints, as a closed label set. */
+export type ResponsesEndpoint = 'create' | 'create_background' | 'retrieve' | 'retrieve_stream' | 'cancel' | 'delete';
+
 /** What the admin port did with a pushed config (the operator has its own view of a push: operator/metrics.ts). */
 export type ConfigPushResult = 'applied' | 'stale' | 'invalid' | 'unauthorized' | 'disabled';
 
@@ -55,6 +58,7 @@ export class SidecarMetrics {
   private readonly streamErrors: Counter<string>;
   private readonly pushes: Counter<string>;
   private readonly webhooks: Counter<string>;
+  private readonly responsesCalls: Counter<string>;
   private readonly active: Gauge<string>;
   /** Requests between a mid-stream failure (checkpoint) and its recovery, with the route's strategy. */
   private readonly recovering = new Map<string, { strategy: string; backend: string }>();
@@ -81,6 +85,7 @@ export class SidecarMetrics {
     const defects = new Counter({ name: 'airoute_internal_errors_total', help: 'Defects of the sidecar itself that ended one request or socket (the process went on), by where they surfaced.', labelNames: ['site'], registers: [r] });
     for (const site of DEFECT_SITES) defects.inc({ site }, 0);
     sc.onDefect((site) => defects.inc({ site }));
+    this.responsesCalls = new Counter({ name: 'airoute_responses_api_calls_total', help: 'Calls of the Responses API endpoints, by endpoint and HTTP status class.', labelNames: ['endpoint', 'status'], registers: [r] });
     this.active = new Gauge({ name: 'airoute_active_requests', help: 'Requests in flight, by whether they stream.', labelNames: ['stream'], registers: [r] });
     new Gauge({
       name: 'airoute_circuit_state',
@@ -256,6 +261,11 @@ export class SidecarMetrics {
 
   pushOutcome(outcome: ConfigPushResult): void {
     this.pushes.inc({ outcome });
+  }
+
+  /** One call of a Responses API endpoint, with the status it was answered (a stream: 200). */
+  responsesCall(endpoint: ResponsesEndpoint, status: number): void {
+    this.responsesCalls.inc({ endpoint, status: `${Math.floor(status / 100)}xx` });
   }
 
   webhookDelivered(ok: boolean): void {

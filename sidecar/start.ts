@@ -27,6 +27,9 @@ import { demoUi } from './server/demo-ui.ts';
 import { controlApi } from './server/control-api.ts';
 import { dataPlane } from './server/data-plane.ts';
 import { MemoryGuard } from './server/load-shed.ts';
+import { responsesEndpoints } from './server/responses.ts';
+import { MemoryResponseStore, STORE_SHARE_OF_JOURNAL_BYTES, type ResponseStore } from './responses/store.ts';
+import { ResponsesService } from './responses/service.ts';
 import { Sidecar, type RequestRecord } from './sidecar.ts';
 
 export interface StartOptions {
@@ -102,6 +105,7 @@ export function logRequest(logger: Logger): (rec: RequestRecord) => void {
       {
         requestId: rec.id,
         route: rec.route,
+        api: rec.format,
         backend: rec.backend,
         model: rec.model,
         stream: rec.stream,
@@ -145,6 +149,9 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
   // retention settings apply at once.
   let journal: Journal = new MemoryJournal(retention());
   let store: AsyncStore = new AsyncRegistry(retention().ttlMs, retention().maxRequests, sc.config?.asyncMaxStoredBytes ?? DEFAULTS.asyncMaxStoredBytes);
+  // Stored Responses API responses (previous_response_id, GET /v1/responses/{id}) live beside the async records.
+  const storedResponses = (r: Retention): [number, number, number] => [r.ttlMs, r.maxRequests, Math.floor(r.maxBytes * STORE_SHARE_OF_JOURNAL_BYTES)];
+  let responseStore: ResponseStore = new MemoryResponseStore(...storedResponses(retention()));
   let chosen: string | undefined;
   const storeIdentity = (c: RuntimeConfig) => {
     const src = c.source.journal ?? {};
@@ -157,6 +164,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     if (c.journal.type !== 'redis' || !c.journal.url) return;
     const { RedisJournal, redactUrl } = await import('./events/redis/journal.ts');
     const { RedisAsyncStore } = await import('./requests/redis-store.ts');
+    const { RedisResponseStore } = await import('./responses/redis-store.ts');
     const src = c.source.journal ?? {};
     let password: string | undefined;
     let configError: string | undefined;
@@ -182,6 +190,8 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     journal = rj;
     store.close();
     store = new RedisAsyncStore(rj, retention().ttlMs);
+    responseStore.close();
+    responseStore = new RedisResponseStore(rj, retention().ttlMs);
     void placeholder.close();
     logger.info({ store: redactUrl(c.journal.url), keyPrefix: c.journal.keyPrefix, instance: rj.instance }, 'event journal and async records on Redis');
     if (configError) logger.error({ reason: configError }, 'the Redis journal cannot be used; async requests are refused until this is fixed');
@@ -202,6 +212,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     const r = retention();
     (journal as MemoryJournal | RedisJournal).configure(r);
     store.configure(r.ttlMs, r.maxRequests, c.asyncMaxStoredBytes);
+    responseStore.configure(...storedResponses(r));
   });
   // --disable-metrics exists to measure what metrics cost (the benchmark compares both).
   const memory = new MemoryGuard();
@@ -214,7 +225,9 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
     ...(opts.demoUi ? { demoUi: demoUi(sc) } : {}),
     onInternalError: (err) => sc.defect('control', err),
   });
-  const data = createServer({ keepAliveTimeout: 65_000 }, drain.guard(dataPlane(sc, { requests, control, memory })));
+  const responses = new ResponsesService(sc, requests, () => journal, () => responseStore);
+  const responsesApi = responsesEndpoints(sc, responses, { requests, ...(metrics ? { onCall: (e, s) => metrics.responsesCall(e, s) } : {}) });
+  const data = createServer({ keepAliveTimeout: 65_000 }, drain.guard(dataPlane(sc, { requests, control, responses: responsesApi, memory })));
   attachEventsWebSocket(data, () => journal, { onInternalError: (err) => sc.defect('events', err), policy: () => sc.config?.cors ?? NO_BROWSER_ORIGINS });
   const degradedReasons = () => {
     const why = journal.unavailable?.();
@@ -268,6 +281,7 @@ export async function startSidecar(opts: StartOptions = {}): Promise<RunningSide
       await closed;
       requests.close();
       memory.close();
+      responseStore.close();
       await tracing?.shutdown();
       await journal.close();
       await sc.close();

@@ -49,7 +49,7 @@ export async function startTracing(sc: Sidecar, env: NodeJS.ProcessEnv = process
       const span = tracer.startSpan(`${op} ${String(ev.data.model)}`, {
         startTime: ev.ts,
         kind: api.SpanKind.SERVER,
-        attributes: { 'gen_ai.operation.name': op, 'gen_ai.request.model': String(ev.data.model), 'airoute.request.id': ev.requestId, 'airoute.stream': ev.data.stream === true },
+        attributes: { 'gen_ai.operation.name': op, 'gen_ai.request.model': String(ev.data.model), 'airoute.request.id': ev.requestId, 'airoute.stream': ev.data.stream === true, 'airoute.api': ev.data.format },
       });
       open.set(ev.requestId, { request: span });
       return;

@@ -5,12 +5,15 @@
 // parameter must be left out, as the cell says. A backend of the client's own format gets the
 // client's body as sent.
 import { describe, expect, test } from 'vitest';
-import type { ClientFormat, JsonObject } from '../sidecar/chat/types.ts';
+import type { ClientFormat as AnyClientFormat, JsonObject } from '../sidecar/chat/types.ts';
 import { AirouteError } from '../sidecar/errors.ts';
 import { PROVIDERS } from '../sidecar/providers/index.ts';
 import type { ResolvedBackend } from '../sidecar/providers/types.ts';
 import { CLIENT_CODECS } from '../sidecar/wire/clients.ts';
 import { PARAMETERS, TABLE_BACKENDS, type Cell, type TableBackend } from '../sidecar/wire/parameters.ts';
+
+/** The table covers the Chat Completions and Messages parameters; the Responses API's are in its codec (wire/responses/client-request.ts). */
+type ClientFormat = Exclude<AnyClientFormat, 'responses'>;
 
 const TOOLS: Record<ClientFormat, JsonObject> = {
   openai: { tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }] },

@@ -57,6 +57,22 @@ test('the Anthropic SDK too, and the answer is the same text', async () => {
   expect(m.content[0]!.type === 'text' && m.content[0]!.text).toBe(r.choices[0]!.message.content);
 }, 15_000);
 
+test('the Responses API on the demo: the same answer; a background response picked up after its 5th event', async () => {
+  const openai = new OpenAI({ baseURL: `${dataURL}/v1`, apiKey: 'unused' });
+  const r = await openai.responses.create({ model: 'demo', input: 'hello' });
+  const c = await openai.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'hello' }] });
+  expect(r.output_text).toBe(c.choices[0]!.message.content);
+  const bg = await openai.responses.create({ model: 'demo', input: 'hello', background: true });
+  let text = '';
+  const seqs: number[] = [];
+  for await (const ev of await openai.responses.retrieve(bg.id, { stream: true, starting_after: 5 })) {
+    seqs.push(ev.sequence_number);
+    if (ev.type === 'response.output_text.delta') text += ev.delta;
+  }
+  expect(seqs[0]).toBe(6);
+  expect(r.output_text.endsWith(text)).toBe(true);
+}, 15_000);
+
 test('SIGTERM stops the sidecar through the CLI\'s one shutdown path: it logs why and exits 0', async () => {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

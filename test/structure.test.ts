@@ -79,6 +79,7 @@ describe('layering', () => {
     ['sidecar/stages/', ['sidecar/server/', 'sidecar/requests/'], 'policies know nothing of HTTP or async records'],
     ['sidecar/pipeline/', ['sidecar/server/', 'sidecar/requests/'], 'the pipeline owns a request, not its transport'],
     ['sidecar/requests/', ['sidecar/server/'], 'async requests run through the pipeline, not the HTTP layer'],
+    ['sidecar/responses/', ['sidecar/server/'], 'Responses API state runs on requests and the journal, not the HTTP layer'],
     ['sidecar/events/', ['sidecar/server/', 'sidecar/requests/', 'sidecar/pipeline/'], 'the journal is below everything that emits into it'],
     ['sidecar/', ['operator/'], 'the sidecar image carries no operator code'],
     ['operator/', ['sidecar/server/', 'sidecar/pipeline/', 'sidecar/stages/'], 'the operator compiles configs; it does not run the data path'],

@@ -75,3 +75,14 @@ test('a request that needed one retry -> a request span with two attempt childre
   // never the prompt
   expect(JSON.stringify(spans)).not.toContain('a secret prompt');
 });
+
+test('a Responses API request -> its span says which client API it came in on', async () => {
+  mock.answer = { text: 'traced answer' };
+  const res = await fetch(`${sc.dataURL}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', input: 'hi' }) });
+  expect(res.status).toBe(200);
+  const id = res.headers.get('x-airoute-request-id')!;
+  const deadline = Date.now() + 5000;
+  let request: OtlpSpan | undefined;
+  while (!(request = spans.find((s) => attr(s, 'airoute.request.id') === id)) && Date.now() < deadline) await sleep(50);
+  expect(request && attr(request, 'airoute.api')).toBe('responses');
+});

@@ -38,6 +38,16 @@ export const BACKEND_TYPES = ['openai', 'openai-compatible', 'azure-openai', 'an
 export const BackendType = Type.Enum(BACKEND_TYPES, { description: 'Wire protocol of the provider.' });
 export type BackendType = Static<typeof BackendType>;
 
+/** Which of OpenAI's two client APIs an OpenAI-family upstream serves. */
+export const UPSTREAM_APIS = ['chat-completions', 'responses', 'both'] as const;
+/** Backend types that take `api` (the others have one API each). */
+export const API_CHOICE_TYPES = ['openai', 'azure-openai', 'openai-compatible'] as const;
+export const UpstreamApi = Type.Enum(UPSTREAM_APIS, {
+  description:
+    'Which OpenAI API the upstream serves (openai, azure-openai, openai-compatible). both (the default for openai and azure-openai): Chat Completions and Responses clients each reach their own API unchanged, Messages clients go to Chat Completions. responses: every client goes to /responses (for models served only there). chat-completions (the default for openai-compatible): every client goes to /chat/completions.',
+});
+export type UpstreamApi = Static<typeof UpstreamApi>;
+
 export const RESUME_STRATEGIES = ['none', 'prefill', 'verify'] as const;
 export const ResumeStrategy = Type.Enum(RESUME_STRATEGIES, {
   default: DEFAULTS.resume,
@@ -117,6 +127,7 @@ export const Backend = Type.Object(
     apiKey: Type.Optional(SecretValue),
     apiVersion: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'azure-openai api-version.' })),
     prefill: Type.Optional(Type.Boolean({ description: 'Override whether this backend accepts an assistant prefix.' })),
+    api: Type.Optional(UpstreamApi),
     headers: Type.Optional(StringMap),
     circuit: Type.Optional(CircuitPolicy),
     demo: Type.Optional(DemoOptions),

@@ -34,11 +34,27 @@ export interface TokenUsage {
   reasoningTokens?: number;
 }
 
+/** The end of a reasoning block: where it came from, and what that provider needs to see it again. */
+export interface ReasoningEnd {
+  /** The wire format whose provider produced it (`responses` for OpenAI's Responses API). */
+  origin: string;
+  id?: string;
+  signature?: string;
+  encrypted?: string;
+  redacted?: string;
+}
+
 export interface EventData {
   'request.accepted': { operation: 'chat' | 'embeddings'; format: string; model: string; stream: boolean };
   'attempt.started': { backend: string; model: string; mode: AttemptMode };
-  /** Exactly what the client received, in order: text, or a piece of a tool call. */
-  'content.delta': { choice: number; text?: string; toolCall?: { index: number; id?: string; name?: string; arguments?: string } };
+  /** Exactly what the client received, in order: text, a piece of a tool call, or of the model's reasoning. */
+  'content.delta': {
+    choice: number;
+    text?: string;
+    toolCall?: { index: number; id?: string; name?: string; arguments?: string };
+    /** Reasoning text as it streamed (thinking, or a summary of it); `end` closes a block, with the provider's opaque proof if it gave one. */
+    reasoning?: { text?: string; end?: ReasoningEnd };
+  };
   /** What had been delivered when a started stream failed. */
   checkpoint: {
     deliveredChars: number;

@@ -33,6 +33,12 @@ test('the DESIGN.md example validates', () => {
   expect(validateConfig(ok())).toMatchObject({ ok: true });
 });
 
+test('an OpenAI-family backend may say which OpenAI API its upstream serves', () => {
+  const c = ok();
+  (c.backends[0] as Record<string, unknown>).api = 'both';
+  expect(validateConfig(c)).toMatchObject({ ok: true });
+});
+
 describe('refused, with the path named', () => {
   test.each<[string, (c: any) => void, string]>([
     ['unknown top-level field', (c) => (c.route = []), 'route: unknown field'],
@@ -58,6 +64,8 @@ describe('refused, with the path named', () => {
     ['an allowed host with a port', (c) => (c.cors = { allowHosts: ['airoute.internal:4000'] }), 'cors.allowHosts[0]: must match pattern'],
     ['a webhook destination with a query', (c) => (c.webhooks = { allow: ['https://hooks.example.com/cb?token=1'] }), 'webhooks.allow[0]: must be an http(s) URL without credentials, query or fragment'],
     ['a private network that is not a CIDR', (c) => (c.webhooks = { privateNetworks: ['10.0.0.0/33'] }), 'webhooks.privateNetworks[0]: must be an IP address or a CIDR'],
+    ['api on a backend with one API', (c) => (c.backends[1].api = 'responses'), 'backends[1].api: only valid for types openai, azure-openai, openai-compatible'],
+    ['unknown api', (c) => (c.backends[0].api = 'assistants'), 'backends[0].api: must be one of "chat-completions", "responses", "both"'],
     [
       'two different circuit overrides for one deployment',
       (c) => {

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Compile } from 'typebox/compile';
-import { ConfigPush, SidecarConfig } from './config.ts';
+import { API_CHOICE_TYPES, ConfigPush, SidecarConfig } from './config.ts';
 
 export interface ConfigIssue {
   /** Dotted path into the document, e.g. `routes[0].backends[1].backend`. */
@@ -99,6 +99,8 @@ export function crossFieldIssues(config: SidecarConfig, base = ''): ConfigIssue[
       issues.push({ path: at(`backends[${i}].demo`), message: 'only valid for type demo' });
     if (b.apiVersion !== undefined && b.type !== 'azure-openai')
       issues.push({ path: at(`backends[${i}].apiVersion`), message: 'only valid for type azure-openai' });
+    if (b.api !== undefined && !(API_CHOICE_TYPES as readonly string[]).includes(b.type))
+      issues.push({ path: at(`backends[${i}].api`), message: `only valid for types ${API_CHOICE_TYPES.join(', ')}` });
   });
   const routes = new Set<string>();
   /** A deployment (backend x upstream model) has one circuit: the first override given for it, and where. */

@@ -4,10 +4,10 @@
 
 import type { TokenUsage } from '../../api/v1alpha1/events.ts';
 
-/** Wire formats a client (or a provider) speaks. */
-export type WireFormat = 'openai' | 'anthropic' | 'gemini';
+/** Wire formats a client (or a provider) speaks. `openai` is Chat Completions; `responses` is OpenAI's Responses API. */
+export type WireFormat = 'openai' | 'anthropic' | 'gemini' | 'responses';
 /** Formats a client can call the sidecar in. */
-export type ClientFormat = 'openai' | 'anthropic';
+export type ClientFormat = 'openai' | 'anthropic' | 'responses';
 
 /**
  * Reasoning a model did, carried back on the next turn. Its opaque parts (a signature, encrypted
@@ -149,8 +149,14 @@ export interface Frame {
   events: StreamEvent[];
   /** The raw SSE event, forwarded byte-for-byte to a client of the same format when nothing was changed. */
   raw?: { event?: string | undefined; data: string };
-  /** Content-block bookkeeping for formats that number their blocks (Anthropic), so an encoder can continue the numbering. */
-  block?: { op: 'start' | 'stop'; index: number; kind?: string };
+  /**
+   * Content-block bookkeeping for formats that number their blocks (Anthropic content blocks,
+   * Responses output items), so an encoder can continue the numbering; `id` is the item's own id
+   * where the format gives one (Responses).
+   */
+  block?: { op: 'start' | 'stop'; index: number; kind?: string; id?: string };
+  /** The upstream's own number for this event (Responses `sequence_number`), so a continuation after a resume keeps counting from it. */
+  seq?: number;
 }
 
 export interface ToolCall {

@@ -14,7 +14,7 @@ import { configHash, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import type { BlockList } from 'node:net';
 import type { BrowserPolicy } from '../net/browser-policy.ts';
 import { networkList, parseAllowEntry, type AllowedDestination } from '../requests/destinations.ts';
-import { DEFAULT_BASE_URL, PROVIDERS } from '../providers/index.ts';
+import { adapterFor, DEFAULT_BASE_URL } from '../providers/index.ts';
 import type { Capabilities, ProviderAdapter, ResolvedBackend } from '../providers/types.ts';
 
 export interface CircuitSettings {
@@ -138,7 +138,7 @@ export function compileConfig(doc: SidecarConfig, version: number, resolve: Secr
         secrets.push(r);
       } else issues.push(r);
     }
-    const adapter = PROVIDERS[b.type];
+    const adapter = adapterFor(b);
     const resolved: ResolvedBackend = {
       name: b.name,
       type: b.type,

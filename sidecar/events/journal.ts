@@ -83,7 +83,13 @@ interface Entry {
 function sizeOf(ev: LifecycleEvent): number {
   const text = ev.type === 'content.delta' ? ev.data.text : undefined;
   // measured: an event object, its data object and the array slot take ~250 bytes of heap before its text
-  return 256 + (typeof text === 'string' ? text.length * 2 : 0) + (ev.type === 'content.delta' ? 0 : 256);
+  return 256 + (typeof text === 'string' ? text.length * 2 : 0) + (ev.type === 'content.delta' ? reasoningSize(ev.data.reasoning) : 256);
+}
+
+/** Reasoning text and proofs (an encrypted blob can be kilobytes) count like text. */
+export function reasoningSize(r: { text?: string; end?: { signature?: string; encrypted?: string; redacted?: string } } | undefined): number {
+  if (!r) return 0;
+  return 2 * ((r.text?.length ?? 0) + (r.end?.signature?.length ?? 0) + (r.end?.encrypted?.length ?? 0) + (r.end?.redacted?.length ?? 0));
 }
 
 /**

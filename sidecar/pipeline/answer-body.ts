@@ -1,6 +1,7 @@
 // A complete answer in the client's format: the upstream's own bytes when it already speaks it,
 // otherwise encoded from the neutral result by the client format's codec.
 import type { ChatResult, ProxyRequest } from '../chat/types.ts';
+import { speaksNatively } from '../providers/types.ts';
 import { CLIENT_CODECS } from '../wire/clients.ts';
 import type { StreamEncoder } from '../wire/types.ts';
 import type { BytesAnswer, JsonAnswer } from './exchange.ts';
@@ -10,13 +11,12 @@ export function encoderFor(request: ProxyRequest, id: string): StreamEncoder {
 }
 
 export function encodeResult(request: ProxyRequest, result: ChatResult, id: string): unknown {
-  return CLIENT_CODECS[request.format].encodeResult(result, id);
+  return CLIENT_CODECS[request.format].encodeResult(result, id, request);
 }
 
 /** The upstream's own bytes, when they already are in the client's format (embeddings are OpenAI-shaped). */
 function passthrough(request: ProxyRequest, answer: JsonAnswer): string | undefined {
-  const format = answer.target.backend.caps.format;
-  return format === (answer.embeddings ? 'openai' : request.format) ? answer.raw : undefined;
+  return speaksNatively(answer.target.backend.caps, answer.embeddings ? 'openai' : request.format) ? answer.raw : undefined;
 }
 
 /** As bytes, for a client connection. */
@@ -35,7 +35,7 @@ export function completeAnswer(request: ProxyRequest, answer: BytesAnswer, text:
   const adapter = answer.target.backend.adapter;
   const base = { kind: 'json' as const, target: answer.target, attempt: answer.attempt, raw: text };
   if (request.operation !== 'chat') return { ...base, embeddings: adapter.embeddingsResult!(text) };
-  const result = adapter.chatResult(text);
+  const result = adapter.chatResult(text, request as Parameters<typeof adapter.chatResult>[1]);
   if (!result.model) result.model = answer.target.model;
   return { ...base, result };
 }

@@ -3,6 +3,7 @@
 // only moves bytes.
 import { performance } from 'node:perf_hooks';
 import { asAirouteError, type AirouteError } from '../errors.ts';
+import { speaksNatively } from '../providers/types.ts';
 import { cancelled, type Sidecar } from '../sidecar.ts';
 import { encoderFor, resultBody } from './answer-body.ts';
 import type { Answer, BytesAnswer, RouteExchange, StreamAnswer } from './exchange.ts';
@@ -92,7 +93,7 @@ async function passBytes(x: RouteExchange, sink: ClientSink, answer: BytesAnswer
 
 async function stream(x: RouteExchange, sink: ClientSink, answer: StreamAnswer, tally: Tally, headers: ResponseHeaders): Promise<void> {
   const encoder = encoderFor(x.request, x.id);
-  const sameFormat = answer.target.backend.caps.format === x.request.format;
+  const sameFormat = speaksNatively(answer.target.backend.caps, x.request.format);
   sink.open({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers });
   try {
     for await (const frame of answer.frames) {

@@ -36,6 +36,17 @@ test('streamed frames: one content.delta per text, tool start and tool arguments
   ]);
 });
 
+test('streamed reasoning: its text as deltas, and its end with the proof the provider gave', () => {
+  const { t, events } = tally();
+  t.frame({ events: [{ type: 'reasoning', choice: 0, text: 'Think' }] });
+  t.frame({ events: [{ type: 'reasoning_end', choice: 0, origin: 'responses', id: 'rs_1', encrypted: 'gAAA' }, { type: 'text', choice: 0, text: 'Done.' }] });
+  expect(dataOf(events, 'content.delta')).toEqual([
+    { choice: 0, reasoning: { text: 'Think' } },
+    { choice: 0, reasoning: { end: { origin: 'responses', id: 'rs_1', encrypted: 'gAAA' } } },
+    { choice: 0, text: 'Done.' },
+  ]);
+});
+
 test('structural frames (start, usage, finish, block bookkeeping) emit no delta', () => {
   const { t, events } = tally();
   const structural: Frame = {
@@ -82,20 +93,25 @@ test('sent(): true for the first chunk only (time to first byte is stamped once)
   expect(t.chunks).toBe(3);
 });
 
-test('a complete answer: one delta per choice with text (so the deltas concatenate to the result), finish reasons, usage, first byte', () => {
+test('a complete answer: per choice its reasoning, text and tool calls as deltas (what a stream of it would have journaled), finish reasons, usage, first byte', () => {
   const { t, events } = tally();
   const result: ChatResult = {
     id: 'msg_1',
     model: 'claude-up',
     choices: [
       { index: 0, text: 'Hello!', toolCalls: [], finishReason: 'stop' },
-      { index: 1, text: '', toolCalls: [{ id: 't', name: 'f', arguments: '{}' }], finishReason: 'tool_calls' },
+      { index: 1, text: '', toolCalls: [{ id: 't', name: 'f', arguments: '{}' }], finishReason: 'tool_calls', reasoning: [{ text: 'Hmm.', origin: 'anthropic', signature: 'sig' }] },
     ],
     usage: { inputTokens: 3, outputTokens: 2 },
   };
   const answer: JsonAnswer = { ...answerFrom(target), result };
   t.complete(answer);
-  expect(dataOf(events, 'content.delta')).toEqual([{ choice: 0, text: 'Hello!' }]);
+  expect(dataOf(events, 'content.delta')).toEqual([
+    { choice: 0, text: 'Hello!' },
+    { choice: 1, reasoning: { text: 'Hmm.' } },
+    { choice: 1, reasoning: { end: { origin: 'anthropic', signature: 'sig' } } },
+    { choice: 1, toolCall: { index: 0, id: 't', name: 'f', arguments: '{}' } },
+  ]);
   expect(t.finish).toEqual(['stop', 'tool_calls']);
   expect(t.usage).toEqual({ inputTokens: 3, outputTokens: 2 });
   expect(t.firstByteAt).toBeTypeOf('number');

@@ -2,7 +2,8 @@
 // streamed and complete answers alike) and of the request's record. Frames reach the tally only
 // after the resume stage's gate, so a delta event is exactly what the client received.
 import { performance } from 'node:perf_hooks';
-import type { FinishReason, Frame, Usage } from '../chat/types.ts';
+import type { ReasoningEnd } from '../../api/v1alpha1/events.ts';
+import type { FinishReason, Frame, ReasoningPart, Usage } from '../chat/types.ts';
 import { mergeUsage } from '../chat/types.ts';
 import type { AirouteError } from '../errors.ts';
 import type { Lifecycle } from '../events/lifecycle.ts';
@@ -40,7 +41,12 @@ export class Tally {
     if (!answer.result) return;
     for (const c of answer.result.choices) {
       this.finish[c.index] = c.finishReason;
+      for (const r of c.reasoning ?? []) {
+        if (r.text) this.lifecycle.emit('content.delta', { choice: c.index, reasoning: { text: r.text } });
+        this.lifecycle.emit('content.delta', { choice: c.index, reasoning: { end: reasoningEnd(r) } });
+      }
       if (c.text) this.lifecycle.emit('content.delta', { choice: c.index, text: c.text });
+      c.toolCalls.forEach((t, index) => this.lifecycle.emit('content.delta', { choice: c.index, toolCall: { index, id: t.id, name: t.name, arguments: t.arguments } }));
     }
     this.usage = answer.result.usage;
   }
@@ -58,6 +64,12 @@ export class Tally {
           break;
         case 'tool_args':
           lc.emit('content.delta', { choice: ev.choice, toolCall: { index: ev.index, arguments: ev.args } });
+          break;
+        case 'reasoning':
+          lc.emit('content.delta', { choice: ev.choice, reasoning: { text: ev.text } });
+          break;
+        case 'reasoning_end':
+          lc.emit('content.delta', { choice: ev.choice, reasoning: { end: reasoningEnd(ev) } });
           break;
         case 'usage':
           this.usage = mergeUsage(this.usage, ev.usage);
@@ -79,4 +91,15 @@ export class Tally {
     this.firstByteAt = performance.now();
     return true;
   }
+}
+
+/** A reasoning block's end as the journal keeps it: its origin and whatever proof came with it. */
+function reasoningEnd(r: Pick<ReasoningPart, 'origin' | 'id' | 'signature' | 'encrypted' | 'redacted'>): ReasoningEnd {
+  return {
+    origin: r.origin,
+    ...(r.id !== undefined ? { id: r.id } : {}),
+    ...(r.signature !== undefined ? { signature: r.signature } : {}),
+    ...(r.encrypted !== undefined ? { encrypted: r.encrypted } : {}),
+    ...(r.redacted !== undefined ? { redacted: r.redacted } : {}),
+  };
 }

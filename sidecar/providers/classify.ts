@@ -1,8 +1,7 @@
 // Which upstream failures are worth another try, on this backend or the next. The lists are
 // explicit because getting them wrong is what users file bugs about: retrying a 400 burns
 // quota, and hiding a content-policy refusal behind a fallback changes the answer's meaning.
-import { AirouteError, type ErrorCode } from '../errors.ts';
-import type { WireFormat } from '../chat/types.ts';
+import { AirouteError, type ErrorCode, type ErrorDetails } from '../errors.ts';
 import type { HeaderMap } from './types.ts';
 
 export interface ProviderErrorInfo {
@@ -72,7 +71,8 @@ export function classifyUpstream(
   headers: HeaderMap,
   info: ProviderErrorInfo,
   backend: string,
-  providerFormat: WireFormat,
+  /** The shape of the provider's error body (a Responses upstream answers errors as Chat Completions does: `openai`). */
+  providerFormat: NonNullable<ErrorDetails['providerFormat']>,
 ): AirouteError {
   const text = `${info.code ?? ''} ${info.type ?? ''} ${info.message}`;
   const base = {

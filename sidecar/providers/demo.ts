@@ -9,6 +9,7 @@ export const demo = openAIFamily({
   continueFinalMessage: true,
   forwardHeaders: [],
   requestIdHeaders: [],
+  defaultApi: 'chat-completions',
   url: (b, _model, path) => `demo://${b.name}/${path}`,
   auth: () => ({}),
 });

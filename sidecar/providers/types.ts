@@ -3,7 +3,7 @@
 // branch on a provider's name, only on the capabilities an adapter declares.
 import type { BackendType } from '../../api/v1alpha1/config.ts';
 import type { AirouteError } from '../errors.ts';
-import type { ChatRequest, ChatResult, EmbeddingsRequest, JsonObject, WireFormat } from '../chat/types.ts';
+import type { ChatRequest, ChatResult, ClientFormat, EmbeddingsRequest, JsonObject, WireFormat } from '../chat/types.ts';
 import type { StreamDecoder } from '../wire/types.ts';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -18,6 +18,8 @@ export interface UpstreamRequest {
 export interface Capabilities {
   /** The wire format the provider speaks; a client of the same format gets raw passthrough. */
   format: WireFormat;
+  /** Further client formats the provider serves natively (OpenAI: Responses beside Chat Completions): their clients get raw passthrough too. */
+  alsoSpeaks?: readonly ClientFormat[];
   /** Continues from a trailing assistant message (resume: prefill). */
   prefill: boolean;
   embeddings: boolean;
@@ -35,6 +37,11 @@ export interface ResolvedBackend {
   headers: Record<string, string>;
   prefill?: boolean;
   demo: { tokens: number; tokensPerSecond: number };
+}
+
+/** The upstream answers a client of this format in the client's own format: its bytes can go through unchanged. */
+export function speaksNatively(caps: Capabilities, format: WireFormat): boolean {
+  return caps.format === format || (caps.alsoSpeaks?.includes(format as ClientFormat) ?? false);
 }
 
 export interface BuildOptions {
@@ -55,7 +62,8 @@ export interface ProviderAdapter {
   readonly requestIdHeaders: readonly string[];
   chatRequest(req: ChatRequest, backend: ResolvedBackend, model: string, opts: BuildOptions): UpstreamRequest;
   streamDecoder(req: ChatRequest): StreamDecoder;
-  chatResult(body: string): ChatResult;
+  /** `req` says which API answered where a provider serves more than one (OpenAI: Chat Completions or Responses). */
+  chatResult(body: string, req: ChatRequest): ChatResult;
   embeddingsRequest?(req: EmbeddingsRequest, backend: ResolvedBackend, model: string): UpstreamRequest;
   /** OpenAI-shaped embeddings response. */
   embeddingsResult?(body: string): JsonObject;

@@ -20,7 +20,7 @@ import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
 import { publicView } from './registry.ts';
 import type { AsyncStore, StoreRead } from './store.ts';
-import { FINISHED, type AsyncRecord, type ControlMessage } from './types.ts';
+import { FINISHED, type AsyncRecord, type ControlMessage, type ResponsesSettings } from './types.ts';
 import { checkDestination, systemResolver, type HostResolver } from './destinations.ts';
 import { ReplayGuard, verifyCompletion } from './completion.ts';
 import { checkCallbackUrl, deliverWebhook, type SignedHeaders, type WebhookPayload } from './webhooks.ts';
@@ -35,6 +35,8 @@ export interface AsyncSubmission {
   idempotencyKey?: string;
   callbackUrl?: string;
   awaitCallback: boolean;
+  /** A Responses API background response (`background: true`). */
+  responses?: ResponsesSettings;
 }
 
 /** What a submission got: the record's public view, and whether an earlier submission with the same key answered. */
@@ -134,6 +136,7 @@ export class AsyncService {
       ...(key ? { idempotencyKey: key } : {}),
       ...(callbackUrl ? { callback: { url: callbackUrl, await: awaitCallback, delivery: { status: 'pending', attempts: 0 } } } : {}),
       ...(store.owner ? { owner: store.owner } : {}),
+      ...(s.responses ? { responses: s.responses } : {}),
     };
     // Created (and the key claimed) before the request starts: two replicas given one key race here, atomically.
     this.reserved++;
@@ -265,6 +268,12 @@ export class AsyncService {
         if (got.status === 'ok' && got.record.callback) this.notify(got.record, 'request.failed', hooks);
       })
       .catch((err: unknown) => this.sc.logger.warn({ requestId: id, err: (err as Error).message }, 'could not send the webhook of a request taken over'));
+  }
+
+  /** An async request's record, wherever it runs (an unfinished one whose sidecar is gone is ended first, as for a poll). */
+  async find(id: string): Promise<StoreRead> {
+    const mine = this.local.get(id);
+    return mine ? { status: 'ok', record: mine.record } : this.remote(id);
   }
 
   /** GET /airoute/v1/requests/{id}: an async request's record, or a sync request's status from its events. */

@@ -34,6 +34,16 @@ export interface AsyncRecord {
   bodyHash: string;
   /** The sidecar process running it (shared stores): where cancels and /complete calls are forwarded. */
   owner?: string;
+  /** A Responses API background response: what its response objects repeat from the request. */
+  responses?: ResponsesSettings;
+}
+
+/** What a background response's stream and polls need from its request, kept with its record. */
+export interface ResponsesSettings {
+  /** The request fields a response object repeats. */
+  echo: Record<string, unknown>;
+  /** The client asked for reasoning's encrypted content. */
+  includeProof: boolean;
 }
 
 export type { ControlMessage } from '../events/control.ts';

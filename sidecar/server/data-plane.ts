@@ -3,7 +3,7 @@
 // the pipeline with a sink that writes bytes to the socket. Control endpoints (`/airoute/...`)
 // go to their express app.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClientFormat, ProxyRequest } from '../chat/types.ts';
+import type { ClientFormat, JsonObject, ProxyRequest } from '../chat/types.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
 import { countTokens } from '../endpoints/count-tokens.ts';
 import { decodeEmbeddingsRequest } from '../endpoints/embeddings.ts';
@@ -14,7 +14,7 @@ import { parseJsonObject, readBody } from '../net/body.ts';
 import { checkBrowserOrigin, corsHeaders, NO_BROWSER_ORIGINS, preflightHeaders, requireJsonBody } from '../net/browser-policy.ts';
 import { deliver, type ClientSink, type ResponseHeaders } from '../pipeline/deliver.ts';
 import { openExchange } from '../pipeline/open.ts';
-import { requestLocation, type AsyncService } from '../requests/service.ts';
+import { requestLocation, type Accepted, type AsyncService, type AsyncSubmission } from '../requests/service.ts';
 import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
 import { decodeCountTokensRequest } from '../wire/anthropic/client-request.ts';
@@ -31,13 +31,24 @@ export interface DataPlaneOptions {
   control?: HttpHandler;
   /** Sheds new work under memory pressure (throws 503 + Retry-After); see load-shed.ts. */
   memory?: MemoryGuard;
+  /** The Responses API's own endpoints (server/responses.ts); without it `POST /v1/responses` is served like any other format. */
+  responses?: ResponsesEndpoints;
 }
 
-type Endpoint = 'openai' | 'anthropic' | 'embeddings' | 'count_tokens';
+/** What the data port hands the Responses API (server/responses.ts). */
+export interface ResponsesEndpoints {
+  /** `POST /v1/responses`, its body read and parsed. */
+  create(req: IncomingMessage, res: ServerResponse, id: string, body: JsonObject, config: RuntimeConfig): Promise<void>;
+  /** `/v1/responses/{id}` and below; `rest` is the path after `/v1/responses/`. */
+  resource(req: IncomingMessage, res: ServerResponse, rest: string, query: URLSearchParams): Promise<void>;
+}
+
+type Endpoint = ClientFormat | 'embeddings' | 'count_tokens';
 const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   ['/v1/chat/completions', 'openai'],
   ['/v1/messages', 'anthropic'],
   ['/v1/messages/count_tokens', 'count_tokens'],
+  ['/v1/responses', 'responses'],
   ['/v1/embeddings', 'embeddings'],
 ]);
 
@@ -77,6 +88,10 @@ export function dataPlane(sc: Sidecar, opts: DataPlaneOptions = {}): HttpHandler
 }
 
 async function route(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, path: string, format: ClientFormat): Promise<void> {
+  if (opts.responses && path.startsWith('/v1/responses/')) {
+    const url = req.url ?? '';
+    return opts.responses.resource(req, res, path.slice('/v1/responses/'.length), new URLSearchParams(url.slice(url.indexOf('?') + 1 || url.length)));
+  }
   const endpoint = ENDPOINTS.get(path);
   if (endpoint && req.method === 'POST') {
     requireJsonBody(req);
@@ -103,7 +118,7 @@ function decodePathSegment(s: string): string {
   }
 }
 
-function ready(sc: Sidecar): RuntimeConfig {
+export function ready(sc: Sidecar): RuntimeConfig {
   const config = sc.config;
   if (!config) throw new AirouteError('not_ready', 503, 'the sidecar has no configuration yet');
   return config;
@@ -130,37 +145,22 @@ function decode(endpoint: Exclude<Endpoint, 'count_tokens'>, body: Record<string
   return CLIENT_CODECS[endpoint].decodeRequest(body);
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
+export function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
 
 async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, endpoint: Exclude<Endpoint, 'count_tokens'>, path: string): Promise<void> {
   const config = ready(sc);
-  const request = decode(endpoint, parseJsonObject(await readBody(req, config.maxBodyBytes)));
+  const body = parseJsonObject(await readBody(req, config.maxBodyBytes));
+  if (endpoint === 'responses' && opts.responses) return opts.responses.create(req, res, id, body, config);
+  const request = decode(endpoint, body);
   request.headers = req.headers;
   const route = config.routes.get(request.model);
   if (!route) throw modelNotFound(request.model);
-  if (opts.requests && /\brespond-async\b/i.test(header(req, 'prefer') ?? '')) {
-    const callbackUrl = header(req, 'airoute-callback-url');
-    const idempotencyKey = header(req, 'idempotency-key');
-    const accepted = await opts.requests.submit({
-      id,
-      request,
-      config,
-      path,
-      awaitCallback: /^true$/i.test(header(req, 'airoute-await-callback') ?? ''),
-      ...(callbackUrl !== undefined ? { callbackUrl } : {}),
-      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
-    });
-    const view = accepted.view;
-    const acceptedId = String(view.id);
-    res.setHeader(REQUEST_ID_HEADER, acceptedId);
-    return sendJson(res, 202, view, {
-      location: requestLocation(acceptedId),
-      'preference-applied': 'respond-async',
-      ...(accepted.replayed ? { 'idempotent-replayed': 'true' } : {}),
-    });
+  if (opts.requests && wantsAsync(req)) {
+    const accepted = await opts.requests.submit(submission(req, { id, request, config, path }));
+    return acceptedAsync(res, accepted);
   }
   const x = openExchange(sc, id, request, route, config);
   res.on('close', () => {
@@ -169,9 +169,38 @@ async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, 
   await deliver(sc, x, new HttpSink(res, request.format));
 }
 
+/** `Prefer: respond-async` (RFC 7240). */
+export function wantsAsync(req: IncomingMessage): boolean {
+  return /\brespond-async\b/i.test(header(req, 'prefer') ?? '');
+}
+
+/** An async submission with what its headers ask for (callback, idempotency key). */
+export function submission(req: IncomingMessage, s: Pick<AsyncSubmission, 'id' | 'request' | 'config' | 'path' | 'responses'>): AsyncSubmission {
+  const callbackUrl = header(req, 'airoute-callback-url');
+  const idempotencyKey = header(req, 'idempotency-key');
+  return {
+    ...s,
+    awaitCallback: /^true$/i.test(header(req, 'airoute-await-callback') ?? ''),
+    ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+    ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+  };
+}
+
+/** 202 with the record's view and its Location. */
+export function acceptedAsync(res: ServerResponse, accepted: Accepted): void {
+  const view = accepted.view;
+  const acceptedId = String(view.id);
+  res.setHeader(REQUEST_ID_HEADER, acceptedId);
+  sendJson(res, 202, view, {
+    location: requestLocation(acceptedId),
+    'preference-applied': 'respond-async',
+    ...(accepted.replayed ? { 'idempotent-replayed': 'true' } : {}),
+  });
+}
+
 /** The pipeline's output onto one HTTP response. */
-class HttpSink implements ClientSink {
-  private readonly res: ServerResponse;
+export class HttpSink implements ClientSink {
+  protected readonly res: ServerResponse;
   private readonly format: ClientFormat;
 
   constructor(res: ServerResponse, format: ClientFormat) {

@@ -8,7 +8,7 @@ import type { RuntimeBackend } from '../config/runtime.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
 import { redactError } from '../providers/classify.ts';
 import { echoedHeaders } from '../providers/headers.ts';
-import type { UpstreamRequest } from '../providers/types.ts';
+import { speaksNatively, type UpstreamRequest } from '../providers/types.ts';
 import { readHead, type BodyHead } from '../upstream/body-head.ts';
 import { decodeFrames, readText } from '../upstream/frames.ts';
 import type { UpstreamResponse } from '../upstream/transport.ts';
@@ -171,7 +171,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     // A client of the upstream's own format gets its bytes as they arrive: only a body within the
     // inspect bound is held and parsed (content events, usage). Another format must be translated,
     // so the body is held whole, up to limits.maxResponseBytes, and refused past it.
-    const sameFormat = backend.caps.format === (x.request.operation === 'embeddings' ? 'openai' : x.request.format);
+    const sameFormat = speaksNatively(backend.caps, x.request.operation === 'embeddings' ? 'openai' : x.request.format);
     const hold = sameFormat ? Math.min(INSPECT_BYTES, x.limits.maxResponseBytes) : x.limits.maxResponseBytes;
     let body: BodyHead;
     try {
@@ -188,7 +188,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
         const text = body.head.toString('utf8');
         const answer: Answer =
           x.request.operation === 'chat'
-            ? { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, result: backend.adapter.chatResult(text) }
+            ? { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, result: backend.adapter.chatResult(text, x.request) }
             : { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
         if (answer.result && !answer.result.model) answer.result.model = target.model;
         health.answered();

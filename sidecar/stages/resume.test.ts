@@ -49,3 +49,9 @@ test('verify: a reasoning model thinks again before its answer; that reasoning i
   expect(gate.pass({ events: [{ type: 'reasoning', choice: 0, text: 'Count again.' }, { type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQB' }] })).toBeNull();
   expect(gate.pass({ events: [{ type: 'text', choice: 0, text: 'One, two, three' }] })?.events).toEqual([{ type: 'text', choice: 0, text: ' three' }]);
 });
+
+test('prefill: the same, a continuation reasoning again is not shown a second reasoning block', () => {
+  const p = new ContinuationGate('prefill', 'Hello ', 'Hello');
+  expect(out(p.pass({ events: [{ type: 'reasoning', choice: 0, text: 'Again.' }, { type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 's' }] }))).toBeNull();
+  expect(out(p.pass(text(' world')))).toBe('world');
+});

@@ -8,6 +8,8 @@ import { AnthropicStreamEncoder, encodeAnthropicResult } from './anthropic/clien
 import { decodeMessagesRequest } from './anthropic/client-request.ts';
 import { OpenAIStreamEncoder, encodeOpenAIResult } from './openai/client-answer.ts';
 import { decodeChatRequest } from './openai/client-request.ts';
+import { ResponsesStreamEncoder, encodeResponsesResult } from './responses/client-answer.ts';
+import { decodeResponsesRequest } from './responses/client-request.ts';
 import type { ClientCodec } from './types.ts';
 
 export const CLIENT_CODECS: Readonly<Record<ClientFormat, ClientCodec>> = {
@@ -26,5 +28,13 @@ export const CLIENT_CODECS: Readonly<Record<ClientFormat, ClientCodec>> = {
     encodeResult: encodeAnthropicResult,
     streamEncoder: (_request, fallbackId) => new AnthropicStreamEncoder(fallbackId),
     errorBody: (err) => providerBody(err, 'anthropic') ?? err.toAnthropic(),
+  },
+  responses: {
+    path: '/v1/responses',
+    decodeRequest: (body) => decodeResponsesRequest(body),
+    encodeResult: encodeResponsesResult,
+    streamEncoder: (request, fallbackId) => new ResponsesStreamEncoder(request, fallbackId),
+    // The Responses API reports errors as Chat Completions does.
+    errorBody: (err) => err.toOpenAI(),
   },
 };

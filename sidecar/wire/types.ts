@@ -42,8 +42,8 @@ export interface ClientCodec {
   readonly path: string;
   /** Checks and decodes a client's JSON body; throws an AirouteError worded as this format's API would. */
   decodeRequest(body: JsonObject): ChatRequest;
-  /** A complete answer as this format's non-streamed response object. */
-  encodeResult(result: ChatResult, fallbackId: string): JsonObject;
+  /** A complete answer as this format's non-streamed response object (`request`: for formats that repeat the request's settings). */
+  encodeResult(result: ChatResult, fallbackId: string, request: ProxyRequest): JsonObject;
   /** A fresh encoder for one client stream; `fallbackId` names the stream until the upstream gives an id. */
   streamEncoder(request: ProxyRequest, fallbackId: string): StreamEncoder;
   /** An error as this format's JSON error body (before the first byte; after it, `StreamEncoder.error`). */

@@ -11,8 +11,11 @@ import { AIMessageChunk, HumanMessage, ToolMessage, type BaseMessage } from '@la
 import { ChatOpenAI } from '@langchain/openai';
 import { jsonSchema, streamText, tool, type JSONValue, type LanguageModel, type ModelMessage } from 'ai';
 import OpenAI from 'openai';
-import type { ClientFormat } from '../../sidecar/chat/types.ts';
+import type { ClientFormat as AnyClientFormat } from '../../sidecar/chat/types.ts';
 import { CALLS } from './upstreams.ts';
+
+/** The matrix drives Chat Completions and Messages clients; the Responses API has its own suites (test/responses/). */
+type ClientFormat = Exclude<AnyClientFormat, 'responses'>;
 
 export interface Observation {
   text: string;

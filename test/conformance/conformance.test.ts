@@ -5,12 +5,15 @@
 // has no equivalent for), or is a documented gap listed in GAPS with its reason; anything else
 // fails the suite. The matrix is printed at the end (docs/conformance.md explains it).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { ClientFormat } from '../../sidecar/chat/types.ts';
+import type { ClientFormat as AnyClientFormat } from '../../sidecar/chat/types.ts';
 import { PARAMETERS } from '../../sidecar/wire/parameters.ts';
 import type { Recorded } from '../support/replay-provider.ts';
 import { testSidecar, type TestSidecar } from '../support/sidecar.ts';
 import { DRIVERS, TOOL_RESULT, type Driver, type Observation } from './clients.ts';
 import { AFTER_TOOLS, ANSWER, CALLS, FEATURES, PARTIAL, SIGNATURE, startUpstreams, THOUGHT, USAGE, type Feature, type Upstreams } from './upstreams.ts';
+
+/** Chat Completions and Messages clients (the Responses API has its own suites under test/responses/). */
+type ClientFormat = Exclude<AnyClientFormat, 'responses'>;
 
 const BACKENDS = ['openai', 'anthropic', 'gemini'] as const;
 type Backend = (typeof BACKENDS)[number];

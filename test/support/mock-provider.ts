@@ -1,11 +1,13 @@
-// A scripted LLM provider on 127.0.0.1 that speaks the real wire formats of OpenAI (and Azure
-// OpenAI's deployment paths), Anthropic Messages and Gemini, errors included, and injects faults
+// A scripted LLM provider on 127.0.0.1 that speaks the real wire formats of OpenAI (Chat
+// Completions, the Responses API in mock-responses.ts, and Azure OpenAI's deployment paths),
+// Anthropic Messages and Gemini, errors included, and injects faults
 // per attempt: a status (with Retry-After), refused or reset connections, no response, a slow
 // first token, a drop / stall / malformed chunk after N chunks, a stream without its terminator,
 // a diverging answer, a refused assistant prefill; per model too, as one host serving several
 // models. The mock is the true boundary of the system under test; everything else in a test is real.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { responsesErrorEvent, responsesFrames, responsesJson, responsesPrefill } from './mock-responses.ts';
 
 export interface ToolCallScript {
   id: string;
@@ -23,6 +25,8 @@ export interface AnswerScript {
   chunkChars?: number;
   /** Delay between chunks. */
   intervalMs?: number;
+  /** Reasoning before the answer: a summary (Responses API upstreams), or a signed thinking block (Anthropic). */
+  reasoning?: string;
 }
 
 export type Fault =
@@ -46,9 +50,11 @@ export interface ReceivedRequest {
   /** When the mock saw the client side of this request's connection close (ms epoch), if it did. */
   closedAt?: number;
   fault?: Fault;
+  /** The bytes of a streamed answer, as written (for passthrough comparisons). */
+  sent?: string;
 }
 
-type Format = 'openai' | 'anthropic' | 'gemini';
+type Format = 'openai' | 'anthropic' | 'gemini' | 'responses';
 
 /** Splits text into chunks: words (with their leading space) or fixed-size pieces. */
 export function chunkText(text: string, size?: number): string[] {
@@ -123,7 +129,7 @@ export class MockProvider {
     const rec: ReceivedRequest = { path, headers: req.headers, body, at: Date.now(), ...(fault ? { fault } : {}) };
     this.received.push(rec);
     res.on('close', () => (rec.closedAt = Date.now()));
-    const format: Format = path.includes('/v1/messages') ? 'anthropic' : path.includes('/v1beta/') ? 'gemini' : 'openai';
+    const format: Format = path.includes('/v1/messages') ? 'anthropic' : path.includes('/v1beta/') ? 'gemini' : /\/responses(\?|$)/.test(path) ? 'responses' : 'openai';
     const stream = format === 'gemini' ? path.includes(':streamGenerateContent') : body.stream === true;
     // Each provider's request-id header, as its answers carry it (Gemini's carry none).
     if (format !== 'gemini') res.setHeader(format === 'anthropic' ? 'request-id' : 'x-request-id', `req_mock_${format}_${this.received.length}`);
@@ -143,17 +149,18 @@ export class MockProvider {
     const text = prefix !== undefined && answer.text.startsWith(prefix) ? answer.text.slice(prefix.length) : answer.text;
     const model = format === 'gemini' ? decodeURIComponent(path.split('/models/')[1]?.split(':')[0] ?? '') : String(body.model ?? '');
     const script = { ...answer, text };
-    if (!stream) return this.json(res, format, model, script);
+    if (!stream) return this.json(res, format, model, script, body);
     if (fault && 'slowFirstTokenMs' in fault) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.flushHeaders();
       await sleep(fault.slowFirstTokenMs);
     }
-    return this.stream(res, format, model, script, fault, body);
+    return this.stream(res, format, model, script, fault, body, rec);
   }
 
   private prefill(body: Record<string, unknown>, format: Format): string | undefined {
     if (format === 'gemini') return undefined;
+    if (format === 'responses') return responsesPrefill(body);
     const messages = Array.isArray(body.messages) ? body.messages : [];
     const last = messages[messages.length - 1] as { role?: string; content?: unknown } | undefined;
     if (last?.role !== 'assistant') return undefined;
@@ -195,12 +202,13 @@ export class MockProvider {
     );
   }
 
-  private json(res: ServerResponse, format: Format, model: string, a: AnswerScript): void {
+  private json(res: ServerResponse, format: Format, model: string, a: AnswerScript, request: Record<string, unknown>): void {
     const finish = a.finish ?? (a.toolCalls?.length ? 'tool_calls' : 'stop');
     const inTok = a.inputTokens ?? 11;
     const outTok = a.outputTokens ?? (chunkText(a.text).length || 1);
     let body: unknown;
-    if (format === 'openai')
+    if (format === 'responses') body = responsesJson(request, model, a, inTok, outTok);
+    else if (format === 'openai')
       body = {
         id: 'chatcmpl-mock1',
         object: 'chat.completion',
@@ -229,6 +237,7 @@ export class MockProvider {
         role: 'assistant',
         model,
         content: [
+          ...(a.reasoning !== undefined ? [{ type: 'thinking', thinking: a.reasoning, signature: MOCK_THINKING_SIGNATURE }] : []),
           ...(a.text ? [{ type: 'text', text: a.text }] : []),
           ...(a.toolCalls ?? []).map((t) => ({ type: 'tool_use', id: t.id, name: t.name, input: JSON.parse(t.arguments) as unknown })),
         ],
@@ -256,14 +265,18 @@ export class MockProvider {
     res.end(JSON.stringify(body));
   }
 
-  private async stream(res: ServerResponse, format: Format, model: string, a: AnswerScript, fault: Fault | undefined, body: Record<string, unknown>): Promise<void> {
+  private async stream(res: ServerResponse, format: Format, model: string, a: AnswerScript, fault: Fault | undefined, body: Record<string, unknown>, rec: ReceivedRequest): Promise<void> {
     if (!res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const pieces = chunkText(a.text, a.chunkChars);
     const finish = a.finish ?? (a.toolCalls?.length ? 'tool_calls' : 'stop');
     const inTok = a.inputTokens ?? 11;
     // Unless scripted, a token per chunk actually generated (a continuation reports fewer).
     const outTok = a.outputTokens ?? (pieces.length || 1);
-    const frames = framesFor(format, model, pieces, a.toolCalls ?? [], finish, inTok, outTok, body);
+    const frames =
+      format === 'responses'
+        ? responsesFrames(body, model, a, pieces, (args) => chunkText(args, 8), inTok, outTok)
+        : framesFor(format, model, pieces, a.toolCalls ?? [], finish, inTok, outTok, body, a.reasoning);
+    rec.sent = '';
     let content = 0;
     for (const f of frames) {
       if (res.destroyed) return;
@@ -281,6 +294,7 @@ export class MockProvider {
         if (fault && 'errorEventAfter' in fault && content >= fault.errorEventAfter) {
           const type = fault.type ?? 'overloaded_error';
           if (format === 'anthropic') res.write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message: 'Overloaded' } })}\n\n`);
+          else if (format === 'responses') res.write(responsesErrorEvent(frames.indexOf(f)));
           else res.write(`data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } })}\n\n`);
           return void res.end();
         }
@@ -289,6 +303,7 @@ export class MockProvider {
       }
       if (f.terminator && fault && 'noTerminator' in fault) continue;
       res.write(f.text);
+      rec.sent += f.text;
     }
     res.end();
   }
@@ -311,6 +326,7 @@ function framesFor(
   inTok: number,
   outTok: number,
   body: Record<string, unknown>,
+  reasoning?: string,
 ): WireFrame[] {
   const out: WireFrame[] = [];
   if (format === 'openai') {
@@ -335,6 +351,14 @@ function framesFor(
       }),
     });
     let index = 0;
+    if (reasoning !== undefined) {
+      // Anthropic's extended thinking: the block, its text, then its signature, before the answer.
+      out.push({ text: ev('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } }) });
+      out.push({ text: ev('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: reasoning } }), content: true });
+      out.push({ text: ev('content_block_delta', { index, delta: { type: 'signature_delta', signature: MOCK_THINKING_SIGNATURE } }) });
+      out.push({ text: ev('content_block_stop', { index }) });
+      index++;
+    }
     if (pieces.length) {
       out.push({ text: ev('content_block_start', { index, content_block: { type: 'text', text: '' } }) });
       out.push({ text: ev('ping', {}) });
@@ -387,6 +411,9 @@ function anthropicType(status: number): string {
 function geminiStatus(status: number): string {
   return ({ 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 503: 'UNAVAILABLE' } as Record<number, string>)[status] ?? 'INTERNAL';
 }
+
+/** The signature the mock's Anthropic thinking blocks carry (what the next turn must hand back). */
+export const MOCK_THINKING_SIGNATURE = 'EqQBCkgIARABGAIiQMockThinkingSignature';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -14,6 +14,7 @@
 import type { Logger } from 'pino';
 import { TERMINAL_EVENTS, type LifecycleEvent } from '../types.ts';
 import { isConnectionError } from './connection.ts';
+import { reasoningSize } from '../journal.ts';
 import type { RecordWrite, WriteCode } from './scripts.ts';
 
 export const DEFAULT_MAX_BUFFERED_EVENTS = 10_000;
@@ -52,8 +53,8 @@ export interface WriteQueueOptions {
 
 /** Roughly what an event costs to buffer: a fixed overhead plus its text. */
 export function sizeOf(ev: LifecycleEvent): number {
-  const text = ev.type === 'content.delta' ? ev.data.text : undefined;
-  return 200 + (typeof text === 'string' ? text.length * 2 : 0);
+  if (ev.type !== 'content.delta') return 200;
+  return 200 + (typeof ev.data.text === 'string' ? ev.data.text.length * 2 : 0) + reasoningSize(ev.data.reasoning);
 }
 
 export class WriteQueue {
