@@ -45,7 +45,7 @@ beforeAll(async () => {
       { model: 'via-openai-compatible', backends: [{ backend: 'co', model: 'llama' }], retry },
     ],
     async: { maxInFlight: 3 },
-    webhooks: { allow: [hookUrl], secret: { value: SECRET } },
+    webhooks: { allow: [hookUrl], privateNetworks: ['127.0.0.1/32'], secret: { value: SECRET } },
   });
 });
 
