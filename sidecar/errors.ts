@@ -43,7 +43,15 @@ export type ErrorCode =
   | 'unavailable'
   | 'overloaded'
   | 'gone'
-  | 'internal';
+  | 'internal'
+  // the admin port's own vocabulary (config pushes, identity)
+  | 'unauthorized'
+  | 'forbidden'
+  | 'push_disabled'
+  | 'invalid_body'
+  | 'invalid_config'
+  | 'stale_version'
+  | 'identity_unavailable';
 
 /** Where in an attempt a failure happened: before headers, before the first token, or mid-stream. */
 export type FailurePhase = 'request' | 'connect' | 'headers' | 'first_token' | 'stream';

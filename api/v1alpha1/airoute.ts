@@ -5,10 +5,12 @@
 import Type, { type Static } from 'typebox';
 import {
   Backend,
+  BACKEND_TYPES,
   DEFAULTS,
   FALLBACK_CONDITIONS,
   FallbackCondition,
   JournalConfig,
+  PREFILL_BY_DEFAULT,
   Route,
   RouteTarget,
   SidecarConfig,
@@ -68,9 +70,8 @@ export const SecretKeyRef = Type.Object(
 );
 export type SecretKeyRef = Static<typeof SecretKeyRef>;
 
-/** Backend types whose adapter continues an assistant prefix unless `prefill: false` says otherwise
- *  (sidecar/providers/*: capabilities). Kept here because the CEL rule below needs it. */
-export const PREFILL_BY_DEFAULT = ['anthropic', 'openai-compatible', 'demo'] as const;
+/** Backend types that continue an assistant prefix unless `prefill: false` says otherwise (from config.ts's table, for the CEL rule below). */
+export const PREFILL_TYPES = BACKEND_TYPES.filter((t) => PREFILL_BY_DEFAULT[t]);
 
 /** An absolute http(s) URL without credentials in it (they would end up in logs and status). */
 export const HTTP_URL = '^https?://[^\\s/?#@]+([/?#]\\S*)?$';
@@ -160,7 +161,7 @@ export const AIRouteWebhooks = Type.Object(
   closed,
 );
 
-const backendCanPrefill = (b: string) => `(has(${b}.prefill) ? ${b}.prefill : ${b}.type in ${JSON.stringify([...PREFILL_BY_DEFAULT]).replace(/"/g, "'")})`;
+const backendCanPrefill = (b: string) => `(has(${b}.prefill) ? ${b}.prefill : ${b}.type in ${JSON.stringify(PREFILL_TYPES).replace(/"/g, "'")})`;
 
 export const AIRouteSpec = Type.Object(
   {

@@ -38,6 +38,21 @@ export const BACKEND_TYPES = ['openai', 'openai-compatible', 'azure-openai', 'an
 export const BackendType = Type.Enum(BACKEND_TYPES, { description: 'Wire protocol of the provider.' });
 export type BackendType = Static<typeof BackendType>;
 
+/**
+ * Whether a backend type continues an assistant prefix (resume: prefill) unless the backend's
+ * `prefill` says otherwise: the one table the adapters' capabilities and the CRD's CEL rule read.
+ * OpenAI's and Azure's chat models answer a trailing assistant message instead of continuing it,
+ * and Gemini has no prefix at all; Claude, vLLM/SGLang-style servers and the demo continue it.
+ */
+export const PREFILL_BY_DEFAULT: Readonly<Record<BackendType, boolean>> = {
+  openai: false,
+  'openai-compatible': true,
+  'azure-openai': false,
+  anthropic: true,
+  gemini: false,
+  demo: true,
+};
+
 /** Which of OpenAI's two client APIs an OpenAI-family upstream serves. */
 export const UPSTREAM_APIS = ['chat-completions', 'responses', 'both'] as const;
 /** Backend types that take `api` (the others have one API each). */

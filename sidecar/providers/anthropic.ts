@@ -1,5 +1,6 @@
 // Anthropic Messages. Claude models continue a trailing assistant message (prefill) on the
 // Messages API; some newer models refuse it, which the resume stage treats as "restart cleanly".
+import { PREFILL_BY_DEFAULT } from '../../api/v1alpha1/config.ts';
 import { AnthropicStreamDecoder, parseAnthropicResult } from '../wire/anthropic/upstream-answer.ts';
 import { ANTHROPIC_VERSION, anthropicBody } from '../wire/anthropic/upstream-request.ts';
 import { forwardedHeaders } from './headers.ts';
@@ -23,7 +24,7 @@ function headers(req: ChatRequest, b: ResolvedBackend): Record<string, string> {
 
 export const anthropic: ProviderAdapter = {
   type: 'anthropic',
-  capabilities: (b) => ({ format: 'anthropic', prefill: b.prefill ?? true, embeddings: false, multipleChoices: false }),
+  capabilities: (b) => ({ format: 'anthropic', prefill: b.prefill ?? PREFILL_BY_DEFAULT.anthropic, embeddings: false, multipleChoices: false }),
   // The SDK's API version and beta features (1M context, interleaved thinking, fine-grained tool streaming ...).
   forwardHeaders: ['anthropic-version', 'anthropic-beta'],
   requestIdHeaders: ['request-id'],

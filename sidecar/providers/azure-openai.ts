@@ -7,7 +7,6 @@ export const AZURE_API_VERSION = '2024-10-21';
 
 export const AZURE_OPENAI_OPTIONS: OpenAIFamilyOptions = {
   type: 'azure-openai',
-  prefillByDefault: false,
   dialect: { label: 'Azure OpenAI', maxTokens: 'max_completion_tokens', topK: false },
   continueFinalMessage: false,
   // The OpenAI organization and project name an api.openai.com account, which means nothing to Azure.

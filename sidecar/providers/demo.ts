@@ -4,7 +4,6 @@ import { openAIFamily } from './openai-family.ts';
 export const demo = openAIFamily({
   type: 'demo',
   inProcess: true,
-  prefillByDefault: true,
   dialect: { label: 'demo', maxTokens: 'max_tokens', topK: true },
   continueFinalMessage: true,
   forwardHeaders: [],

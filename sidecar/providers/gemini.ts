@@ -1,4 +1,5 @@
 // Google Gemini (Generative Language API). No assistant prefill; resume uses verify.
+import { PREFILL_BY_DEFAULT } from '../../api/v1alpha1/config.ts';
 import { GeminiStreamDecoder, parseGeminiResult } from '../wire/gemini/upstream-answer.ts';
 import { geminiBody, geminiCountBody } from '../wire/gemini/upstream-request.ts';
 import type { JsonObject } from '../chat/types.ts';
@@ -20,7 +21,7 @@ function post(b: ResolvedBackend, model: string, method: string, body: JsonObjec
 
 export const gemini: ProviderAdapter = {
   type: 'gemini',
-  capabilities: (b) => ({ format: 'gemini', prefill: b.prefill ?? false, embeddings: false, multipleChoices: true }),
+  capabilities: (b) => ({ format: 'gemini', prefill: b.prefill ?? PREFILL_BY_DEFAULT.gemini, embeddings: false, multipleChoices: true }),
   // No client speaks Gemini's format, and its answers carry no request-id header.
   forwardHeaders: [],
   requestIdHeaders: [],

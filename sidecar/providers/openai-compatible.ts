@@ -7,7 +7,6 @@ import { openAIFamily, trimSlash, type OpenAIFamilyOptions } from './openai-fami
 
 export const OPENAI_COMPATIBLE_OPTIONS: OpenAIFamilyOptions = {
   type: 'openai-compatible',
-  prefillByDefault: true,
   dialect: { label: 'OpenAI-compatible', maxTokens: 'max_tokens', topK: true },
   continueFinalMessage: true,
   // The OpenAI organization and project name an api.openai.com account: a self-hosted server gets neither.

@@ -1,7 +1,7 @@
 // What OpenAI, Azure OpenAI, OpenAI-compatible servers and the demo share: OpenAI's wire formats,
 // Chat Completions and (where the upstream serves it, see `api`) Responses. Each provider file
 // supplies only its URL, auth header and capabilities.
-import type { UpstreamApi } from '../../api/v1alpha1/config.ts';
+import { PREFILL_BY_DEFAULT, type UpstreamApi } from '../../api/v1alpha1/config.ts';
 import type { ChatRequest, EmbeddingsRequest, JsonObject, ProxyRequest } from '../chat/types.ts';
 import { isObject, malformed, parseJson } from '../wire/json.ts';
 import { OpenAIStreamDecoder, parseOpenAIResult } from '../wire/openai/upstream-answer.ts';
@@ -17,7 +17,6 @@ export type OpenAIPath = 'chat/completions' | 'responses' | 'embeddings';
 export interface OpenAIFamilyOptions {
   type: ProviderAdapter['type'];
   inProcess?: boolean;
-  prefillByDefault: boolean;
   continueFinalMessage: boolean;
   /** How bodies built by translation are spelled for this server family. */
   dialect: OpenAIDialect;
@@ -53,7 +52,7 @@ export function openAIFamily(o: OpenAIFamilyOptions, api: UpstreamApi = o.defaul
       ...(api === 'both' ? { alsoSpeaks: ['responses'] as const } : {}),
       // Nothing says a Responses upstream continues a trailing assistant message (vLLM's continue_final_message
       // is a Chat Completions flag): unless the backend says so, resume verifies there instead.
-      prefill: backend.prefill ?? (api === 'responses' ? false : o.prefillByDefault),
+      prefill: backend.prefill ?? (api === 'responses' ? false : PREFILL_BY_DEFAULT[o.type]),
       embeddings: true,
       // The Responses API has one output per response.
       multipleChoices: api !== 'responses',

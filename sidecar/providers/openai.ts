@@ -10,7 +10,6 @@ export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 export const OPENAI_OPTIONS: OpenAIFamilyOptions = {
   type: 'openai',
-  prefillByDefault: false,
   dialect: { label: 'OpenAI', maxTokens: 'max_completion_tokens', topK: false },
   continueFinalMessage: false,
   forwardHeaders: ['openai-organization', 'openai-project', 'openai-beta'],

@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
 import type { Request, Router } from 'express';
+import { AirouteError } from '../errors.ts';
 import type { PushAuthResult } from './admin.ts';
 import { DEFAULT_IDENTITY_TOKEN_FILE, OPERATOR_COMMON_NAME, SIDECAR_TLS_NAME } from '../../api/v1alpha1/push.ts';
 import { issueCertificate } from '../tls/x509.ts';
@@ -53,10 +54,10 @@ export function pushTrust(o: PushTrustOptions): PushTrust {
     extend: (router) => {
       router.get('/identity', async (req, res) => {
         const a = fromOperator(req);
-        if (!a.ok) return void res.status(a.status).json({ error: { code: a.code, message: a.message } });
+        if (!a.ok) throw new AirouteError(a.code, a.status, a.message);
         // Read each time: the kubelet replaces the projected token before it expires.
         const token = (await readFile(tokenFile, 'utf8').catch(() => '')).trim();
-        if (!token) return void res.status(503).json({ error: { code: 'identity_unavailable', message: 'no ServiceAccount token is mounted for this pod' } });
+        if (!token) throw new AirouteError('identity_unavailable', 503, 'no ServiceAccount token is mounted for this pod');
         res.set('cache-control', 'no-store').json({ token });
       });
     },

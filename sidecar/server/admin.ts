@@ -8,6 +8,7 @@
 // read raw so the answer is this port's own error shape), then the handler; every error ends in
 // one error handler that answers {"error": {code, message}}.
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { AirouteError, type ErrorCode } from '../errors.ts';
 import { formatIssue, validatePush, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import { compileConfig, envSecrets, type SecretResolver } from '../config/runtime.ts';
 import type { Sidecar } from '../sidecar.ts';
@@ -43,21 +44,12 @@ export interface AdminOptions {
   onInternalError?: (err: unknown) => void;
 }
 
-export type PushAuthResult = { ok: true } | { ok: false; status: 401 | 403; code: string; message: string };
+export type PushAuthResult = { ok: true } | { ok: false; status: 401 | 403; code: ErrorCode; message: string };
 
-class AdminError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly extra: Record<string, unknown>;
-  constructor(status: number, code: string, message: string, extra: Record<string, unknown> = {}) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.extra = extra;
-  }
-}
+/** An admin-port failure: the admin API's own `{error: {code, message}}` shape, with extra top-level fields (the running version, the issues). */
+const adminError = (status: number, code: ErrorCode, message: string, extra: Record<string, unknown> = {}) => new AirouteError(code, status, message, { extra });
 
-const rejected = (issues: ConfigIssue[]) => new AdminError(422, 'invalid_config', issues.map(formatIssue).join('; '), { issues });
+const rejected = (issues: ConfigIssue[]) => adminError(422, 'invalid_config', issues.map(formatIssue).join('; '), { issues });
 
 function tokenAuth(tokenFile: string | undefined): (req: Request) => Promise<PushAuthResult> {
   const token = tokenFile ? new TokenFile(tokenFile) : undefined;
@@ -98,7 +90,7 @@ export function adminServer(sc: Sidecar, opts: AdminOptions = {}): express.Expre
     const a = await pushAuth(req);
     if (!a.ok) {
       outcome(a.status === 403 ? 'disabled' : 'unauthorized');
-      throw new AdminError(a.status, a.code, a.message);
+      throw adminError(a.status, a.code, a.message);
     }
     next();
   };
@@ -116,7 +108,7 @@ export function adminServer(sc: Sidecar, opts: AdminOptions = {}): express.Expre
       doc = parseJsonObject(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
     } catch (err) {
       outcome('invalid');
-      throw new AdminError(400, 'invalid_body', (err as Error).message);
+      throw adminError(400, 'invalid_body', (err as Error).message);
     }
     const v = validatePush(doc);
     if (!v.ok) {
@@ -127,7 +119,7 @@ export function adminServer(sc: Sidecar, opts: AdminOptions = {}): express.Expre
       const current = sc.config;
       if (current && v.value.version <= current.version) {
         outcome('stale');
-        throw new AdminError(409, 'stale_version', `version ${v.value.version} is not newer than the running version ${current.version}`, { version: current.version, hash: current.hash });
+        throw adminError(409, 'stale_version', `version ${v.value.version} is not newer than the running version ${current.version}`, { version: current.version, hash: current.hash });
       }
       const c = compileConfig(v.value.config, v.value.version, resolve);
       if (!c.ok) {
@@ -154,20 +146,20 @@ export function adminServer(sc: Sidecar, opts: AdminOptions = {}): express.Expre
   opts.extend?.(router);
   app.use(router);
 
-  app.use((req, _res, next) => next(new AdminError(404, 'not_found', `no such endpoint: ${req.method} ${req.path}`)));
+  app.use((req, _res, next) => next(adminError(404, 'not_found', `no such endpoint: ${req.method} ${req.path}`)));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { status?: number; type?: string; message?: string };
     // body-parser's own errors: too large (413) and the like.
     const ae =
-      err instanceof AdminError
+      err instanceof AirouteError
         ? err
         : typeof e.status === 'number' && e.status < 500
-          ? new AdminError(e.status, e.type === 'entity.too.large' ? 'body_too_large' : 'invalid_body', e.message ?? 'bad request')
+          ? adminError(e.status, e.type === 'entity.too.large' ? 'body_too_large' : 'invalid_body', e.message ?? 'bad request')
           : undefined;
     if (!ae) opts.onInternalError?.(err);
-    const out = ae ?? new AdminError(500, 'internal', 'internal error');
+    const out = ae ?? adminError(500, 'internal', 'internal error');
     if (res.headersSent) return void res.end();
-    res.status(out.status).json({ error: { code: out.code, message: out.message }, ...out.extra });
+    res.status(out.status).json({ error: { code: out.code, message: out.message }, ...out.details.extra });
   });
   return app;
 }
