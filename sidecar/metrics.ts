@@ -3,12 +3,13 @@
 // value comes from the config (route, backend, upstream model) or a closed set (outcome, reason, code): never
 // from a request, so the series count is bounded by the config, whatever clients send.
 // Nothing is observed per chunk: requests are observed once, at their end.
-import client, { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import client, { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { BackendType } from '../api/v1alpha1/config.ts';
 import type { RuntimeConfig } from './config/runtime.ts';
 import type { Journal } from './events/journal.ts';
 import type { LifecycleEvent } from './events/types.ts';
 import { DEFECT_SITES, type RequestRecord, type Sidecar } from './sidecar.ts';
+import { FastCounter, FastGauge, FastHistogram } from './metrics-series.ts';
 import { CIRCUIT_STATE_VALUE } from './stages/circuit-breaker.ts';
 
 /** gen_ai.provider.name values (OTel registry where one exists). */
@@ -42,13 +43,14 @@ export interface MetricsSources {
 export class SidecarMetrics {
   readonly registry = new Registry();
   private readonly routeOf = new Map<string, string>();
-  private readonly reqLabels = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'route', 'backend', 'outcome'] as const;
-  private readonly duration: Histogram<(typeof this.reqLabels)[number]>;
-  private readonly ttft: Histogram<string>;
-  private readonly tpot: Histogram<string>;
-  private readonly tokens: Histogram<string>;
+  // Observed for every request: the fast series of metrics-series.ts (same Registry, same format).
+  private readonly duration: FastHistogram;
+  private readonly ttft: FastHistogram;
+  private readonly tpot: FastHistogram;
+  private readonly tokens: FastHistogram;
+  private readonly attempts: FastCounter;
+  private readonly active: FastGauge;
   private readonly errors: Counter<string>;
-  private readonly attempts: Counter<string>;
   private readonly attemptFailures: Counter<string>;
   private readonly retries: Counter<string>;
   private readonly retryAfter: Histogram<string>;
@@ -59,7 +61,6 @@ export class SidecarMetrics {
   private readonly pushes: Counter<string>;
   private readonly webhooks: Counter<string>;
   private readonly responsesCalls: Counter<string>;
-  private readonly active: Gauge<string>;
   /** Requests between a mid-stream failure (checkpoint) and its recovery, with the route's strategy. */
   private readonly recovering = new Map<string, { strategy: string; backend: string }>();
 
@@ -67,12 +68,18 @@ export class SidecarMetrics {
     const r = this.registry;
     // A coarser event-loop monitor than the default 10 ms: an idle sidecar should not wake 100 times a second.
     client.collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: 100 });
-    this.duration = new Histogram({ name: 'gen_ai_client_operation_duration_seconds', help: 'GenAI operation duration, as the app sees it through the sidecar.', labelNames: this.reqLabels, buckets: DURATION_BUCKETS, registers: [r] });
-    this.ttft = new Histogram({ name: 'gen_ai_server_time_to_first_token_seconds', help: 'Time from request to the first content the client received.', labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'route', 'backend'], buckets: TTFT_BUCKETS, registers: [r] });
-    this.tpot = new Histogram({ name: 'gen_ai_server_time_per_output_token_seconds', help: 'Time per output token after the first.', labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'route', 'backend'], buckets: TPOT_BUCKETS, registers: [r] });
-    this.tokens = new Histogram({ name: 'gen_ai_client_token_usage', help: 'Tokens used per request, by type.', labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_token_type', 'route', 'backend'], buckets: TOKEN_BUCKETS, registers: [r] });
+    const fast = <M extends FastHistogram | FastCounter | FastGauge>(m: M): M => {
+      // prom-client's Registry reads any object with name, help, type and get(): see metrics-series.ts.
+      r.registerMetric(m as unknown as Metric);
+      return m;
+    };
+    const requestLabels = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'route', 'backend'] as const;
+    this.duration = fast(new FastHistogram({ name: 'gen_ai_client_operation_duration_seconds', help: 'GenAI operation duration, as the app sees it through the sidecar.', labelNames: [...requestLabels, 'outcome'], buckets: DURATION_BUCKETS }));
+    this.ttft = fast(new FastHistogram({ name: 'gen_ai_server_time_to_first_token_seconds', help: 'Time from request to the first content the client received.', labelNames: requestLabels, buckets: TTFT_BUCKETS }));
+    this.tpot = fast(new FastHistogram({ name: 'gen_ai_server_time_per_output_token_seconds', help: 'Time per output token after the first.', labelNames: requestLabels, buckets: TPOT_BUCKETS }));
+    this.tokens = fast(new FastHistogram({ name: 'gen_ai_client_token_usage', help: 'Tokens used per request, by type.', labelNames: [...requestLabels, 'gen_ai_token_type'], buckets: TOKEN_BUCKETS }));
     this.errors = new Counter({ name: 'airoute_request_errors_total', help: 'Requests that ended in an error, by error code.', labelNames: ['route', 'code'], registers: [r] });
-    this.attempts = new Counter({ name: 'airoute_attempts_total', help: 'Upstream attempts started.', labelNames: ['route', 'backend', 'mode'], registers: [r] });
+    this.attempts = fast(new FastCounter('airoute_attempts_total', 'Upstream attempts started.', ['route', 'backend', 'mode']));
     this.attemptFailures = new Counter({ name: 'airoute_attempt_failures_total', help: 'Upstream attempts that failed, by phase and code.', labelNames: ['route', 'backend', 'phase', 'code'], registers: [r] });
     this.retries = new Counter({ name: 'airoute_retries_total', help: 'Retries scheduled, by reason.', labelNames: ['route', 'backend', 'reason'], registers: [r] });
     this.retryAfter = new Histogram({ name: 'airoute_retry_after_seconds', help: 'Retry-After values honoured, by backend.', labelNames: ['backend'], buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [r] });
@@ -86,7 +93,7 @@ export class SidecarMetrics {
     for (const site of DEFECT_SITES) defects.inc({ site }, 0);
     sc.onDefect((site) => defects.inc({ site }));
     this.responsesCalls = new Counter({ name: 'airoute_responses_api_calls_total', help: 'Calls of the Responses API endpoints, by endpoint and HTTP status class.', labelNames: ['endpoint', 'status'], registers: [r] });
-    this.active = new Gauge({ name: 'airoute_active_requests', help: 'Requests in flight, by whether they stream.', labelNames: ['stream'], registers: [r] });
+    this.active = fast(new FastGauge('airoute_active_requests', 'Requests in flight, by whether they stream.', ['stream']));
     new Gauge({
       name: 'airoute_circuit_state',
       help: 'Circuit state per deployment (backend x upstream model): 0 closed, 1 half-open, 2 open. One model\'s circuit never blocks another model of the backend.',
@@ -174,7 +181,7 @@ export class SidecarMetrics {
       for (const route of c.routes.values())
         for (const t of route.targets) {
           const labels = { route: route.model, backend: t.backend.name };
-          this.attempts.inc({ ...labels, mode: 'fresh' }, 0);
+          this.attempts.with(route.model, t.backend.name, 'fresh').inc(0);
           for (const reason of ['upstream_rate_limited', 'upstream_error']) this.retries.inc({ ...labels, reason }, 0);
           this.resumes.inc({ ...labels, strategy: t.resume, outcome: 'resumed' }, 0);
         }
@@ -191,10 +198,10 @@ export class SidecarMetrics {
         return;
       case 'request.accepted':
         this.routeOf.set(ev.requestId, String(ev.data.model));
-        this.active.inc({ stream: String(ev.data.stream === true) });
+        this.active.with(ev.data.stream === true ? 'true' : 'false').inc();
         return;
       case 'attempt.started':
-        this.attempts.inc({ route: this.route(ev), backend: String(ev.data.backend), mode: String(ev.data.mode) });
+        this.attempts.with(this.route(ev), ev.data.backend, ev.data.mode).inc();
         return;
       case 'attempt.failed':
         this.attemptFailures.inc({ route: this.route(ev), backend: String(ev.data.backend), phase: String(ev.data.phase), code: String(ev.data.code) });
@@ -238,24 +245,23 @@ export class SidecarMetrics {
   }
 
   private requestFinished(rec: RequestRecord): void {
-    this.active.dec({ stream: String(rec.stream) });
+    this.active.with(rec.stream ? 'true' : 'false').dec();
     const op = rec.operation === 'embeddings' ? 'embeddings' : 'chat';
     const provider = rec.provider ? PROVIDER_NAME[rec.provider as BackendType] ?? rec.provider : 'none';
     const backend = rec.backend ?? 'none';
-    const base = { gen_ai_operation_name: op, gen_ai_provider_name: provider, gen_ai_request_model: rec.route, route: rec.route, backend };
-    this.duration.observe({ ...base, outcome: rec.outcome }, rec.durationMs / 1000);
+    this.duration.with(op, provider, rec.route, rec.route, backend, rec.outcome).observe(rec.durationMs / 1000);
     if (rec.outcome !== 'success') {
       this.errors.inc({ route: rec.route, code: rec.code ?? 'unknown' });
       if (rec.stream && rec.ttftMs !== undefined) this.streamErrors.inc({ route: rec.route, code: rec.code ?? 'unknown' });
     }
     if (rec.ttftMs !== undefined && rec.outcome === 'success') {
-      this.ttft.observe(base, rec.ttftMs / 1000);
+      this.ttft.with(op, provider, rec.route, rec.route, backend).observe(rec.ttftMs / 1000);
       const out = rec.usage?.outputTokens ?? 0;
-      if (rec.stream && out > 1) this.tpot.observe(base, (rec.durationMs - rec.ttftMs) / 1000 / (out - 1));
+      if (rec.stream && out > 1) this.tpot.with(op, provider, rec.route, rec.route, backend).observe((rec.durationMs - rec.ttftMs) / 1000 / (out - 1));
     }
     if (rec.usage) {
-      this.tokens.observe({ ...base, gen_ai_token_type: 'input' }, rec.usage.inputTokens);
-      this.tokens.observe({ ...base, gen_ai_token_type: 'output' }, rec.usage.outputTokens);
+      this.tokens.with(op, provider, rec.route, rec.route, backend, 'input').observe(rec.usage.inputTokens);
+      this.tokens.with(op, provider, rec.route, rec.route, backend, 'output').observe(rec.usage.outputTokens);
     }
   }
 

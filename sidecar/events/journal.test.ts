@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { afterEach, expect, test } from 'vitest';
-import { MemoryJournal, JournalGone, JournalUnknown } from './journal.ts';
+import { FifoQueue, MemoryJournal, JournalGone, JournalUnknown } from './journal.ts';
 import type { LifecycleEvent, LifecycleEventType } from './types.ts';
 import { attachEventsWebSocket, WS_SLOW_CONSUMER } from './websocket.ts';
 
@@ -40,6 +40,41 @@ test('count bound: the oldest finished requests are evicted first and then read 
   expect((await j.read('f1', 0)).status).toBe('gone');
   expect((await j.read('live', 0)).status).toBe('ok');
   expect(j.stats().requests).toBe(3);
+});
+
+test('eviction order is the order requests finished, not the order they started; only when none is finished does one in flight go', async () => {
+  const j = journal({ ...retention, maxRequests: 3 });
+  feed(j, 'a', 3, false); // starts first, finishes last
+  feed(j, 'b', 3);
+  j.append({ requestId: 'a', seq: 3, ts: Date.now(), attempt: 1, type: 'request.completed', data: {} } as LifecycleEvent);
+  feed(j, 'c', 3);
+  feed(j, 'd', 3); // over the bound: b finished first, so b goes
+  expect((await j.read('b', 0)).status).toBe('gone');
+  expect((await j.read('a', 0)).status).toBe('ok');
+  const k = journal({ ...retention, maxRequests: 2 });
+  for (const id of ['x', 'y', 'z']) feed(k, id, 2, false);
+  expect((await k.read('x', 0)).status).toBe('gone');
+  expect(k.stats().requests).toBe(2);
+});
+
+test('tombstones are bounded and forget the oldest first', async () => {
+  const j = journal({ ...retention, maxRequests: 10 });
+  for (let i = 0; i < 1200; i++) feed(j, `t${i}`, 2);
+  expect((await j.read('t0', 0)).status).toBe('unknown'); // forgotten: past the 1,000 tombstones kept
+  expect((await j.read('t1100', 0)).status).toBe('gone');
+});
+
+test('FifoQueue: first in, first out across its internal compaction', () => {
+  const q = new FifoQueue<number>();
+  for (let i = 0; i < 5000; i++) q.push(i);
+  for (let i = 0; i < 3000; i++) expect(q.shift()).toBe(i);
+  q.push(5000);
+  expect(q.size).toBe(2001);
+  expect(q.peek()).toBe(3000);
+  const rest: number[] = [];
+  for (let v = q.shift(); v !== undefined; v = q.shift()) rest.push(v);
+  expect(rest).toHaveLength(2001);
+  expect(rest.at(-1)).toBe(5000);
 });
 
 test('byte bound: memory stays under maxBytes however many requests run', async () => {

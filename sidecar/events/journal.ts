@@ -76,7 +76,8 @@ interface Entry {
   bytes: number;
   createdAt: number;
   endedAt?: number;
-  waiters: Set<() => void>;
+  /** Followers waiting for the next event; made when the first one waits (most requests never have one). */
+  waiters?: Set<() => void>;
 }
 
 /** What an event costs to keep, roughly: a fixed overhead plus its text. */
@@ -99,7 +100,16 @@ export function reasoningSize(r: { text?: string; end?: { signature?: string; en
  */
 export class MemoryJournal implements Journal {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Finished requests in the order they finished: eviction takes from the front. A queue rather
+   * than a walk over `entries` from its start, because a Map that keeps losing its oldest keys
+   * keeps their slots as holes until it rehashes, and every walk from the start steps over all
+   * of them: that made each eviction cost O(maxRequests) on the hot path.
+   */
+  private readonly finished = new FifoQueue<Entry>();
   private readonly tombstones = new Set<string>();
+  /** The same ids as `tombstones`, oldest first, so the oldest is dropped without a walk over the Set. */
+  private readonly tombstoneOrder = new FifoQueue<string>();
   private bytes = 0;
   private events = 0;
   private evictions = 0;
@@ -121,7 +131,7 @@ export class MemoryJournal implements Journal {
   append(ev: LifecycleEvent): void {
     let e = this.entries.get(ev.requestId);
     if (!e) {
-      e = { id: ev.requestId, events: [], firstSeq: ev.seq, bytes: 0, createdAt: ev.ts, waiters: new Set() };
+      e = { id: ev.requestId, events: [], firstSeq: ev.seq, bytes: 0, createdAt: ev.ts };
       this.entries.set(ev.requestId, e);
       if (this.entries.size > this.retention.maxRequests) this.evictOldest(1);
     }
@@ -131,8 +141,11 @@ export class MemoryJournal implements Journal {
     this.bytes += size;
     this.events++;
     if (e.events.length > this.retention.maxEventsPerRequest) this.trim(e);
-    if (TERMINAL_EVENTS.has(ev.type)) e.endedAt = ev.ts;
-    if (e.waiters.size) {
+    if (TERMINAL_EVENTS.has(ev.type)) {
+      e.endedAt = ev.ts;
+      this.finished.push(e);
+    }
+    if (e.waiters?.size) {
       const waiters = [...e.waiters];
       e.waiters.clear();
       for (const w of waiters) w();
@@ -153,19 +166,25 @@ export class MemoryJournal implements Journal {
     e.firstSeq += drop;
   }
 
-  /** Evicts `n` requests (or, with n = 0, as many as it takes to get under the byte bound), finished ones first. */
+  /** Evicts `n` requests (or, with n = 0, as many as it takes to get under the byte bound), the oldest finished first. */
   private evictOldest(n: number): void {
     let evicted = 0;
-    const pass = (finishedOnly: boolean) => {
+    const enough = () => (n > 0 ? evicted >= n : this.bytes <= this.retention.maxBytes);
+    while (!enough()) {
+      const e = this.finished.shift();
+      if (!e) break;
+      // Already gone (swept, or evicted by the byte bound): its queue slot is all that was left.
+      if (this.entries.get(e.id) !== e) continue;
+      this.remove(e);
+      evicted++;
+    }
+    // Only requests in flight are left: the oldest of them go (rare: the bounds are set for far more finished ones).
+    if (!enough())
       for (const e of this.entries.values()) {
-        if (n > 0 ? evicted >= n : this.bytes <= this.retention.maxBytes) return;
-        if (finishedOnly && e.endedAt === undefined) continue;
         this.remove(e);
         evicted++;
+        if (enough()) return;
       }
-    };
-    pass(true);
-    pass(false);
   }
 
   private remove(e: Entry): void {
@@ -175,12 +194,16 @@ export class MemoryJournal implements Journal {
     this.evictions++;
     this.onEvict?.(1);
     this.tombstones.add(e.id);
-    if (this.tombstones.size > Math.max(1000, this.retention.maxRequests * 4)) {
-      const oldest = this.tombstones.values().next().value;
-      if (oldest !== undefined) this.tombstones.delete(oldest);
+    this.tombstoneOrder.push(e.id);
+    while (this.tombstones.size > Math.max(1000, this.retention.maxRequests * 4)) {
+      const oldest = this.tombstoneOrder.shift();
+      if (oldest === undefined) break;
+      this.tombstones.delete(oldest);
     }
-    for (const w of e.waiters) w();
-    e.waiters.clear();
+    if (e.waiters) {
+      for (const w of e.waiters) w();
+      e.waiters.clear();
+    }
   }
 
   private sweep(now: number): void {
@@ -189,6 +212,8 @@ export class MemoryJournal implements Journal {
       // In-flight requests get twice the TTL before they are dropped: they may still be read.
       if (now - since > (e.endedAt === undefined ? 2 * this.retention.ttlMs : this.retention.ttlMs)) this.remove(e);
     }
+    // The TTL removes the oldest finished first, so what it removed sits at the front of the queue.
+    for (let head = this.finished.peek(); head && this.entries.get(head.id) !== head; head = this.finished.peek()) this.finished.shift();
   }
 
   async read(id: string, after: number): Promise<ReadResult> {
@@ -223,10 +248,10 @@ export class MemoryJournal implements Journal {
           await new Promise<void>((resolve) => {
             const done = () => {
               signal.removeEventListener('abort', done);
-              entry.waiters.delete(done);
+              entry.waiters?.delete(done);
               resolve();
             };
-            entry.waiters.add(done);
+            (entry.waiters ??= new Set()).add(done);
             signal.addEventListener('abort', done, { once: true });
           });
           if (signal.aborted) return;
@@ -242,6 +267,36 @@ export class MemoryJournal implements Journal {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    for (const e of this.entries.values()) for (const w of e.waiters) w();
+    for (const e of this.entries.values()) for (const w of e.waiters ?? []) w();
+  }
+}
+
+/** A first-in first-out queue with O(1) push and shift (an array whose consumed head is dropped in bulk). */
+export class FifoQueue<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    // Drop the consumed head once it is most of the array: amortised O(1), memory bounded by twice the live items.
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
   }
 }
