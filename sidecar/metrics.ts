@@ -9,7 +9,7 @@ import type { RuntimeConfig } from './config/runtime.ts';
 import type { Journal } from './events/journal.ts';
 import type { LifecycleEvent } from './events/types.ts';
 import { DEFECT_SITES, type RequestRecord, type Sidecar } from './sidecar.ts';
-import { FastCounter, FastGauge, FastHistogram } from './metrics-series.ts';
+import { FastCounter, FastGauge, FastHistogram, type CounterSeries, type GaugeSeries, type HistogramSeries } from './metrics-series.ts';
 import { CIRCUIT_STATE_VALUE } from './stages/circuit-breaker.ts';
 
 /** gen_ai.provider.name values (OTel registry where one exists). */
@@ -40,6 +40,24 @@ export interface MetricsSources {
   shed?: () => number;
 }
 
+/** The series one request's end is observed in, resolved once per (route, backend, operation) and kept. */
+interface EndSeries {
+  duration: Partial<Record<RequestRecord['outcome'], HistogramSeries>>;
+  ttft: HistogramSeries;
+  tpot: HistogramSeries;
+  tokensIn: HistogramSeries;
+  tokensOut: HistogramSeries;
+}
+
+/** Two-level lookup by strings the record already has, so a hot-path lookup builds no key. */
+function nested<V>(outer: Map<string, Map<string, V>>, a: string, b: string, make: () => V): V {
+  let inner = outer.get(a);
+  if (!inner) outer.set(a, (inner = new Map()));
+  let v = inner.get(b);
+  if (v === undefined) inner.set(b, (v = make()));
+  return v;
+}
+
 export class SidecarMetrics {
   readonly registry = new Registry();
   private readonly routeOf = new Map<string, string>();
@@ -61,6 +79,9 @@ export class SidecarMetrics {
   private readonly pushes: Counter<string>;
   private readonly webhooks: Counter<string>;
   private readonly responsesCalls: Counter<string>;
+  private readonly endSeries = new Map<string, Map<string, EndSeries>>();
+  private readonly attemptSeries = new Map<string, Map<string, Partial<Record<string, CounterSeries>>>>();
+  private readonly activeSeries: Record<'true' | 'false', GaugeSeries>;
   /** Requests between a mid-stream failure (checkpoint) and its recovery, with the route's strategy. */
   private readonly recovering = new Map<string, { strategy: string; backend: string }>();
 
@@ -94,6 +115,7 @@ export class SidecarMetrics {
     sc.onDefect((site) => defects.inc({ site }));
     this.responsesCalls = new Counter({ name: 'airoute_responses_api_calls_total', help: 'Calls of the Responses API endpoints, by endpoint and HTTP status class.', labelNames: ['endpoint', 'status'], registers: [r] });
     this.active = fast(new FastGauge('airoute_active_requests', 'Requests in flight, by whether they stream.', ['stream']));
+    this.activeSeries = { true: this.active.with('true'), false: this.active.with('false') };
     new Gauge({
       name: 'airoute_circuit_state',
       help: 'Circuit state per deployment (backend x upstream model): 0 closed, 1 half-open, 2 open. One model\'s circuit never blocks another model of the backend.',
@@ -181,7 +203,7 @@ export class SidecarMetrics {
       for (const route of c.routes.values())
         for (const t of route.targets) {
           const labels = { route: route.model, backend: t.backend.name };
-          this.attempts.with(route.model, t.backend.name, 'fresh').inc(0);
+          this.attemptsOf(route.model, t.backend.name, 'fresh').inc(0);
           for (const reason of ['upstream_rate_limited', 'upstream_error']) this.retries.inc({ ...labels, reason }, 0);
           this.resumes.inc({ ...labels, strategy: t.resume, outcome: 'resumed' }, 0);
         }
@@ -198,10 +220,10 @@ export class SidecarMetrics {
         return;
       case 'request.accepted':
         this.routeOf.set(ev.requestId, String(ev.data.model));
-        this.active.with(ev.data.stream === true ? 'true' : 'false').inc();
+        this.activeSeries[ev.data.stream === true ? 'true' : 'false'].inc();
         return;
       case 'attempt.started':
-        this.attempts.with(this.route(ev), ev.data.backend, ev.data.mode).inc();
+        this.attemptsOf(this.route(ev), ev.data.backend, ev.data.mode).inc();
         return;
       case 'attempt.failed':
         this.attemptFailures.inc({ route: this.route(ev), backend: String(ev.data.backend), phase: String(ev.data.phase), code: String(ev.data.code) });
@@ -244,24 +266,48 @@ export class SidecarMetrics {
     return this.routeOf.get(ev.requestId) ?? 'unknown';
   }
 
-  private requestFinished(rec: RequestRecord): void {
-    this.active.with(rec.stream ? 'true' : 'false').dec();
+  private attemptsOf(route: string, backend: string, mode: string): CounterSeries {
+    const modes = nested(this.attemptSeries, route, backend, (): Partial<Record<string, CounterSeries>> => ({}));
+    return (modes[mode] ??= this.attempts.with(route, backend, mode));
+  }
+
+  private endSeriesOf(rec: RequestRecord): EndSeries {
     const op = rec.operation === 'embeddings' ? 'embeddings' : 'chat';
-    const provider = rec.provider ? PROVIDER_NAME[rec.provider as BackendType] ?? rec.provider : 'none';
     const backend = rec.backend ?? 'none';
-    this.duration.with(op, provider, rec.route, rec.route, backend, rec.outcome).observe(rec.durationMs / 1000);
+    return nested(this.endSeries, rec.route, op === 'chat' ? backend : `${backend}\u0001embeddings`, () => {
+      const provider = rec.provider ? PROVIDER_NAME[rec.provider as BackendType] ?? rec.provider : 'none';
+      const labels = [op, provider, rec.route, rec.route, backend] as const;
+      return {
+        duration: {},
+        ttft: this.ttft.with(...labels),
+        tpot: this.tpot.with(...labels),
+        tokensIn: this.tokens.with(...labels, 'input'),
+        tokensOut: this.tokens.with(...labels, 'output'),
+      };
+    });
+  }
+
+  private requestFinished(rec: RequestRecord): void {
+    this.activeSeries[rec.stream ? 'true' : 'false'].dec();
+    const s = this.endSeriesOf(rec);
+    let duration = s.duration[rec.outcome];
+    if (!duration) {
+      const provider = rec.provider ? PROVIDER_NAME[rec.provider as BackendType] ?? rec.provider : 'none';
+      duration = s.duration[rec.outcome] = this.duration.with(rec.operation === 'embeddings' ? 'embeddings' : 'chat', provider, rec.route, rec.route, rec.backend ?? 'none', rec.outcome);
+    }
+    duration.observe(rec.durationMs / 1000);
     if (rec.outcome !== 'success') {
       this.errors.inc({ route: rec.route, code: rec.code ?? 'unknown' });
       if (rec.stream && rec.ttftMs !== undefined) this.streamErrors.inc({ route: rec.route, code: rec.code ?? 'unknown' });
     }
     if (rec.ttftMs !== undefined && rec.outcome === 'success') {
-      this.ttft.with(op, provider, rec.route, rec.route, backend).observe(rec.ttftMs / 1000);
+      s.ttft.observe(rec.ttftMs / 1000);
       const out = rec.usage?.outputTokens ?? 0;
-      if (rec.stream && out > 1) this.tpot.with(op, provider, rec.route, rec.route, backend).observe((rec.durationMs - rec.ttftMs) / 1000 / (out - 1));
+      if (rec.stream && out > 1) s.tpot.observe((rec.durationMs - rec.ttftMs) / 1000 / (out - 1));
     }
     if (rec.usage) {
-      this.tokens.with(op, provider, rec.route, rec.route, backend, 'input').observe(rec.usage.inputTokens);
-      this.tokens.with(op, provider, rec.route, rec.route, backend, 'output').observe(rec.usage.outputTokens);
+      s.tokensIn.observe(rec.usage.inputTokens);
+      s.tokensOut.observe(rec.usage.outputTokens);
     }
   }
 
