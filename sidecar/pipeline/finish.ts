@@ -30,25 +30,27 @@ export function finish(sc: Sidecar, x: RouteExchange, tally: Tally, t0: number, 
     });
   else if (outcome === 'cancelled') lc.emit('request.cancelled', { reason: String(err.details.extra?.reason ?? err.message), attempts: lc.attempt });
   else lc.emit('request.failed', { error: { code: err.code, status: err.status, message: err.message, ...(err.details.extra ?? {}) }, attempts: lc.attempt });
+  // Fields assigned, not spread in conditionally: this runs once per request, and each
+  // `...(cond ? {...} : {})` made a throwaway object.
   sc.finished({
     id: x.id,
     operation: x.request.operation,
     format: x.request.format,
     route: x.route.model,
-    ...(tally.backend ? { backend: tally.backend } : {}),
-    ...(tally.model ? { model: tally.model } : {}),
-    ...(tally.provider ? { provider: tally.provider } : {}),
+    backend: tally.backend || undefined,
+    model: tally.model || undefined,
+    provider: tally.provider || undefined,
     stream: x.request.stream,
     outcome,
     status: err ? err.status : 200,
-    ...(err ? { code: err.code } : {}),
+    code: err?.code,
     attempts: lc.attempt,
     retries: lc.counts['retry.scheduled'] ?? 0,
     fallbacks: lc.counts.fallback ?? 0,
     resumes: lc.counts['stream.resumed'] ?? 0,
     durationMs,
-    ...(tally.firstByteAt !== undefined ? { ttftMs: tally.firstByteAt - t0 } : {}),
+    ttftMs: tally.firstByteAt !== undefined ? tally.firstByteAt - t0 : undefined,
     outputChunks: tally.chunks,
-    ...(tally.usage ? { usage: tally.usage } : {}),
+    usage: tally.usage,
   });
 }

@@ -33,6 +33,8 @@ export async function readText(body: AsyncIterable<Uint8Array>, limit: number, o
   return Buffer.concat(parts, size).toString('utf8');
 }
 
+const STREAMING: TextDecodeOptions = { stream: true };
+
 /** Upstream bytes → SSE events (eventsource-parser) → neutral frames, one decoder per attempt. */
 export async function* decodeFrames(body: AsyncIterable<Uint8Array>, decoder: StreamDecoder, onChunk: () => void): AsyncGenerator<Frame> {
   const text = new TextDecoder();
@@ -61,20 +63,20 @@ export async function* decodeFrames(body: AsyncIterable<Uint8Array>, decoder: St
       }
     },
   });
-  const drain = function* (): Generator<Frame> {
-    for (const f of pending) yield f;
-    pending.length = 0;
-  };
+  // Per chunk and per frame: no generator, closure or options object made here (a `yield*` into a
+  // helper generator cost one of each per upstream read).
   for await (const chunk of body) {
     onChunk();
-    parser.feed(text.decode(chunk, { stream: true }));
+    parser.feed(text.decode(chunk, STREAMING));
     // Frames decoded before a malformed event still count; the failure surfaces right after them.
-    yield* drain();
+    for (let i = 0; i < pending.length; i++) yield pending[i]!;
+    pending.length = 0;
     if (failure !== undefined) throw failure;
     if (decoder.complete) return;
   }
   parser.feed(text.decode());
   parser.reset({ consume: true });
-  yield* drain();
+  for (let i = 0; i < pending.length; i++) yield pending[i]!;
+  pending.length = 0;
   if (failure !== undefined) throw failure;
 }
