@@ -22,22 +22,27 @@ const result: ChatResult = { id: 'res-1', model: 'up-model', choices: [{ index: 
 const RAW = '{"id":"res-1",  "object":"chat.completion","system_fingerprint":"fp_abc","model":"up-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}]}';
 const json = (backend: string, extra: Partial<JsonAnswer> = {}): JsonAnswer => ({ ...answerFrom(targetOf(route, backend)), raw: RAW, result, ...extra });
 
-test('same format: the client gets the upstream\'s bytes exactly', () => {
+/** What the client is sent, as text. */
+const text = (body: string | Uint8Array) => (typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
+
+test('same format: the client gets the upstream\'s bytes exactly (the very buffer they arrived in, when there is one)', () => {
   expect(resultBody(openaiClient(), json('oa'), 'req-1')).toBe(RAW);
+  const bytes = Buffer.from(RAW);
+  expect(resultBody(openaiClient(), json('oa', { bytes }), 'req-1')).toBe(bytes);
 });
 
 test('another format: encoded from the neutral result in the client\'s own shape', () => {
-  const forAnthropic = JSON.parse(resultBody(anthropicClient(), json('oa'), 'req-1')) as JsonObject;
+  const forAnthropic = JSON.parse(text(resultBody(anthropicClient(), json('oa'), 'req-1'))) as JsonObject;
   expect(forAnthropic).toMatchObject({ id: 'res-1', type: 'message', role: 'assistant', model: 'up-model', content: [{ type: 'text', text: 'Hello!' }], stop_reason: 'end_turn', usage: { input_tokens: 3, output_tokens: 2 } });
-  const forOpenAI = JSON.parse(resultBody(openaiClient(), json('an', { raw: '{"type":"message"}' }), 'req-1')) as JsonObject;
+  const forOpenAI = JSON.parse(text(resultBody(openaiClient(), json('an', { raw: '{"type":"message"}' }), 'req-1'))) as JsonObject;
   expect(forOpenAI).toMatchObject({ id: 'res-1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'Hello!' }, finish_reason: 'stop' }] });
   expect(forOpenAI).not.toHaveProperty('system_fingerprint');
 });
 
 test('a result without an id gets one made from the request id', () => {
   const noId = json('oa', { result: { ...result, id: '' } });
-  expect(JSON.parse(resultBody(anthropicClient(), noId, 'req-9'))).toMatchObject({ id: 'msg_req-9' });
-  expect(JSON.parse(resultBody(openaiClient(), json('an', { result: { ...result, id: '' } }), 'req-9'))).toMatchObject({ id: 'chatcmpl-req-9' });
+  expect(JSON.parse(text(resultBody(anthropicClient(), noId, 'req-9')))).toMatchObject({ id: 'msg_req-9' });
+  expect(JSON.parse(text(resultBody(openaiClient(), json('an', { result: { ...result, id: '' } }), 'req-9')))).toMatchObject({ id: 'chatcmpl-req-9' });
 });
 
 test('embeddings are OpenAI-shaped: an OpenAI-format backend\'s bytes pass through, any other backend\'s are serialised', () => {

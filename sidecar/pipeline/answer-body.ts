@@ -19,9 +19,11 @@ function passthrough(request: ProxyRequest, answer: JsonAnswer): string | undefi
   return speaksNatively(answer.target.backend.caps, answer.embeddings ? 'openai' : request.format) ? answer.raw : undefined;
 }
 
-/** As bytes, for a client connection. */
-export function resultBody(request: ProxyRequest, answer: JsonAnswer, id: string): string {
-  return passthrough(request, answer) ?? JSON.stringify(answer.embeddings ?? encodeResult(request, answer.result as ChatResult, id));
+/** As bytes, for a client connection: the upstream's own bytes when they are in the client's format. */
+export function resultBody(request: ProxyRequest, answer: JsonAnswer, id: string): string | Uint8Array {
+  const raw = passthrough(request, answer);
+  if (raw !== undefined) return answer.bytes ?? raw;
+  return JSON.stringify(answer.embeddings ?? encodeResult(request, answer.result as ChatResult, id));
 }
 
 /** As a value (async results): parsed only when it is the upstream's bytes, never serialised and re-read. */

@@ -25,7 +25,8 @@ class RecordingSink implements ClientSink {
   fail(err: AirouteError, headers: ResponseHeaders): void {
     this.calls.push({ op: 'fail', err, headers });
   }
-  json(body: string, headers: ResponseHeaders): void {
+  json(raw: string | Uint8Array, headers: ResponseHeaders): void {
+    const body = typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8');
     this.calls.push({ op: 'json', body, headers });
   }
   open(headers: ResponseHeaders): void {

@@ -17,8 +17,8 @@ export type ResponseHeaders = Record<string, string>;
 export interface ClientSink {
   /** Nothing was sent yet and the request failed: the error in the client's shape, with its status. */
   fail(err: AirouteError, headers: ResponseHeaders): void;
-  /** A complete answer, already in the client's format. */
-  json(body: string, headers: ResponseHeaders): void;
+  /** A complete answer, already in the client's format (the upstream's own bytes, or text encoded here). */
+  json(body: string | Uint8Array, headers: ResponseHeaders): void;
   /** A stream starts. */
   open(headers: ResponseHeaders): void;
   /** Sends a chunk; the promise (if any) resolves when the client can take more. `first` marks the first chunk, which must not wait in a buffer. */

@@ -66,8 +66,10 @@ export interface StreamAnswer extends Answered {
 
 export interface JsonAnswer extends Answered {
   kind: 'json';
-  /** The upstream's body, forwarded as is to a client of the same format. */
+  /** The upstream's body as text (what the parsers read). */
   raw: string;
+  /** The same body as the bytes it arrived in, forwarded as they are to a client of the same format. */
+  bytes?: Uint8Array;
   result?: ChatResult;
   embeddings?: JsonObject;
 }

@@ -216,7 +216,7 @@ export class HttpSink implements ClientSink {
     sendError(this.res, err, this.format, headers);
   }
 
-  json(body: string, headers: ResponseHeaders): void {
+  json(body: string | Uint8Array, headers: ResponseHeaders): void {
     sendJson(this.res, 200, body, headers);
   }
 

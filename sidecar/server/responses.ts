@@ -34,12 +34,12 @@ class ResponsesSink extends HttpSink {
     this.request = request;
   }
 
-  override json(body: string, headers: ResponseHeaders): void {
+  override json(body: string | Uint8Array, headers: ResponseHeaders): void {
     const outcome = this.request.outcome;
     if (!outcome.response) {
       // The upstream's own bytes (an OpenAI Responses backend): the codec never saw them as an object.
       try {
-        const parsed = JSON.parse(body) as JsonObject;
+        const parsed = JSON.parse(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as JsonObject;
         outcome.response = parsed;
         if (Array.isArray(parsed.output)) outcome.output = parsed.output;
       } catch {

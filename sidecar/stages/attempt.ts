@@ -188,8 +188,8 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
         const text = body.head.toString('utf8');
         const answer: Answer =
           x.request.operation === 'chat'
-            ? { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, result: backend.adapter.chatResult(text, x.request) }
-            : { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, embeddings: backend.adapter.embeddingsResult!(text) };
+            ? { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, bytes: body.head, result: backend.adapter.chatResult(text, x.request) }
+            : { kind: 'json', target, attempt: n, upstreamHeaders, raw: text, bytes: body.head, embeddings: backend.adapter.embeddingsResult!(text) };
         if (answer.result && !answer.result.model) answer.result.model = target.model;
         health.answered();
         return answer;
