@@ -5,7 +5,7 @@
 // socket: an upgrade handler that throws would take the whole process down with it.
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { AirouteError, asAirouteError } from '../errors.ts';
 import { checkBrowserOrigin, NO_BROWSER_ORIGINS, type BrowserPolicy } from '../net/browser-policy.ts';
 import { journalError, type Journal } from './journal.ts';
@@ -65,10 +65,13 @@ export interface WebSocketOptions {
   policy?: () => BrowserPolicy;
 }
 
-export function attachEventsWebSocket(server: Server, journal: () => Journal, opts: WebSocketOptions = {}): WebSocketServer {
+export function attachEventsWebSocket(server: Server, journal: () => Journal, opts: WebSocketOptions = {}): void {
   const maxBuffered = opts.maxBuffered ?? WS_MAX_BUFFERED;
   const graceMs = opts.graceMs ?? SLOW_CONSUMER_GRACE_MS;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  // The WebSocket library is loaded with the first upgrade: most sidecars never get one, and it
+  // is resident memory in every pod.
+  let wss: Promise<WebSocketServer> | undefined;
+  const wsServer = () => (wss ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })));
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     checkBrowserOrigin(req, opts.policy?.() ?? NO_BROWSER_ORIGINS);
@@ -90,7 +93,9 @@ export function attachEventsWebSocket(server: Server, journal: () => Journal, op
     } catch (err) {
       throw journalError(err, id);
     }
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    const upgrader = await wsServer();
+    if (socket.destroyed) return ac.abort();
+    upgrader.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       ws.on('close', () => ac.abort());
       ws.on('error', () => ac.abort());
       void (async () => {
@@ -120,5 +125,4 @@ export function attachEventsWebSocket(server: Server, journal: () => Journal, op
       refuse(socket, asAirouteError(err));
     });
   });
-  return wss;
 }

@@ -17,11 +17,12 @@ export async function readHead(body: AsyncIterable<Uint8Array>, limit: number, o
   let size = 0;
   for (;;) {
     const next = await rest.next();
-    if (next.done) return { head: Buffer.concat(parts, size), complete: true, rest };
+    // Nearly every answer within the bound is one read: hand that buffer on rather than copy it.
+    if (next.done) return { head: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size), complete: true, rest };
     onChunk();
-    const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
     parts.push(chunk);
     size += chunk.length;
-    if (size > limit) return { head: Buffer.concat(parts, size), complete: false, rest };
+    if (size > limit) return { head: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size), complete: false, rest };
   }
 }
