@@ -96,6 +96,11 @@ export class MockProvider {
     return this;
   }
 
+  /** Connections open to this mock right now (idle keep-alive ones included). */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));

@@ -1,0 +1,26 @@
+// The modules mutation testing covers (`npm run test:mutation`), in areas run one after another.
+// Shared by stryker.config.mjs and scripts/mutation.ts. Plain JavaScript: Stryker loads its config
+// without a TypeScript loader.
+// \`tests\` are the suites run against each mutant: the unit tests beside the modules and the
+// real-HTTP suites that drive them. Property tests are left out: their random inputs would make a
+// mutant's fate vary between runs.
+export const MUTATION_AREAS = [
+  {
+    name: 'resilience',
+    what: 'resilience stages, the pipeline, checkpoints and continuations',
+    mutate: ['sidecar/stages/*.ts', 'sidecar/pipeline/*.ts', 'sidecar/upstream/frames.ts', '!**/*.test.ts', '!sidecar/pipeline/exchange.ts'],
+    tests: ['sidecar/stages/**/*.test.ts', 'sidecar/pipeline/**/*.test.ts', 'sidecar/upstream/frames.test.ts', 'test/faults/**/*.test.ts', 'test/translation.test.ts', 'test/mutation/resilience/**/*.test.ts'],
+  },
+  {
+    name: 'codecs',
+    what: 'the wire codecs (one per format and direction) and their shared helpers',
+    mutate: ['sidecar/wire/**/*.ts', '!**/*.test.ts', '!sidecar/wire/types.ts'],
+    tests: ['sidecar/wire/**/*.test.ts', 'test/translation.test.ts', 'test/parameters.test.ts', 'test/openai-compatible.test.ts', 'test/responses/translation.test.ts', 'test/mutation/codecs/**/*.test.ts'],
+  },
+  {
+    name: 'control',
+    what: "the operator's reconcile plan, webhook signing and the destination allow-list",
+    mutate: ['operator/reconcile/plan.ts', 'sidecar/requests/webhooks.ts', 'sidecar/requests/destinations.ts', 'sidecar/requests/completion.ts', '!**/*.test.ts'],
+    tests: ['operator/reconcile/**/*.test.ts', 'test/operator/scenarios.test.ts', 'sidecar/requests/**/*.test.ts', 'test/events/webhooks.test.ts', 'test/hardening/webhooks.test.ts', 'test/hardening/complete.test.ts', 'test/mutation/control/**/*.test.ts'],
+  },
+];
