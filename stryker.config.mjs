@@ -31,7 +31,7 @@ export default {
   // They are reported as ignored, not counted in the score.
   ignoreStatic: true,
   incremental: true,
-  incrementalFile: `test/mutation/incremental/${AREA.name}.json`,
+  incrementalFile: `reports/mutation/incremental/${AREA.name}.json`,
   concurrency: 2,
   timeoutMS: 10_000,
   timeoutFactor: 2,

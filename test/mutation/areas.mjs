@@ -15,7 +15,7 @@ export const MUTATION_AREAS = [
     name: 'codecs',
     what: 'the wire codecs (one per format and direction) and their shared helpers',
     mutate: ['sidecar/wire/**/*.ts', '!**/*.test.ts', '!sidecar/wire/types.ts'],
-    tests: ['sidecar/wire/**/*.test.ts', 'test/translation.test.ts', 'test/parameters.test.ts', 'test/openai-compatible.test.ts', 'test/responses/translation.test.ts', 'test/mutation/codecs/**/*.test.ts'],
+    tests: ['sidecar/wire/**/*.test.ts', 'test/translation.test.ts', 'test/parameters.test.ts', 'test/openai-compatible.test.ts', 'test/responses/translation.test.ts', 'test/responses/bad-input.test.ts', 'test/responses/reasoning.test.ts', 'test/responses/conversation.test.ts', 'test/responses/faults.test.ts', 'test/headers.test.ts', 'test/mutation/codecs/**/*.test.ts'],
   },
   {
     name: 'control',
