@@ -9,7 +9,7 @@ if (!area) throw new Error(`unknown AIROUTE_MUTATION_AREA ${process.env.AIROUTE_
 export default defineConfig({
   test: {
     include: area.tests,
-    exclude: ['**/node_modules/**', 'dist/**', '**/*.property.test.ts', 'test/faults/property.test.ts'],
+    exclude: ['**/node_modules/**', 'dist/**', '**/*.property.test.ts', 'test/faults/property.test.ts', 'test/faults/leaks.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default'],

@@ -39,7 +39,7 @@ beforeAll(async () => {
           { backend: 'b', model: 'model-b' },
         ],
         retry: { attempts: 2, backoff: { baseMs: 5, maxMs: 10 } },
-        timeouts: { connectMs: 500, firstTokenMs: 300, idleMs: 200, totalMs: 15_000 },
+        timeouts: { connectMs: 500, firstTokenMs: 100, idleMs: 60, totalMs: 15_000 },
         resume: 'prefill',
       },
     ],
@@ -107,14 +107,14 @@ const CASES: [string, Fault, boolean, number?][] = [
   ['500 on every attempt of the primary (retried, then the fallback answers)', { status: 500 }, true],
   ['connection reset before headers', { reset: 'before-headers' }, true],
   ['no response headers within firstTokenMs', { hang: 'before-headers' }, true],
-  ['headers, then no first token', { slowFirstTokenMs: 600 }, true],
+  ['headers, then no first token', { slowFirstTokenMs: 300 }, true],
   ['connection dropped mid-stream (resumed on the fallback)', { dropAfter: 3 }, true],
   ['stream stalls past idleMs', { stallAfter: 3 }, true],
   ['malformed chunk mid-stream', { malformedAfter: 3 }, true],
   ['error event mid-stream', { errorEventAfter: 3 }, true],
   ['non-stream: 500 then the fallback', { status: 500 }, false],
   ['non-stream: connection reset before headers', { reset: 'before-headers' }, false],
-  ['the client leaves mid-stream (the upstream is slow)', { stallAfter: 3 }, true, 100],
+  ['the client leaves mid-stream (the upstream is slow)', { stallAfter: 3 }, true, 40],
 ];
 
 test.each(CASES)('%s: no timer, upstream connection or listener outlives the request', async (_name, fault, stream, leaveAfterMs) => {
@@ -134,7 +134,7 @@ test.each(CASES)('%s: no timer, upstream connection or listener outlives the req
   // every round met the fault (no circuit or host breaker let the requests skip it)
   expect(a.received.filter((r) => r.fault).length).toBeGreaterThanOrEqual(ROUNDS);
   // the sidecar notices a client that left on its next write or the idle clock: give it that long
-  await new Promise((r) => setTimeout(r, leaveAfterMs === undefined ? 30 : 400));
+  await new Promise((r) => setTimeout(r, leaveAfterMs === undefined ? 30 : 200));
   timerHook.disable();
   expect([...pendingTimers.values()], 'timers the sidecar created and never cleared').toEqual([]);
   // a request's upstream connections are reused or closed, not left open per request

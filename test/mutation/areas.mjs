@@ -3,7 +3,9 @@
 // without a TypeScript loader.
 // \`tests\` are the suites run against each mutant: the unit tests beside the modules and the
 // real-HTTP suites that drive them. Property tests are left out: their random inputs would make a
-// mutant's fate vary between runs.
+// mutant's fate vary between runs. test/faults/leaks.test.ts is left out too: each of its cases
+// covers the whole data path and takes seconds, which per mutant would multiply a run's time by four;
+// it runs in `npm test`.
 export const MUTATION_AREAS = [
   {
     name: 'resilience',
