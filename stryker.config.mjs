@@ -33,7 +33,7 @@ export default {
   incremental: true,
   incrementalFile: `reports/mutation/incremental/${AREA.name}.json`,
   concurrency: 2,
-  timeoutMS: 10_000,
+  timeoutMS: 5_000,
   timeoutFactor: 2,
   thresholds: { high: 85, low: 70, break: null },
   reporters: ['clear-text', 'progress', 'json', 'html'],

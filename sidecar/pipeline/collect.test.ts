@@ -79,3 +79,45 @@ test('cancelled while running: the cancellation is the error, not what it caused
   const out = await pending;
   expect(!out.ok && out.err).toMatchObject({ code: 'cancelled', status: 499 });
 });
+
+// ---------------------------------------------------------------- results held for a poll are bounded
+
+const limited = (maxResponseBytes: number) => ({ ...doc, limits: { maxResponseBytes } });
+
+test('a same-format answer past the inspect bound is read whole into the result when it fits limits.maxResponseBytes', async () => {
+  const h = harness(limited(4 * 1024 * 1024));
+  const raw = openaiWire.completion('y'.repeat(1_200_000));
+  const half = Math.floor(raw.length / 2);
+  h.transport.script('a', { status: 200, body: new ScriptedBody(raw.slice(0, half), raw.slice(half)).end() });
+  const out = await collect(h.open(chatBody('m')));
+  expect(out.ok).toBe(true);
+  if (!out.ok) return;
+  expect((out.body as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toHaveLength(1_200_000);
+});
+
+test('a passed-through answer larger than limits.maxResponseBytes is refused as response_too_large, never held', async () => {
+  const limit = 1_100_000;
+  const h = harness(limited(limit));
+  const raw = openaiWire.completion('y'.repeat(1_200_000));
+  h.transport.script('a', { status: 200, body: new ScriptedBody(raw.slice(0, 1_050_000), raw.slice(1_050_000)).end() });
+  const out = await collect(h.open(chatBody('m')));
+  expect(out.ok).toBe(false);
+  if (out.ok) return;
+  expect(out.err).toMatchObject({ code: 'response_too_large', status: 502 });
+  expect(out.err.message).toContain(`${limit} bytes`);
+  expect(out.err.message).toContain('as an async result');
+});
+
+test('a streamed result is bounded by limits.maxResponseBytes too: text up to the limit is kept, one character past it is refused', async () => {
+  const limit = 65_536;
+  const streamOf = (chars: number) => new ScriptedBody(openaiWire.role(), openaiWire.text('z'.repeat(chars - 1)), openaiWire.text('z'), openaiWire.finish(), openaiWire.done).end();
+  const fits = harness(limited(limit));
+  fits.transport.script('a', { status: 200, body: streamOf(limit) });
+  const ok = await collect(fits.open(chatBody('no-resume', { stream: true })));
+  expect(ok.ok).toBe(true);
+  const over = harness(limited(limit));
+  over.transport.script('a', { status: 200, body: streamOf(limit + 1) });
+  const refused = await collect(over.open(chatBody('no-resume', { stream: true })));
+  expect(refused.ok).toBe(false);
+  if (!refused.ok) expect(refused.err).toMatchObject({ code: 'response_too_large' });
+});

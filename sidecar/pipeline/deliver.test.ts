@@ -259,3 +259,70 @@ test('a client that closes without the server aborting the exchange is still can
   await deliver(h.sc, h.open(chatBody('m', { stream: true })), sink);
   expect(h.events.filter((e) => TERMINAL_EVENTS.has(e.type)).map((e) => e.type)).toEqual(['request.cancelled']);
 });
+
+// ---------------------------------------------------------------- answers past the inspect bound
+
+/** A chat.completion body of about `size` bytes, with the upstream's content-length. */
+function bigCompletion(size: number): { raw: string; headers: Record<string, string> } {
+  const raw = openaiWire.completion('x'.repeat(size));
+  return { raw, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(raw)) } };
+}
+/** Bytes the sink received as raw chunks (a passed-through JSON body). */
+const bytesOf = (sink: RecordingSink) => sink.calls.map((c) => (c.op === 'write' ? c.chunk : '')).join('');
+
+class BytesSink extends RecordingSink {
+  aborted = false;
+  override write(chunk: string | Uint8Array, first: boolean): Promise<void> | undefined {
+    return super.write(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'), first);
+  }
+  abort(): void {
+    this.aborted = true;
+  }
+}
+
+test('a same-format answer past 1 MiB passes through as it arrives: the upstream\'s content-length, every byte once, request.completed saying uninspected', async () => {
+  const h = harness(doc);
+  const { raw, headers } = bigCompletion(1_200_000);
+  const half = Math.floor(raw.length / 2);
+  h.transport.script('a', { status: 200, headers, body: new ScriptedBody(raw.slice(0, half), raw.slice(half)).end() });
+  const { sink, terminals } = await run(h, chatBody('m'), 'openai', new BytesSink());
+  expect(sink.ops()[0]).toBe('open');
+  expect(sink.calls[0]).toMatchObject({ op: 'open', headers: { 'content-type': 'application/json', 'content-length': String(raw.length), 'x-airoute-backend': 'a' } });
+  expect(bytesOf(sink)).toBe(raw);
+  expect(sink.ops().at(-1)).toBe('end');
+  expect(terminals).toEqual(['request.completed']);
+  expect(dataOf(h.events, 'request.completed')[0]).toMatchObject({ uninspected: { bytes: raw.length, limit: 1024 * 1024 } });
+  expect(h.records).toMatchObject([{ outcome: 'success', status: 200, stream: false }]);
+});
+
+test('the upstream fails in the middle of a passed-through body: the client\'s response is cut (no false end), request.failed', async () => {
+  const h = harness(doc);
+  const { raw, headers } = bigCompletion(1_200_000);
+  const body = new ScriptedBody(raw.slice(0, 1_100_000));
+  h.transport.script('a', { status: 200, headers, body });
+  const sink = new BytesSink();
+  const done = run(h, chatBody('m'), 'openai', sink);
+  await settle();
+  body.fail(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }));
+  const { terminals } = await done;
+  expect(sink.aborted).toBe(true);
+  expect(sink.ops()).not.toContain('end');
+  expect(terminals).toEqual(['request.failed']);
+  expect(h.records).toMatchObject([{ outcome: 'error', code: 'upstream_reset' }]);
+});
+
+test('the client leaves during a passed-through body: nothing more is read or written; request.cancelled', async () => {
+  const h = harness(doc);
+  const { raw, headers } = bigCompletion(1_200_000);
+  const body = new ScriptedBody(raw.slice(0, 1_100_000), raw.slice(1_100_000, 1_150_000));
+  h.transport.script('a', { status: 200, headers, body });
+  const sink = new BytesSink();
+  sink.onWrite = () => {
+    sink.closed = true;
+    return undefined;
+  };
+  const { terminals } = await run(h, chatBody('m'), 'openai', sink);
+  expect(sink.writes()).toHaveLength(1);
+  expect(sink.ops()).not.toContain('end');
+  expect(terminals).toEqual(['request.cancelled']);
+});

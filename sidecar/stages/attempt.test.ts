@@ -468,6 +468,66 @@ describe('complete (non-streamed) answers', () => {
   });
 });
 
+describe('complete answers past the inspect bound (1 MiB)', () => {
+  const big = () => openaiWire.completion('x'.repeat(1_200_000));
+
+  test('same format: a bytes answer (the head read so far, the rest on demand, the upstream\'s length); reading to the end releases the upstream', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const circuit = spyCircuit(tx);
+    const raw = big();
+    const body = new ScriptedBody(raw.slice(0, 1_100_000), raw.slice(1_100_000)).end();
+    h.transport.script('a', { status: 200, headers: { 'content-length': String(raw.length) }, body });
+    const a = await attempt(tx);
+    if (a.kind !== 'bytes') throw new Error(`expected bytes, got ${a.kind}`);
+    expect(a.length).toBe(raw.length);
+    expect(circuit.success).toHaveBeenCalledTimes(1);
+    const parts: Buffer[] = [a.head];
+    for await (const chunk of a.rest) parts.push(Buffer.from(chunk));
+    expect(Buffer.concat(parts).toString('utf8')).toBe(raw);
+    expect(body.discarded).toBe(true);
+    expectReleased(tx);
+  });
+
+  test('same format, no usable content-length: no length is claimed', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const raw = big();
+    h.transport.script('a', { status: 200, headers: { 'content-length': 'abc' }, body: new ScriptedBody(raw).end() });
+    const a = await attempt(tx);
+    expect(a.kind).toBe('bytes');
+    expect('length' in a).toBe(false);
+  });
+
+  test('the rest stalls longer than idleMs while it is read -> upstream_idle_timeout (phase stream); a reader that waits is not the upstream stalling', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const raw = big();
+    const body = new ScriptedBody(raw.slice(0, 1_100_000));
+    h.transport.script('a', { status: 200, body });
+    const a = await attempt(tx);
+    if (a.kind !== 'bytes') throw new Error('expected bytes');
+    // nobody reads for a while: no clock runs against the upstream
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
+    const it = a.rest[Symbol.asyncIterator]();
+    const next = it.next().catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs);
+    expect(await next).toMatchObject({ code: 'upstream_idle_timeout', status: 504, details: { phase: 'stream' } });
+    expectReleased(tx);
+  });
+
+  test('another format must be translated, so it is held whole: past limits.maxResponseBytes -> response_too_large, the upstream released', async () => {
+    const small = harness({ ...doc, limits: { maxResponseBytes: 1_100_000 } });
+    const x = small.open(chatBody('m', { format: 'anthropic' }), 'anthropic');
+    const tx: TargetExchange = { ...x, target: x.route.targets[0]! };
+    const raw = big();
+    const body = new ScriptedBody(raw.slice(0, 1_000_000), raw.slice(1_000_000)).end();
+    small.transport.script('a', { status: 200, body });
+    const err = await attempt(tx).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'response_too_large', status: 502, details: { phase: 'first_token' } });
+    expect((err as Error).message).toContain('1100000 bytes');
+    expect((err as Error).message).toContain('from openai to anthropic');
+    expect(body.discarded).toBe(true);
+  });
+});
+
 describe('continuations (resume)', () => {
   const anthropicRefusal = JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'This model does not support assistant message prefill.' } });
   const anthropicStream = (text: string) =>
