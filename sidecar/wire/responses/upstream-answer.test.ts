@@ -187,10 +187,11 @@ describe('ResponsesStreamDecoder, event by event', () => {
   test('a function call whose arguments come whole in output_item.added reaches the client once, not again at done', () => {
     const item = { id: 'fc_1', type: 'function_call', status: 'completed', arguments: '{"a":1}', call_id: 'call_1', name: 'f' };
     const { all, frames } = run([sse('response.output_item.added', 0, { output_index: 0, item }), sse('response.output_item.done', 1, { output_index: 0, item })]);
-    expect(all).toEqual([
+    expect(frames[0]!.events).toEqual([
       { type: 'tool_start', choice: 0, index: 0, id: 'call_1', name: 'f' },
       { type: 'tool_args', choice: 0, index: 0, args: '{"a":1}' },
     ]);
+    expect(all).toHaveLength(2);
     expect(frames[1]!.block).toEqual({ op: 'stop', index: 0, kind: 'function_call', id: 'fc_1' });
   });
 
@@ -219,7 +220,9 @@ describe('ResponsesStreamDecoder, event by event', () => {
       sse('response.function_call_arguments.delta', 3, { item_id: 'fc_1', output_index: 0 }),
       sse('response.output_item.done', 4, { output_index: 0, item }),
       sse('response.output_item.done', 5, { output_index: 0, item: { ...item, arguments: undefined } }),
+      sse('response.output_item.added', 6, { output_index: 1, item: { id: 'fc_2', type: 'function_call', call_id: 'call_2', name: 'g' } }),
     ]);
+    all.pop();
     expect(all).toEqual([{ type: 'tool_start', choice: 0, index: 0, id: 'call_1', name: 'f' }]);
   });
 
@@ -288,7 +291,7 @@ describe('ResponsesStreamDecoder, event by event', () => {
       code: 'upstream_error',
       status: 502,
       message: 'The server had an error',
-      details: { providerType: 'server_error', providerCode: 'server_error' },
+      details: { providerFormat: 'openai', providerType: 'server_error', providerCode: 'server_error' },
     });
   });
 });
@@ -307,13 +310,15 @@ describe('parseResponsesResult, item by item', () => {
         response('completed', {
           output: [
             'junk',
+            null,
             { id: 'msg_0', type: 'message', content: 'not a list' },
             { id: 'msg_1', type: 'message', role: 'assistant', content: [null, { type: 'refusal', refusal: "I can't help with that." }, { type: 'output_audio', text: 'no' }] },
+            { id: 'msg_2', type: 'message', role: 'assistant', content: [{ type: 'output_text', text: ' Sorry', annotations: [] }, { type: 'output_text', text: '.', annotations: [] }] },
           ],
         }),
       ),
     );
-    expect(r.choices[0]!.text).toBe("I can't help with that.");
+    expect(r.choices[0]!.text).toBe("I can't help with that. Sorry.");
   });
 
   test("reasoning: its encrypted content is kept as the proof; summaries that are not objects are skipped; a reasoning item with no id has none", () => {
@@ -322,7 +327,8 @@ describe('parseResponsesResult, item by item', () => {
         response('completed', {
           output: [
             { id: 'rs_1', type: 'reasoning', summary: ['junk', { type: 'summary_text', text: 'A' }], encrypted_content: 'gAAAA' },
-            { type: 'reasoning', summary: 'not a list' },
+            { type: 'reasoning', summary: 'not a list', content: [{ type: 'reasoning_text', text: 'raw' }] },
+            { id: 'ws_1', type: 'web_search_call', status: 'completed' },
           ],
         }),
       ),

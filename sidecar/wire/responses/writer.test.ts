@@ -246,6 +246,7 @@ describe('every event of a Responses stream, field by field', () => {
 
   test('a queued background response: response.created then response.queued, both with status queued', () => {
     const w = bare({ echo: { background: true, metadata: { job: '7' }, store: true } });
+    w.setUsage({ inputTokens: 9, outputTokens: 0 });
     w.created('queued');
     w.inProgress();
     const queued = responseObject('queued', [], { background: true, metadata: { job: '7' }, store: true });
@@ -543,6 +544,7 @@ describe('following an upstream Responses stream, then continuing it after a cut
     expect(first).toMatchObject({ type: 'response.output_item.added', sequence_number: 5, item: { id: 'msg_up_0' } });
     w.complete();
     expect(w.final).toMatchObject({ id: 'resp_up', model: 'gpt-4o' });
+    expect(w.responseId).toBe('resp_up');
   });
 
   test("a summary part's stop does not close its reasoning item", () => {
@@ -554,5 +556,99 @@ describe('following an upstream Responses stream, then continuing it after a cut
     w.complete();
     expect(bodies(w)[0]).toEqual({ type: 'response.reasoning_summary_text.delta', item_id: 'rs_up', output_index: 0, summary_index: 0, delta: ' B.' });
     expect((w.final!.output as JsonObject[])[0]).toEqual({ id: 'rs_up', type: 'reasoning', summary: [{ type: 'summary_text', text: 'A. B.' }] });
+  });
+});
+
+describe('the writer, edge by edge', () => {
+  test('an empty answer still streams created, in progress and completed', () => {
+    const w = bare();
+    w.complete();
+    expect(bodies(w).map((e) => e.type)).toEqual(['response.created', 'response.in_progress', 'response.completed']);
+  });
+
+  test('reasoning after text (interleaved thinking) closes the message as completed before the reasoning item opens', () => {
+    const w = bare();
+    w.text('First.');
+    w.reasoning('Then think.');
+    const done = bodies(w).find((e) => e.type === 'response.output_item.done')!;
+    expect(done).toEqual({ type: 'response.output_item.done', output_index: 0, item: { id: 'msg_r1_0', type: 'message', status: 'completed', content: [outputText('First.')], role: 'assistant' } });
+  });
+
+  test("a start event's usage counts (providers that give input tokens up front)", () => {
+    const w = bare();
+    w.observe({ events: [{ type: 'start', id: 'resp_up', model: 'gpt-4o', usage: { inputTokens: 7, outputTokens: 0 } }], seq: 0 });
+    w.setUsage({ inputTokens: 0, outputTokens: 2 });
+    w.complete();
+    expect(w.final!.usage).toMatchObject({ input_tokens: 7, output_tokens: 2 });
+  });
+
+  test('an upstream block start without an item id is not followed: the continuation opens its own item', () => {
+    const w = bare();
+    w.observe({ events: [], seq: 0, block: { op: 'start', index: 0, kind: 'message' } });
+    w.text('x');
+    expect(bodies(w)[0]).toMatchObject({ type: 'response.output_item.added', output_index: 0, item: { id: 'msg_r1_0' } });
+  });
+
+  test('a cut right after the upstream opened a reasoning item (and its reasoning_text part): it closes with no summary events', () => {
+    const w = bare();
+    upstream(w, [
+      ['response.created', { response: upResponse }],
+      ['response.output_item.added', { output_index: 0, item: { id: 'rs_up', type: 'reasoning', summary: [] } }],
+      ['response.content_part.added', { item_id: 'rs_up', output_index: 0, content_index: 0, part: { type: 'reasoning_text', text: '' } }],
+    ]);
+    w.complete();
+    expect(bodies(w)).toEqual([
+      { type: 'response.output_item.done', output_index: 0, item: { id: 'rs_up', type: 'reasoning', summary: [] } },
+      { type: 'response.completed', response: { ...responseObject('completed', [{ id: 'rs_up', type: 'reasoning', summary: [] }]), id: 'resp_up', model: 'gpt-4o' } },
+    ]);
+  });
+
+  test('a function call the upstream finished is not closed a second time at the end', () => {
+    const w = bare();
+    const fc = { id: 'fc_up', type: 'function_call', status: 'in_progress', arguments: '', call_id: 'call_up', name: 'lookup' };
+    upstream(w, [
+      ['response.created', { response: upResponse }],
+      ['response.output_item.added', { output_index: 0, item: fc }],
+      ['response.function_call_arguments.delta', { item_id: 'fc_up', output_index: 0, delta: '{}' }],
+      ['response.output_item.done', { output_index: 0, item: { ...fc, status: 'completed', arguments: '{}' } }],
+    ]);
+    w.complete();
+    expect(bodies(w)).toEqual([{ type: 'response.completed', response: { ...responseObject('completed', [{ ...fc, status: 'completed', arguments: '{}' }]), id: 'resp_up', model: 'gpt-4o' } }]);
+  });
+
+  test("text continuing after an upstream's open function call opens a message; the call still closes at the end, after it", () => {
+    const w = bare();
+    upstream(w, [
+      ['response.created', { response: upResponse }],
+      ['response.output_item.added', { output_index: 0, item: { id: 'fc_up', type: 'function_call', status: 'in_progress', arguments: '', call_id: 'call_up', name: 'lookup' } }],
+    ]);
+    w.text('Meanwhile.');
+    w.complete();
+    const out = bodies(w);
+    expect(out.filter((e) => e.type === 'response.output_item.done').map((e) => (e.item as JsonObject).id)).toEqual(['msg_up_1', 'fc_up']);
+  });
+
+  test('events out of place (a malformed upstream order) change nothing: text or reasoning outside their item, a call start or arguments with no call item, the end of an item never opened', () => {
+    const w = bare();
+    w.observe({ events: [{ type: 'text', choice: 0, text: 'stray' }, { type: 'reasoning', choice: 0, text: 'stray' }, { type: 'reasoning_end', choice: 0, origin: 'responses', encrypted: 'e' }], seq: 0 });
+    w.observe({ events: [], seq: 1, block: { op: 'start', index: 0, kind: 'message', id: 'msg_up' } });
+    w.observe({ events: [{ type: 'tool_start', choice: 0, index: 0, id: 'call_x', name: 'f' }, { type: 'tool_args', choice: 0, index: 4, args: '{}' }], seq: 2 });
+    w.observe({ events: [{ type: 'reasoning', choice: 0, text: 'stray' }, { type: 'reasoning_end', choice: 0, origin: 'responses', encrypted: 'e' }], seq: 3 });
+    w.observe({ events: [], seq: 4, block: { op: 'stop', index: 5, kind: 'message', id: 'msg_other' } });
+    w.toolArgs(0, '{"late":1}');
+    w.text('Kept.');
+    w.complete();
+    const out = bodies(w);
+    expect(out.filter((e) => e.type === 'response.function_call_arguments.delta')).toEqual([]);
+    expect((out.at(-1)!.response as JsonObject).output).toEqual([{ id: 'msg_up', type: 'message', status: 'completed', content: [outputText('Kept.')], role: 'assistant' }]);
+  });
+
+  test("a summary part's start is not an output item: the reasoning item stays where it is", () => {
+    const w = bare();
+    w.observe({ events: [], seq: 0, block: { op: 'start', index: 0, kind: 'reasoning', id: 'rs_up' } });
+    w.observe({ events: [], seq: 1, block: { op: 'start', index: 0, kind: 'summary_part', id: 'rs_up' } });
+    w.reasoning('A.');
+    w.complete();
+    expect((w.final!.output as JsonObject[])[0]).toEqual({ id: 'rs_up', type: 'reasoning', summary: [{ type: 'summary_text', text: 'A.' }] });
   });
 });
