@@ -31,12 +31,14 @@ export function encodeResponsesResult(r: ChatResult, fallbackId: string, request
   const w = writerFor(request, fallbackId, r.model);
   const c = r.choices[0];
   for (const block of c?.reasoning ?? []) {
+    // Stryker disable next-line ConditionalExpression: reasoning('') makes the same item as no call: an empty summary is `summary: []` either way
     if (block.text) w.reasoning(block.text);
     w.reasoningEnd(block);
   }
   if (c?.text) w.text(c.text);
   c?.toolCalls.forEach((t, i) => {
     w.toolStart(i, t.id, t.name);
+    // Stryker disable next-line ConditionalExpression: toolArgs(i, '') adds '' to the arguments
     if (t.arguments) w.toolArgs(i, t.arguments);
   });
   w.setFinish(c?.finishReason ?? null);
@@ -68,6 +70,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
       switch (ev.type) {
         case 'start':
           w.setModel(ev.model);
+          // Stryker disable next-line ConditionalExpression: setUsage ignores undefined
           if (ev.usage) w.setUsage(ev.usage);
           continue;
         case 'usage':
@@ -95,8 +98,11 @@ export class ResponsesStreamEncoder implements StreamEncoder {
         case 'reasoning_end':
           w.reasoningEnd({
             origin: ev.origin,
+            // Stryker disable next-line ConditionalExpression: encodeProof treats an undefined signature as absent
             ...(ev.signature !== undefined ? { signature: ev.signature } : {}),
+            // Stryker disable next-line ConditionalExpression: encodeProof treats an undefined encrypted as absent
             ...(ev.encrypted !== undefined ? { encrypted: ev.encrypted } : {}),
+            // Stryker disable next-line ConditionalExpression: encodeProof treats an undefined redacted as absent
             ...(ev.redacted !== undefined ? { redacted: ev.redacted } : {}),
           });
           break;
