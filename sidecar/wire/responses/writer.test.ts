@@ -489,6 +489,9 @@ describe('following an upstream Responses stream, then continuing it after a cut
       output_index: 0,
       item: { id: 'msg_up', type: 'message', status: 'completed', content: [outputText('All of it.')], role: 'assistant' },
     });
+    // the client already has the part's done events from the upstream: they are never sent twice
+    expect(out.map((e) => e.type)).not.toContain('response.output_text.done');
+    expect(out.map((e) => e.type)).not.toContain('response.content_part.done');
   });
 
   test("a cut inside an upstream message before its content part: the writer announces the part before the text", () => {

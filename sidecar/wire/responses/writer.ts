@@ -35,6 +35,8 @@ interface MessageItem extends ItemBase {
   text: string[];
   /** Its output_text part was announced (content_part.added). */
   part: boolean;
+  /** A passthrough upstream already closed that part (content_part.done) before the stream was cut. */
+  partDone?: boolean;
 }
 interface ToolItem extends ItemBase {
   kind: 'function_call';
@@ -47,6 +49,8 @@ interface ReasoningItem extends ItemBase {
   kind: 'reasoning';
   text: string[];
   part: boolean;
+  /** As for a message: the upstream already closed its summary part. */
+  partDone?: boolean;
   proof?: { origin: ReasoningOrigin; signature?: string; encrypted?: string; redacted?: string };
 }
 /** An item only a passthrough upstream could make (a built-in tool call): seen, not rebuilt. */
@@ -279,6 +283,8 @@ export class ResponsesWriter {
           break;
       }
     if (b?.op === 'start' && b.kind === 'content_part' && this.current?.kind === 'message') this.current.part = true;
+    // The upstream closed the part itself: closing the item later must not announce it again.
+    if (b?.op === 'stop' && ((b.kind === 'content_part' && this.current?.kind === 'message') || (b.kind === 'summary_part' && this.current?.kind === 'reasoning'))) this.current.partDone = true;
     if (b?.op === 'stop' && b.kind !== 'content_part' && b.kind !== 'summary_part') {
       const item = this.items[b.index];
       if (item) {
@@ -344,11 +350,13 @@ export class ResponsesWriter {
     if (item.kind === 'message') {
       const text = item.text.join('');
       if (!item.part) this.openPart(item);
-      this.emit('response.output_text.done', { item_id: item.id, output_index: item.index, content_index: 0, text, logprobs: [] });
-      this.emit('response.content_part.done', { item_id: item.id, output_index: item.index, content_index: 0, part: outputText(text) });
+      if (!item.partDone) {
+        this.emit('response.output_text.done', { item_id: item.id, output_index: item.index, content_index: 0, text, logprobs: [] });
+        this.emit('response.content_part.done', { item_id: item.id, output_index: item.index, content_index: 0, part: outputText(text) });
+      }
     } else if (item.kind === 'function_call') {
       this.emit('response.function_call_arguments.done', { item_id: item.id, output_index: item.index, arguments: item.args.join('') });
-    } else if (item.kind === 'reasoning' && item.part) {
+    } else if (item.kind === 'reasoning' && item.part && !item.partDone) {
       const text = item.text.join('');
       this.emit('response.reasoning_summary_text.done', { item_id: item.id, output_index: item.index, summary_index: 0, text });
       this.emit('response.reasoning_summary_part.done', { item_id: item.id, output_index: item.index, summary_index: 0, part: { type: 'summary_text', text } });
