@@ -62,6 +62,7 @@ test('success: one request.completed with what answered, finish reasons, usage, 
     callback: { ok: true },
   });
   expect(done.durationMs).toBeGreaterThanOrEqual(5000);
+  expect(done.durationMs).toBeLessThan(60_000); // measured from t0, not an absolute clock reading
 
   expect(h.records).toHaveLength(1);
   const rec = h.records[0]!;
@@ -86,6 +87,7 @@ test('success: one request.completed with what answered, finish reasons, usage, 
     usage: { inputTokens: 3, outputTokens: 4 },
   });
   expect(rec.durationMs).toBeGreaterThanOrEqual(5000);
+  expect(rec.durationMs).toBeLessThan(60_000);
 });
 
 test('cancelled: one request.cancelled with the reason; the record has status 499 and the code', () => {
@@ -136,4 +138,18 @@ test('the terminal event is the last event of the request: nothing emitted after
   x.lifecycle.emit('request.failed', { error: { code: 'internal', status: 500, message: 'late' }, attempts: 1 });
   expect(h.events).toHaveLength(count);
   expect(h.events.at(-1)!.type).toBe('request.completed');
+});
+
+test('an internal error is a defect of this process: reported once, with its cause, at the pipeline; an upstream failure is not', () => {
+  const { h, x, tally, t0 } = setup();
+  const sites: string[] = [];
+  h.sc.onDefect((site) => sites.push(site));
+  const cause = new TypeError('a bug');
+  finish(h.sc, x, tally, t0, new AirouteError('internal', 500, 'internal error', { cause }));
+  expect(sites).toEqual(['pipeline']);
+  const other = setup();
+  const otherSites: string[] = [];
+  other.h.sc.onDefect((site) => otherSites.push(site));
+  finish(other.h.sc, other.x, other.tally, other.t0, new AirouteError('upstream_error', 502, 'bad gateway'));
+  expect(otherSites).toEqual([]);
 });
