@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { AirouteError } from '../../errors.ts';
-import { decodeResponsesRequest, responsesPrompt } from './client-request.ts';
+import type { JsonObject } from '../../chat/types.ts';
+import { decodeResponsesRequest, responsesPrompt, type StoredContext } from './client-request.ts';
 import { encodeProof } from './shapes.ts';
 
 function failure(fn: () => unknown): AirouteError {
@@ -153,5 +154,241 @@ describe('responsesPrompt: the neutral prompt', () => {
   test('malformed items are refused with the path of the item', () => {
     expect(failure(() => responsesPrompt({ model: 'm', input: [{ role: 'tool', content: 'x' }] })).message).toBe('input[0].role: must be one of user, assistant, system, developer');
     expect(failure(() => responsesPrompt({ model: 'm', input: ['x'] })).message).toBe('input[0]: must be an object');
+  });
+});
+
+describe('decodeResponsesRequest: bad input in OpenAI words', () => {
+  test.each([
+    [{ model: '', input: 'x' }, "Missing required parameter: 'model'.", 'model', 'missing_required_parameter'],
+    [{ model: 'm', input: null }, "Missing required parameter: 'input'.", 'input', 'missing_required_parameter'],
+    [{ model: 'm', input: 'x', background: 'yes' }, "Invalid type for 'background': expected a boolean.", 'background', 'invalid_type'],
+    [{ model: 'm', input: 'x', store: 1 }, "Invalid type for 'store': expected a boolean.", 'store', 'invalid_type'],
+    [{ model: 'm', input: 'x', include: 'reasoning.encrypted_content' }, "Invalid type for 'include': expected an array.", 'include', 'invalid_type'],
+    [{ model: 'm', input: 'x', text: [] }, "Invalid type for 'text': expected an object.", 'text', 'invalid_type'],
+    [{ model: 'm', input: 'x', metadata: 'tag' }, "Invalid type for 'metadata': expected an object.", 'metadata', 'invalid_type'],
+    [{ model: 'm', input: 'x', background: true, store: false }, 'Background mode requires store to be true.', 'background', 'invalid_value'],
+  ])('%j → an OpenAI invalid_request_error with its code', (body, message, param, providerCode) => {
+    const err = failure(() => decodeResponsesRequest(body));
+    expect({ code: err.code, status: err.status, message: err.message, details: err.details }).toEqual({
+      code: 'invalid_request',
+      status: 400,
+      message,
+      details: { param, providerFormat: 'openai', providerCode },
+    });
+  });
+
+  test('null stands for a field left out, as in the OpenAI SDKs', () => {
+    const req = decodeResponsesRequest({ model: 'm', input: 'x', stream: null, background: null, store: null, tools: null, include: null, text: null, reasoning: null, metadata: null, previous_response_id: null });
+    expect(req).toMatchObject({ stream: false, background: false });
+    expect(responsesPrompt(req.body)).toStrictEqual({ messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }], untranslatable: [] });
+  });
+
+  test('the prompt is decoded once, on first use, with the stored context the request was decoded with', () => {
+    const prior = { id: 'resp_1', items: [{ role: 'user', content: 'Earlier' }] };
+    const req = decodeResponsesRequest({ model: 'm', input: 'Now', previous_response_id: 'resp_1' }, { prior });
+    expect(req.prior).toBe(prior);
+    expect(req.prompt()).toBe(req.prompt());
+    expect(req.prompt().messages).toEqual([{ role: 'user', content: [{ type: 'text', text: 'Earlier' }, { type: 'text', text: 'Now' }] }]);
+    expect('references' in decodeResponsesRequest({ model: 'm', input: 'x' }, { references: new Map() })).toBe(false);
+  });
+});
+
+describe('responsesPrompt: every input item and field', () => {
+  const prompt = (extra: JsonObject, stored?: StoredContext) => responsesPrompt({ model: 'm', input: 'x', ...extra }, stored);
+  const only = (input: unknown[]) => responsesPrompt({ model: 'm', input });
+  const refusal = (fn: () => unknown) => {
+    const err = failure(fn);
+    return { status: err.status, message: err.message, param: err.details.param };
+  };
+
+  test('a minimal body is a user turn and nothing else: no limit, sampling, tools, user or format is invented', () => {
+    expect(prompt({})).toStrictEqual({ messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }], untranslatable: [] });
+    expect(prompt({ max_output_tokens: '100', temperature: '0', top_p: null, parallel_tool_calls: 'no', user: 42, tools: [], reasoning: {}, text: {} })).toStrictEqual({
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }],
+      untranslatable: [],
+    });
+  });
+
+  test('instructions: empty means none; input items given as instructions are untranslatable; a null or unknown-but-null field is ignored', () => {
+    expect(prompt({ instructions: '' })).toStrictEqual(prompt({}));
+    expect(prompt({ instructions: null, top_logprobs: null, service_tier: undefined })).toStrictEqual(prompt({}));
+    expect(prompt({ instructions: [{ role: 'developer', content: 'Be brief.' }] }).untranslatable).toEqual(['instructions (as input items)']);
+  });
+
+  test('system and developer turns: a string or input_text/output_text parts joined as they are; anything else is refused with its path', () => {
+    expect(only([{ role: 'system', content: [{ type: 'input_text', text: 'Be ' }, { type: 'output_text', text: 'brief.' }] }, { role: 'user', content: 'Hi' }]).system).toBe('Be brief.');
+    expect(only([{ type: 'message', role: 'system', content: 'One.' }, { role: 'developer', content: 'Two.' }]).system).toBe('One.\n\nTwo.');
+    expect(refusal(() => only([{ role: 'system', content: [{ type: 'input_image', image_url: 'https://x/y.png' }] }]))).toEqual({
+      status: 400,
+      message: 'input[0].content[0]: only text can be translated here',
+      param: 'input',
+    });
+    expect(refusal(() => only([{ role: 'developer', content: [{ type: 'input_text', text: 7 }] }])).message).toBe('input[0].content[0]: only text can be translated here');
+    expect(refusal(() => only([{ role: 'developer', content: [{ text: 'untyped' }] }])).message).toBe('input[0].content[0]: only text can be translated here');
+    expect(refusal(() => only([{ role: 'system', content: 7 }]))).toEqual({ status: 400, message: 'input[0].content: must be a string or an array of content parts', param: 'input' });
+  });
+
+  test('user parts: text and images (data URL or https URL); an image by file_id and non-text parts are untranslatable; malformed parts are refused', () => {
+    const p = only([
+      {
+        role: 'user',
+        content: [
+          { type: 'input_text', text: 'Compare' },
+          { type: 'input_image', image_url: 'https://img.example/a.png', detail: 'high' },
+          { type: 'input_image', image_url: 'https://img.example/b?src=data:image/png;base64,AAAA' },
+          { type: 'input_image', file_id: 'file-1' },
+          { type: 'input_text', text: 5 },
+          { type: 'input_audio' },
+          { type: 'input_file', filename: 'c.png', image_url: 'https://img.example/c.png', text: 'caption' },
+        ],
+      },
+    ]);
+    expect(p.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Compare' },
+          { type: 'image', url: 'https://img.example/a.png' },
+          { type: 'image', url: 'https://img.example/b?src=data:image/png;base64,AAAA' },
+        ],
+      },
+    ]);
+    // A part is what its type says, whatever fields it happens to carry.
+    expect(p.untranslatable).toEqual(['input[0].content[3] (input_image by file_id)', 'input[0].content[4] (input_text)', 'input[0].content[5] (input_audio)', 'input[0].content[6] (input_file)']);
+    expect(refusal(() => only([{ role: 'user', content: ['Hi'] }]))).toEqual({ status: 400, message: 'input[0].content[0]: must be an object', param: 'input' });
+    expect(refusal(() => only([{ role: 'user', content: { type: 'input_text', text: 'Hi' } }]))).toEqual({
+      status: 400,
+      message: 'input[0].content: must be a string or an array of content parts',
+      param: 'input',
+    });
+  });
+
+  test('assistant parts: output_text, input_text and refusals are text; empty text makes no turn; other parts are refused with their path', () => {
+    const p = only([
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: '' },
+      { role: 'assistant', content: [{ type: 'output_text', text: '' }] },
+      { role: 'user', content: 'Again' },
+      { role: 'assistant', content: [{ type: 'input_text', text: 'Sure.' }, { type: 'refusal', refusal: 'Not that.' }] },
+      { role: 'assistant', content: 'Anything else?' },
+    ]);
+    expect(p.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'Hi' }, { type: 'text', text: 'Again' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'Sure.' }, { type: 'text', text: 'Not that.' }, { type: 'text', text: 'Anything else?' }] },
+    ]);
+    for (const bad of [{ type: 'output_text', text: 3 }, { type: 'refusal' }, { type: 'refusal', text: 'x' }, { type: 'output_audio', refusal: 'x' }, 'text', null])
+      expect(refusal(() => only([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: [{ type: 'output_text', text: 'ok' }, bad] }]))).toEqual({
+        status: 400,
+        message: 'input[1].content[1]: only text can be translated here',
+        param: 'input',
+      });
+    expect(refusal(() => only([{ role: 'assistant', content: 1 }]))).toEqual({ status: 400, message: 'input[0].content: must be a string or an array of content parts', param: 'input' });
+    expect(refusal(() => only([{ role: 'tool', content: 'x' }])).param).toBe('input');
+  });
+
+  test('a function_call_output is a tool result: a string, or input_text parts joined; anything else is refused at its output', () => {
+    const p = only([{ type: 'function_call_output', call_id: 'call_1', output: [{ type: 'input_text', text: '18' }, { type: 'input_text', text: 'C' }] }]);
+    expect(p.messages).toEqual([{ role: 'user', content: [{ type: 'tool_result', toolCallId: 'call_1', content: '18C' }] }]);
+    expect(refusal(() => only([{ role: 'user', content: 'Weather?' }, { type: 'function_call_output', call_id: 'call_1', output: { temp: 18 } }]))).toEqual({
+      status: 400,
+      message: 'input[1].output: must be a string or an array of content parts',
+      param: 'input',
+    });
+  });
+
+  test('reasoning items: summaries joined by a blank line, no proof means OpenAI reasoning with nothing to verify, no id means none', () => {
+    const p = only([
+      { type: 'reasoning', summary: [{ type: 'summary_text', text: 'First.' }, 'junk', { type: 'summary_text', text: 'Second.' }] },
+      { type: 'reasoning', summary: 'not a list', encrypted_content: 'gAAAA' },
+    ]);
+    expect(p.messages).toStrictEqual([
+      {
+        role: 'assistant',
+        content: [
+          { type: 'reasoning', text: 'First.\n\n\n\nSecond.', origin: 'responses' },
+          { type: 'reasoning', text: '', origin: 'responses', encrypted: 'gAAAA' },
+        ],
+      },
+    ]);
+  });
+
+  test('positions in errors count from the client input, after the stored turns of previous_response_id', () => {
+    const prior = { id: 'resp_1', items: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] };
+    expect(refusal(() => prompt({ input: [{ role: 'user', content: 'ok' }, 'x'], previous_response_id: 'resp_1' }, { prior }))).toEqual({
+      status: 400,
+      message: 'input[1]: must be an object',
+      param: 'input',
+    });
+  });
+
+  test('previous_response_not_found is an OpenAI invalid_request_error naming the parameter', () => {
+    const err = failure(() => prompt({ previous_response_id: 'resp_gone' }));
+    expect({ code: err.code, status: err.status, details: err.details }).toEqual({
+      code: 'invalid_request',
+      status: 400,
+      details: { param: 'previous_response_id', providerFormat: 'openai', providerCode: 'previous_response_not_found' },
+    });
+  });
+
+  test('only an item_reference is looked up by id: a message that carries an id of a stored item stays itself', () => {
+    const references = new Map([['msg_abc_1', { type: 'message', role: 'assistant', content: 'Stored.' }]]);
+    const p = only([{ type: 'message', id: 'msg_abc_1', role: 'user', content: 'Mine.' }]);
+    expect(responsesPrompt({ model: 'm', input: [{ type: 'message', id: 'msg_abc_1', role: 'user', content: 'Mine.' }] }, { references })).toEqual(p);
+    expect(p.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: 'Mine.' }] }]);
+  });
+
+  test('function tools: description optional, parameters default to an empty object schema; malformed tools are refused naming tools', () => {
+    const p = prompt({ tools: [{ type: 'function', name: 'now' }, { type: 'function', name: 'get', description: 7, parameters: 'x' }] });
+    expect(p.tools).toStrictEqual([
+      { name: 'now', parameters: { type: 'object', properties: {} } },
+      { name: 'get', parameters: { type: 'object', properties: {} } },
+    ]);
+    expect(refusal(() => prompt({ tools: ['now'] }))).toEqual({ status: 400, message: 'tools[0]: must be an object', param: 'tools' });
+    expect(refusal(() => prompt({ tools: [{ type: 'function', description: 'nameless' }] }))).toEqual({ status: 400, message: 'tools[0].name: required', param: 'tools' });
+  });
+
+  test.each([
+    ['auto', { type: 'auto' }],
+    ['none', { type: 'none' }],
+    ['required', { type: 'required' }],
+  ])('tool_choice %j keeps its meaning', (tc, neutral) => {
+    expect(prompt({ tool_choice: tc })).toMatchObject({ toolChoice: neutral, untranslatable: [] });
+  });
+
+  test('tool_choice: null is the default; a function without a name, allowed_tools or an unknown mode is untranslatable', () => {
+    expect(prompt({ tool_choice: null })).toStrictEqual(prompt({}));
+    expect(prompt({ tool_choice: { type: 'function' } }).untranslatable).toEqual(['tool_choice (function)']);
+    expect(prompt({ tool_choice: { type: 'allowed_tools', mode: 'auto', tools: [] } }).untranslatable).toEqual(['tool_choice (allowed_tools)']);
+    // Named tools of other kinds (a custom tool, an MCP server's tool) are not function tools.
+    expect(prompt({ tool_choice: { type: 'custom', name: 'sql' } }).untranslatable).toEqual(['tool_choice (custom)']);
+    expect(prompt({ tool_choice: { type: 'mcp', server_label: 'deepwiki', name: 'ask' } }).untranslatable).toEqual(['tool_choice (mcp)']);
+    expect(prompt({ tool_choice: 'any' })).toStrictEqual({ ...prompt({}), untranslatable: ['tool_choice (any)'] });
+  });
+
+  test('text.format: text is the default, json_object and json_schema (name optional) map, a schema-less json_schema or other format is untranslatable', () => {
+    expect(prompt({ text: { format: { type: 'text' } } })).toStrictEqual(prompt({}));
+    expect(prompt({ text: { verbosity: null } })).toStrictEqual(prompt({}));
+    expect(prompt({ text: { format: { type: 'json_object' } } }).responseFormat).toEqual({ type: 'json_object' });
+    expect(prompt({ text: { format: { type: 'json_schema', schema: { type: 'object' } } } }).responseFormat).toStrictEqual({ type: 'json_schema', schema: { type: 'object' } });
+    const noSchema = prompt({ text: { format: { type: 'json_schema', name: 'x' } } });
+    expect(noSchema.responseFormat).toBeUndefined();
+    expect(noSchema.untranslatable).toEqual(['text.format (json_schema)']);
+    expect(prompt({ text: { format: { type: 'grammar' }, verbosity: 'low' } }).untranslatable).toEqual(['text.verbosity', 'text.format (grammar)']);
+    // The type decides, even when the format carries a schema.
+    const other = prompt({ text: { format: { type: 'json_schema_draft', schema: { type: 'object' } } } });
+    expect([other.responseFormat, other.untranslatable]).toEqual([undefined, ['text.format (json_schema_draft)']]);
+  });
+
+  test('reasoning: every summary mode (also under its old name generate_summary); an unknown effort is untranslatable; a non-string effort is ignored', () => {
+    expect(prompt({ reasoning: { summary: 'concise' } }).reasoning).toStrictEqual({ summary: 'concise' });
+    expect(prompt({ reasoning: { generate_summary: 'detailed' } }).reasoning).toStrictEqual({ summary: 'detailed' });
+    expect(prompt({ reasoning: { effort: 'high', summary: 'verbose' } }).reasoning).toStrictEqual({ effort: 'high' });
+    const unknown = prompt({ reasoning: { effort: 'extreme' } });
+    expect(unknown).toStrictEqual({ ...prompt({}), untranslatable: ['reasoning.effort (extreme)'] });
+    expect(prompt({ reasoning: { effort: 3 } })).toStrictEqual(prompt({}));
+  });
+
+  test.each(['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'])('reasoning.effort %j (an effort OpenAI documents) reaches the neutral prompt, as it does from Chat Completions', (effort) => {
+    expect(prompt({ reasoning: { effort } })).toStrictEqual({ ...prompt({}), reasoning: { effort } });
   });
 });

@@ -2,8 +2,9 @@
 // it (errors in OpenAI's words), and decoded into the neutral prompt only when the backend speaks
 // another format. A Responses upstream gets the body itself (upstream-request.ts).
 import { AirouteError, invalidRequest } from '../../errors.ts';
-import type { ChatMessage, ChatPrompt, ChatRequest, JsonObject, Part, ReasoningEffort, ToolDef } from '../../chat/types.ts';
+import type { ChatMessage, ChatPrompt, ChatRequest, JsonObject, Part, ToolDef } from '../../chat/types.ts';
 import { isObject, str } from '../json.ts';
+import { isEffort } from '../reasoning.ts';
 import { decodeProof } from './shapes.ts';
 
 /** The conversation `previous_response_id` names, as the sidecar stored it. */
@@ -56,8 +57,9 @@ export function decodeResponsesRequest(body: JsonObject, stored: StoredContext =
     if (body[key] !== undefined && body[key] !== null && typeof body[key] !== 'boolean') throw invalidType(key, 'a boolean');
   for (const key of ['tools', 'include'] as const)
     if (body[key] !== undefined && body[key] !== null && !Array.isArray(body[key])) throw invalidType(key, 'an array');
+  // null (a field left out) passes: typeof null is 'object'.
   for (const key of ['text', 'reasoning', 'metadata'] as const)
-    if (body[key] !== undefined && body[key] !== null && (typeof body[key] !== 'object' || Array.isArray(body[key]))) throw invalidType(key, 'an object');
+    if (body[key] !== undefined && (typeof body[key] !== 'object' || Array.isArray(body[key]))) throw invalidType(key, 'an object');
   const prev = body.previous_response_id;
   if (prev !== undefined && prev !== null && typeof prev !== 'string') throw invalidType('previous_response_id', 'a string');
   const background = body.background === true;
@@ -94,8 +96,6 @@ const HARMLESS_INCLUDES = new Set([
   'code_interpreter_call.outputs', 'computer_call_output.output.image_url', 'message.input_image.image_url',
 ]);
 
-const EFFORTS = new Set<string>(['none', 'minimal', 'low', 'medium', 'high']);
-
 /** Decodes a Responses body into the neutral prompt: `instructions` and system turns become the system text, input items the messages. */
 export function responsesPrompt(body: JsonObject, stored: StoredContext = {}): ChatPrompt {
   const { prior, references } = stored;
@@ -107,8 +107,10 @@ export function responsesPrompt(body: JsonObject, stored: StoredContext = {}): C
       providerCode: 'previous_response_not_found',
     });
   const system: string[] = [];
-  if (typeof body.instructions === 'string' && body.instructions !== '') system.push(body.instructions);
-  else if (body.instructions !== undefined && body.instructions !== null) untranslatable.push('instructions (as input items)');
+  // An empty string is no instructions (not a list of input items, which only OpenAI can take).
+  if (typeof body.instructions === 'string') {
+    if (body.instructions !== '') system.push(body.instructions);
+  } else if (body.instructions !== undefined && body.instructions !== null) untranslatable.push('instructions (as input items)');
   const messages: ChatMessage[] = [];
   const push = (role: ChatMessage['role'], parts: Part[]) => {
     if (parts.length === 0) return;
@@ -123,7 +125,12 @@ export function responsesPrompt(body: JsonObject, stored: StoredContext = {}): C
     const where = `input[${i - (prior?.items.length ?? 0)}]`;
     if (!isObject(given)) throw invalidRequest(`${where}: must be an object`, 'input');
     // An item of a response the sidecar made, named by its id (the Vercel AI SDK does this with store on).
-    const item = given.type === 'item_reference' && typeof given.id === 'string' ? (references?.get(given.id) ?? given) : given;
+    const item =
+      given.type === 'item_reference' &&
+      // Stryker disable next-line ConditionalExpression: made true, a non-string id is looked up in a map keyed by strings, which finds nothing: the item stays itself (made false, it is killed)
+      typeof given.id === 'string'
+        ? (references?.get(given.id) ?? given)
+        : given;
     const type = item.type ?? 'message';
     switch (type) {
       case 'message': {
@@ -138,7 +145,7 @@ export function responsesPrompt(body: JsonObject, stored: StoredContext = {}): C
         push('assistant', [{ type: 'tool_call', id: str(item.call_id), name: str(item.name), arguments: str(item.arguments) }]);
         return;
       case 'function_call_output':
-        push('user', [{ type: 'tool_result', toolCallId: str(item.call_id), content: outputText(item.output, `${where}.output`) }]);
+        push('user', [{ type: 'tool_result', toolCallId: str(item.call_id), content: textOf(item.output, `${where}.output`) }]);
         return;
       case 'reasoning': {
         const text = Array.isArray(item.summary) ? item.summary.map((s) => (isObject(s) ? str(s.text) : '')).join('\n\n') : '';
@@ -168,6 +175,7 @@ export function responsesPrompt(body: JsonObject, stored: StoredContext = {}): C
   return prompt;
 }
 
+/** System or developer content, or a function call's output: a string, or text parts joined. */
 function textOf(content: unknown, where: string): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) throw invalidRequest(`${where}: must be a string or an array of content parts`, 'input');
@@ -187,7 +195,7 @@ function userParts(content: unknown, where: string, untranslatable: string[]): P
     if (!isObject(p)) throw invalidRequest(`${where}[${i}]: must be an object`, 'input');
     if (p.type === 'input_text' && typeof p.text === 'string') parts.push({ type: 'text', text: p.text });
     else if (p.type === 'input_image' && typeof p.image_url === 'string') {
-      const m = /^data:([^;,]+);base64,(.*)$/s.exec(p.image_url);
+      const m = /^data:([^;,]+);base64,(.*)/s.exec(p.image_url);
       parts.push(m ? { type: 'image', mediaType: m[1], data: m[2] } : { type: 'image', url: p.image_url });
     } else untranslatable.push(`${where}[${i}] (${String(p.type)}${p.type === 'input_image' ? ' by file_id' : ''})`);
   });
@@ -202,12 +210,6 @@ function assistantParts(content: unknown, where: string): Part[] {
     if (isObject(p) && p.type === 'refusal' && typeof p.refusal === 'string') return [{ type: 'text', text: p.refusal }];
     throw invalidRequest(`${where}[${i}]: only text can be translated here`, 'input');
   });
-}
-
-/** A function call's output: a string, or input_text parts. */
-function outputText(output: unknown, where: string): string {
-  if (typeof output === 'string') return output;
-  return textOf(output, where);
 }
 
 function tools(list: unknown[], untranslatable: string[]): ToolDef[] {
@@ -251,7 +253,7 @@ function reasoning(r: unknown, prompt: ChatPrompt): void {
   if (!isObject(r)) return;
   const req: NonNullable<ChatPrompt['reasoning']> = {};
   if (typeof r.effort === 'string') {
-    if (EFFORTS.has(r.effort)) req.effort = r.effort as ReasoningEffort;
+    if (isEffort(r.effort)) req.effort = r.effort;
     else prompt.untranslatable.push(`reasoning.effort (${r.effort})`);
   }
   const summary = r.summary ?? r.generate_summary;

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { EventData, LifecycleEvent, LifecycleEventType } from '../../../api/v1alpha1/events.ts';
 import type { JsonObject } from '../../chat/types.ts';
 import { ResponsesReplay } from './replay.ts';
-import { echoOf } from './shapes.ts';
+import { decodeProof, echoOf } from './shapes.ts';
 
 let seq = 0;
 function ev<T extends LifecycleEventType>(type: T, data: EventData[T], attempt = 1): LifecycleEvent {
@@ -113,5 +113,76 @@ describe('a background response stream from the journal', () => {
       ev('request.cancelled', { reason: 'the client cancelled the request', attempts: 1 }, 1),
     ]).out.map((o) => parse(o.sse));
     expect(cancelled.at(-1)).toMatchObject({ type: 'response.failed', response: { status: 'cancelled' } });
+  });
+});
+
+describe('a background response stream: what each event contributes', () => {
+  const accepted = () => ev('request.accepted', { operation: 'chat', format: 'responses', model: 'route', stream: true }, 0);
+  const completed = (model?: string) => ev('request.completed', { backend: 'b', ...(model ? { model } : {}), finishReasons: ['stop'], usage: { inputTokens: 1, outputTokens: 1 }, attempts: 1, durationMs: 5 });
+  const finalOf = (events: LifecycleEvent[], includeProof = false) => {
+    const replay = new ResponsesReplay({ ...options, includeProof });
+    const out = events.flatMap((e) => replay.feed(e)).map((o) => parse(o.sse));
+    return out.at(-1)!.response as JsonObject;
+  };
+
+  test('a reasoning proof reaches encrypted_content with exactly the fields the provider gave, when the client asked for it', () => {
+    seq = 0;
+    const events = [
+      accepted(),
+      ev('attempt.started', { backend: 'a', model: 'claude-up', mode: 'fresh' }),
+      ev('content.delta', { choice: 0, reasoning: { text: 'Thinking.' } }),
+      ev('content.delta', { choice: 0, reasoning: { end: { origin: 'anthropic', signature: 'sig' } } }),
+      ev('content.delta', { choice: 0, reasoning: { end: { origin: 'anthropic', redacted: 'opaque' } } }),
+      ev('content.delta', { choice: 0, reasoning: { end: { origin: 'responses', encrypted: 'gAAAA' } } }),
+      completed(),
+    ];
+    const output = finalOf(events, true).output as JsonObject[];
+    expect(output.map((o) => decodeProof(o.encrypted_content as string))).toStrictEqual([
+      { origin: 'anthropic', signature: 'sig' },
+      { origin: 'anthropic', redacted: 'opaque' },
+      { origin: 'responses', encrypted: 'gAAAA' },
+    ]);
+    expect((finalOf(events, false).output as JsonObject[]).some((o) => 'encrypted_content' in o)).toBe(false);
+  });
+
+  test('only the first choice is the response: deltas of another choice are not in it', () => {
+    seq = 0;
+    const output = finalOf([accepted(), ev('content.delta', { choice: 1, text: 'other' }), ev('content.delta', { choice: 0, text: 'mine' }), ev('content.delta', { choice: 1, toolCall: { index: 0, id: 'c', name: 'n' } }), completed()]).output as JsonObject[];
+    expect(output).toMatchObject([{ type: 'message', content: [{ text: 'mine' }] }]);
+    expect(output).toHaveLength(1);
+  });
+
+  test('a tool call starts with whichever of id and name comes first; the other is empty, never undefined', () => {
+    seq = 0;
+    const output = finalOf([
+      accepted(),
+      ev('content.delta', { choice: 0, toolCall: { index: 0, name: 'get_time' } }),
+      ev('content.delta', { choice: 0, toolCall: { index: 0, arguments: '{}' } }),
+      ev('content.delta', { choice: 0, toolCall: { index: 1, id: 'call_2' } }),
+      completed(),
+    ]).output as JsonObject[];
+    expect(output).toMatchObject([
+      { type: 'function_call', call_id: '', name: 'get_time', arguments: '{}' },
+      { type: 'function_call', call_id: 'call_2', name: '', arguments: '' },
+    ]);
+  });
+
+  test("a completion without a backend model keeps the client's model; one with it names the backend's", () => {
+    seq = 0;
+    expect(finalOf([accepted(), completed()]).model).toBe('route');
+    seq = 0;
+    expect(finalOf([accepted(), completed('gpt-4o')]).model).toBe('gpt-4o');
+  });
+
+  test('a completion cut by the token limit is an incomplete response naming max_output_tokens', () => {
+    seq = 0;
+    const response = finalOf([accepted(), ev('content.delta', { choice: 0, text: 'Once upon' }), ev('request.completed', { backend: 'b', finishReasons: ['length'], usage: { inputTokens: 1, outputTokens: 2 }, attempts: 1, durationMs: 5 })]);
+    expect(response).toMatchObject({ status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } });
+  });
+
+  test('a cancelled request: the response carries a cancelled error with the reason', () => {
+    seq = 0;
+    const response = finalOf([accepted(), ev('request.cancelled', { reason: 'the client cancelled the request', attempts: 1 }, 1)]);
+    expect(response).toMatchObject({ status: 'cancelled', error: { code: 'cancelled', message: 'the client cancelled the request' } });
   });
 });

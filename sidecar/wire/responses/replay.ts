@@ -48,16 +48,13 @@ export class ResponsesReplay {
         if (d.reasoning?.text) w.reasoning(d.reasoning.text);
         if (d.reasoning?.end) {
           const { origin, signature, encrypted, redacted } = d.reasoning.end;
-          w.reasoningEnd({
-            origin: origin as ReasoningOrigin,
-            ...(signature !== undefined ? { signature } : {}),
-            ...(encrypted !== undefined ? { encrypted } : {}),
-            ...(redacted !== undefined ? { redacted } : {}),
-          });
+          // One the provider did not give stays undefined, which the proof's encoding leaves out.
+          w.reasoningEnd({ origin: origin as ReasoningOrigin, signature, encrypted, redacted });
         }
         break;
       }
       case 'request.completed':
+        // Stryker disable next-line ConditionalExpression: made true, the writer's setModel ignores a missing model itself (made false, it is killed)
         if (ev.data.model) w.setModel(ev.data.model);
         w.setFinish((ev.data.finishReasons[0] ?? null) as FinishReason | null);
         w.setUsage(ev.data.usage);

@@ -17,7 +17,8 @@ export function responseIdOf(requestId: string): string {
 
 /** The request id behind a response id the sidecar made, or undefined for any other id (an upstream's own). */
 export function requestIdOf(responseId: string): string | undefined {
-  const m = UUID.exec(responseId.startsWith('resp_') ? responseId.slice('resp_'.length) : '');
+  if (!responseId.startsWith('resp_')) return undefined;
+  const m = UUID.exec(responseId.slice('resp_'.length));
   return m ? `${m[1]}-${m[2]}-${m[3]}-${m[4]}-${m[5]}` : undefined;
 }
 
@@ -93,8 +94,9 @@ const PROOF_PREFIX = 'airoute.v1.';
 export function encodeProof(p: Proof): string | undefined {
   if (p.origin === 'responses') return p.encrypted;
   if (p.signature === undefined && p.redacted === undefined && p.encrypted === undefined) return undefined;
-  const packed = { o: p.origin, ...(p.signature !== undefined ? { s: p.signature } : {}), ...(p.redacted !== undefined ? { r: p.redacted } : {}), ...(p.encrypted !== undefined ? { e: p.encrypted } : {}) };
-  return PROOF_PREFIX + Buffer.from(JSON.stringify(packed)).toString('base64url');
+  // JSON leaves the undefined ones out.
+  const packed = JSON.stringify({ o: p.origin, s: p.signature, r: p.redacted, e: p.encrypted });
+  return PROOF_PREFIX + Buffer.from(packed).toString('base64url');
 }
 
 export function decodeProof(content: string): Proof {
@@ -132,7 +134,7 @@ export function outputToInput(output: readonly unknown[]): JsonObject[] {
       items.push({
         type: 'message',
         role: 'assistant',
-        content: (Array.isArray(o.content) ? o.content : []).filter(isObject).map((p) => (p.type === 'output_text' ? { type: 'output_text', text: p.text, annotations: [] } : p)),
+        content: (Array.isArray(o.content) ? o.content.filter(isObject) : []).map((p) => (p.type === 'output_text' ? { type: 'output_text', text: p.text, annotations: [] } : p)),
       });
     else if (o.type === 'function_call') items.push({ type: 'function_call', call_id: o.call_id, name: o.name, arguments: o.arguments });
     else items.push(o);

@@ -94,7 +94,7 @@ describe('another format: built from the neutral prompt', () => {
       tools: [{ type: 'function', name: 'get_weather', description: 'Weather now', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }],
       tool_choice: 'required',
       text: { format: { type: 'json_schema', name: 'response', schema: { type: 'object' } } },
-      reasoning: { effort: 'medium' },
+      reasoning: { effort: 'low' },
       input: [
         { role: 'user', content: [{ type: 'input_text', text: 'Weather here?' }, { type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'auto' }] },
         { role: 'assistant', content: 'Checking.' },
@@ -120,5 +120,153 @@ describe('another format: built from the neutral prompt', () => {
   test('parallel tool calls and the end user id have their Responses names', () => {
     const out = responsesBody(translated({ messages: [], untranslatable: [], parallelToolCalls: false, user: 'u-42' }), 'm', plain);
     expect(out).toMatchObject({ parallel_tool_calls: false, user: 'u-42' });
+  });
+});
+
+describe('same format: what the client passes back', () => {
+  const foreign = { type: 'reasoning', id: 'rs_a', summary: [], encrypted_content: encodeProof({ origin: 'anthropic', signature: 's' }) };
+  const own = { type: 'reasoning', id: 'rs_o', summary: [], encrypted_content: 'gAAAA' };
+  const stored = { type: 'reasoning', id: 'rs_stored', summary: [{ type: 'summary_text', text: 'Kept by OpenAI.' }] };
+
+  test("reasoning another provider made, passed back in the client's own input, stays out; OpenAI's own stays, with or without its encrypted content", () => {
+    const input = [{ role: 'user', content: 'Weather?' }, foreign, own, stored, { type: 'function_call_output', call_id: 'c', output: '18C' }];
+    expect(responsesBody(decodeResponsesRequest({ model: 'route', input }), 'gpt-5', plain).input).toEqual([input[0], own, stored, input[4]]);
+    expect(responsesBody(decodeResponsesRequest({ model: 'route', input: [foreign] }), 'gpt-5', plain).input).toEqual([]);
+  });
+
+  test('a stored conversation keeps the OpenAI reasoning items that carry no encrypted content', () => {
+    const req = decodeResponsesRequest({ model: 'route', input: 'Next', previous_response_id: 'resp_x' }, { prior: { id: 'resp_x', items: [stored] } });
+    expect(responsesBody(req, 'gpt-5', plain).input).toEqual([stored, { role: 'user', content: 'Next' }]);
+  });
+
+  test('only item_reference items are looked up: with no stored references they go as they are; a message carrying a stored id stays itself', () => {
+    const ref = { type: 'item_reference', id: 'msg_abc_0' };
+    expect(responsesBody(decodeResponsesRequest({ model: 'route', input: [ref] }), 'gpt-5', plain).input).toEqual([ref]);
+    const mine = { type: 'message', id: 'msg_abc_0', role: 'user', content: 'Mine.' };
+    const references = new Map([['msg_abc_0', { type: 'message', role: 'assistant', content: 'Stored.' }]]);
+    expect(responsesBody(decodeResponsesRequest({ model: 'route', input: [mine, ref] }, { references }), 'gpt-5', plain).input).toEqual([mine, references.get('msg_abc_0')]);
+  });
+
+  test('a reference to stored reasoning another provider made stays out', () => {
+    const references = new Map([['rs_abc_0', foreign]]);
+    const req = decodeResponsesRequest({ model: 'route', input: [{ role: 'user', content: 'Hi' }, { type: 'item_reference', id: 'rs_abc_0' }] }, { references });
+    expect(responsesBody(req, 'gpt-5', plain).input).toEqual([{ role: 'user', content: 'Hi' }]);
+  });
+
+  test('prefill: an empty text adds nothing; after a list of items it is one more item; a streamed attempt keeps stream_options', () => {
+    const text = decodeResponsesRequest({ model: 'route', input: 'Count' });
+    expect(responsesBody(text, 'm', { ...plain, prefill: '' }).input).toBe('Count');
+    const items = decodeResponsesRequest({ model: 'route', input: [{ role: 'user', content: 'Count' }], stream: true, stream_options: { include_obfuscation: false } });
+    expect(responsesBody(items, 'm', { stream: true, backend: 'oa', prefill: 'One,' })).toEqual({
+      model: 'm',
+      input: [{ role: 'user', content: 'Count' }, { role: 'assistant', content: 'One,' }],
+      stream: true,
+      stream_options: { include_obfuscation: false },
+    });
+  });
+});
+
+describe('another format: every field of the neutral prompt', () => {
+  const wire = (prompt: Partial<ChatPrompt>) => JSON.parse(JSON.stringify(responsesBody(translated({ messages: [], untranslatable: [], ...prompt }), 'gpt-5', plain))) as JsonObject;
+
+  test('a bare prompt is the model, the input, no storage and the stream flag, nothing more', () => {
+    expect(wire({})).toStrictEqual({ model: 'gpt-5', input: [], store: false, stream: false });
+  });
+
+  test('top_p, json_object, a named JSON schema and a tool choice by name', () => {
+    expect(wire({ topP: 0.9, responseFormat: { type: 'json_object' }, toolChoice: { type: 'tool', name: 'get_weather' } })).toMatchObject({
+      top_p: 0.9,
+      text: { format: { type: 'json_object' } },
+      tool_choice: { type: 'function', name: 'get_weather' },
+    });
+    expect(wire({ responseFormat: { type: 'json_schema', name: 'answer', schema: { type: 'object' } }, toolChoice: { type: 'auto' } })).toMatchObject({
+      text: { format: { type: 'json_schema', name: 'answer', schema: { type: 'object' } } },
+      tool_choice: 'auto',
+    });
+  });
+
+  test('a tool without a description has none', () => {
+    expect(wire({ tools: [{ name: 'now', parameters: { type: 'object', properties: {} } }] }).tools).toStrictEqual([{ type: 'function', name: 'now', parameters: { type: 'object', properties: {} }, strict: false }]);
+  });
+
+  test.each([
+    [1024, 'low'],
+    [4095, 'low'],
+    [4096, 'medium'],
+    [16383, 'medium'],
+    [16384, 'high'],
+  ])('a thinking budget of %i tokens asks for %s effort, as toward Chat Completions (docs/translation.md)', (budgetTokens, effort) => {
+    expect(wire({ reasoning: { budgetTokens } }).reasoning).toStrictEqual({ effort });
+  });
+
+  test('an effort goes as it is, a summary mode too; neither gives an empty reasoning object', () => {
+    expect(wire({ reasoning: { effort: 'xhigh', summary: 'detailed', budgetTokens: 100 } }).reasoning).toStrictEqual({ effort: 'xhigh', summary: 'detailed' });
+    expect(wire({ reasoning: { summary: 'auto' } }).reasoning).toStrictEqual({ summary: 'auto' });
+    expect(wire({ reasoning: {} }).reasoning).toStrictEqual({});
+  });
+
+  test('user turns: a tool result splits the text around it in order; an image by URL keeps its URL', () => {
+    const input = wire({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Before' },
+            { type: 'tool_result', toolCallId: 'call_1', content: '18C' },
+            { type: 'image', url: 'https://img.example/a.png' },
+          ],
+        },
+      ],
+    }).input;
+    expect(input).toStrictEqual([
+      { role: 'user', content: [{ type: 'input_text', text: 'Before' }] },
+      { type: 'function_call_output', call_id: 'call_1', output: '18C' },
+      { role: 'user', content: [{ type: 'input_image', image_url: 'https://img.example/a.png', detail: 'auto' }] },
+    ]);
+  });
+
+  test('a part a Responses user turn cannot carry (reasoning) is left out, never sent as something else', () => {
+    expect(wire({ messages: [{ role: 'user', content: [{ type: 'reasoning', text: 'x', origin: 'responses', encrypted: 'gAAAA' }, { type: 'text', text: 'Hi' }] }] }).input).toStrictEqual([
+      { role: 'user', content: [{ type: 'input_text', text: 'Hi' }] },
+    ]);
+  });
+
+  test("assistant turns: empty text makes no item; OpenAI's reasoning goes back with its id, summary and encrypted content; reasoning without OpenAI's proof stays out", () => {
+    const input = wire({
+      messages: [
+        {
+          role: 'assistant',
+          content: [
+            { type: 'reasoning', text: 'Plan.', origin: 'responses', encrypted: 'gAAAA', id: 'rs_1' },
+            { type: 'reasoning', text: '', origin: 'responses', encrypted: 'gBBBB' },
+            { type: 'reasoning', text: 'Stored only.', origin: 'responses', id: 'rs_3' },
+            { type: 'reasoning', text: 'Claude thought.', origin: 'anthropic', signature: 'sig', encrypted: 'x' },
+            { type: 'text', text: '' },
+            { type: 'tool_call', id: 'call_1', name: 'now', arguments: '{"tz":"UTC"}' },
+          ],
+        },
+      ],
+    }).input;
+    expect(input).toStrictEqual([
+      { type: 'reasoning', id: 'rs_1', summary: [{ type: 'summary_text', text: 'Plan.' }], encrypted_content: 'gAAAA' },
+      { type: 'reasoning', summary: [], encrypted_content: 'gBBBB' },
+      { type: 'function_call', call_id: 'call_1', name: 'now', arguments: '{"tz":"UTC"}' },
+    ]);
+  });
+
+  test('presence and frequency penalties and several choices have no Responses parameter: refused, named as the Chat Completions client spelled them', () => {
+    const req: ChatRequest = {
+      ...translated({ messages: [], untranslatable: [], presencePenalty: 0.5, frequencyPenalty: 0.5 }),
+      format: 'openai',
+      body: { presence_penalty: 0.5, frequency_penalty: 0.5, n: 2 },
+      choices: 2,
+    };
+    let err: unknown;
+    try {
+      responsesBody(req, 'm', plain);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as AirouteError).message).toBe('unsupported parameter(s), with no equivalent in the OpenAI Responses format: frequency_penalty, n, presence_penalty');
   });
 });

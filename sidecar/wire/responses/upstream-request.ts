@@ -1,10 +1,11 @@
 // OpenAI Responses API, upstream request: the body sent to a provider that speaks it. A Responses
 // client gets its own body back with the model replaced (the sidecar's own fields taken out); a
 // Chat Completions or Messages client's prompt is built from the neutral form.
-import type { ChatPrompt, ChatRequest, JsonObject, Part, ReasoningEffort, ToolChoice } from '../../chat/types.ts';
+import type { ChatPrompt, ChatRequest, JsonObject, Part, ToolChoice } from '../../chat/types.ts';
 import { isResponsesRequest, type ResponsesRequest } from './client-request.ts';
 import { isObject } from '../json.ts';
 import { refuseParameters, type NeutralParameter } from '../parameters.ts';
+import { effortForBudget } from '../reasoning.ts';
 import { decodeProof } from './shapes.ts';
 
 export interface ResponsesBodyOptions {
@@ -24,7 +25,9 @@ export function responsesBody(req: ChatRequest, model: string, opts: ResponsesBo
 }
 
 function asItems(input: unknown): unknown[] {
-  return typeof input === 'string' ? [{ role: 'user', content: input }] : Array.isArray(input) ? input : [];
+  if (typeof input === 'string') return [{ role: 'user', content: input }];
+  // Stryker disable next-line ArrayDeclaration: unreachable: a decoded request's input is a string or an array (decodeResponsesRequest refuses anything else; a translated prompt builds an array)
+  return Array.isArray(input) ? input : [];
 }
 
 /**
@@ -37,7 +40,7 @@ function sameFormat(req: ResponsesRequest, model: string, backend: string): Json
   const body: JsonObject = { ...req.body, model };
   delete body.background;
   // Reasoning the sidecar translated from another provider (its proof wrapped with that origin) cannot go to OpenAI.
-  if (Array.isArray(body.input) && body.input.some((i) => isObject(i) && !servable(i))) body.input = body.input.filter((i: unknown) => !isObject(i) || servable(i));
+  if (Array.isArray(body.input)) body.input = body.input.filter((i: unknown) => !isObject(i) || servable(i));
   const prior = req.prior;
   if (prior && prior.keptBy !== backend) {
     delete body.previous_response_id;
@@ -46,13 +49,24 @@ function sameFormat(req: ResponsesRequest, model: string, backend: string): Json
   // References to items of responses the sidecar made: OpenAI never saw those ids.
   const refs = req.references;
   if (refs && Array.isArray(body.input))
-    body.input = body.input.map((item: unknown) => (isObject(item) && item.type === 'item_reference' && typeof item.id === 'string' ? (refs.get(item.id) ?? item) : item)).filter((i) => !isObject(i) || servable(i));
+    body.input = body.input
+      .map((item: unknown) =>
+        isObject(item) &&
+        item.type === 'item_reference' &&
+        // Stryker disable next-line ConditionalExpression: made true, a non-string id is looked up in a map keyed by strings, which finds nothing: the item stays itself (made false, it is killed)
+        typeof item.id === 'string'
+          ? (refs.get(item.id) ?? item)
+          : item,
+      )
+      .filter((i) => !isObject(i) || servable(i));
   return body;
 }
 
 /** Reasoning another provider produced means nothing to OpenAI (and its proof would be refused): it stays out. */
 function servable(item: JsonObject): boolean {
-  return item.type !== 'reasoning' || typeof item.encrypted_content !== 'string' || decodeProof(item.encrypted_content).origin === 'responses';
+  // Stryker disable next-line ConditionalExpression: made false, other items go through the proof check, which they pass: only reasoning the sidecar made carries a wrapped proof, and OpenAI's own encrypted_content (compaction items) reads as OpenAI's (made true, it is killed)
+  if (item.type !== 'reasoning') return true;
+  return typeof item.encrypted_content !== 'string' || decodeProof(item.encrypted_content).origin === 'responses';
 }
 
 /** What the Responses API has no parameter for (sampling knobs it dropped, stop sequences, several choices). */
@@ -77,30 +91,28 @@ function promptToResponses(req: ChatRequest, model: string): JsonObject {
   }
   // A client of another API cannot pass a stored response back by id: nothing is kept upstream.
   const body: JsonObject = { model, input, store: false };
+  // Stryker disable ConditionalExpression: made true, these set a field to undefined, which the body's JSON leaves out: the same bytes go upstream (made false, each is killed)
   if (p.system !== undefined) body.instructions = p.system;
   if (p.maxTokens !== undefined) body.max_output_tokens = p.maxTokens;
   if (p.temperature !== undefined) body.temperature = p.temperature;
   if (p.topP !== undefined) body.top_p = p.topP;
+  // Stryker restore ConditionalExpression
   // Responses function tools are strict by default, which refuses most schemas written for Chat Completions or Messages.
   if (p.tools?.length) body.tools = p.tools.map((t) => ({ type: 'function', name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters, strict: false }));
   if (p.toolChoice) body.tool_choice = toolChoiceToResponses(p.toolChoice);
+  // Stryker disable ConditionalExpression: as above, an undefined field is left out of the JSON body
   if (p.parallelToolCalls !== undefined) body.parallel_tool_calls = p.parallelToolCalls;
   if (p.user !== undefined) body.user = p.user;
+  // Stryker restore ConditionalExpression
   if (p.responseFormat?.type === 'json_object') body.text = { format: { type: 'json_object' } };
   else if (p.responseFormat?.type === 'json_schema') body.text = { format: { type: 'json_schema', name: p.responseFormat.name ?? 'response', schema: p.responseFormat.schema } };
   const r = p.reasoning;
   if (r) {
+    // A thinking budget has no OpenAI knob: the nearest effort, by the table Chat Completions uses too.
     const effort = r.effort ?? (r.budgetTokens !== undefined ? effortForBudget(r.budgetTokens) : undefined);
     body.reasoning = { ...(effort ? { effort } : {}), ...(r.summary ? { summary: r.summary } : {}) };
   }
   return body;
-}
-
-/** A thinking budget (Anthropic, Gemini) as the nearest effort OpenAI knows: the budget itself has no OpenAI knob. */
-function effortForBudget(tokens: number): ReasoningEffort {
-  if (tokens <= 0) return 'none';
-  if (tokens <= 2048) return 'low';
-  return tokens <= 12000 ? 'medium' : 'high';
 }
 
 function userItems(parts: Part[]): JsonObject[] {
