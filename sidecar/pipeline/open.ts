@@ -14,9 +14,8 @@ export function openExchange(sc: Sidecar, id: string, request: ProxyRequest, rou
     route,
     lifecycle: new Lifecycle(id, sc.dispatch),
     signal: ac.signal,
-    abort: (reason) => {
-      if (!ac.signal.aborted) ac.abort(reason);
-    },
+    // A second abort is a no-op (the DOM spec): the first reason stays.
+    abort: (reason) => ac.abort(reason),
     deadline: Number.POSITIVE_INFINITY,
     resilience: sc.resilience,
     transport: sc.transportFor,
