@@ -178,9 +178,33 @@ describe('clocks', () => {
     expectReleased(tx);
   });
 
-  test.todo(
-    'bytes before the first content (SSE comments, pings, role-only chunks) do not restart the first-token clock, as the comment in attempt.ts says (today every chunk refreshes it, so an upstream sending keep-alives more often than firstTokenMs is only ended by totalMs)',
-  );
+  test('bytes before the first content (a role-only chunk, SSE comments, pings) do not restart the first-token clock: keep-alives from a silent upstream end at firstTokenMs', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.role());
+    h.transport.script('a', { status: 200, body });
+    const outcome = run(tx);
+    for (let t = 0; t < 3; t++) {
+      await vi.advanceTimersByTimeAsync(300);
+      body.push(': keep-alive\n\n');
+    }
+    await vi.advanceTimersByTimeAsync(timeouts.firstTokenMs - 900);
+    expect(await outcome).toMatchObject({ code: 'upstream_first_token_timeout', details: { phase: 'first_token' } });
+    expectReleased(tx);
+  });
+
+  test('a role-only chunk is not content: the attempt keeps waiting for the first text rather than returning', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.role(), openaiWire.usage(3, 0));
+    h.transport.script('a', { status: 200, body });
+    let settled = false;
+    const outcome = run(tx).finally(() => (settled = true));
+    await settle();
+    await settle();
+    expect(settled).toBe(false);
+    body.push(openaiWire.text('Hi'), openaiWire.finish(), openaiWire.done).end();
+    const a = asStream((await outcome) as Answer);
+    expect(textOf((await drain(a.frames)).frames)).toBe('Hi');
+  });
 
   test('a stall mid-stream longer than idleMs -> upstream_idle_timeout (phase stream) from the frames; counted against the backend', async () => {
     const tx = exchange();

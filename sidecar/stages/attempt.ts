@@ -235,7 +235,13 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   // started with the attempt (headers arriving do not restart it).
   arm(Math.max(0, tm.firstTokenMs - (Date.now() - started)), firstToken);
   const decoder = backend.adapter.streamDecoder(x.request as Parameters<typeof backend.adapter.streamDecoder>[0]);
-  const frames = decodeFrames(res.body, decoder, () => timer?.refresh());
+  // Until the first content, bytes (SSE comments, pings, role-only chunks) do not restart the
+  // first-token clock: an upstream sending keep-alives while it never answers is still silent.
+  // From the first content on, every chunk restarts the idle clock.
+  let contentSeen = false;
+  const frames = decodeFrames(res.body, decoder, () => {
+    if (contentSeen) timer?.refresh();
+  });
   const buffered: Frame[] = [];
   let ended = false;
   try {
@@ -249,6 +255,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
       if (hasContent(next.value)) break;
     }
     if (ended && !decoder.finished) throw truncated(backend.name, 'first_token');
+    contentSeen = true;
   } catch (err) {
     release();
     res.discard();
