@@ -102,7 +102,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
           this.toolCounts[choice] = index + 1;
           const fc = part.functionCall;
           const signature = signatureOf(part);
-          events.push({ type: 'tool_start', choice, index, id: str(fc.id, `call_${choice}_${index}`), name: str(fc.name), ...(signature ? { signature } : {}) });
+          events.push({ type: 'tool_start', choice, index, id: str(fc.id, `call_${choice}_${index}`), name: str(fc.name), ...(signature !== undefined ? { signature } : {}) });
           events.push({ type: 'tool_args', choice, index, args: JSON.stringify(fc.args ?? {}) });
         }
       }
@@ -137,7 +137,7 @@ export function parseGeminiResult(text: string, model: string): ChatResult {
         .map((p, j) => {
           const fc = p.functionCall as JsonObject;
           const signature = signatureOf(p);
-          return { id: str(fc.id, `call_${i}_${j}`), name: str(fc.name), arguments: JSON.stringify(fc.args ?? {}), ...(signature ? { signature } : {}) };
+          return { id: str(fc.id, `call_${i}_${j}`), name: str(fc.name), arguments: JSON.stringify(fc.args ?? {}), ...(signature !== undefined ? { signature } : {}) };
         });
       const thoughts = parts.filter((p) => p.thought === true && typeof p.text === 'string').map((p) => p.text as string).join('');
       const choice: ChoiceResult = {
