@@ -14,8 +14,9 @@ export function providerBody(err: AirouteError, format: ClientFormat): JsonObjec
     const body: unknown = JSON.parse(raw);
     // Only an error object in the format's own shape goes through; anything else (an HTML page from a proxy) is reworded.
     return isObject(body) && isObject(body.error) ? body : undefined;
-    // Stryker disable next-line BlockStatement: an empty catch falls off the end of the function, which answers undefined too
-  } catch {
+  }
+  // Stryker disable next-line BlockStatement: an empty catch falls off the end of the function, which answers undefined too
+  catch {
     return undefined;
   }
 }

@@ -333,3 +333,40 @@ describe('AnthropicStreamEncoder: continuation inside a passed-through block of 
     ]);
   });
 });
+
+describe('AnthropicStreamEncoder: proof and stop reasons that must survive', () => {
+  test("another provider's reasoning end never becomes a redacted_thinking block, even carrying redacted data", () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const out = enc.encode([
+      { type: 'start', id: 'r', model: 'm' },
+      { type: 'reasoning', choice: 0, text: 'x' },
+      { type: 'reasoning_end', choice: 0, origin: 'gemini', redacted: 'opaque' },
+    ]);
+    expect(events(out).map(([name, d]) => [name, (d.content_block as { type?: string } | undefined)?.type ?? null])).toEqual([
+      ['message_start', null],
+      ['content_block_start', 'thinking'],
+      ['content_block_delta', null],
+      ['content_block_stop', null],
+    ]);
+  });
+
+  test("Anthropic's own thinking without a signature goes out with an empty one", () => {
+    const m = encodeAnthropicResult({ id: 'r', model: 'm', choices: [{ index: 0, text: 'a', toolCalls: [], finishReason: 'stop', reasoning: [{ text: 'T', origin: 'anthropic' }] }] }, 'req1');
+    expect(m.content).toEqual([
+      { type: 'thinking', thinking: 'T', signature: '' },
+      { type: 'text', text: 'a' },
+    ]);
+  });
+
+  test("passed-through events whose event lines a proxy dropped: end() still gives the client the stop reason, stop sequence and usage they carried", () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const start = { data: JSON.stringify({ type: 'message_start', message: { id: 'msg_A', type: 'message', role: 'assistant', content: [], model: 'c', usage: { input_tokens: 5, output_tokens: 1 } } }) };
+    const delta = { data: JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' }, usage: { output_tokens: 9 } }) };
+    enc.passthrough({ events: [{ type: 'start', id: 'msg_A', model: 'c', usage: { inputTokens: 5, outputTokens: 1 } }], raw: start });
+    enc.passthrough({ events: [{ type: 'finish', choice: 0, reason: 'stop', stopSequence: 'END' }, { type: 'usage', usage: { inputTokens: 5, outputTokens: 9 } }], raw: delta });
+    expect(events(enc.end())).toEqual([
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' }, usage: { input_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 9 } }],
+      ['message_stop', { type: 'message_stop' }],
+    ]);
+  });
+});

@@ -307,3 +307,11 @@ describe('parseAnthropicResult: the blocks it keeps and the ones it skips', () =
     expect(thrown(() => parseAnthropicResult('<html>')).message).toBe('upstream sent a malformed response body');
   });
 });
+
+test('a delta of an unknown type carrying a signature inside a thinking block does not change its signature', () => {
+  const d = new AnthropicStreamDecoder();
+  d.decode(ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }));
+  d.decode(ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'EqQB' } }));
+  d.decode(ev('content_block_delta', { index: 0, delta: { type: 'future_delta', signature: 'zzz' } }));
+  expect(d.decode(ev('content_block_stop', { index: 0 }))?.events).toEqual([{ type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQB' }]);
+});

@@ -284,3 +284,8 @@ describe('parseGeminiResult: what it skips and what it defaults', () => {
     expect(thrown(() => parseGeminiResult('[]', 'm')).message).toBe('upstream sent a malformed response body');
   });
 });
+
+test('a function call without a signature in a JSON answer carries no signature field', () => {
+  const r = parseGeminiResult(JSON.stringify({ candidates: [cand([{ functionCall: { name: 'f', args: {} } }], { finishReason: 'STOP' })] }), 'm');
+  expect(r.choices[0]?.toolCalls).toStrictEqual([{ id: 'call_0_0', name: 'f', arguments: '{}' }]);
+});

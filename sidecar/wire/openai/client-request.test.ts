@@ -354,3 +354,14 @@ describe('openaiPrompt: what a minimal body leaves out, and the defaults', () =>
     expect(openaiPrompt({ ...hello, response_format: { type: 'json_schema', json_schema: { schema: { type: 'object' } } } }).responseFormat).toStrictEqual({ type: 'json_schema', schema: { type: 'object' } });
   });
 });
+
+test('an empty user message next to tool results never becomes an empty turn of its own', () => {
+  const tool = (id: string) => ({ role: 'tool', tool_call_id: id, content: 'ok' });
+  const result = (id: string) => ({ type: 'tool_result', toolCallId: id, content: 'ok' });
+  expect(openaiPrompt({ model: 'm', messages: [tool('t0'), { role: 'user', content: [] }] }).messages).toEqual([{ role: 'user', content: [result('t0')] }]);
+  expect(openaiPrompt({ model: 'm', messages: [{ role: 'user', content: [] }, tool('t1')] }).messages).toEqual([{ role: 'user', content: [result('t1')] }]);
+});
+
+test('the response_format type decides: a text format carrying a json_schema is still no format', () => {
+  expect(openaiPrompt({ ...hello, response_format: { type: 'text', json_schema: { name: 'x', schema: { type: 'object' } } } })).not.toHaveProperty('responseFormat');
+});

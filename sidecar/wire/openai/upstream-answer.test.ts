@@ -307,3 +307,8 @@ describe('parseOpenAIResult: defaults', () => {
     expect(thrown(() => parseOpenAIResult('[]')).message).toBe('upstream sent a malformed response body');
   });
 });
+
+test('a tool call without a signature in a JSON answer carries no signature field', () => {
+  const body = { id: 'x', model: 'm', choices: [{ index: 0, message: { content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] }, finish_reason: 'tool_calls' }] };
+  expect(parseOpenAIResult(JSON.stringify(body)).choices[0]?.toolCalls).toStrictEqual([{ id: 'call_1', name: 'f', arguments: '{}' }]);
+});
