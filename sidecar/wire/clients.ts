@@ -19,7 +19,12 @@ export const CLIENT_CODECS: Readonly<Record<ClientFormat, ClientCodec>> = {
     encodeResult: encodeOpenAIResult,
     // Embeddings are OpenAI-shaped too but never stream; only a chat client can ask for usage.
     streamEncoder: (request, fallbackId) =>
-      new OpenAIStreamEncoder(request.operation === 'chat' && request.includeUsage, fallbackId, isObject(request.body.stream_options) && request.body.stream_options.continuous_usage_stats === true),
+      new OpenAIStreamEncoder(
+        // Stryker disable next-line ConditionalExpression: an embeddings request has no includeUsage (undefined, so no usage either) and never streams
+        request.operation === 'chat' && request.includeUsage,
+        fallbackId,
+        isObject(request.body.stream_options) && request.body.stream_options.continuous_usage_stats === true,
+      ),
     errorBody: (err) => providerBody(err, 'openai') ?? err.toOpenAI(),
   },
   anthropic: {

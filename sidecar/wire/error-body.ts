@@ -7,12 +7,16 @@ import { isObject } from './json.ts';
 
 export function providerBody(err: AirouteError, format: ClientFormat): JsonObject | undefined {
   const raw = err.details.providerBody;
-  if (raw === undefined || err.details.providerFormat !== format) return undefined;
+  // Stryker disable next-line ConditionalExpression: without a body, JSON.parse below throws and the catch answers undefined all the same
+  if (raw === undefined) return undefined;
+  if (err.details.providerFormat !== format) return undefined;
   try {
     const body: unknown = JSON.parse(raw);
     // Only an error object in the format's own shape goes through; anything else (an HTML page from a proxy) is reworded.
     return isObject(body) && isObject(body.error) ? body : undefined;
-  } catch {
+  }
+  // Stryker disable next-line BlockStatement: an empty catch falls off the end of the function, which answers undefined too
+  catch {
     return undefined;
   }
 }

@@ -12,3 +12,7 @@ test('an id without a signature is left as it is, both ways', () => {
   expect(withSignature('toolu_01A', undefined)).toBe('toolu_01A');
   expect(splitSignature('toolu_01A')).toEqual({ id: 'toolu_01A' });
 });
+
+test('an id that ends in the signature mark with nothing after it loses the mark and carries no signature', () => {
+  expect(splitSignature('call_7_tsig_')).toEqual({ id: 'call_7' });
+});

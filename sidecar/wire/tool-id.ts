@@ -7,7 +7,8 @@
 const MARK = '_tsig_';
 
 export function withSignature(id: string, signature: string | undefined): string {
-  return signature ? `${id}${MARK}${Buffer.from(signature, 'utf8').toString('base64url')}` : id;
+  // A string becomes its UTF-8 bytes (Buffer.from's default encoding for strings).
+  return signature ? `${id}${MARK}${Buffer.from(signature).toString('base64url')}` : id;
 }
 
 export function splitSignature(id: string): { id: string; signature?: string } {

@@ -244,3 +244,129 @@ describe('reasoning for an Anthropic client', () => {
     ]);
   });
 });
+
+describe('encodeAnthropicResult: what is left out', () => {
+  test('a result without choices is an empty message that ended its turn', () => {
+    expect(encodeAnthropicResult({ id: 'r', model: 'm', choices: [] }, 'req1')).toMatchObject({ content: [], stop_reason: 'end_turn', stop_sequence: null });
+  });
+
+  test('an answer with only tool calls has no empty text block', () => {
+    const m = encodeAnthropicResult({ id: 'r', model: 'm', choices: [{ index: 0, text: '', toolCalls: [{ id: 'call_1', name: 'f', arguments: '{}' }], finishReason: 'tool_calls' }] }, 'req1');
+    expect(m.content).toEqual([{ type: 'tool_use', id: 'call_1', name: 'f', input: {} }]);
+  });
+
+  test("another provider's reasoning goes out unsigned and never as redacted thinking, whatever proof it carries", () => {
+    const m = encodeAnthropicResult({ id: 'r', model: 'm', choices: [{ index: 0, text: 'a', toolCalls: [], finishReason: 'stop', reasoning: [{ text: 'G', origin: 'gemini', signature: 'CiQB', redacted: 'x' }] }] }, 'req1');
+    expect(m.content).toEqual([
+      { type: 'thinking', thinking: 'G', signature: '' },
+      { type: 'text', text: 'a' },
+    ]);
+  });
+});
+
+describe('AnthropicStreamEncoder: blocks it keeps apart and events it drops', () => {
+  test('text without a start event: message_start with the fallback id and no model; a start with an empty id keeps the fallback id', () => {
+    expect(events(new AnthropicStreamEncoder('req1').encode([{ type: 'text', choice: 0, text: 'a' }]))[0]?.[1]).toMatchObject({ message: { id: 'msg_req1', model: '' } });
+    expect(events(new AnthropicStreamEncoder('req1').encode([{ type: 'start', id: '', model: 'gpt-4o' }]))[0]?.[1]).toMatchObject({ message: { id: 'msg_req1', model: 'gpt-4o' } });
+  });
+
+  test('consecutive reasoning deltas share one thinking block', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const out = enc.encode([{ type: 'start', id: 'r', model: 'm' }, { type: 'reasoning', choice: 0, text: 'a' }, { type: 'reasoning', choice: 0, text: 'b' }]);
+    expect(events(out).map(([name, d]) => [name, d.index ?? null])).toEqual([
+      ['message_start', null],
+      ['content_block_start', 0],
+      ['content_block_delta', 0],
+      ['content_block_delta', 0],
+    ]);
+  });
+
+  test('a reasoning end with no thinking block open writes nothing: no signature lands on a text block', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    expect(enc.encode([{ type: 'start', id: 'r', model: 'm' }])).toContain('message_start');
+    expect(enc.encode([{ type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQB' }])).toBe('');
+    enc.encode([{ type: 'text', choice: 0, text: 'a' }]);
+    expect(enc.encode([{ type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQB' }])).toBe('');
+  });
+
+  test('tool arguments are written only into their own open tool block, never into another block', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    enc.encode([{ type: 'start', id: 'r', model: 'm' }]);
+    expect(enc.encode([{ type: 'tool_args', choice: 0, index: 0, args: '{}' }])).toBe('');
+    enc.encode([{ type: 'text', choice: 0, text: 'a' }]);
+    expect(enc.encode([{ type: 'tool_args', choice: 0, index: 0, args: '{}' }])).toBe('');
+  });
+
+  test("only choice 0's finish sets the stop reason (an Anthropic message has one choice)", () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    enc.encode([{ type: 'start', id: 'r', model: 'm' }, { type: 'finish', choice: 0, reason: 'stop' }, { type: 'finish', choice: 1, reason: 'length' }]);
+    expect(events(enc.end()).find(([name]) => name === 'message_delta')?.[1]).toMatchObject({ delta: { stop_reason: 'end_turn' } });
+  });
+});
+
+describe('AnthropicStreamEncoder: continuation inside a passed-through block of another kind', () => {
+  const start = named('message_start', { message: { id: 'msg_A', type: 'message', role: 'assistant', content: [], model: 'claude-haiku-4-5', stop_reason: null, stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } } });
+  const startFrame: Frame = { events: [{ type: 'start', id: 'msg_A', model: 'claude-haiku-4-5', usage: { inputTokens: 5, outputTokens: 1 } }], raw: start };
+
+  test('a tool_use block left open: the resumed arguments continue it, at its index', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    enc.passthrough(startFrame);
+    enc.passthrough({
+      events: [{ type: 'tool_start', choice: 0, index: 0, id: 'toolu_1', name: 'get_weather' }],
+      raw: named('content_block_start', { index: 0, content_block: { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: {} } }),
+      block: { op: 'start', index: 0, kind: 'tool_use' },
+    });
+    enc.passthrough({ events: [{ type: 'tool_args', choice: 0, index: 0, args: '{"city":' }], raw: named('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '{"city":' } }) });
+    expect(events(enc.encode([{ type: 'tool_args', choice: 0, index: 0, args: '"Paris"}' }]))).toEqual([
+      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '"Paris"}' } }],
+    ]);
+  });
+
+  test('a thinking block left open: resumed text closes it and opens a text block', () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    enc.passthrough(startFrame);
+    enc.passthrough({ events: [], raw: named('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }), block: { op: 'start', index: 0, kind: 'thinking' } });
+    expect(events(enc.encode([{ type: 'text', choice: 0, text: 'Hi' }])).map(([name, d]) => [name, d.index])).toEqual([
+      ['content_block_stop', 0],
+      ['content_block_start', 1],
+      ['content_block_delta', 1],
+    ]);
+  });
+});
+
+describe('AnthropicStreamEncoder: proof and stop reasons that must survive', () => {
+  test("another provider's reasoning end never becomes a redacted_thinking block, even carrying redacted data", () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const out = enc.encode([
+      { type: 'start', id: 'r', model: 'm' },
+      { type: 'reasoning', choice: 0, text: 'x' },
+      { type: 'reasoning_end', choice: 0, origin: 'gemini', redacted: 'opaque' },
+    ]);
+    expect(events(out).map(([name, d]) => [name, (d.content_block as { type?: string } | undefined)?.type ?? null])).toEqual([
+      ['message_start', null],
+      ['content_block_start', 'thinking'],
+      ['content_block_delta', null],
+      ['content_block_stop', null],
+    ]);
+  });
+
+  test("Anthropic's own thinking without a signature goes out with an empty one", () => {
+    const m = encodeAnthropicResult({ id: 'r', model: 'm', choices: [{ index: 0, text: 'a', toolCalls: [], finishReason: 'stop', reasoning: [{ text: 'T', origin: 'anthropic' }] }] }, 'req1');
+    expect(m.content).toEqual([
+      { type: 'thinking', thinking: 'T', signature: '' },
+      { type: 'text', text: 'a' },
+    ]);
+  });
+
+  test("passed-through events whose event lines a proxy dropped: end() still gives the client the stop reason, stop sequence and usage they carried", () => {
+    const enc = new AnthropicStreamEncoder('req1');
+    const start = { data: JSON.stringify({ type: 'message_start', message: { id: 'msg_A', type: 'message', role: 'assistant', content: [], model: 'c', usage: { input_tokens: 5, output_tokens: 1 } } }) };
+    const delta = { data: JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' }, usage: { output_tokens: 9 } }) };
+    enc.passthrough({ events: [{ type: 'start', id: 'msg_A', model: 'c', usage: { inputTokens: 5, outputTokens: 1 } }], raw: start });
+    enc.passthrough({ events: [{ type: 'finish', choice: 0, reason: 'stop', stopSequence: 'END' }, { type: 'usage', usage: { inputTokens: 5, outputTokens: 9 } }], raw: delta });
+    expect(events(enc.end())).toEqual([
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' }, usage: { input_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 9 } }],
+      ['message_stop', { type: 'message_stop' }],
+    ]);
+  });
+});

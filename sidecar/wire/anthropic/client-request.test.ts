@@ -201,3 +201,102 @@ describe('decodeCountTokensRequest', () => {
     expect(() => decodeCountTokensRequest({ model: 'claude' })).toThrow('messages: Field required');
   });
 });
+
+describe("decodeMessagesRequest and decodeCountTokensRequest: more refusals in Anthropic's words", () => {
+  test("a missing model is refused; a max_tokens of 1 is enough; the error keeps Anthropic's type for an Anthropic client", () => {
+    const err = failure(() => decodeMessagesRequest({ max_tokens: 10, messages: hello.messages }));
+    expect([err.message, err.details.providerFormat, err.details.providerType]).toEqual(['model: Field required', 'anthropic', 'invalid_request_error']);
+    expect(decodeMessagesRequest({ ...hello, max_tokens: 1 }).model).toBe('claude-haiku-4-5');
+  });
+
+  test('count_tokens: an empty model is no model; the request never wants usage', () => {
+    expect(() => decodeCountTokensRequest({ model: '', messages: hello.messages })).toThrow('model: Field required');
+    expect(decodeCountTokensRequest({ model: 'claude', messages: hello.messages })).toMatchObject({ stream: false, includeUsage: false, choices: 1 });
+  });
+});
+
+describe('anthropicPrompt: shapes it refuses, with their place named', () => {
+  const refused = (body: Record<string, unknown>) => failure(() => anthropicPrompt({ ...hello, ...body })).message;
+
+  test('a system prompt, system message or message content that is neither a string nor a list of blocks', () => {
+    expect(refused({ system: 42 })).toBe('system: must be a string or an array of blocks');
+    expect(refused({ messages: [{ role: 'system', content: 42 }] })).toBe('messages.0.content: must be a string or an array of blocks');
+    expect(refused({ messages: [{ role: 'user', content: 42 }] })).toBe('messages.0.content: must be a string or an array of blocks');
+    expect(refused({ messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: 42 }] }] })).toBe('messages.0.content.0.content: must be a string or an array of blocks');
+  });
+
+  test('system blocks must be text blocks with their text; a Responses-style input_text block is not one', () => {
+    expect(refused({ system: [{ type: 'text' }] })).toBe('system.0: only text blocks can be translated here');
+    expect(refused({ system: [{ type: 'input_text', text: 'Be brief.' }] })).toBe('system.0: only text blocks can be translated here');
+  });
+
+  test('a block that is not an object', () => {
+    expect(refused({ messages: [{ role: 'user', content: ['Hello'] }] })).toBe('messages.0.content.0: must be an object');
+  });
+
+  test('tools that are not custom tools with a string name: null, a name that is not a string', () => {
+    for (const tool of [null, { name: 5, input_schema: { type: 'object' } }]) expect(refused({ tools: [tool] })).toBe('tools.0: only custom tools can be translated for this backend');
+  });
+
+  test('output_config.effort must be a Messages effort: not "none", not made up', () => {
+    expect(refused({ output_config: { effort: 'none' } })).toBe('output_config.effort: "none" is not one of low, medium, high, xhigh, max');
+    expect(refused({ output_config: { effort: 'extreme' } })).toBe('output_config.effort: "extreme" is not one of low, medium, high, xhigh, max');
+  });
+});
+
+describe('anthropicPrompt: what it leaves out and the defaults', () => {
+  test('a minimal body: its messages, the cap, and nothing else; a null system is no system', () => {
+    const minimal = { messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello' }] }], untranslatable: [], maxTokens: 1024 };
+    expect(anthropicPrompt({ ...hello })).toStrictEqual(minimal);
+    expect(anthropicPrompt({ ...hello, system: null, metadata: { user_id: '' }, top_k: null })).toStrictEqual(minimal);
+    expect(anthropicPrompt({ ...hello, metadata: { user_id: 42 } })).toStrictEqual(minimal);
+  });
+
+  test('undefined parameters are not untranslatable', () => {
+    expect(anthropicPrompt({ ...hello, container: undefined }).untranslatable).toEqual([]);
+  });
+
+  test('text blocks of a tool result join without a separator; a tool result without content is empty', () => {
+    const prompt = anthropicPrompt({
+      ...hello,
+      messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: '18' }, { type: 'text', text: 'C' }] }, { type: 'tool_result', tool_use_id: 't2' }] }],
+    });
+    expect(prompt.messages[0]?.content).toStrictEqual([
+      { type: 'tool_result', toolCallId: 't1', content: '18C' },
+      { type: 'tool_result', toolCallId: 't2', content: '' },
+    ]);
+  });
+
+  test('a thinking block with an empty, missing or non-string signature carries none', () => {
+    const prompt = anthropicPrompt({
+      ...hello,
+      messages: [...hello.messages, { role: 'assistant', content: [{ type: 'thinking', thinking: 'a', signature: '' }, { type: 'thinking', thinking: 'b' }, { type: 'thinking', thinking: 'c', signature: 7 }, { type: 'text', text: 'ok' }] }],
+    });
+    expect(prompt.messages[1]?.content).toStrictEqual([
+      { type: 'reasoning', text: 'a', origin: 'anthropic' },
+      { type: 'reasoning', text: 'b', origin: 'anthropic' },
+      { type: 'reasoning', text: 'c', origin: 'anthropic' },
+      { type: 'text', text: 'ok' },
+    ]);
+  });
+
+  test('stop sequences keep only strings; a tool without description or schema gets none and an empty object schema', () => {
+    const prompt = anthropicPrompt({ ...hello, stop_sequences: ['END', 3, '###'], tools: [{ name: 'now' }] });
+    expect(prompt.stop).toEqual(['END', '###']);
+    expect(prompt.tools).toStrictEqual([{ name: 'now', parameters: { type: 'object', properties: {} } }]);
+  });
+
+  test('thinking enabled without a budget only shows the thinking; a null effort is no effort', () => {
+    expect(anthropicPrompt({ ...hello, thinking: { type: 'enabled' } }).reasoning).toStrictEqual({ summary: 'auto' });
+    expect(anthropicPrompt({ ...hello, output_config: { effort: null } })).not.toHaveProperty('reasoning');
+  });
+
+  test('tool_choice: a tool without a name, or an unknown type, is no choice', () => {
+    expect(anthropicPrompt({ ...hello, tool_choice: { type: 'tool' } })).not.toHaveProperty('toolChoice');
+    expect(anthropicPrompt({ ...hello, tool_choice: { type: 'function', name: 'f' } })).not.toHaveProperty('toolChoice');
+  });
+
+  test('an output format that is not a JSON schema is no response format', () => {
+    expect(anthropicPrompt({ ...hello, output_config: { format: { type: 'text', schema: { type: 'object' } } } })).not.toHaveProperty('responseFormat');
+  });
+});

@@ -15,7 +15,12 @@ export function decodeMessagesRequest(body: JsonObject): ChatRequest {
   if (typeof body.model !== 'string' || body.model === '') throw anthropicInvalid('model: Field required');
   if (!Array.isArray(body.messages)) throw anthropicInvalid('messages: Field required');
   if (body.messages.length === 0) throw anthropicInvalid('messages: at least one message is required');
-  if (typeof body.max_tokens !== 'number' || !Number.isInteger(body.max_tokens) || body.max_tokens < 1)
+  if (
+    !Number.isInteger(body.max_tokens) ||
+    // Stryker disable next-line ConditionalExpression: only narrows the type for the compiler; Number.isInteger has refused every non-number already
+    typeof body.max_tokens !== 'number' ||
+    body.max_tokens < 1
+  )
     throw anthropicInvalid('max_tokens: Field required');
   if (body.stream !== undefined && typeof body.stream !== 'boolean') throw anthropicInvalid('stream: Input should be a valid boolean');
   const stream = body.stream === true;
@@ -61,7 +66,7 @@ function blockText(content: unknown, where: string, separator = ''): string {
   return content
     .map((b, i) => {
       if (isObject(b) && b.type === 'text' && typeof b.text === 'string') return b.text;
-      throw invalidRequest(`${where}[${i}]: only text blocks can be translated here`);
+      throw invalidRequest(`${where}.${i}: only text blocks can be translated here`);
     })
     .join(separator);
 }

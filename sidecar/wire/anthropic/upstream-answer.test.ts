@@ -179,3 +179,139 @@ describe('Anthropic usage in the one usage model', () => {
     expect(d.decode(delta)?.events[1]).toEqual({ type: 'usage', usage: { inputTokens: 120, outputTokens: 40, cacheReadTokens: 96, cacheWriteTokens: 10, reasoningTokens: 25 } });
   });
 });
+
+describe('AnthropicStreamDecoder: what carries nothing produces nothing', () => {
+  test('a text or thinking block that opens with content gives it at once; one opened without its field gives nothing', () => {
+    const d = new AnthropicStreamDecoder();
+    expect(d.decode(ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: 'First, ', signature: '' } }))?.events).toEqual([{ type: 'reasoning', choice: 0, text: 'First, ' }]);
+    d.decode(ev('content_block_stop', { index: 0 }));
+    expect(d.decode(ev('content_block_start', { index: 1, content_block: { type: 'text', text: 'Hi' } }))?.events).toEqual([{ type: 'text', choice: 0, text: 'Hi' }]);
+    expect(d.decode(ev('content_block_start', { index: 2, content_block: { type: 'text' } }))?.events).toEqual([]);
+    expect(d.decode(ev('content_block_start', { index: 3, content_block: { type: 'thinking' } }))?.events).toEqual([]);
+    // a block type this code does not know (a citation, a future kind) carrying text is not text
+    expect(d.decode(ev('content_block_start', { index: 4, content_block: { type: 'document_summary', text: 'x' } }))).toMatchObject({ events: [], block: { op: 'start', index: 4, kind: 'document_summary' } });
+  });
+
+  test('empty or field-less text, thinking and input_json deltas give no events', () => {
+    const d = new AnthropicStreamDecoder();
+    d.decode(ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} } }));
+    for (const delta of [
+      { type: 'text_delta', text: '' },
+      { type: 'text_delta' },
+      { type: 'thinking_delta', thinking: '' },
+      { type: 'thinking_delta' },
+      { type: 'input_json_delta' },
+    ])
+      expect(d.decode(ev('content_block_delta', { index: 0, delta }))?.events).toEqual([]);
+  });
+
+  test('a delta of a type this code does not know is ignored, whatever fields it carries', () => {
+    const d = new AnthropicStreamDecoder();
+    d.decode(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    const future = { type: 'future_delta', text: 'x', partial_json: '{}', thinking: 'y', signature: 'z' };
+    expect(d.decode(ev('content_block_delta', { index: 0, delta: future }))?.events).toEqual([]);
+    expect(d.decode(ev('content_block_stop', { index: 0 }))?.events).toEqual([]);
+  });
+
+  test('a signature_delta outside a thinking block is ignored; one without a signature adds nothing to the block\'s signature', () => {
+    const d = new AnthropicStreamDecoder();
+    expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'stray' } }))?.events).toEqual([]);
+    d.decode(ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }));
+    d.decode(ev('content_block_delta', { index: 0, delta: { type: 'signature_delta' } }));
+    d.decode(ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'EqQB' } }));
+    expect(d.decode(ev('content_block_stop', { index: 0 }))?.events).toEqual([{ type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQB' }]);
+  });
+
+  test('a server tool (server_tool_use, e.g. web search) opens a tool call like tool_use does', () => {
+    const d = new AnthropicStreamDecoder();
+    expect(d.decode(ev('content_block_start', { index: 0, content_block: { type: 'server_tool_use', id: 'srvtoolu_01', name: 'web_search', input: {} } }))?.events).toEqual([
+      { type: 'tool_start', choice: 0, index: 0, id: 'srvtoolu_01', name: 'web_search' },
+    ]);
+    expect(d.decode(ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '{"query":"x"}' } }))?.events).toEqual([{ type: 'tool_args', choice: 0, index: 0, args: '{"query":"x"}' }]);
+  });
+
+  test('a message_delta without a stop reason reports its usage and no finish; without stop_sequence the stop sequence is null', () => {
+    const d = new AnthropicStreamDecoder();
+    expect(d.decode(ev('message_delta', { delta: { stop_reason: null }, usage: { output_tokens: 3 } }))?.events).toStrictEqual([{ type: 'usage', usage: { inputTokens: 0, outputTokens: 3 } }]);
+    expect(new AnthropicStreamDecoder().decode(ev('message_delta', { delta: { stop_reason: 'end_turn' } }))?.events).toStrictEqual([{ type: 'finish', choice: 0, reason: 'stop', stopSequence: null }]);
+  });
+
+  test('message_stop alone completes the stream', () => {
+    const d = new AnthropicStreamDecoder();
+    expect(d.decode(ev('message_stop', {}))).toBeNull();
+    expect([d.finished, d.complete]).toEqual([true, true]);
+  });
+
+  test("an error event keeps Anthropic's own type and format so an Anthropic client sees it unchanged", () => {
+    const err = thrown(() => new AnthropicStreamDecoder().decode(ev('error', { error: { type: 'api_error', message: 'Internal server error' } })));
+    expect([err.code, err.status, err.message, err.details.providerFormat, err.details.providerType]).toEqual(['upstream_error', 502, 'Internal server error', 'anthropic', 'api_error']);
+  });
+
+  test('stream data that is JSON but not an object names what was malformed', () => {
+    expect(thrown(() => new AnthropicStreamDecoder().decode({ event: 'ping', data: '"ping"' })).message).toBe('upstream sent a malformed stream event');
+  });
+});
+
+describe('Anthropic usage: only finite numbers count', () => {
+  test('usage without cache counts has no cache fields; null counts are absent counts', () => {
+    const d = new AnthropicStreamDecoder();
+    const start = ev('message_start', { message: { id: 'm', model: 'c', usage: { input_tokens: 10, cache_creation_input_tokens: null, cache_read_input_tokens: null, output_tokens: 1 } } });
+    expect(d.decode(start)?.events).toStrictEqual([{ type: 'start', id: 'm', model: 'c', usage: { inputTokens: 10, outputTokens: 1 } }]);
+  });
+
+  test('a count too large for a double (1e999 parses to Infinity) is ignored, never reported', () => {
+    const d = new AnthropicStreamDecoder();
+    const start = { event: 'message_start', data: '{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":1e999,"output_tokens":2}}}' };
+    expect(d.decode(start)?.events).toStrictEqual([{ type: 'start', id: 'm', model: 'c', usage: { inputTokens: 0, outputTokens: 2 } }]);
+  });
+});
+
+describe('parseAnthropicResult: the blocks it keeps and the ones it skips', () => {
+  test('redacted thinking is kept as proof without text; a thinking block with an empty or non-string signature carries none; unknown blocks are skipped', () => {
+    const r = parseAnthropicResult(
+      JSON.stringify({
+        id: 'msg_1',
+        model: 'claude-sonnet-4-5',
+        content: [
+          null,
+          { type: 'thinking', thinking: 'a', signature: '' },
+          { type: 'thinking', thinking: 'b', signature: 12345 },
+          { type: 'redacted_thinking', data: 'EmwKAhgB' },
+          { type: 'web_search_tool_result', tool_use_id: 'srvtoolu_1', content: [] },
+          { type: 'text', text: 'done' },
+        ],
+        stop_reason: 'a_new_reason',
+      }),
+    );
+    expect(r).toStrictEqual({
+      id: 'msg_1',
+      model: 'claude-sonnet-4-5',
+      choices: [
+        {
+          index: 0,
+          text: 'done',
+          toolCalls: [],
+          finishReason: 'stop',
+          stopSequence: null,
+          reasoning: [
+            { text: 'a', origin: 'anthropic' },
+            { text: 'b', origin: 'anthropic' },
+            { text: '', origin: 'anthropic', redacted: 'EmwKAhgB' },
+          ],
+        },
+      ],
+    });
+  });
+
+  test('an unparsable body names the response body', () => {
+    expect(thrown(() => parseAnthropicResult('<html>')).message).toBe('upstream sent a malformed response body');
+  });
+});
+
+test('a delta of an unknown type carrying a signature inside a thinking block does not change its signature', () => {
+  const d = new AnthropicStreamDecoder();
+  d.decode(ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }));
+  d.decode(ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'EqQB' } }));
+  d.decode(ev('content_block_delta', { index: 0, delta: { type: 'future_delta', signature: 'zzz' } }));
+  expect(d.decode(ev('content_block_stop', { index: 0 }))?.events).toEqual([{ type: 'reasoning_end', choice: 0, origin: 'anthropic', signature: 'EqQB' }]);
+});

@@ -173,3 +173,119 @@ describe('parseGeminiResult', () => {
     expect(thrown(() => parseGeminiResult('[]', 'm')).code).toBe('upstream_malformed');
   });
 });
+
+describe('GeminiStreamDecoder: the parts and chunks that carry nothing', () => {
+  test('a stream that ended before its first chunk is not finished', () => {
+    expect([new GeminiStreamDecoder(1, 'm').finished, new GeminiStreamDecoder(1, 'm').complete]).toEqual([false, false]);
+  });
+
+  test('a chunk with only usage (no candidates) reports the usage and nothing else', () => {
+    const d = new GeminiStreamDecoder(1, 'm');
+    d.decode(sse({ candidates: [cand([{ text: 'a' }])], ...meta }));
+    expect(d.decode(sse({ usageMetadata: { promptTokenCount: 4, candidatesTokenCount: 1 }, ...meta }))?.events).toStrictEqual([{ type: 'usage', usage: { inputTokens: 4, outputTokens: 1 } }]);
+  });
+
+  test('prompt feedback without a block reason, or a block reason beside real candidates, does not block', () => {
+    const d = new GeminiStreamDecoder(1, 'm');
+    expect(d.decode(sse({ promptFeedback: { safetyRatings: [] }, ...meta }))?.events).toEqual([{ type: 'start', id: meta.responseId, model: meta.modelVersion }]);
+    expect(d.decode(sse({ promptFeedback: { blockReason: 'OTHER' }, candidates: [cand([{ text: 'ok' }])] }))?.events).toEqual([{ type: 'text', choice: 0, text: 'ok' }]);
+  });
+
+  test('a block reason with an empty candidate list blocks; the error is tagged gemini', () => {
+    const err = thrown(() => new GeminiStreamDecoder(1, 'm').decode(sse({ promptFeedback: { blockReason: 'BLOCKLIST' }, candidates: [] })));
+    expect([err.code, err.message, err.details.providerFormat]).toEqual(['content_policy', 'the prompt was blocked by the provider (BLOCKLIST)', 'gemini']);
+  });
+
+  test('empty text parts (Gemini 3 ends with one carrying only a signature), empty thoughts and other part kinds give no events', () => {
+    const d = new GeminiStreamDecoder(1, 'm');
+    d.decode(sse({ candidates: [cand([{ text: 'a' }])], ...meta }));
+    const f = d.decode(sse({ candidates: [cand([null, { text: '', thoughtSignature: 'CiQB' }, { text: '', thought: true }, { thought: true, thoughtSignature: 'Zz' }, { executableCode: { language: 'PYTHON', code: 'print(1)' } }])] }));
+    expect(f?.events).toEqual([]);
+  });
+
+  test('a candidate that finishes without content (blocked by SAFETY) finishes with content_filter', () => {
+    const d = new GeminiStreamDecoder(1, 'm');
+    expect(d.decode(sse({ candidates: [{ index: 0, finishReason: 'SAFETY' }], usageMetadata: { promptTokenCount: 3 }, ...meta }))?.events).toEqual([
+      { type: 'start', id: meta.responseId, model: meta.modelVersion },
+      { type: 'finish', choice: 0, reason: 'content_filter' },
+      { type: 'usage', usage: { inputTokens: 3, outputTokens: 0 } },
+    ]);
+  });
+
+  test('a thought summary ends before a function call, and before the finish when no answer part follows', () => {
+    const d = new GeminiStreamDecoder(1, 'm');
+    expect(d.decode(sse({ candidates: [cand([{ text: 'plan', thought: true }, { functionCall: { name: 'f', args: {} } }])] }))?.events.slice(1, 4)).toEqual([
+      { type: 'reasoning', choice: 0, text: 'plan' },
+      { type: 'reasoning_end', choice: 0, origin: 'gemini' },
+      { type: 'tool_start', choice: 0, index: 0, id: 'call_0_0', name: 'f' },
+    ]);
+    const e = new GeminiStreamDecoder(1, 'm');
+    e.decode(sse({ candidates: [cand([{ text: 'only thinking', thought: true }])] }));
+    expect(e.decode(sse({ candidates: [cand([], { finishReason: 'MAX_TOKENS' })] }))?.events).toEqual([
+      { type: 'reasoning_end', choice: 0, origin: 'gemini' },
+      { type: 'finish', choice: 0, reason: 'length' },
+    ]);
+  });
+
+  test('a signature that is empty or not a string is not carried', () => {
+    const d = new GeminiStreamDecoder(1, 'm');
+    const f = d.decode(sse({ candidates: [cand([{ functionCall: { name: 'a', args: {} }, thoughtSignature: '' }, { functionCall: { name: 'b', args: {} }, thoughtSignature: 7 }])] }));
+    expect(f?.events.filter((ev) => ev.type === 'tool_start')).toStrictEqual([
+      { type: 'tool_start', choice: 0, index: 0, id: 'call_0_0', name: 'a' },
+      { type: 'tool_start', choice: 0, index: 1, id: 'call_0_1', name: 'b' },
+    ]);
+  });
+
+  test('usage: tool-use prompt tokens (search, code execution) are input; no cache or thoughts counts means no such fields', () => {
+    const d = new GeminiStreamDecoder(1, 'm');
+    expect(d.decode(sse({ usageMetadata: { promptTokenCount: 10, toolUsePromptTokenCount: 5, candidatesTokenCount: 2 } }))?.events[1]).toStrictEqual({ type: 'usage', usage: { inputTokens: 15, outputTokens: 2 } });
+  });
+
+  test('an error object without a message gets a generic one, and may fall back once retries are exhausted', () => {
+    const err = thrown(() => new GeminiStreamDecoder(1, 'm').decode(sse({ error: { code: 500, status: 'INTERNAL' } })));
+    expect([err.message, err.details.fallback]).toEqual(['upstream reported an error mid-stream', 'retries_exhausted']);
+  });
+
+  test('malformed chunks name what was malformed', () => {
+    expect(thrown(() => new GeminiStreamDecoder(1, 'm').decode({ data: 'null' })).message).toBe('upstream sent a malformed stream chunk');
+    expect(thrown(() => new GeminiStreamDecoder(1, 'm').decode(sse({ candidates: [7] }))).message).toBe('upstream sent a malformed stream chunk');
+  });
+});
+
+describe('parseGeminiResult: what it skips and what it defaults', () => {
+  test('a body without candidates has no choices and, without usageMetadata, no usage', () => {
+    expect(parseGeminiResult(JSON.stringify({ ...meta }), 'm')).toStrictEqual({ id: meta.responseId, model: meta.modelVersion, choices: [] });
+  });
+
+  test('candidates that are not objects and parts that are not objects are skipped; content-less candidates are empty', () => {
+    const r = parseGeminiResult(JSON.stringify({ candidates: ['x', cand([null, { text: 'hi' }], { finishReason: 'STOP' }), { finishReason: 'SAFETY', index: 1 }] }), 'm');
+    expect(r.choices).toStrictEqual([
+      { index: 0, text: 'hi', toolCalls: [], finishReason: 'stop' },
+      { index: 1, text: '', toolCalls: [], finishReason: 'content_filter' },
+    ]);
+  });
+
+  test("a candidate's own index wins over its place; without one its place is its index", () => {
+    const r = parseGeminiResult(JSON.stringify({ candidates: [{ ...cand([{ text: 'b' }]), index: 1 }, { ...cand([{ text: 'a' }]), index: 0 }, { content: { parts: [{ text: 'c' }] } }] }), 'm');
+    expect(r.choices.map((c) => [c.index, c.text])).toEqual([
+      [1, 'b'],
+      [0, 'a'],
+      [2, 'c'],
+    ]);
+  });
+
+  test('thought parts join without a separator; text that is not a string contributes nothing, to the answer or the reasoning', () => {
+    const r = parseGeminiResult(JSON.stringify({ candidates: [cand([{ text: 'one ', thought: true }, { text: 5, thought: true }, { text: 'two', thought: true }, { text: 'A' }, { text: 6 }])] }), 'm');
+    expect(r.choices[0]).toMatchObject({ text: 'A', reasoning: [{ text: 'one two', origin: 'gemini' }] });
+  });
+
+  test('unparsable and non-object bodies name the response body', () => {
+    expect(thrown(() => parseGeminiResult('<html>', 'm')).message).toBe('upstream sent a malformed response body');
+    expect(thrown(() => parseGeminiResult('[]', 'm')).message).toBe('upstream sent a malformed response body');
+  });
+});
+
+test('a function call without a signature in a JSON answer carries no signature field', () => {
+  const r = parseGeminiResult(JSON.stringify({ candidates: [cand([{ functionCall: { name: 'f', args: {} } }], { finishReason: 'STOP' })] }), 'm');
+  expect(r.choices[0]?.toolCalls).toStrictEqual([{ id: 'call_0_0', name: 'f', arguments: '{}' }]);
+});

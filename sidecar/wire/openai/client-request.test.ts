@@ -195,3 +195,173 @@ describe('openaiPrompt: a Chat Completions body in neutral form', () => {
     expect(() => openaiPrompt({ model: 'm', messages: hello.messages, tools: [{ type: 'custom', custom: { name: 'x' } }] })).toThrow('tools[0]: only function tools can be translated');
   });
 });
+
+describe('decodeChatRequest: the refusals, in OpenAI\'s words', () => {
+  test('an empty model is no model', () => {
+    const err = failure(() => decodeChatRequest({ ...hello, model: '' }));
+    expect([err.code, err.status, err.message, err.details.param]).toEqual(['invalid_request', 400, 'you must provide a model parameter', 'model']);
+  });
+
+  test('messages that are not an array are refused as missing, with code invalid_request', () => {
+    const err = failure(() => decodeChatRequest({ model: 'm', messages: 'Hello' }));
+    expect([err.code, err.status, err.message]).toEqual(['invalid_request', 400, "Missing required parameter: 'messages'."]);
+  });
+
+  test('the stream and n refusals say what is allowed; n may be as large as 128', () => {
+    expect(failure(() => decodeChatRequest({ ...hello, stream: 1 })).message).toBe("'stream' must be a boolean");
+    expect(failure(() => decodeChatRequest({ ...hello, n: 129 })).message).toBe("'n' must be an integer from 1 to 128");
+    expect(decodeChatRequest({ ...hello, n: 128 }).choices).toBe(128);
+  });
+});
+
+describe('openaiPrompt: shapes it refuses, each with its place named', () => {
+  const refusal = (body: Record<string, unknown>) => failure(() => openaiPrompt({ model: 'm', ...body }));
+
+  test('a message that is not an object', () => {
+    const err = refusal({ messages: ['Hello'] });
+    expect([err.message, err.details.param]).toEqual(['messages[0]: must be an object', 'messages']);
+  });
+
+  test('content that is neither a string nor an array of parts, for each role', () => {
+    for (const role of ['system', 'user', 'assistant', 'tool']) {
+      const err = refusal({ messages: [{ role, content: 42, tool_call_id: 'c' }] });
+      expect([err.message, err.details.param]).toEqual(['messages[0].content: must be a string or an array of parts', 'messages[0].content']);
+    }
+  });
+
+  test("a system part must be a text part with its text; a Responses-style input_text part is not one", () => {
+    expect(refusal({ messages: [{ role: 'system', content: [{ type: 'text' }] }] }).message).toBe('messages[0].content[0]: only text parts can be translated here');
+    expect(refusal({ messages: [{ role: 'system', content: [{ type: 'input_text', text: 'Be brief.' }] }] }).message).toBe('messages[0].content[0]: only text parts can be translated here');
+  });
+
+  test('a user part that is not an object, a text part without text, an input_text part, an image part without a URL', () => {
+    expect(refusal({ messages: [{ role: 'user', content: ['Hello'] }] }).message).toBe('messages[0].content[0]: must be an object');
+    for (const part of [{ type: 'text' }, { type: 'input_text', text: 'x' }, { type: 'image_url', image_url: {} }, { type: 'image_url' }, { type: 'input_image', image_url: { url: 'https://example.com/a.png' } }])
+      expect(refusal({ messages: [{ role: 'user', content: [part] }] }).message).toMatch(/^messages\[0\]\.content\[0\]: part type ".*" cannot be translated for this backend$/);
+  });
+
+  test('a tool call without its function object', () => {
+    const err = refusal({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function' }] }] });
+    expect([err.message, err.details.param]).toEqual(['messages[1].tool_calls: malformed tool call', 'messages']);
+  });
+
+  test('an unknown role names the messages parameter', () => {
+    expect(refusal({ messages: [{ role: 'function', name: 'f', content: 'x' }] }).details.param).toBe('messages');
+  });
+
+  test('tools that are not function tools with a name: not an object, no type, no function object, no name', () => {
+    for (const tool of ['get_weather', { function: { name: 'f' } }, { type: 'function' }, { type: 'function', function: { description: 'x' } }]) {
+      const err = refusal({ messages: hello.messages, tools: [tool] });
+      expect([err.message, err.details.param]).toEqual(['tools[0]: only function tools can be translated', 'tools']);
+    }
+  });
+
+  test('reasoning_effort that is not an effort names its parameter; a null one asks for nothing', () => {
+    expect(refusal({ messages: hello.messages, reasoning_effort: 'extreme' }).details.param).toBe('reasoning_effort');
+    expect(openaiPrompt({ ...hello, reasoning_effort: null })).not.toHaveProperty('reasoning');
+  });
+});
+
+describe('openaiPrompt: what a minimal body leaves out, and the defaults', () => {
+  test('a minimal body has messages and an empty untranslatable list, and no other field', () => {
+    expect(openaiPrompt({ ...hello })).toStrictEqual({ messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello' }] }], untranslatable: [] });
+  });
+
+  test('an assistant turn keeps its text; without content, with only tool calls, it has just the calls; empty reasoning_content is no reasoning', () => {
+    const prompt = openaiPrompt({
+      model: 'm',
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello! ', reasoning_content: '' },
+        { role: 'user', content: 'Weather?' },
+        { role: 'assistant', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'w', arguments: '{}' } }] },
+      ],
+    });
+    expect(prompt.messages[1]).toStrictEqual({ role: 'assistant', content: [{ type: 'text', text: 'Hello! ' }] });
+    expect(prompt.messages[3]).toStrictEqual({ role: 'assistant', content: [{ type: 'tool_call', id: 'call_1', name: 'w', arguments: '{}' }] });
+  });
+
+  test('text parts of a system message join without a separator; system messages join with a blank line', () => {
+    const prompt = openaiPrompt({ model: 'm', messages: [{ role: 'system', content: [{ type: 'text', text: 'Be ' }, { type: 'text', text: 'brief.' }] }, { role: 'system', content: 'Use French.' }, ...hello.messages] });
+    expect(prompt.system).toBe('Be brief.\n\nUse French.');
+  });
+
+  test("a URL that merely contains a data: URL is a URL, not inline data", () => {
+    const url = 'https://example.com/proxy?src=data:image/png;base64,AAAA';
+    expect(openaiPrompt({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }] }).messages[0]?.content).toEqual([{ type: 'image', url }]);
+  });
+
+  test("Google's extra_content signature that is empty or not a string is no signature", () => {
+    const prompt = openaiPrompt({
+      model: 'm',
+      messages: [
+        ...hello.messages,
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' }, extra_content: { google: { thought_signature: '' } } },
+            { id: 'c2', type: 'function', function: { name: 'g', arguments: '{}' }, extra_content: { google: { thought_signature: 5 } } },
+          ],
+        },
+      ],
+    });
+    expect(prompt.messages[1]?.content).toStrictEqual([
+      { type: 'tool_call', id: 'c1', name: 'f', arguments: '{}' },
+      { type: 'tool_call', id: 'c2', name: 'g', arguments: '{}' },
+    ]);
+  });
+
+  test('only consecutive tool results share a user turn: a user text after them, a tool result after user text, turns of one role otherwise stay apart', () => {
+    const tool = (id: string) => ({ role: 'tool', tool_call_id: id, content: 'ok' });
+    const result = (id: string) => ({ type: 'tool_result', toolCallId: id, content: 'ok' });
+    expect(openaiPrompt({ model: 'm', messages: [tool('t0'), { role: 'user', content: 'and?' }, tool('t1')] }).messages).toEqual([
+      { role: 'user', content: [result('t0')] },
+      { role: 'user', content: [{ type: 'text', text: 'and?' }] },
+      { role: 'user', content: [result('t1')] },
+    ]);
+    expect(openaiPrompt({ model: 'm', messages: [...hello.messages, { role: 'assistant', content: '' }, { role: 'assistant', content: '' }, tool('t2')] }).messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'Hello' }] },
+      { role: 'assistant', content: [] },
+      { role: 'assistant', content: [] },
+      { role: 'user', content: [result('t2')] },
+    ]);
+  });
+
+  test('null parameters with no neutral meaning are not listed as untranslatable, nor undefined ones', () => {
+    expect(openaiPrompt({ ...hello, logprobs: null, top_logprobs: undefined, audio: null }).untranslatable).toEqual([]);
+  });
+
+  test('an empty or non-string user is no user', () => {
+    expect(openaiPrompt({ ...hello, user: '' })).not.toHaveProperty('user');
+    expect(openaiPrompt({ ...hello, user: 42 })).not.toHaveProperty('user');
+  });
+
+  test('a tool without parameters gets an empty object schema; without a description it has none', () => {
+    expect(openaiPrompt({ ...hello, tools: [{ type: 'function', function: { name: 'now' } }] }).tools).toStrictEqual([{ name: 'now', parameters: { type: 'object', properties: {} } }]);
+  });
+
+  test("tool_choice 'auto' and 'none' map as they are; a function choice without a name is no choice", () => {
+    expect(openaiPrompt({ ...hello, tool_choice: 'auto' }).toolChoice).toEqual({ type: 'auto' });
+    expect(openaiPrompt({ ...hello, tool_choice: 'none' }).toolChoice).toEqual({ type: 'none' });
+    expect(openaiPrompt({ ...hello, tool_choice: { type: 'function', function: {} } })).not.toHaveProperty('toolChoice');
+  });
+
+  test('response_format: json_object maps; text, a json_schema without its schema, or without json_schema maps to nothing; an unnamed schema has no name', () => {
+    expect(openaiPrompt({ ...hello, response_format: { type: 'json_object' } }).responseFormat).toStrictEqual({ type: 'json_object' });
+    for (const rf of [{ type: 'text' }, { type: 'json_schema' }, { type: 'json_schema', json_schema: { name: 'x' } }])
+      expect(openaiPrompt({ ...hello, response_format: rf })).not.toHaveProperty('responseFormat');
+    expect(openaiPrompt({ ...hello, response_format: { type: 'json_schema', json_schema: { schema: { type: 'object' } } } }).responseFormat).toStrictEqual({ type: 'json_schema', schema: { type: 'object' } });
+  });
+});
+
+test('an empty user message next to tool results never becomes an empty turn of its own', () => {
+  const tool = (id: string) => ({ role: 'tool', tool_call_id: id, content: 'ok' });
+  const result = (id: string) => ({ type: 'tool_result', toolCallId: id, content: 'ok' });
+  expect(openaiPrompt({ model: 'm', messages: [tool('t0'), { role: 'user', content: [] }] }).messages).toEqual([{ role: 'user', content: [result('t0')] }]);
+  expect(openaiPrompt({ model: 'm', messages: [{ role: 'user', content: [] }, tool('t1')] }).messages).toEqual([{ role: 'user', content: [result('t1')] }]);
+});
+
+test('the response_format type decides: a text format carrying a json_schema is still no format', () => {
+  expect(openaiPrompt({ ...hello, response_format: { type: 'text', json_schema: { name: 'x', schema: { type: 'object' } } } })).not.toHaveProperty('responseFormat');
+});

@@ -20,7 +20,14 @@ export function decodeChatRequest(body: JsonObject): ChatRequest {
     });
   if (body.stream !== undefined && typeof body.stream !== 'boolean') throw invalidRequest("'stream' must be a boolean", 'stream');
   const n = body.n === undefined || body.n === null ? 1 : body.n;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 128) throw invalidRequest("'n' must be an integer from 1 to 128", 'n');
+  if (
+    !Number.isInteger(n) ||
+    // Stryker disable next-line ConditionalExpression: only narrows the type for the compiler; Number.isInteger has refused every non-number already
+    typeof n !== 'number' ||
+    n < 1 ||
+    n > 128
+  )
+    throw invalidRequest("'n' must be an integer from 1 to 128", 'n');
   const stream = body.stream === true;
   const streamOptions = body.stream_options;
   const includeUsage = stream && isObject(streamOptions) && streamOptions.include_usage === true;
@@ -65,7 +72,7 @@ function userParts(content: unknown, where: string): Part[] {
     if (p.type === 'text' && typeof p.text === 'string') return { type: 'text', text: p.text };
     if (p.type === 'image_url' && isObject(p.image_url) && typeof p.image_url.url === 'string') {
       const url = p.image_url.url;
-      const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+      const m = /^data:([^;,]+);base64,(.*)/s.exec(url);
       return m ? { type: 'image', mediaType: m[1], data: m[2] } : { type: 'image', url };
     }
     throw invalidRequest(`${where}[${i}]: part type "${String(p.type)}" cannot be translated for this backend`, where);
@@ -78,7 +85,7 @@ function toolCall(tc: JsonObject, fn: JsonObject): Part {
   // Google's OpenAI-compatible endpoint carries the signature in `extra_content`; clients built for it send it back there.
   const extra = isObject(tc.extra_content) && isObject(tc.extra_content.google) ? tc.extra_content.google.thought_signature : undefined;
   const sig = signature ?? (typeof extra === 'string' && extra !== '' ? extra : undefined);
-  return { type: 'tool_call', id, name: str(fn.name), arguments: str(fn.arguments), ...(sig ? { signature: sig } : {}) };
+  return { type: 'tool_call', id, name: str(fn.name), arguments: str(fn.arguments), ...(sig !== undefined ? { signature: sig } : {}) };
 }
 
 /** Decodes an OpenAI body into the neutral prompt (only when the backend speaks another format). */

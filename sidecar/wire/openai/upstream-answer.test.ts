@@ -197,3 +197,118 @@ test('usage on a chunk with choices (llama.cpp on the finish chunk, continuous u
 test("SGLang's reasoning_tokens beside the totals count as reasoning tokens", () => {
   expect(usageFromOpenAI({ prompt_tokens: 12, completion_tokens: 9, total_tokens: 21, reasoning_tokens: 6 })).toEqual({ inputTokens: 12, outputTokens: 9, reasoningTokens: 6 });
 });
+
+describe('OpenAIStreamDecoder: defaults and what carries nothing', () => {
+  test('a stream that ended before its first chunk is not finished', () => {
+    expect([new OpenAIStreamDecoder(1, false).finished, new OpenAIStreamDecoder(1, false).complete]).toEqual([false, false]);
+  });
+
+  test('a usage chunk without a choices field (some compatible servers) reports the usage and completes a finished stream', () => {
+    const d = new OpenAIStreamDecoder(1, true);
+    d.decode(chunk([delta({ content: 'Hi' }, 'stop')]));
+    const { choices: _omitted, ...noChoices } = { ...head, choices: [], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } };
+    expect(d.decode({ data: JSON.stringify(noChoices) })?.events).toStrictEqual([{ type: 'usage', usage: { inputTokens: 5, outputTokens: 1 } }]);
+    expect(d.complete).toBe(true);
+  });
+
+  test('a choice or a tool call delta without an index is index 0; a choice without a finish_reason field has not finished', () => {
+    const d = new OpenAIStreamDecoder(1, false);
+    d.decode(chunk([delta({ role: 'assistant', content: '' })]));
+    expect(d.decode(chunk([{ delta: { content: 'a' } }]))?.events).toEqual([{ type: 'text', choice: 0, text: 'a' }]);
+    expect(d.decode(chunk([{ delta: { tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '' } }] } }]))?.events).toEqual([{ type: 'tool_start', choice: 0, index: 0, id: 'call_1', name: 'f' }]);
+    expect(d.finished).toBe(false);
+  });
+
+  test('a tool call opens on its id or on its name alone; a piece with neither only carries arguments; empty arguments are nothing', () => {
+    const d = new OpenAIStreamDecoder(2, false);
+    expect(d.decode(chunk([delta({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { arguments: '' } }] })]))?.events.slice(1)).toEqual([{ type: 'tool_start', choice: 0, index: 0, id: 'call_a', name: '' }]);
+    expect(d.decode(chunk([delta({ tool_calls: [{ index: 1, function: { name: 'g' } }] })]))?.events).toEqual([{ type: 'tool_start', choice: 0, index: 1, id: '', name: 'g' }]);
+    expect(d.decode(chunk([delta({ tool_calls: [{ index: 1, function: { arguments: '{}' } }] })]))?.events).toEqual([{ type: 'tool_args', choice: 0, index: 1, args: '{}' }]);
+    expect(d.decode(chunk([delta({ tool_calls: [{ index: 1, function: { arguments: '' } }, { index: 1 }] })]))?.events).toEqual([]);
+  });
+
+  test('reasoning ends before a tool call, and at the finish when nothing else followed it', () => {
+    const d = new OpenAIStreamDecoder(1, false);
+    d.decode(chunk([delta({ reasoning_content: 'plan' })]));
+    expect(d.decode(chunk([delta({ tool_calls: [{ index: 0, id: 'call_1', function: { name: 'f', arguments: '{}' } }] })]))?.events).toEqual([
+      { type: 'reasoning_end', choice: 0, origin: 'openai' },
+      { type: 'tool_start', choice: 0, index: 0, id: 'call_1', name: 'f' },
+      { type: 'tool_args', choice: 0, index: 0, args: '{}' },
+    ]);
+    const e = new OpenAIStreamDecoder(1, false);
+    e.decode(chunk([delta({ reasoning: 'only thinking' })]));
+    expect(e.decode(chunk([delta({}, 'length')]))?.events).toEqual([
+      { type: 'reasoning_end', choice: 0, origin: 'openai' },
+      { type: 'finish', choice: 0, reason: 'length' },
+    ]);
+  });
+
+  test("empty or null reasoning fields (OpenRouter sends reasoning: null) are no reasoning; an empty Google signature is no signature", () => {
+    const d = new OpenAIStreamDecoder(1, false);
+    d.decode(chunk([delta({ role: 'assistant', content: '' })]));
+    expect(d.decode(chunk([delta({ content: 'a', reasoning: null })]))?.events).toEqual([{ type: 'text', choice: 0, text: 'a' }]);
+    expect(d.decode(chunk([delta({ content: 'b', reasoning_content: '' })]))?.events).toEqual([{ type: 'text', choice: 0, text: 'b' }]);
+    const tc = { index: 0, id: 'fc_1', type: 'function', function: { name: 'f', arguments: '' }, extra_content: { google: { thought_signature: '' } } };
+    expect(d.decode(chunk([delta({ tool_calls: [tc] })]))?.events).toStrictEqual([{ type: 'tool_start', choice: 0, index: 0, id: 'fc_1', name: 'f' }]);
+  });
+
+  test("an error chunk keeps OpenAI's format; malformed chunks name the stream chunk", () => {
+    expect(thrown(() => new OpenAIStreamDecoder(1, false).decode({ data: '{"error":{"message":"boom","type":"server_error"}}' })).details.providerFormat).toBe('openai');
+    for (const data of ['null', '{"choices":{}}', '{"choices":[7]}']) expect(thrown(() => new OpenAIStreamDecoder(1, false).decode({ data })).message).toBe('upstream sent a malformed stream chunk');
+  });
+
+  test('a finish reason that is not a string is stop', () => {
+    expect(finishFromOpenAI(['length'])).toBe('stop');
+  });
+});
+
+describe('OpenAI usage: only the counts reported', () => {
+  test('cache writes and reasoning details when reported; absent details add no fields', () => {
+    expect(usageFromOpenAI({ prompt_tokens: 100, completion_tokens: 10, prompt_tokens_details: { cached_tokens: 40, cache_write_tokens: 60 }, completion_tokens_details: { reasoning_tokens: 4 } })).toStrictEqual({
+      inputTokens: 100,
+      outputTokens: 10,
+      cacheReadTokens: 40,
+      cacheWriteTokens: 60,
+      reasoningTokens: 4,
+    });
+    expect(usageFromOpenAI({ prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: { audio_tokens: 0 }, completion_tokens_details: { audio_tokens: 0 } })).toStrictEqual({ inputTokens: 10, outputTokens: 2 });
+  });
+
+  test('details without reasoning_tokens leave the count beside the totals (SGLang) in force', () => {
+    expect(usageFromOpenAI({ prompt_tokens: 10, completion_tokens: 9, completion_tokens_details: { audio_tokens: 0 }, reasoning_tokens: 5 })).toStrictEqual({ inputTokens: 10, outputTokens: 9, reasoningTokens: 5 });
+  });
+});
+
+describe('parseOpenAIResult: defaults', () => {
+  test("a choice's own index wins over its place; tool calls that are not objects are skipped; a Google signature rides on its call; no usage means no usage field", () => {
+    const body = {
+      id: 'x',
+      model: 'm',
+      choices: [
+        { index: 1, message: { content: 'b' }, finish_reason: 'stop' },
+        {
+          index: 0,
+          message: { content: null, tool_calls: [null, { id: 'fc_1', type: 'function', function: { name: 'f', arguments: '{}' }, extra_content: { google: { thought_signature: 'CiQB' } } }] },
+          finish_reason: 'tool_calls',
+        },
+      ],
+    };
+    expect(parseOpenAIResult(JSON.stringify(body))).toStrictEqual({
+      id: 'x',
+      model: 'm',
+      choices: [
+        { index: 1, text: 'b', toolCalls: [], finishReason: 'stop' },
+        { index: 0, text: '', toolCalls: [{ id: 'fc_1', name: 'f', arguments: '{}', signature: 'CiQB' }], finishReason: 'tool_calls' },
+      ],
+    });
+  });
+
+  test('a body that is JSON but not an object names the response body', () => {
+    expect(thrown(() => parseOpenAIResult('[]')).message).toBe('upstream sent a malformed response body');
+  });
+});
+
+test('a tool call without a signature in a JSON answer carries no signature field', () => {
+  const body = { id: 'x', model: 'm', choices: [{ index: 0, message: { content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] }, finish_reason: 'tool_calls' }] };
+  expect(parseOpenAIResult(JSON.stringify(body)).choices[0]?.toolCalls).toStrictEqual([{ id: 'call_1', name: 'f', arguments: '{}' }]);
+});

@@ -117,7 +117,7 @@ export class OpenAIStreamDecoder implements StreamDecoder {
             endReasoning();
             if (typeof tc.id === 'string' || typeof fn.name === 'string') {
               const signature = signatureOf(tc);
-              events.push({ type: 'tool_start', choice, index, id: str(tc.id), name: str(fn.name), ...(signature ? { signature } : {}) });
+              events.push({ type: 'tool_start', choice, index, id: str(tc.id), name: str(fn.name), ...(signature !== undefined ? { signature } : {}) });
             }
             if (typeof fn.arguments === 'string' && fn.arguments !== '') events.push({ type: 'tool_args', choice, index, args: fn.arguments });
           }
@@ -159,7 +159,7 @@ export function parseOpenAIResult(text: string): ChatResult {
           ? msg.tool_calls.filter(isObject).map((tc) => {
               const fn = isObject(tc.function) ? tc.function : {};
               const signature = signatureOf(tc);
-              return { id: str(tc.id), name: str(fn.name), arguments: str(fn.arguments), ...(signature ? { signature } : {}) };
+              return { id: str(tc.id), name: str(fn.name), arguments: str(fn.arguments), ...(signature !== undefined ? { signature } : {}) };
             })
           : [],
         finishReason: choice.finish_reason == null ? null : finishFromOpenAI(choice.finish_reason),
