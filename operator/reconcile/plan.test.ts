@@ -452,3 +452,8 @@ describe('eventsBetween(): a Warning for each rejection as it happens, a Normal 
     expect(eventsBetween(undefined, [c('Ready', 'False', 'Pending')])).toEqual([]);
   });
 });
+
+test('version 0 is never minted (to a sidecar it means "no config"), even from a status that holds the hash at version 0', () => {
+  const p = plan(route(spec(), { configVersion: 0, configHash: H }), observed([pod('a')]));
+  expect([p.desired?.version, p.persistVersion, p.push]).toEqual([1, true, ['a']]);
+});

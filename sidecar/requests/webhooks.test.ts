@@ -15,6 +15,7 @@ const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const NEVER = 600_000; // a backoff no test waits out
 
 interface Received {
+  at: number;
   headers: IncomingMessage['headers'];
   method: string;
   body: string;
@@ -30,7 +31,7 @@ class Receiver {
     this.server = createServer(async (req, res) => {
       let body = '';
       for await (const c of req) body += String(c);
-      this.got.push({ headers: req.headers, method: req.method ?? '', body });
+      this.got.push({ at: performance.now(), headers: req.headers, method: req.method ?? '', body });
       const next = this.script.shift() ?? 200;
       if (next === 'hang') return;
       res.writeHead(next, next >= 300 && next < 400 ? { location: 'http://127.0.0.1:1/elsewhere' } : {});
@@ -127,6 +128,14 @@ describe('which answers are retried', () => {
     expect(seen.map((a) => [a.attempts, a.status])).toEqual([[1, 500], [2, 500], [3, 503]]);
     receiver.script = [500];
     expect(await deliver({ attempts: 1, baseDelayMs: NEVER })).toEqual({ ok: false, attempts: 1, status: 500, error: 'receiver answered 500' });
+  });
+
+  test('the wait before a retry doubles after each failed attempt', async () => {
+    receiver.script = [500, 500, 200];
+    expect(await deliver({ baseDelayMs: 80 })).toMatchObject({ ok: true, attempts: 3 });
+    const [a, b, c] = receiver.got.map((g) => g.at);
+    expect(b! - a!).toBeGreaterThanOrEqual(75);
+    expect(c! - b!).toBeGreaterThanOrEqual(155);
   });
 
   test.each([400, 401, 404, 499])('%i: the receiver refuses this message; it is not sent again', async (status) => {
