@@ -150,6 +150,11 @@ describe('which answers are retried', () => {
     expect(receiver.got).toHaveLength(1);
   });
 
+  test('with no attempt allowed nothing is sent, and the delivery has failed', async () => {
+    expect(await deliver({ attempts: 0 })).toEqual({ ok: false, attempts: 0 });
+    expect(receiver.got).toHaveLength(0);
+  });
+
   test('a receiver that cannot be reached is retried, each attempt naming the network error', async () => {
     const closed = await new Receiver().start();
     await closed.stop();
@@ -226,6 +231,11 @@ describe('checkCallbackUrl', () => {
     const err = await checkCallbackUrl('http://127.0.0.1:3510/x', config(undefined), noDns);
     expect(err).toMatchObject({ code: 'callback_not_allowed', status: 400, details: { param: 'Airoute-Callback-Url' } });
     expect(err!.message).toBe('callback URL http://127.0.0.1:3510/x is not allowed: webhooks.secret is not configured, so callbacks cannot be signed');
+  });
+
+  test('a long refused URL is quoted up to its first 300 characters', async () => {
+    const long = `http://127.0.0.1:3510/${'x'.repeat(400)}`;
+    expect((await checkCallbackUrl(long, config(undefined), noDns))?.message).toBe(`callback URL ${long.slice(0, 300)} is not allowed: webhooks.secret is not configured, so callbacks cannot be signed`);
   });
 
   test('with a secret: an allowed URL passes, another is refused naming why', async () => {
