@@ -457,3 +457,33 @@ test('version 0 is never minted (to a sidecar it means "no config"), even from a
   const p = plan(route(spec(), { configVersion: 0, configHash: H }), observed([pod('a')]));
   expect([p.desired?.version, p.persistVersion, p.push]).toEqual([1, true, ['a']]);
 });
+
+describe('plan(): versions, where a pod could mislead it', () => {
+  test('new content gets the next version even when no pod has reported yet', () => {
+    const p = plan(route(spec(), { configVersion: 4, configHash: 'sha256:old' }), observed([pod('a')]));
+    expect([p.desired?.version, p.persistVersion, p.push]).toEqual([5, true, ['a']]);
+  });
+
+  test('a pod behind on older other content never pulls the version down', () => {
+    const p = plan(route(spec(), { configVersion: 5, configHash: H }), observed([pod('a', { running: { version: 2, hash: 'sha256:prev' } })]));
+    expect([p.desired?.version, p.persistVersion, p.push]).toEqual([5, false, ['a']]);
+  });
+
+  test('after a revert (same content, newer number) a pod still on the old number with that content is pushed the current version', () => {
+    const p = plan(route(spec(), { configVersion: 5, configHash: H }), observed([pod('a', { running: { version: 3, hash: H } })]));
+    expect([p.desired?.version, p.status.syncedPods, p.push]).toEqual([5, 0, ['a']]);
+  });
+});
+
+test('a healthy route says what holds: a valid spec, every ref resolved, no pod shared', () => {
+  const p = plan(route(spec(), { configVersion: 1, configHash: H }), observed([pod('a', { running: { version: 1, hash: H } })]));
+  expect(cond(p, 'Accepted')).toMatchObject({ reason: 'Accepted', message: 'spec is valid' });
+  expect(cond(p, 'ResolvedRefs')).toMatchObject({ reason: 'ResolvedRefs', message: 'every secretKeyRef resolved' });
+  expect(cond(p, 'Conflict')).toMatchObject({ status: 'False', reason: 'NoConflict', message: 'no pod is selected by another AIRoute' });
+});
+
+test('a lone pod with an IP whose phase is still Pending is starting, not unreachable: nothing to answer for yet', () => {
+  const p = plan(route(spec(), { configVersion: 1, configHash: H }), observed([pod('a', { running: { version: 0, hash: null } }, { phase: 'Pending' })]));
+  expect(cond(p, 'Synced')).toMatchObject({ status: 'True', reason: 'Synced' });
+  expect(p.push).toEqual(['a']);
+});

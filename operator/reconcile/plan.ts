@@ -119,6 +119,7 @@ export function plan(route: AIRoute, seen: Observed): Plan {
   let desired: Plan['desired'];
   let persistVersion = false;
   const statusVersion = status.configVersion ?? 0;
+  // Stryker disable next-line LogicalOperator: compileRoute gives a config and its hash together or neither; both are named for the type checker
   if (compiled.config && compiled.hash) {
     const hash = compiled.hash;
     let version = hash === status.configHash && statusVersion > 0 ? statusVersion : statusVersion + 1;
@@ -256,6 +257,7 @@ export function plan(route: AIRoute, seen: Observed): Plan {
  *  Normal one when the route becomes Ready. A Synced that is merely in progress is no rejection. */
 export function eventsBetween(before: readonly { type: string; status: string; reason: string; message: string }[] | undefined, after: readonly DesiredCondition[]): PlannedEvent[] {
   const events: PlannedEvent[] = [];
+  // Stryker disable next-line ArrayDeclaration: a list holding one non-condition names no condition type, like the empty list
   const prev = new Map((before ?? []).map((c) => [c.type, c]));
   const changed = (c: DesiredCondition) => {
     const b = prev.get(c.type);

@@ -81,3 +81,10 @@ test('a replay is refused with 409 callback_replayed; a bad signature or wrong r
     expect.objectContaining({ code: 'callback_unauthorized', status: 401, message: 'the /complete call is not accepted: it must be signed with the webhook secret (Standard Webhooks headers)' }),
   );
 });
+
+test('a signed body without a requestId is refused, saying which id it must carry', () => {
+  const body = JSON.stringify({ payload: 1 });
+  expect(() => verifyCompletion('req-1', body, sign('m1', body), SECRET, new ReplayGuard())).toThrow(
+    expect.objectContaining({ code: 'callback_unauthorized', message: 'the /complete call is not accepted: the signed body must carry "requestId": "req-1"' }),
+  );
+});

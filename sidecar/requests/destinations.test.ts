@@ -53,6 +53,15 @@ test('networks parse as CIDRs or single addresses', () => {
     expect(parseNetwork(bad), bad).toBeUndefined();
 });
 
+test('the scheme is part of the match: plain http on the https port is not the https entry', () => {
+  expect(allowed('http://hooks.example.com:443/x')).toBe(false);
+});
+
+test('the system resolver gives an address literal back as itself, IPv6 as family 6', async () => {
+  expect(await systemResolver('::1')).toEqual([{ address: '::1', family: 6 }]);
+  expect(await systemResolver('127.0.0.1')).toEqual([{ address: '127.0.0.1', family: 4 }]);
+});
+
 test('an http entry means port 80: it admits :80 but not the https port', () => {
   const plain = [parseAllowEntry('http://plain.example.com')!];
   expect(plain[0]!.port).toBe('80');
