@@ -487,3 +487,9 @@ test('a lone pod with an IP whose phase is still Pending is starting, not unreac
   expect(cond(p, 'Synced')).toMatchObject({ status: 'True', reason: 'Synced' });
   expect(p.push).toEqual(['a']);
 });
+
+test('while the spec is broken, a pod at the last good version number but with other content is not counted as synced', () => {
+  const p = plan(route(spec(), { configVersion: 2, configHash: H }), observed([pod('a', { running: { version: 2, hash: 'sha256:other' } })], { secrets: new Map() }));
+  expect(p.status.syncedPods).toBe(0);
+  expect(cond(p, 'Synced').reason).toBe('Pending');
+});
