@@ -257,8 +257,9 @@ export function plan(route: AIRoute, seen: Observed): Plan {
  *  Normal one when the route becomes Ready. A Synced that is merely in progress is no rejection. */
 export function eventsBetween(before: readonly { type: string; status: string; reason: string; message: string }[] | undefined, after: readonly DesiredCondition[]): PlannedEvent[] {
   const events: PlannedEvent[] = [];
+  const prev = new Map<string, { type: string; status: string; reason: string; message: string }>();
   // Stryker disable next-line ArrayDeclaration: a list holding one non-condition names no condition type, like the empty list
-  const prev = new Map((before ?? []).map((c) => [c.type, c]));
+  for (const c of before ?? []) prev.set(c.type, c);
   const changed = (c: DesiredCondition) => {
     const b = prev.get(c.type);
     return !b || b.status !== c.status || b.reason !== c.reason || b.message !== c.message;

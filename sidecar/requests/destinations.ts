@@ -73,8 +73,7 @@ export function parseAllowEntry(raw: string): AllowedDestination | undefined {
 
 /** A CIDR (`10.0.0.0/8`, `::1/128`) or a single address, as a network; undefined if malformed. */
 export function parseNetwork(raw: string): { address: string; prefix: number; type: 'ipv4' | 'ipv6' } | undefined {
-  // Stryker disable next-line StringLiteral: split always yields a first element; the default is for the type checker
-  const [address = '', bits] = raw.trim().split('/');
+  const [address, bits] = raw.trim().split('/') as [string, string | undefined]; // split always yields a first element
   const family = isIP(address);
   if (family === 0) return undefined;
   const max = family === 4 ? 32 : 128;

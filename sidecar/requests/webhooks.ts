@@ -18,7 +18,6 @@ export async function checkCallbackUrl(raw: string, config: RuntimeConfig, resol
     await checkDestination(raw, { allow: config.webhooks.allowed, privateNetworks: config.webhooks.privateNetworks, resolve });
     return undefined;
   } catch (err) {
-    // Stryker disable next-line ConditionalExpression: checkDestination turns every failure into an AirouteError, so the rethrow is only a guard against a bug
     if (err instanceof AirouteError) return err;
     throw err;
   }
