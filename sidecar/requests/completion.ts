@@ -25,10 +25,12 @@ export class ReplayGuard {
   /** Records `id` as used; false if it already was. */
   claim(id: string, now = Date.now()): boolean {
     for (const [k, until] of this.seen) {
-      if (until > now && this.seen.size < this.max) break; // insertion order: the oldest come first
+      if (until > now) break; // insertion order: the oldest come first
       this.seen.delete(k);
     }
     if (this.seen.has(id)) return false;
+    // Full: the oldest id makes room for this one (only for a new id: a refused replay forgets nothing).
+    if (this.seen.size >= this.max) this.seen.delete(this.seen.keys().next().value!);
     this.seen.set(id, now + 2 * SIGNATURE_TOLERANCE_MS); // a timestamp may also lie up to the tolerance in the future
     return true;
   }

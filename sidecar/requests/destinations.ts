@@ -73,12 +73,14 @@ export function parseAllowEntry(raw: string): AllowedDestination | undefined {
 
 /** A CIDR (`10.0.0.0/8`, `::1/128`) or a single address, as a network; undefined if malformed. */
 export function parseNetwork(raw: string): { address: string; prefix: number; type: 'ipv4' | 'ipv6' } | undefined {
-  const [address = '', bits] = raw.trim().split('/');
+  const [address, bits] = raw.trim().split('/') as [string, string | undefined]; // split always yields a first element
   const family = isIP(address);
   if (family === 0) return undefined;
   const max = family === 4 ? 32 : 128;
+  // Digits only: no sign, no fraction, no blanks (Number() would take ' 8', '+8', '8.0' and '').
+  if (bits !== undefined && !/^\d+$/.test(bits)) return undefined;
   const prefix = bits === undefined ? max : Number(bits);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) return undefined;
+  if (prefix > max) return undefined;
   return { address, prefix, type: family === 4 ? 'ipv4' : 'ipv6' };
 }
 
@@ -91,17 +93,13 @@ export function networkList(cidrs: readonly string[]): BlockList {
   return list;
 }
 
-/** An IPv4 address mapped into IPv6 (`::ffff:127.0.0.1`) is checked as the IPv4 address it is. */
-function unmapped(address: string): { address: string; type: 'ipv4' | 'ipv6' } {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (m) return { address: m[1]!, type: 'ipv4' };
-  return { address, type: isIP(address) === 4 ? 'ipv4' : 'ipv6' };
-}
-
-/** Whether an address is outside the public internet and not in a network the config opened. */
+/** Whether an address is outside the public internet and not in a network the config opened. An
+ *  IPv4 address mapped into IPv6 (`::ffff:127.0.0.1`, `::ffff:7f00:1`) is checked as the IPv4
+ *  address it is: BlockList matches IPv4 rules against the mapped form itself (Node's documented
+ *  behaviour, pinned by destinations.test.ts). */
 export function forbiddenAddress(address: string, opened: BlockList): boolean {
-  const a = unmapped(address);
-  return NON_PUBLIC_LIST.check(a.address, a.type) && !opened.check(a.address, a.type);
+  const type = isIP(address) === 4 ? 'ipv4' : 'ipv6';
+  return NON_PUBLIC_LIST.check(address, type) && !opened.check(address, type);
 }
 
 export function allowedBy(url: URL, entries: readonly AllowedDestination[]): boolean {

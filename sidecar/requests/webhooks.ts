@@ -77,9 +77,9 @@ export async function deliverWebhook(
         signal: opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs),
       });
       await res.body.dump();
-      const status = res.statusCode;
-      if (status >= 200 && status < 300) last = { ok: true, attempts: attempt, status };
-      else if (status >= 300 && status < 400) {
+      const status = res.statusCode; // at least 200: undici hands over no 1xx as the answer
+      if (status < 300) last = { ok: true, attempts: attempt, status };
+      else if (status < 400) {
         // The allow-list and the address check cover this URL only; a Location could point anywhere.
         last = { ok: false, attempts: attempt, status, error: `receiver answered ${status}: redirects are not followed` };
         final = true;
@@ -89,12 +89,15 @@ export async function deliverWebhook(
       // The destination is refused by policy: asking again will not change that.
       final = err instanceof AirouteError && err.code === 'callback_not_allowed';
     } finally {
+      // A backstop: pipelining 0 turns keep-alive off, so undici already closes the attempt's one
+      // socket when the answer ends or the attempt aborts (webhooks.test.ts checks none is left).
       void agent?.destroy().catch(() => undefined);
     }
     opts.onAttempt?.(last);
     if (last.ok || final || opts.signal?.aborted) return last;
     // 4xx other than 408/429 means the receiver refuses this message; retrying will not change that.
-    if (last.status !== undefined && last.status >= 400 && last.status < 500 && last.status !== 408 && last.status !== 429) return last;
+    const status = last.status ?? 0; // 0: no answer at all (a network error), retried
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) return last;
     if (attempt < opts.attempts) await sleep(Math.min(30_000, (opts.baseDelayMs ?? 200) * 2 ** (attempt - 1)), undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
   }
   return last;
