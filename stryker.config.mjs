@@ -3,7 +3,8 @@
 // checkpoints and continuations, the wire codecs, the operator's plan, webhook signing and the
 // destination allow-list). Not part of `npm test`: a full run takes long on two cores; the
 // incremental file makes a rerun after a small change take minutes (only changed code and tests
-// are re-tested). Equivalent mutants are listed in test/mutation/EQUIVALENT.md.
+// are re-tested). Equivalent mutants are marked in the source (`// Stryker disable next-line
+// <mutator>: <why>`) and listed by scripts/mutation.ts.
 //
 // TypeScript 7 has no JavaScript API, so Stryker's TypeScript checker cannot run: no checkers;
 // a mutant that would not type-check is run anyway and usually killed by the tests.
