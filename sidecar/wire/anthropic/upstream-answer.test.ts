@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { AirouteError } from '../../errors.ts';
 import type { SseEvent } from '../types.ts';
 import { AnthropicStreamDecoder, parseAnthropicResult } from './upstream-answer.ts';
+import { thrown } from '../../../test/support/errors.ts';
 
 // Named SSE events with a `type` inside the data, as the Messages streaming docs show them.
 const ev = (event: string, data: Record<string, unknown>): SseEvent => ({ event, data: JSON.stringify({ type: event, ...data }) });
@@ -18,15 +19,6 @@ const messageStart = ev('message_start', {
   },
 });
 
-function thrown(fn: () => unknown): AirouteError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof AirouteError) return e;
-    throw e;
-  }
-  throw new Error('expected an AirouteError');
-}
 
 describe('AnthropicStreamDecoder', () => {
   test('a text answer, event by event: start with input usage, block bookkeeping, text deltas, stop reason and output usage', () => {

@@ -2,21 +2,13 @@ import { describe, expect, test } from 'vitest';
 import { AirouteError } from '../../errors.ts';
 import type { SseEvent } from '../types.ts';
 import { GeminiStreamDecoder, parseGeminiResult } from './upstream-answer.ts';
+import { thrown } from '../../../test/support/errors.ts';
 
 // `streamGenerateContent?alt=sse` sends `data: <GenerateContentResponse>` events and no terminator.
 const sse = (body: Record<string, unknown>): SseEvent => ({ data: JSON.stringify(body) });
 const meta = { modelVersion: 'gemini-2.5-flash', responseId: 'mG5aaL2oJ-2SqtsPzNmWkQ0' };
 const cand = (parts: unknown[], extra: Record<string, unknown> = {}) => ({ content: { parts, role: 'model' }, index: 0, ...extra });
 
-function thrown(fn: () => unknown): AirouteError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof AirouteError) return e;
-    throw e;
-  }
-  throw new Error('expected an AirouteError');
-}
 
 describe('GeminiStreamDecoder', () => {
   test('text: start from responseId and modelVersion, text per chunk, cumulative usage on each chunk, no raw (never passed through)', () => {

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { AirouteError } from '../../errors.ts';
 import type { SseEvent } from '../types.ts';
 import { OpenAIStreamDecoder, finishFromOpenAI, parseOpenAIResult, usageFromOpenAI } from './upstream-answer.ts';
+import { thrown } from '../../../test/support/errors.ts';
 
 // Fixtures in the documented `chat.completion.chunk` shape (every chunk carries id, created, model).
 const head = { id: 'chatcmpl-AB1', object: 'chat.completion.chunk', created: 1733000000, model: 'gpt-4o-mini-2024-07-18', system_fingerprint: 'fp_0ba0d124f1' };
@@ -11,15 +12,6 @@ const usageChunk = chunk([], {
   usage: { prompt_tokens: 120, completion_tokens: 7, total_tokens: 127, prompt_tokens_details: { cached_tokens: 96, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } },
 });
 
-function thrown(fn: () => unknown): AirouteError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof AirouteError) return e;
-    throw e;
-  }
-  throw new Error('expected an AirouteError');
-}
 
 describe('OpenAIStreamDecoder', () => {
   test('text: a start event once, then one text event per non-empty content delta; each frame keeps its raw event', () => {
