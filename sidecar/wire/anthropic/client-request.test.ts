@@ -2,16 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { AirouteError } from '../../errors.ts';
 import { withSignature } from '../tool-id.ts';
 import { anthropicPrompt, decodeCountTokensRequest, decodeMessagesRequest } from './client-request.ts';
+import { thrown as failure } from '../../../test/support/errors.ts';
 
-function failure(fn: () => unknown): AirouteError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof AirouteError) return e;
-    throw e;
-  }
-  throw new Error('expected an AirouteError');
-}
 
 const hello = { model: 'claude-haiku-4-5', max_tokens: 1024, messages: [{ role: 'user', content: 'Hello' }] };
 

@@ -3,6 +3,7 @@ import type { ChatPrompt, ChatRequest, JsonObject, Part } from '../../chat/types
 import { AirouteError } from '../../errors.ts';
 import { decodeMessagesRequest } from './client-request.ts';
 import { ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS, anthropicBody } from './upstream-request.ts';
+import { thrown as refusal } from '../../../test/support/errors.ts';
 
 function translated(prompt: ChatPrompt): ChatRequest {
   return { operation: 'chat', format: 'openai', body: {}, model: 'route', stream: false, includeUsage: false, choices: 1, prompt: () => prompt };
@@ -121,15 +122,6 @@ describe('another format: built from the neutral prompt', () => {
 
 describe('another format: the parameters and reasoning issue 18 maps', () => {
   const hi: ChatPrompt = { messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }], untranslatable: [] };
-  const refusal = (fn: () => unknown): AirouteError => {
-    try {
-      fn();
-    } catch (e) {
-      if (e instanceof AirouteError) return e;
-      throw e;
-    }
-    throw new Error('expected a refusal');
-  };
 
   test('user → metadata.user_id, top_k, one tool call at most → disable_parallel_tool_use, a JSON schema → output_config.format', () => {
     const out = anthropicBody(

@@ -2,20 +2,12 @@ import { describe, expect, test } from 'vitest';
 import type { ChatPrompt, ChatRequest } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
 import { geminiBody } from './upstream-request.ts';
+import { thrown as failure } from '../../../test/support/errors.ts';
 
 function request(prompt: ChatPrompt, choices = 1): ChatRequest {
   return { operation: 'chat', format: 'openai', body: {}, model: 'route', stream: true, includeUsage: false, choices, prompt: () => prompt };
 }
 
-function failure(fn: () => unknown): AirouteError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof AirouteError) return e;
-    throw e;
-  }
-  throw new Error('expected an AirouteError');
-}
 
 const hi: ChatPrompt = { untranslatable: [], messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }] };
 

@@ -2,16 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { AirouteError } from '../../errors.ts';
 import { withSignature } from '../tool-id.ts';
 import { decodeChatRequest, openaiPrompt } from './client-request.ts';
+import { thrown as failure } from '../../../test/support/errors.ts';
 
-function failure(fn: () => unknown): AirouteError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof AirouteError) return e;
-    throw e;
-  }
-  throw new Error('expected an AirouteError');
-}
 
 const hello = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] };
 

@@ -3,16 +3,8 @@ import { AirouteError } from '../../errors.ts';
 import type { JsonObject } from '../../chat/types.ts';
 import { decodeResponsesRequest, responsesPrompt, type StoredContext } from './client-request.ts';
 import { encodeProof } from './shapes.ts';
+import { thrown as failure } from '../../../test/support/errors.ts';
 
-function failure(fn: () => unknown): AirouteError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof AirouteError) return e;
-    throw e;
-  }
-  throw new Error('expected an AirouteError');
-}
 
 describe('decodeResponsesRequest: what routing needs', () => {
   test('a minimal body → a one-choice request that keeps the body itself; usage always reported', () => {
