@@ -86,6 +86,10 @@ export class ResponsesStreamDecoder implements StreamDecoder {
         // A summary in several parts reads as paragraphs.
         if (num(data.summary_index) > 0) events.push({ type: 'reasoning', choice: 0, text: '\n\n' });
         break;
+      case 'response.reasoning_summary_part.done':
+        // Marks the part closed (a continuation after a cut must not close it again); its text came as deltas.
+        frame.block = { op: 'stop', index, kind: 'summary_part', id: str(data.item_id) };
+        break;
       case 'response.reasoning_summary_text.delta':
       case 'response.reasoning_text.delta':
         if (typeof data.delta === 'string' && data.delta !== '') events.push({ type: 'reasoning', choice: 0, text: data.delta });

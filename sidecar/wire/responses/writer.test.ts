@@ -494,6 +494,22 @@ describe('following an upstream Responses stream, then continuing it after a cut
     expect(out.map((e) => e.type)).not.toContain('response.content_part.done');
   });
 
+  test("a cut after the upstream closed a reasoning item's summary part: finishing the response does not send that part's done events again", () => {
+    const w = bare();
+    upstream(w, [
+      ['response.created', { response: upResponse }],
+      ['response.output_item.added', { output_index: 0, item: { id: 'rs_up', type: 'reasoning', summary: [] } }],
+      ['response.reasoning_summary_part.added', { item_id: 'rs_up', output_index: 0, summary_index: 0, part: { type: 'summary_text', text: '' } }],
+      ['response.reasoning_summary_text.delta', { item_id: 'rs_up', output_index: 0, summary_index: 0, delta: 'Thinking.' }],
+      ['response.reasoning_summary_part.done', { item_id: 'rs_up', output_index: 0, summary_index: 0, part: { type: 'summary_text', text: 'Thinking.' } }],
+    ]);
+    w.complete();
+    const types = bodies(w).map((e) => e.type);
+    expect(types).not.toContain('response.reasoning_summary_text.done');
+    expect(types).not.toContain('response.reasoning_summary_part.done');
+    expect(types).toContain('response.output_item.done');
+  });
+
   test("a cut inside an upstream message before its content part: the writer announces the part before the text", () => {
     const w = bare();
     upstream(w, [
