@@ -240,6 +240,11 @@ describe('ResponsesStreamDecoder, event by event', () => {
     expect(frames[0]).toStrictEqual({ events: [], raw: frames[0]!.raw, seq: 7, block: { op: 'stop', index: 1, kind: 'content_part', id: 'msg_1' } });
   });
 
+  test("a reasoning summary part's end is a block stop at its output index, with no event of its own (its text came as deltas)", () => {
+    const { frames } = run([sse('response.reasoning_summary_part.done', 4, { item_id: 'rs_1', output_index: 0, summary_index: 0, part: { type: 'summary_text', text: 'x' } })]);
+    expect(frames[0]).toStrictEqual({ events: [], raw: frames[0]!.raw, seq: 4, block: { op: 'stop', index: 0, kind: 'summary_part', id: 'rs_1' } });
+  });
+
   test("an event whose data has no type is read by its SSE event name; with neither, it means nothing (but still passes through)", () => {
     const decoder = new ResponsesStreamDecoder();
     expect(decoder.decode({ event: 'response.output_text.delta', data: JSON.stringify({ delta: 'Hi', sequence_number: 2 }) })!.events).toEqual([{ type: 'text', choice: 0, text: 'Hi' }]);
