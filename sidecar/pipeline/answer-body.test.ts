@@ -2,8 +2,9 @@ import { expect, test } from 'vitest';
 import type { ChatResult, JsonObject } from '../chat/types.ts';
 import { AirouteError } from '../errors.ts';
 import { answerFrom, chatBody, chatRequest, compile, routeOf, targetOf } from '../../test/support/pipeline.ts';
-import { encoderFor, resultBody, resultValue } from './answer-body.ts';
-import type { JsonAnswer } from './exchange.ts';
+import { decodeEmbeddingsRequest } from '../endpoints/embeddings.ts';
+import { completeAnswer, encoderFor, resultBody, resultValue } from './answer-body.ts';
+import type { BytesAnswer, JsonAnswer } from './exchange.ts';
 
 const config = compile({
   backends: [
@@ -81,4 +82,26 @@ test('the OpenAI encoder sends usage at the end only when the client asked for i
   const notAsked = encoderFor(openaiClient(chatBody('m', { stream: true })), 'r');
   notAsked.encode(usage);
   expect(notAsked.end()).toBe('data: [DONE]\n\n');
+});
+
+// ---------------------------------------------------------------- a passed-through answer read whole after all (async results)
+
+const bytesAnswer = (backend: string): BytesAnswer => ({ kind: 'bytes', target: targetOf(route, backend), attempt: 2, head: Buffer.from('{'), rest: (async function* () {})() });
+
+test('a chat answer read whole is parsed as a small one is: the neutral result with the raw text, target and attempt kept', () => {
+  const raw = '{"id":"c9","object":"chat.completion","model":"served-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}';
+  const got = completeAnswer(openaiClient(), bytesAnswer('oa'), raw);
+  expect(got).toMatchObject({ kind: 'json', target: targetOf(route, 'oa'), attempt: 2, raw, result: { id: 'c9', model: 'served-model', choices: [{ text: 'Hi', finishReason: 'stop' }] } });
+  expect(got).not.toHaveProperty('embeddings');
+});
+
+test('a chat answer read whole without a model name gets the target\'s', () => {
+  const raw = '{"id":"c9","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}';
+  expect(completeAnswer(openaiClient(), bytesAnswer('oa'), raw).result?.model).toBe('up-model');
+});
+
+test('an embeddings answer read whole is embeddings, never parsed as a chat answer', () => {
+  const raw = '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.25,0.5]}],"model":"e"}';
+  const got = completeAnswer(decodeEmbeddingsRequest({ model: 'm', input: 'hi' }), bytesAnswer('oa'), raw);
+  expect(got).toStrictEqual({ kind: 'json', target: targetOf(route, 'oa'), attempt: 2, raw, embeddings: JSON.parse(raw) });
 });

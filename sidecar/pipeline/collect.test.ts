@@ -121,3 +121,58 @@ test('a streamed result is bounded by limits.maxResponseBytes too: text up to th
   expect(refused.ok).toBe(false);
   if (!refused.ok) expect(refused.err).toMatchObject({ code: 'response_too_large' });
 });
+
+test('a same-format answer read whole in several reads is kept byte for byte, up to exactly limits.maxResponseBytes', async () => {
+  const raw = openaiWire.completion('y'.repeat(1_200_000));
+  const h = harness(limited(raw.length));
+  h.transport.script('a', { status: 200, body: new ScriptedBody(raw.slice(0, 1_100_000), raw.slice(1_100_000, 1_150_000), raw.slice(1_150_000)).end() });
+  const out = await collect(h.open(chatBody('m')));
+  expect(out.ok).toBe(true);
+  expect(out.ok && out.body).toEqual(JSON.parse(raw));
+});
+
+test('an answer whose first read is exactly limits.maxResponseBytes is kept; one byte more is refused', async () => {
+  const raw = openaiWire.completion('y'.repeat(1_200_000));
+  const exact = harness(limited(raw.length));
+  exact.transport.script('a', { status: 200, body: new ScriptedBody(raw).end() });
+  const kept = await collect(exact.open(chatBody('m')));
+  expect(kept.ok && kept.body).toEqual(JSON.parse(raw));
+  const under = harness(limited(raw.length - 1));
+  under.transport.script('a', { status: 200, body: new ScriptedBody(raw).end() });
+  const refused = await collect(under.open(chatBody('m')));
+  expect(!refused.ok && refused.err).toMatchObject({ code: 'response_too_large' });
+});
+
+test('under a limits.maxResponseBytes below the inspect bound, a same-format answer past it is refused, never held', async () => {
+  const h = harness(limited(65_536));
+  h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.completion('y'.repeat(100_000))).end() });
+  const out = await collect(h.open(chatBody('m')));
+  expect(!out.ok && out.err).toMatchObject({ code: 'response_too_large', status: 502 });
+  expect(!out.ok && out.err.message).toContain('(65536 bytes), which the sidecar would have to hold whole as an async result');
+});
+
+test('a streamed result\'s bound counts tool-call arguments too, and its refusal says it is for an async result', async () => {
+  const limit = 65_536;
+  const tool = (args: string, first: boolean) =>
+    sse({ id: 'c', object: 'chat.completion.chunk', model: 'up-model', choices: [{ index: 0, delta: { tool_calls: [{ index: 0, ...(first ? { id: 'call_1', type: 'function' } : {}), function: { ...(first ? { name: 'f' } : {}), arguments: args } }] }, finish_reason: null }] });
+  const h = harness(limited(limit));
+  h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role(), tool('{"a":"', true), tool('z'.repeat(limit), false), tool('"}', false), openaiWire.finish('tool_calls'), openaiWire.done).end() });
+  const out = await collect(h.open(chatBody('no-resume', { stream: true })));
+  expect(!out.ok && out.err).toMatchObject({ code: 'response_too_large' });
+  expect(!out.ok && out.err.message).toContain(`(${limit} bytes), which the sidecar would have to hold whole as an async result`);
+});
+
+test('a streamed result resumed on another backend is tallied to the backend that finished it', async () => {
+  const h = harness({
+    backends: [
+      { name: 'a', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1' },
+      { name: 'b', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1' },
+    ],
+    routes: [{ model: 'r', backends: [{ backend: 'a', model: 'model-a' }, { backend: 'b', model: 'model-b' }], retry: { attempts: 1, backoff: { baseMs: 0, maxMs: 0 } }, resume: 'verify' as const }],
+  });
+  h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.text('Hello')).end() }, answer(503, openaiWire.error('overloaded', 'server_error')));
+  h.transport.script('b', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.text('Hello world'), openaiWire.finish(), openaiWire.done).end() });
+  const out = await collect(h.open(chatBody('r', { stream: true })));
+  expect(out.ok && out.body).toMatchObject({ choices: [{ message: { content: 'Hello world' } }] });
+  expect(out.tally).toMatchObject({ backend: 'b', model: 'model-b' });
+});

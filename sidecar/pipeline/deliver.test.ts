@@ -326,3 +326,138 @@ test('the client leaves during a passed-through body: nothing more is read or wr
   expect(sink.ops()).not.toContain('end');
   expect(terminals).toEqual(['request.cancelled']);
 });
+
+test('a same-format body read past the bound goes out chunk by chunk as the upstream sends it, with the client\'s backpressure, ending with an empty tail', async () => {
+  const h = harness(doc);
+  const raw = openaiWire.completion('x'.repeat(1_200_000));
+  const body = new ScriptedBody(raw.slice(0, 1_100_000));
+  h.transport.script('a', { status: 200, body });
+  const sink = new BytesSink();
+  let release: () => void = () => undefined;
+  sink.onWrite = (n) => (n === 1 ? new Promise<void>((r) => (release = r)) : undefined);
+  const done = run(h, chatBody('m'), 'openai', sink);
+  await settle();
+  body.push(raw.slice(1_100_000, 1_150_000), raw.slice(1_150_000)).end();
+  await settle();
+  expect(sink.writes()).toHaveLength(1);
+  expect(body.pulled).toBe(1); // held back by the client, not read into the sidecar
+  release();
+  const { terminals } = await done;
+  expect(sink.writes().map((w) => w.length)).toEqual([1_100_000, 50_000, raw.length - 1_150_000]);
+  expect(bytesOf(sink)).toBe(raw);
+  expect(sink.calls.at(-1)).toEqual({ op: 'end', tail: '' });
+  expect(terminals).toEqual(['request.completed']);
+});
+
+test('a passed-through body without a content-length goes out without one', async () => {
+  const h = harness(doc);
+  const raw = openaiWire.completion('x'.repeat(1_200_000));
+  h.transport.script('a', { status: 200, headers: { 'content-type': 'application/json' }, body: new ScriptedBody(raw).end() });
+  const { sink } = await run(h, chatBody('m'), 'openai', new BytesSink());
+  const open = sink.calls[0]!;
+  expect(open.op === 'open' && open.headers).toEqual({ 'content-type': 'application/json', 'x-airoute-attempts': '1', 'x-airoute-backend': 'a' });
+});
+
+test('the client leaves after a later chunk of a passed-through body: nothing more is read or written, request.cancelled (reason client)', async () => {
+  const h = harness(doc);
+  const raw = openaiWire.completion('x'.repeat(1_200_000));
+  const body = new ScriptedBody(raw.slice(0, 1_100_000), raw.slice(1_100_000, 1_150_000), raw.slice(1_150_000)).end();
+  h.transport.script('a', { status: 200, body });
+  const sink = new BytesSink();
+  sink.onWrite = (n) => {
+    if (n === 2) sink.closed = true;
+    return undefined;
+  };
+  const { terminals } = await run(h, chatBody('m'), 'openai', sink);
+  expect(sink.writes()).toHaveLength(2);
+  expect(body.pulled).toBe(2);
+  expect(sink.ops()).not.toContain('end');
+  expect(terminals).toEqual(['request.cancelled']);
+  expect(dataOf(h.events, 'request.cancelled')[0]).toMatchObject({ reason: 'client' });
+  expect(sink.aborted).toBe(false);
+});
+
+test('the upstream fails in a passed-through body after the client left: the gone client is not cut again', async () => {
+  const h = harness(doc);
+  const raw = openaiWire.completion('x'.repeat(1_200_000));
+  const body = new ScriptedBody(raw.slice(0, 1_100_000));
+  h.transport.script('a', { status: 200, body });
+  const sink = new BytesSink();
+  const x = h.open(chatBody('m'));
+  const done = deliver(h.sc, x, sink);
+  await settle();
+  sink.closed = true;
+  x.abort(cancelled('client'));
+  await done;
+  expect(sink.aborted).toBe(false);
+  expect(h.events.filter((e) => TERMINAL_EVENTS.has(e.type)).map((e) => e.type)).toEqual(['request.cancelled']);
+});
+
+test('a sink that cannot cut a response (no abort) still ends the request as failed when a passed-through body breaks', async () => {
+  const h = harness(doc);
+  const raw = openaiWire.completion('x'.repeat(1_200_000));
+  const body = new ScriptedBody(raw.slice(0, 1_100_000));
+  h.transport.script('a', { status: 200, body });
+  const sink = new RecordingSink();
+  sink.write = (chunk: string | Uint8Array, first: boolean) => RecordingSink.prototype.write.call(sink, typeof chunk === 'string' ? chunk : '<bytes>', first);
+  const done = run(h, chatBody('m'), 'openai', sink);
+  await settle();
+  body.fail(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }));
+  const { terminals } = await done;
+  expect(terminals).toEqual(['request.failed']);
+  expect(h.records).toMatchObject([{ outcome: 'error', code: 'upstream_reset' }]);
+});
+
+test('a complete answer read while the client already left is never sent: request.cancelled (reason client)', async () => {
+  const h = harness(doc);
+  h.transport.script('a', answer(200, openaiWire.completion('Hello!')));
+  const sink = new RecordingSink();
+  sink.closed = true;
+  const { terminals } = await run(h, chatBody('m'), 'openai', sink);
+  expect(sink.calls).toEqual([]);
+  expect(terminals).toEqual(['request.cancelled']);
+  expect(dataOf(h.events, 'request.cancelled')[0]).toMatchObject({ reason: 'client' });
+});
+
+test('a client that closes mid-stream on its own is cancelled with reason client', async () => {
+  const h = harness(doc);
+  h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.text('one'), openaiWire.text(' two')) });
+  const sink = new RecordingSink();
+  sink.onWrite = () => {
+    sink.closed = true;
+    return undefined;
+  };
+  await deliver(h.sc, h.open(chatBody('m', { stream: true })), sink);
+  expect(dataOf(h.events, 'request.cancelled')[0]).toMatchObject({ reason: 'client' });
+});
+
+test('the client leaves while the sidecar waits on the upstream mid-stream: no tail is written to the gone client', async () => {
+  const h = harness(doc);
+  const body = new ScriptedBody(openaiWire.role(), openaiWire.text('one'));
+  h.transport.script('a', { status: 200, body });
+  const sink = new RecordingSink();
+  const x = h.open(chatBody('m', { stream: true }));
+  const done = deliver(h.sc, x, sink);
+  await settle();
+  sink.closed = true;
+  x.abort(cancelled('client'));
+  await done;
+  expect(sink.ops()).toEqual(['open', 'write', 'write']);
+  expect(h.events.filter((e) => TERMINAL_EVENTS.has(e.type)).map((e) => e.type)).toEqual(['request.cancelled']);
+});
+
+test('a stream resumed on another backend: request.completed and the record name the backend that finished it', async () => {
+  const h = harness({
+    backends: [
+      { name: 'a', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1' },
+      { name: 'b', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1' },
+    ],
+    routes: [{ model: 'r', backends: [{ backend: 'a', model: 'model-a' }, { backend: 'b', model: 'model-b' }], retry: { attempts: 1, backoff: { baseMs: 0, maxMs: 0 } }, resume: 'verify' as const }],
+  });
+  h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.text('Hello')).end() }, answer(503, openaiWire.error('overloaded', 'server_error')));
+  h.transport.script('b', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.text('Hello world'), openaiWire.finish(), openaiWire.done).end() });
+  const { terminals } = await run(h, chatBody('r', { stream: true }));
+  expect(terminals).toEqual(['request.completed']);
+  expect(dataOf(h.events, 'request.completed')[0]).toMatchObject({ backend: 'b' });
+  expect(h.records).toMatchObject([{ outcome: 'success', backend: 'b' }]);
+});

@@ -48,8 +48,9 @@ export class ContinuationGate {
         throw this.diverged(`${ev.type} before the delivered ${this.expected.length} characters were reproduced`);
       }
       const want = this.expected.slice(this.pos, this.pos + ev.text.length);
+      // The common part of both; charCodeAt past either end is NaN, equal to nothing, so it stops there.
       let same = 0;
-      while (same < want.length && want.charCodeAt(same) === ev.text.charCodeAt(same)) same++;
+      while (want.charCodeAt(same) === ev.text.charCodeAt(same)) same++;
       if (this.strict && same < want.length) throw this.diverged(`at character ${this.pos + same}`);
       if (!this.strict && same < want.length) {
         // prefill: the model chose different whitespace; what it wrote after is new content.
@@ -72,7 +73,7 @@ export class ContinuationGate {
 function interrupted(cause: AirouteError, cp: Checkpoint, attempts: number, why: string): AirouteError {
   const s = cp.summary();
   const code = cause.code === 'stream_diverged' ? 'stream_diverged' : 'stream_interrupted';
-  return new AirouteError(code, cause.status >= 400 ? cause.status : 502, `stream ${code === 'stream_diverged' ? 'diverged' : 'interrupted'} after ${s.deliveredChars} delivered characters: ${cause.message}${why ? ` (${why})` : ''}`, {
+  return new AirouteError(code, cause.status, `stream ${code === 'stream_diverged' ? 'diverged' : 'interrupted'} after ${s.deliveredChars} delivered characters: ${cause.message}${why ? ` (${why})` : ''}`, {
     phase: 'stream',
     cause,
     extra: { ...s, attempts, cause: cause.code },
@@ -129,6 +130,7 @@ async function* stitch(first: StreamAnswer, continueWith: Handler<RouteExchange>
             attempt: current.attempt,
             backend: current.target.backend.name,
             strategy: 'none',
+            // Stryker disable next-line StringLiteral: an overflowed checkpoint is never resumable (resumability() says so first), so this '' is never sent
             resumeDisabled: why.ok ? '' : why.reason,
           });
         }
@@ -161,7 +163,13 @@ async function* stitch(first: StreamAnswer, continueWith: Handler<RouteExchange>
       resumes++;
       try {
         const r = await continueWith({ ...x, resume: { delivered: cp.delivered(), prefillRefused } });
-        if (r.kind !== 'stream') throw new AirouteError('upstream_error', 502, 'a continuation came back without a stream');
+        if (r.kind !== 'stream')
+          throw new AirouteError(
+            // Stryker disable next-line StringLiteral: only this error's message is seen (it goes into the interruption below), never its code
+            'upstream_error',
+            502,
+            'a continuation came back without a stream',
+          );
         current = r;
         answer.target = r.target;
         answer.attempt = r.attempt;
