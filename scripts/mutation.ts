@@ -12,7 +12,10 @@ import { MUTATION_AREAS } from '../test/mutation/areas.mjs';
 
 const GOAL = 85;
 const ROOT = path.resolve(import.meta.dirname, '..');
-const { values: flags, positionals } = parseArgs({ options: { 'report-only': { type: 'boolean', default: false } }, allowPositionals: true });
+const { values: flags, positionals } = parseArgs({
+  options: { 'report-only': { type: 'boolean', default: false }, 'write-docs': { type: 'boolean', default: false } },
+  allowPositionals: true,
+});
 const areas = positionals.length ? MUTATION_AREAS.filter((a) => positionals.includes(a.name)) : MUTATION_AREAS;
 if (areas.length !== (positionals.length || MUTATION_AREAS.length)) throw new Error(`areas: ${MUTATION_AREAS.map((a) => a.name).join(', ')}`);
 
@@ -64,6 +67,12 @@ const table = [
 ].join('\n');
 const summary = `${table}\n\n### Equivalent mutants (excluded from the score)\n\n${equivalents.join('\n') || 'none'}\n`;
 writeFileSync(path.join(ROOT, 'reports/mutation/summary.md'), summary);
+// --write-docs: the committed copy the README links to (run after all areas, with every report present)
+if (flags['write-docs'])
+  writeFileSync(
+    path.join(ROOT, 'docs/mutation.md'),
+    `# Mutation scores\n\nWritten by \`npm run test:mutation -- --report-only --write-docs\` from the last Stryker report of each area (${new Date().toISOString().slice(0, 10)}). How it works and what is excluded: README, "Mutation testing". Survivors not listed below as equivalent are behaviours no test pins down yet.\n\n${summary}`,
+  );
 writeFileSync(path.join(ROOT, 'reports/mutation/survivors.txt'), survivors.join('\n') + '\n');
 console.log(`\n${summary}\nsurvivors: reports/mutation/survivors.txt (${survivors.length}); HTML: reports/mutation/<area>.html`);
 console.log(missed ? `\nGOAL NOT MET: some module scores under ${GOAL} %` : `\ngoal met: every module at ${GOAL} % or more`);
