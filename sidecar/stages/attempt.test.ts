@@ -158,7 +158,7 @@ describe('clocks', () => {
     expect(circuit.host.failure).not.toHaveBeenCalled();
     expect(circuit.host.neutral).toHaveBeenCalledTimes(1);
     expect(dataOf(h.events, 'attempt.failed')).toEqual([
-      { backend: 'a', phase: 'headers', code: 'upstream_no_response', status: 504, retriable: true, message: expect.stringContaining('"a"'), elapsedMs: timeouts.firstTokenMs },
+      { backend: 'a', phase: 'headers', code: 'upstream_no_response', status: 504, retriable: true, message: 'backend "a" sent no response headers within 1000 ms', elapsedMs: timeouts.firstTokenMs },
     ]);
     expectReleased(tx);
   });
@@ -171,7 +171,7 @@ describe('clocks', () => {
     const outcome = run(tx);
     await vi.advanceTimersByTimeAsync(timeouts.firstTokenMs);
     const err = await outcome;
-    expect(err).toMatchObject({ code: 'upstream_first_token_timeout', status: 504, details: { phase: 'first_token', retriable: true } });
+    expect(err).toMatchObject({ code: 'upstream_first_token_timeout', status: 504, message: 'backend "a" sent no token within 1000 ms', details: { phase: 'first_token', retriable: true, fallback: 'retries_exhausted' } });
     expect(body.discarded).toBe(true);
     expect(circuit.failure).toHaveBeenCalledTimes(1);
     expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ phase: 'first_token', code: 'upstream_first_token_timeout', retriable: true });
@@ -216,7 +216,7 @@ describe('clocks', () => {
     await vi.advanceTimersByTimeAsync(timeouts.idleMs);
     const { frames, error } = await drained;
     expect(textOf(frames)).toBe('partial');
-    expect(error).toMatchObject({ code: 'upstream_idle_timeout', status: 504, details: { phase: 'stream', retriable: true, backend: 'a' } });
+    expect(error).toMatchObject({ code: 'upstream_idle_timeout', status: 504, message: 'backend "a" stalled for 500 ms mid-response', details: { phase: 'stream', retriable: true, backend: 'a', fallback: 'retries_exhausted' } });
     expect(circuit.success).toHaveBeenCalledTimes(1);
     expect(circuit.failure).toHaveBeenCalledTimes(1);
     expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ phase: 'stream', code: 'upstream_idle_timeout' });
@@ -310,6 +310,16 @@ describe('failures before the first content', () => {
     expectReleased(tx);
   });
 
+  test.each<[string, unknown, string]>([
+    ['an errno', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'backend "a" closed the connection before answering (ECONNRESET)'],
+    ['no errno', new Error('other side closed'), 'backend "a" closed the connection before answering'],
+    ['a rejection that is not an error at all', undefined, 'backend "a" closed the connection before answering'],
+  ])('a connection lost before the headers, with %s, says so in its message', async (_name, fault, message) => {
+    const tx = exchange();
+    h.transport.script('a', { fail: fault });
+    expect(await run(tx)).toMatchObject({ code: 'upstream_reset', message, details: { phase: 'headers' } });
+  });
+
   test('5xx -> classified by the adapter (upstream_error, retriable, phase headers, backend named); the body is released', async () => {
     const tx = exchange();
     const circuit = spyCircuit(tx);
@@ -388,6 +398,33 @@ describe('failures before the first content', () => {
     expect((err as AirouteError).retriable).toBe(false);
     expect(h.transport.sent).toHaveLength(0);
     expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ phase: 'request', code: 'unsupported_parameter' });
+  });
+
+  test('embeddings on a backend that serves them: sent to its embeddings endpoint with the target\'s model; the parsed vectors are the answer', async () => {
+    const x = h.open(chatBody('m'));
+    const request: EmbeddingsRequest = { operation: 'embeddings', format: 'openai', body: { model: 'm', input: 'hi' }, model: 'm', stream: false };
+    const raw = JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.25, -0.5] }], model: 'up-model', usage: { prompt_tokens: 1, total_tokens: 1 } });
+    h.transport.script('a', answer(200, raw));
+    const a = await attempt({ ...x, request, target: x.route.targets[0]! });
+    if (a.kind !== 'json') throw new Error(`expected json, got ${a.kind}`);
+    expect(a.embeddings).toStrictEqual(JSON.parse(raw));
+    expect(a.raw).toBe(raw);
+    expect(a.result).toBeUndefined();
+    expect(h.transport.sent[0]!.request.url).toBe('http://127.0.0.1:9/v1/embeddings');
+    expect(h.transport.sent[0]!.body).toStrictEqual({ model: 'up-model', input: 'hi' });
+  });
+
+  test.each([
+    ['capabilities that say no embeddings', { embeddings: false }, {}],
+    ['an adapter that cannot build an embeddings request', {}, { embeddingsRequest: undefined }],
+  ])('embeddings on a backend with %s: unsupported_parameter, nothing sent', async (_name, caps, adapter) => {
+    const x = h.open(chatBody('m'));
+    const t = x.route.targets[0]!;
+    const backend = { ...t.backend, caps: { ...t.backend.caps, ...caps }, adapter: { ...t.backend.adapter, ...adapter } };
+    const request: EmbeddingsRequest = { operation: 'embeddings', format: 'openai', body: { model: 'm', input: 'hi' }, model: 'm', stream: false };
+    const err = await run({ ...x, request, target: { ...t, backend } });
+    expect(err).toMatchObject({ code: 'unsupported_parameter', status: 400, message: 'backend "a" (openai-compatible) does not serve embeddings', details: { incompatible: true } });
+    expect(h.transport.sent).toHaveLength(0);
   });
 
   test('embeddings on a backend without them: unsupported_parameter, incompatible', async () => {

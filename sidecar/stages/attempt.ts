@@ -82,7 +82,8 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   const ac = new AbortController();
   const forward = () => ac.abort(x.signal.reason);
   if (x.signal.aborted) forward();
-  else x.signal.addEventListener('abort', forward, { once: true });
+  // (No `once`: a signal aborts at most once, and release() removes the listener on every path.)
+  else x.signal.addEventListener('abort', forward);
   let timer: NodeJS.Timeout | undefined;
   const arm = (ms: number, make: () => AirouteError) => {
     clearTimeout(timer);
@@ -171,7 +172,8 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     // A client of the upstream's own format gets its bytes as they arrive: only a body within the
     // inspect bound is held and parsed (content events, usage). Another format must be translated,
     // so the body is held whole, up to limits.maxResponseBytes, and refused past it.
-    const sameFormat = speaksNatively(backend.caps, x.request.operation === 'embeddings' ? 'openai' : x.request.format);
+    // (An embeddings request is always in OpenAI's format.)
+    const sameFormat = speaksNatively(backend.caps, x.request.format);
     const hold = sameFormat ? Math.min(INSPECT_BYTES, x.limits.maxResponseBytes) : x.limits.maxResponseBytes;
     let body: BodyHead;
     try {
