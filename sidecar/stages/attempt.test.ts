@@ -100,6 +100,7 @@ describe('streamed answers', () => {
     body.push(openaiWire.text('Hel'));
     const a = asStream(await pending);
     expect(a).toMatchObject({ kind: 'stream', mode: 'fresh', attempt: 1, target: { model: 'up-model' } });
+    expect('sentPrefill' in a).toBe(false);
     body.push(openaiWire.text('lo'), openaiWire.finish(), openaiWire.usage(3, 2), openaiWire.done);
     const { frames, error } = await drain(a.frames);
     expect(error).toBeUndefined();
@@ -258,6 +259,92 @@ describe('clocks', () => {
   });
 });
 
+describe('clocks, continued', () => {
+  test('the first-token clock runs from the attempt\'s start: headers that arrive late do not restart it', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.role());
+    const late: TargetExchange = {
+      ...tx,
+      transport: () => ({ send: (_req, opts) => new Promise((resolve) => setTimeout(() => { body.bind(opts.signal); resolve({ status: 200, headers: {}, body, discard: () => body.discard() }); }, 600)) }),
+    };
+    let settled = false;
+    const outcome = run(late).finally(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(600);
+    await vi.advanceTimersByTimeAsync(timeouts.firstTokenMs - 601);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await outcome).toMatchObject({ code: 'upstream_first_token_timeout', details: { phase: 'first_token' } });
+    expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ elapsedMs: timeouts.firstTokenMs });
+  });
+
+  test('after the first content, keep-alive comments are liveness: a stream that pings within idleMs is never cut', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.text('a'));
+    h.transport.script('a', { status: 200, body });
+    const drained = drain(asStream(await attempt(tx)).frames);
+    for (let i = 0; i < 4; i++) {
+      await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+      body.push(': ping\n\n');
+    }
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+    body.push(openaiWire.text('b'), openaiWire.finish(), openaiWire.done).end();
+    const { frames, error } = await drained;
+    expect(error).toBeUndefined();
+    expect(textOf(frames)).toBe('ab');
+  });
+
+  test('a client that does not read for longer than idleMs is not the upstream stalling: the stream goes on when it reads again', async () => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    const body = new ScriptedBody(openaiWire.text('a'), openaiWire.text('b'));
+    h.transport.script('a', { status: 200, body });
+    const a = asStream(await attempt(tx));
+    const it = a.frames[Symbol.asyncIterator]();
+    expect((await it.next()).done).toBe(false);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
+    body.push(openaiWire.finish(), openaiWire.done).end();
+    const { frames, error } = await drain({ [Symbol.asyncIterator]: () => it });
+    expect(error).toBeUndefined();
+    expect(textOf(frames)).toBe('b');
+    expect(circuit.failure).not.toHaveBeenCalled();
+  });
+
+  test('a client that leaves after every choice finished (no terminator yet) ends the frames with its reason, not as a clean end', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.text('whole'), openaiWire.finish());
+    h.transport.script('a', { status: 200, body });
+    const drained = drain(asStream(await attempt(tx)).frames);
+    await settle();
+    tx.abort(cancelled());
+    const { error } = await drained;
+    expect(error).toMatchObject({ code: 'cancelled', details: { phase: 'stream' } });
+    expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ code: 'cancelled', phase: 'stream' });
+  });
+
+  test('a connection lost mid-stream is a reset in phase stream, whatever its errno (a connect errno there is no connect failure)', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.text('so far'));
+    h.transport.script('a', { status: 200, body });
+    const drained = drain(asStream(await attempt(tx)).frames);
+    body.fail(Object.assign(new Error('read ETIMEDOUT'), { code: 'ETIMEDOUT' }));
+    const { error } = await drained;
+    expect(error).toMatchObject({ code: 'upstream_reset', status: 502, message: 'backend "a" closed the connection mid-stream (ETIMEDOUT)', details: { phase: 'stream', retriable: true } });
+  });
+
+  test('the transport failing with its own abort error after our clock fired: the failure is the clock\'s, not a reset', async () => {
+    class UndiciLikeBody extends ScriptedBody {
+      override bind(signal: AbortSignal): void {
+        signal.addEventListener('abort', () => this.fail(Object.assign(new Error('This operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' })), { once: true });
+      }
+    }
+    const tx = exchange();
+    h.transport.script('a', { status: 200, body: new UndiciLikeBody(openaiWire.role()) });
+    const outcome = run(tx);
+    await vi.advanceTimersByTimeAsync(timeouts.firstTokenMs);
+    expect(await outcome).toMatchObject({ code: 'upstream_first_token_timeout', details: { phase: 'first_token' } });
+  });
+});
+
 describe('truncation', () => {
   test('the upstream closes cleanly mid-answer (no finish, no terminator) -> upstream_truncated, never a complete answer', async () => {
     const tx = exchange();
@@ -374,6 +461,32 @@ describe('failures before the first content', () => {
     expectReleased(tx);
   });
 
+  test('an error body that arrives slowly (each chunk within idleMs) is read whole', async () => {
+    const tx = exchange();
+    const text = openaiWire.error('The server is overloaded', 'server_error');
+    const body = new ScriptedBody(text.slice(0, 10));
+    h.transport.script('a', { status: 503, body });
+    const outcome = run(tx);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+    body.push(text.slice(10, 20));
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+    body.push(text.slice(20)).end();
+    expect(await outcome).toMatchObject({ code: 'upstream_error', status: 503, message: 'The server is overloaded' });
+  });
+
+  test('an error body whose connection fails is reported as empty: the status alone speaks', async () => {
+    const tx = exchange();
+    h.transport.script('a', { status: 502, body: new ScriptedBody('{"error": {"mess').fail(Object.assign(new Error('reset'), { code: 'ECONNRESET' })) });
+    expect(await run(tx)).toMatchObject({ code: 'upstream_error', status: 502, message: 'upstream answered 502' });
+  });
+
+  test('the upstream\'s request id travels on the error (for the client\'s support ticket)', async () => {
+    const tx = exchange();
+    h.transport.script('a', answer(503, openaiWire.error('down', 'server_error'), { 'x-request-id': 'req_up_42' }));
+    const err = await run(tx);
+    expect((err as AirouteError).details.responseHeaders).toMatchObject({ 'x-request-id': 'req_up_42' });
+  });
+
   test('an error event in the stream before any content fails the attempt cleanly (retriable), in the provider\'s terms', async () => {
     const tx = exchange();
     h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role(), sse({ error: { message: 'overloaded', type: 'server_error' } })) });
@@ -444,7 +557,7 @@ describe('the client leaves', () => {
     const outcome = run(tx);
     await settle();
     tx.abort(cancelled());
-    expect(await outcome).toMatchObject({ code: 'cancelled', status: 499, details: { backend: 'a' } });
+    expect(await outcome).toMatchObject({ code: 'cancelled', status: 499, details: { backend: 'a', phase: 'connect' } });
     expect(circuit.neutral).toHaveBeenCalledTimes(1);
     expect(circuit.failure).not.toHaveBeenCalled();
     expectReleased(tx);
@@ -460,10 +573,34 @@ describe('the client leaves', () => {
     await settle();
     tx.abort(cancelled());
     const { error } = await drained;
-    expect(error).toMatchObject({ code: 'cancelled', status: 499 });
+    expect(error).toMatchObject({ code: 'cancelled', status: 499, details: { phase: 'stream' } });
     expect(body.discarded).toBe(true);
     expect(circuit.failure).not.toHaveBeenCalled();
     expect(circuit.neutral).toHaveBeenCalledTimes(1);
+    expectReleased(tx);
+  });
+
+  test('before the first content: the attempt fails in phase first_token with the client\'s reason; the body is released', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.role());
+    h.transport.script('a', { status: 200, body });
+    const outcome = run(tx);
+    await settle();
+    tx.abort(cancelled());
+    expect(await outcome).toMatchObject({ code: 'cancelled', details: { phase: 'first_token' } });
+    expect(body.discarded).toBe(true);
+    expectReleased(tx);
+  });
+
+  test('while a complete answer is read: phase first_token; the body is released', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const body = new ScriptedBody('{"id":');
+    h.transport.script('a', { status: 200, body });
+    const outcome = run(tx);
+    await settle();
+    tx.abort(cancelled());
+    expect(await outcome).toMatchObject({ code: 'cancelled', details: { phase: 'first_token' } });
+    expect(body.discarded).toBe(true);
     expectReleased(tx);
   });
 
@@ -526,6 +663,31 @@ describe('complete (non-streamed) answers', () => {
     await vi.advanceTimersByTimeAsync(timeouts.idleMs);
     expect(await outcome).toMatchObject({ code: 'upstream_idle_timeout', status: 504 });
     expectReleased(tx);
+  });
+});
+
+describe('complete answers, continued', () => {
+  test('a body that arrives slowly (each chunk within idleMs) is read whole', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const raw = openaiWire.completion('slow');
+    const body = new ScriptedBody(raw.slice(0, 20));
+    h.transport.script('a', { status: 200, body });
+    const outcome = run(tx);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+    body.push(raw.slice(20, 40));
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+    body.push(raw.slice(40)).end();
+    const a = (await outcome) as Answer;
+    expect(a.kind === 'json' && a.raw).toBe(raw);
+  });
+
+  test('same format with limits.maxResponseBytes below the inspect bound: past that limit the answer streams through as bytes', async () => {
+    const small = harness({ ...doc, limits: { maxResponseBytes: 65_536 } });
+    const x = small.open(chatBody('m'));
+    const raw = openaiWire.completion('y'.repeat(100_000));
+    small.transport.script('a', { status: 200, body: new ScriptedBody(raw).end() });
+    const a = await attempt({ ...x, target: x.route.targets[0]! });
+    expect(a.kind).toBe('bytes');
   });
 });
 
@@ -643,6 +805,18 @@ describe('continuations (resume)', () => {
     const tx = exchange('claude', chatBody('claude', { stream: true }), resume);
     h.transport.script('b', answer(500, JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'Internal server error' } })));
     expect(await run(tx)).toMatchObject({ code: 'upstream_error', status: 500 });
+    expect(resume.prefillRefused.size).toBe(0);
+  });
+
+  test.each<[string, number, string, string]>([
+    ['a 422 invalid request', 422, 'invalid_request_error', 'invalid_request'],
+    ['a 400 that is not about the request\'s shape (the prompt is too long)', 400, 'invalid_request_error', 'context_length_exceeded'],
+  ])('in prefill mode, %s is not mistaken for a refused prefix', async (_name, status, type, code) => {
+    const resume: ResumePoint = { delivered: 'Hi', prefillRefused: new Set() };
+    const tx = exchange('claude', chatBody('claude', { stream: true }), resume);
+    const message = code === 'context_length_exceeded' ? 'prompt is too long: 200000 tokens > 199999 maximum' : 'bad';
+    h.transport.script('b', answer(status, JSON.stringify({ type: 'error', error: { type, message } })));
+    expect(await run(tx)).toMatchObject({ code, status });
     expect(resume.prefillRefused.size).toBe(0);
   });
 
