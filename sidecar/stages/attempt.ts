@@ -47,6 +47,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   const mode: AttemptMode = !x.resume ? 'fresh' : target.resume === 'prefill' && !x.resume.prefillRefused.has(backend.name) ? 'prefill' : 'verify';
   // Providers refuse a prefix that ends in whitespace (Anthropic says so outright); the model
   // regenerates it, and the resume stage drops what the client already has.
+  // Stryker disable next-line OptionalChaining: mode is 'prefill' only when x.resume is set
   const sentPrefill = mode === 'prefill' ? x.resume?.delivered.trimEnd() : undefined;
   const stream = x.request.stream;
   const started = Date.now();
@@ -73,7 +74,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   try {
     req =
       x.request.operation === 'chat'
-        ? backend.adapter.chatRequest(x.request, backend, target.model, { stream, ...(sentPrefill !== undefined ? { prefill: sentPrefill } : {}) })
+        ? backend.adapter.chatRequest(x.request, backend, target.model, { stream, prefill: sentPrefill })
         : embeddingsRequest(backend, x.request, target.model);
   } catch (err) {
     throw fail(asAirouteError(err).with({ retriable: false, incompatible: true }), 'request');
@@ -85,9 +86,10 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   // (No `once`: a signal aborts at most once, and release() removes the listener on every path.)
   else x.signal.addEventListener('abort', forward);
   let timer: NodeJS.Timeout | undefined;
-  const arm = (ms: number, make: () => AirouteError) => {
+  const arm = (ms: number, make: () => AirouteError): NodeJS.Timeout => {
     clearTimeout(timer);
     timer = setTimeout(() => ac.abort(make()), ms);
+    return timer;
   };
   const release = () => {
     clearTimeout(timer);
@@ -146,8 +148,8 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   if (res.status >= 400) {
     let text = '';
     try {
-      arm(tm.idleMs, idle);
-      text = await readText(res.body, MAX_ERROR_BODY, () => timer?.refresh());
+      const clock = arm(tm.idleMs, idle);
+      text = await readText(res.body, MAX_ERROR_BODY, () => clock.refresh());
     } catch {
       // the status says enough; a body we could not read is reported as empty
     } finally {
@@ -158,6 +160,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     if (mode === 'prefill' && res.status === 400 && err.code === 'invalid_request') {
       // The backend refuses an assistant prefix (some newer models do). Never surface that 400
       // in place of the original failure: restart this backend cleanly in verify mode instead.
+      // Stryker disable next-line OptionalChaining: mode is 'prefill' only when x.resume is set
       x.resume?.prefillRefused.add(backend.name);
       err = new AirouteError('prefill_rejected', 400, `backend "${backend.name}" refused the assistant prefix: ${err.message}`, {
         retriable: true,
@@ -177,8 +180,8 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     const hold = sameFormat ? Math.min(INSPECT_BYTES, x.limits.maxResponseBytes) : x.limits.maxResponseBytes;
     let body: BodyHead;
     try {
-      arm(tm.idleMs, idle);
-      body = await readHead(res.body, hold, () => timer?.refresh());
+      const clock = arm(tm.idleMs, idle);
+      body = await readHead(res.body, hold, () => clock.refresh());
     } catch (err) {
       release();
       res.discard();
@@ -209,15 +212,16 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     // As for streams below: the idle clock runs only while the sidecar waits for the upstream.
     let reading = false;
     clearTimeout(timer);
-    timer = setTimeout(() => {
+    const idleClock = setTimeout(() => {
       if (reading) ac.abort(idle());
     }, tm.idleMs);
+    timer = idleClock;
     const unread = body.rest;
     async function* rest(): AsyncGenerator<Uint8Array> {
       try {
         for (;;) {
           reading = true;
-          timer?.refresh();
+          idleClock.refresh();
           const next = await unread.next();
           reading = false;
           if (next.done) return;
@@ -242,6 +246,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   // From the first content on, every chunk restarts the idle clock.
   let contentSeen = false;
   const frames = decodeFrames(res.body, decoder, () => {
+    // Stryker disable next-line OptionalChaining: a clock is armed just above, and from then on timer is always set
     if (contentSeen) timer?.refresh();
   });
   const buffered: Frame[] = [];
@@ -274,9 +279,10 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   // and resume (re-sending everything delivered) for a slow reader. The clock restarts on each read.
   let reading = false;
   clearTimeout(timer);
-  timer = setTimeout(() => {
+  const idleClock = setTimeout(() => {
     if (reading) ac.abort(idle());
   }, tm.idleMs);
+  timer = idleClock;
 
   async function* rest(): AsyncGenerator<Frame> {
     try {
@@ -287,7 +293,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
           let next: IteratorResult<Frame>;
           try {
             reading = true;
-            timer?.refresh();
+            idleClock.refresh();
             next = await frames.next();
             reading = false;
           } catch (err) {
