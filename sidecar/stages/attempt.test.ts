@@ -296,16 +296,21 @@ describe('clocks, continued', () => {
   test('a client that does not read for longer than idleMs is not the upstream stalling: the stream goes on when it reads again', async () => {
     const tx = exchange();
     const circuit = spyCircuit(tx);
-    const body = new ScriptedBody(openaiWire.text('a'), openaiWire.text('b'));
+    const body = new ScriptedBody(openaiWire.text('a'));
     h.transport.script('a', { status: 200, body });
     const a = asStream(await attempt(tx));
     const it = a.frames[Symbol.asyncIterator]();
+    // before the first read from the upstream (the frame the attempt waited for) ...
     expect((await it.next()).done).toBe(false);
     await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
-    body.push(openaiWire.finish(), openaiWire.done).end();
+    // ... and after one
+    body.push(openaiWire.text('b'));
+    expect((await it.next()).done).toBe(false);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
+    body.push(openaiWire.text('c'), openaiWire.finish(), openaiWire.done).end();
     const { frames, error } = await drain({ [Symbol.asyncIterator]: () => it });
     expect(error).toBeUndefined();
-    expect(textOf(frames)).toBe('b');
+    expect(textOf(frames)).toBe('c');
     expect(circuit.failure).not.toHaveBeenCalled();
   });
 
@@ -354,7 +359,7 @@ describe('truncation', () => {
     body.end();
     const { frames, error } = await drain(a.frames);
     expect(textOf(frames)).toBe('Half an ans');
-    expect(error).toMatchObject({ code: 'upstream_truncated', status: 502, details: { phase: 'stream', retriable: true, fallback: 'retries_exhausted' } });
+    expect(error).toMatchObject({ code: 'upstream_truncated', status: 502, message: 'backend "a" ended the stream before it finished', details: { phase: 'stream', retriable: true, fallback: 'retries_exhausted' } });
     expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ code: 'upstream_truncated', phase: 'stream' });
   });
 
@@ -405,6 +410,12 @@ describe('failures before the first content', () => {
     const tx = exchange();
     h.transport.script('a', { fail: fault });
     expect(await run(tx)).toMatchObject({ code: 'upstream_reset', message, details: { phase: 'headers' } });
+  });
+
+  test('a refused connection names the backend and the errno', async () => {
+    const tx = exchange();
+    h.transport.script('a', connectError('ECONNREFUSED'));
+    expect(await run(tx)).toMatchObject({ code: 'upstream_connect_failed', message: 'cannot connect to backend "a" (ECONNREFUSED)' });
   });
 
   test('5xx -> classified by the adapter (upstream_error, retriable, phase headers, backend named); the body is released', async () => {
@@ -658,10 +669,12 @@ describe('complete (non-streamed) answers', () => {
 
   test('a body that stalls longer than idleMs -> upstream_idle_timeout', async () => {
     const tx = exchange('m', chatBody('m'));
-    h.transport.script('a', { status: 200, body: new ScriptedBody('{"id":') });
+    const body = new ScriptedBody('{"id":');
+    h.transport.script('a', { status: 200, body });
     const outcome = run(tx);
     await vi.advanceTimersByTimeAsync(timeouts.idleMs);
     expect(await outcome).toMatchObject({ code: 'upstream_idle_timeout', status: 504 });
+    expect(body.discarded).toBe(true);
     expectReleased(tx);
   });
 });
@@ -720,6 +733,47 @@ describe('complete answers past the inspect bound (1 MiB)', () => {
     expect('length' in a).toBe(false);
   });
 
+  test('same format, a negative content-length: no length is claimed', async () => {
+    const tx = exchange('m', chatBody('m'));
+    h.transport.script('a', { status: 200, headers: { 'content-length': '-1' }, body: new ScriptedBody(big()).end() });
+    const a = await attempt(tx);
+    expect(a.kind).toBe('bytes');
+    expect('length' in a).toBe(false);
+  });
+
+  test('a reader that pauses between reads of the rest is not the upstream stalling', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const raw = big();
+    const body = new ScriptedBody(raw.slice(0, 1_100_000));
+    h.transport.script('a', { status: 200, body });
+    const a = await attempt(tx);
+    if (a.kind !== 'bytes') throw new Error('expected bytes');
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
+    body.push(raw.slice(1_100_000, 1_150_000));
+    const it = a.rest[Symbol.asyncIterator]();
+    const parts: Buffer[] = [a.head, Buffer.from((await it.next()).value as Uint8Array)];
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
+    body.push(raw.slice(1_150_000)).end();
+    for (let n = await it.next(); !n.done; n = await it.next()) parts.push(Buffer.from(n.value));
+    expect(Buffer.concat(parts).toString('utf8')).toBe(raw);
+    expectReleased(tx);
+  });
+
+  test('the client leaves while the rest is read: the rest fails with its reason in phase stream; the upstream released', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const raw = big();
+    const body = new ScriptedBody(raw.slice(0, 1_100_000));
+    h.transport.script('a', { status: 200, body });
+    const a = await attempt(tx);
+    if (a.kind !== 'bytes') throw new Error('expected bytes');
+    const next = a.rest[Symbol.asyncIterator]().next().catch((e: unknown) => e);
+    await settle();
+    tx.abort(cancelled());
+    expect(await next).toMatchObject({ code: 'cancelled', details: { phase: 'stream' } });
+    expect(body.discarded).toBe(true);
+    expectReleased(tx);
+  });
+
   test('the rest stalls longer than idleMs while it is read -> upstream_idle_timeout (phase stream); a reader that waits is not the upstream stalling', async () => {
     const tx = exchange('m', chatBody('m'));
     const raw = big();
@@ -748,6 +802,7 @@ describe('complete answers past the inspect bound (1 MiB)', () => {
     expect((err as Error).message).toContain('1100000 bytes');
     expect((err as Error).message).toContain('from openai to anthropic');
     expect(body.discarded).toBe(true);
+    expectReleased(tx);
   });
 });
 
@@ -775,7 +830,7 @@ describe('continuations (resume)', () => {
     const circuit = spyCircuit(tx);
     h.transport.script('b', answer(400, anthropicRefusal));
     const err = await run(tx);
-    expect(err).toMatchObject({ code: 'prefill_rejected', status: 400, details: { retriable: true, retryAfterMs: 0, fallback: 'prefill_rejected', backend: 'b' } });
+    expect(err).toMatchObject({ code: 'prefill_rejected', status: 400, details: { retriable: true, retryAfterMs: 0, fallback: 'prefill_rejected', backend: 'b', phase: 'headers' } });
     expect((err as Error).message).toContain('assistant message prefill');
     expect([...resume.prefillRefused]).toEqual(['b']);
     // A refused prefix is a capability, not ill health: neutral (the resume restarts in verify mode);

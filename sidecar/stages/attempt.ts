@@ -206,7 +206,9 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     if (!sameFormat) {
       release();
       res.discard();
-      throw fail(responseTooLarge(backend.name, x.limits.maxResponseBytes, `to translate it from ${backend.caps.format} to ${x.request.format}`), 'first_token');
+      const tooLarge = responseTooLarge(backend.name, x.limits.maxResponseBytes, `to translate it from ${backend.caps.format} to ${x.request.format}`);
+      // Stryker disable next-line StringLiteral: responseTooLarge sets its own phase (first_token)
+      throw fail(tooLarge, 'first_token');
     }
     health.answered();
     // As for streams below: the idle clock runs only while the sidecar waits for the upstream.
@@ -288,27 +290,27 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     try {
       for (const f of buffered) yield f;
       buffered.length = 0;
-      if (!ended)
-        for (;;) {
-          let next: IteratorResult<Frame>;
-          try {
-            reading = true;
-            idleClock.refresh();
-            next = await frames.next();
-            reading = false;
-          } catch (err) {
-            // A stall after every choice finished lost only the terminator: the answer is complete.
-            if (decoder.finished && ac.signal.reason instanceof AirouteError && ac.signal.reason.code === 'upstream_idle_timeout') break;
-            throw err;
-          }
-          if (next.done) {
-            if (!decoder.finished) throw truncated(backend.name, 'stream');
-            break;
-          }
-          // decodeFrames ends the iteration itself once the stream is complete (it may decode
-          // ahead of what has been yielded, so the decoder's flags are not checked here).
-          yield next.value;
+      // (After the body ended, the first read below reports the end at once.)
+      for (;;) {
+        let next: IteratorResult<Frame>;
+        try {
+          reading = true;
+          idleClock.refresh();
+          next = await frames.next();
+          reading = false;
+        } catch (err) {
+          // A stall after every choice finished lost only the terminator: the answer is complete.
+          if (decoder.finished && ac.signal.reason instanceof AirouteError && ac.signal.reason.code === 'upstream_idle_timeout') break;
+          throw err;
         }
+        if (next.done) {
+          if (!decoder.finished) throw truncated(backend.name, 'stream');
+          break;
+        }
+        // decodeFrames ends the iteration itself once the stream is complete (it may decode
+        // ahead of what has been yielded, so the decoder's flags are not checked here).
+        yield next.value;
+      }
     } catch (err) {
       throw fail(explain(err, 'stream'), 'stream');
     } finally {
