@@ -412,6 +412,18 @@ describe('failures before the first content', () => {
     expect(await run(tx)).toMatchObject({ code: 'upstream_reset', message, details: { phase: 'headers' } });
   });
 
+  test('a connection reset while a complete answer is read: upstream_reset in phase first_token', async () => {
+    const tx = exchange('m', chatBody('m'));
+    h.transport.script('a', { status: 200, body: new ScriptedBody('{"id":').fail(Object.assign(new Error('reset'), { code: 'ECONNRESET' })) });
+    expect(await run(tx)).toMatchObject({ code: 'upstream_reset', details: { phase: 'first_token' } });
+  });
+
+  test('a connection reset before the first content of a stream: upstream_reset in phase first_token', async () => {
+    const tx = exchange();
+    h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role()).fail(Object.assign(new Error('reset'), { code: 'ECONNRESET' })) });
+    expect(await run(tx)).toMatchObject({ code: 'upstream_reset', message: 'backend "a" closed the connection before answering (ECONNRESET)', details: { phase: 'first_token' } });
+  });
+
   test('a refused connection names the backend and the errno', async () => {
     const tx = exchange();
     h.transport.script('a', connectError('ECONNREFUSED'));
@@ -772,6 +784,17 @@ describe('complete answers past the inspect bound (1 MiB)', () => {
     expect(await next).toMatchObject({ code: 'cancelled', details: { phase: 'stream' } });
     expect(body.discarded).toBe(true);
     expectReleased(tx);
+  });
+
+  test('a connection reset while the rest is read: upstream_reset in phase stream', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const raw = big();
+    const body = new ScriptedBody(raw.slice(0, 1_100_000)).fail(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+    h.transport.script('a', { status: 200, body });
+    const a = await attempt(tx);
+    if (a.kind !== 'bytes') throw new Error('expected bytes');
+    const next = await a.rest[Symbol.asyncIterator]().next().catch((e: unknown) => e);
+    expect(next).toMatchObject({ code: 'upstream_reset', message: 'backend "a" closed the connection mid-stream (ECONNRESET)', details: { phase: 'stream' } });
   });
 
   test('the rest stalls longer than idleMs while it is read -> upstream_idle_timeout (phase stream); a reader that waits is not the upstream stalling', async () => {
