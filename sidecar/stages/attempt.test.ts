@@ -100,6 +100,7 @@ describe('streamed answers', () => {
     body.push(openaiWire.text('Hel'));
     const a = asStream(await pending);
     expect(a).toMatchObject({ kind: 'stream', mode: 'fresh', attempt: 1, target: { model: 'up-model' } });
+    expect('sentPrefill' in a).toBe(false);
     body.push(openaiWire.text('lo'), openaiWire.finish(), openaiWire.usage(3, 2), openaiWire.done);
     const { frames, error } = await drain(a.frames);
     expect(error).toBeUndefined();
@@ -158,7 +159,7 @@ describe('clocks', () => {
     expect(circuit.host.failure).not.toHaveBeenCalled();
     expect(circuit.host.neutral).toHaveBeenCalledTimes(1);
     expect(dataOf(h.events, 'attempt.failed')).toEqual([
-      { backend: 'a', phase: 'headers', code: 'upstream_no_response', status: 504, retriable: true, message: expect.stringContaining('"a"'), elapsedMs: timeouts.firstTokenMs },
+      { backend: 'a', phase: 'headers', code: 'upstream_no_response', status: 504, retriable: true, message: 'backend "a" sent no response headers within 1000 ms', elapsedMs: timeouts.firstTokenMs },
     ]);
     expectReleased(tx);
   });
@@ -171,7 +172,7 @@ describe('clocks', () => {
     const outcome = run(tx);
     await vi.advanceTimersByTimeAsync(timeouts.firstTokenMs);
     const err = await outcome;
-    expect(err).toMatchObject({ code: 'upstream_first_token_timeout', status: 504, details: { phase: 'first_token', retriable: true } });
+    expect(err).toMatchObject({ code: 'upstream_first_token_timeout', status: 504, message: 'backend "a" sent no token within 1000 ms', details: { phase: 'first_token', retriable: true, fallback: 'retries_exhausted' } });
     expect(body.discarded).toBe(true);
     expect(circuit.failure).toHaveBeenCalledTimes(1);
     expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ phase: 'first_token', code: 'upstream_first_token_timeout', retriable: true });
@@ -216,7 +217,7 @@ describe('clocks', () => {
     await vi.advanceTimersByTimeAsync(timeouts.idleMs);
     const { frames, error } = await drained;
     expect(textOf(frames)).toBe('partial');
-    expect(error).toMatchObject({ code: 'upstream_idle_timeout', status: 504, details: { phase: 'stream', retriable: true, backend: 'a' } });
+    expect(error).toMatchObject({ code: 'upstream_idle_timeout', status: 504, message: 'backend "a" stalled for 500 ms mid-response', details: { phase: 'stream', retriable: true, backend: 'a', fallback: 'retries_exhausted' } });
     expect(circuit.success).toHaveBeenCalledTimes(1);
     expect(circuit.failure).toHaveBeenCalledTimes(1);
     expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ phase: 'stream', code: 'upstream_idle_timeout' });
@@ -258,6 +259,97 @@ describe('clocks', () => {
   });
 });
 
+describe('clocks, continued', () => {
+  test('the first-token clock runs from the attempt\'s start: headers that arrive late do not restart it', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.role());
+    const late: TargetExchange = {
+      ...tx,
+      transport: () => ({ send: (_req, opts) => new Promise((resolve) => setTimeout(() => { body.bind(opts.signal); resolve({ status: 200, headers: {}, body, discard: () => body.discard() }); }, 600)) }),
+    };
+    let settled = false;
+    const outcome = run(late).finally(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(600);
+    await vi.advanceTimersByTimeAsync(timeouts.firstTokenMs - 601);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await outcome).toMatchObject({ code: 'upstream_first_token_timeout', details: { phase: 'first_token' } });
+    expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ elapsedMs: timeouts.firstTokenMs });
+  });
+
+  test('after the first content, keep-alive comments are liveness: a stream that pings within idleMs is never cut', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.text('a'));
+    h.transport.script('a', { status: 200, body });
+    const drained = drain(asStream(await attempt(tx)).frames);
+    for (let i = 0; i < 4; i++) {
+      await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+      body.push(': ping\n\n');
+    }
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+    body.push(openaiWire.text('b'), openaiWire.finish(), openaiWire.done).end();
+    const { frames, error } = await drained;
+    expect(error).toBeUndefined();
+    expect(textOf(frames)).toBe('ab');
+  });
+
+  test('a client that does not read for longer than idleMs is not the upstream stalling: the stream goes on when it reads again', async () => {
+    const tx = exchange();
+    const circuit = spyCircuit(tx);
+    const body = new ScriptedBody(openaiWire.text('a'));
+    h.transport.script('a', { status: 200, body });
+    const a = asStream(await attempt(tx));
+    const it = a.frames[Symbol.asyncIterator]();
+    // before the first read from the upstream (the frame the attempt waited for) ...
+    expect((await it.next()).done).toBe(false);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
+    // ... and after one
+    body.push(openaiWire.text('b'));
+    expect((await it.next()).done).toBe(false);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
+    body.push(openaiWire.text('c'), openaiWire.finish(), openaiWire.done).end();
+    const { frames, error } = await drain({ [Symbol.asyncIterator]: () => it });
+    expect(error).toBeUndefined();
+    expect(textOf(frames)).toBe('c');
+    expect(circuit.failure).not.toHaveBeenCalled();
+  });
+
+  test('a client that leaves after every choice finished (no terminator yet) ends the frames with its reason, not as a clean end', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.text('whole'), openaiWire.finish());
+    h.transport.script('a', { status: 200, body });
+    const drained = drain(asStream(await attempt(tx)).frames);
+    await settle();
+    tx.abort(cancelled());
+    const { error } = await drained;
+    expect(error).toMatchObject({ code: 'cancelled', details: { phase: 'stream' } });
+    expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ code: 'cancelled', phase: 'stream' });
+  });
+
+  test('a connection lost mid-stream is a reset in phase stream, whatever its errno (a connect errno there is no connect failure)', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.text('so far'));
+    h.transport.script('a', { status: 200, body });
+    const drained = drain(asStream(await attempt(tx)).frames);
+    body.fail(Object.assign(new Error('read ETIMEDOUT'), { code: 'ETIMEDOUT' }));
+    const { error } = await drained;
+    expect(error).toMatchObject({ code: 'upstream_reset', status: 502, message: 'backend "a" closed the connection mid-stream (ETIMEDOUT)', details: { phase: 'stream', retriable: true } });
+  });
+
+  test('the transport failing with its own abort error after our clock fired: the failure is the clock\'s, not a reset', async () => {
+    class UndiciLikeBody extends ScriptedBody {
+      override bind(signal: AbortSignal): void {
+        signal.addEventListener('abort', () => this.fail(Object.assign(new Error('This operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' })), { once: true });
+      }
+    }
+    const tx = exchange();
+    h.transport.script('a', { status: 200, body: new UndiciLikeBody(openaiWire.role()) });
+    const outcome = run(tx);
+    await vi.advanceTimersByTimeAsync(timeouts.firstTokenMs);
+    expect(await outcome).toMatchObject({ code: 'upstream_first_token_timeout', details: { phase: 'first_token' } });
+  });
+});
+
 describe('truncation', () => {
   test('the upstream closes cleanly mid-answer (no finish, no terminator) -> upstream_truncated, never a complete answer', async () => {
     const tx = exchange();
@@ -267,7 +359,7 @@ describe('truncation', () => {
     body.end();
     const { frames, error } = await drain(a.frames);
     expect(textOf(frames)).toBe('Half an ans');
-    expect(error).toMatchObject({ code: 'upstream_truncated', status: 502, details: { phase: 'stream', retriable: true, fallback: 'retries_exhausted' } });
+    expect(error).toMatchObject({ code: 'upstream_truncated', status: 502, message: 'backend "a" ended the stream before it finished', details: { phase: 'stream', retriable: true, fallback: 'retries_exhausted' } });
     expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ code: 'upstream_truncated', phase: 'stream' });
   });
 
@@ -308,6 +400,34 @@ describe('failures before the first content', () => {
     expect(circuit.neutral).toHaveBeenCalledTimes(code === 'upstream_reset' ? 0 : 1);
     expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ code, retriable: true });
     expectReleased(tx);
+  });
+
+  test.each<[string, unknown, string]>([
+    ['an errno', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'backend "a" closed the connection before answering (ECONNRESET)'],
+    ['no errno', new Error('other side closed'), 'backend "a" closed the connection before answering'],
+    ['a rejection that is not an error at all', undefined, 'backend "a" closed the connection before answering'],
+  ])('a connection lost before the headers, with %s, says so in its message', async (_name, fault, message) => {
+    const tx = exchange();
+    h.transport.script('a', { fail: fault });
+    expect(await run(tx)).toMatchObject({ code: 'upstream_reset', message, details: { phase: 'headers' } });
+  });
+
+  test('a connection reset while a complete answer is read: upstream_reset in phase first_token', async () => {
+    const tx = exchange('m', chatBody('m'));
+    h.transport.script('a', { status: 200, body: new ScriptedBody('{"id":').fail(Object.assign(new Error('reset'), { code: 'ECONNRESET' })) });
+    expect(await run(tx)).toMatchObject({ code: 'upstream_reset', details: { phase: 'first_token' } });
+  });
+
+  test('a connection reset before the first content of a stream: upstream_reset in phase first_token', async () => {
+    const tx = exchange();
+    h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role()).fail(Object.assign(new Error('reset'), { code: 'ECONNRESET' })) });
+    expect(await run(tx)).toMatchObject({ code: 'upstream_reset', message: 'backend "a" closed the connection before answering (ECONNRESET)', details: { phase: 'first_token' } });
+  });
+
+  test('a refused connection names the backend and the errno', async () => {
+    const tx = exchange();
+    h.transport.script('a', connectError('ECONNREFUSED'));
+    expect(await run(tx)).toMatchObject({ code: 'upstream_connect_failed', message: 'cannot connect to backend "a" (ECONNREFUSED)' });
   });
 
   test('5xx -> classified by the adapter (upstream_error, retriable, phase headers, backend named); the body is released', async () => {
@@ -364,6 +484,32 @@ describe('failures before the first content', () => {
     expectReleased(tx);
   });
 
+  test('an error body that arrives slowly (each chunk within idleMs) is read whole', async () => {
+    const tx = exchange();
+    const text = openaiWire.error('The server is overloaded', 'server_error');
+    const body = new ScriptedBody(text.slice(0, 10));
+    h.transport.script('a', { status: 503, body });
+    const outcome = run(tx);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+    body.push(text.slice(10, 20));
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+    body.push(text.slice(20)).end();
+    expect(await outcome).toMatchObject({ code: 'upstream_error', status: 503, message: 'The server is overloaded' });
+  });
+
+  test('an error body whose connection fails is reported as empty: the status alone speaks', async () => {
+    const tx = exchange();
+    h.transport.script('a', { status: 502, body: new ScriptedBody('{"error": {"mess').fail(Object.assign(new Error('reset'), { code: 'ECONNRESET' })) });
+    expect(await run(tx)).toMatchObject({ code: 'upstream_error', status: 502, message: 'upstream answered 502' });
+  });
+
+  test('the upstream\'s request id travels on the error (for the client\'s support ticket)', async () => {
+    const tx = exchange();
+    h.transport.script('a', answer(503, openaiWire.error('down', 'server_error'), { 'x-request-id': 'req_up_42' }));
+    const err = await run(tx);
+    expect((err as AirouteError).details.responseHeaders).toMatchObject({ 'x-request-id': 'req_up_42' });
+  });
+
   test('an error event in the stream before any content fails the attempt cleanly (retriable), in the provider\'s terms', async () => {
     const tx = exchange();
     h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role(), sse({ error: { message: 'overloaded', type: 'server_error' } })) });
@@ -390,6 +536,33 @@ describe('failures before the first content', () => {
     expect(dataOf(h.events, 'attempt.failed')[0]).toMatchObject({ phase: 'request', code: 'unsupported_parameter' });
   });
 
+  test('embeddings on a backend that serves them: sent to its embeddings endpoint with the target\'s model; the parsed vectors are the answer', async () => {
+    const x = h.open(chatBody('m'));
+    const request: EmbeddingsRequest = { operation: 'embeddings', format: 'openai', body: { model: 'm', input: 'hi' }, model: 'm', stream: false };
+    const raw = JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.25, -0.5] }], model: 'up-model', usage: { prompt_tokens: 1, total_tokens: 1 } });
+    h.transport.script('a', answer(200, raw));
+    const a = await attempt({ ...x, request, target: x.route.targets[0]! });
+    if (a.kind !== 'json') throw new Error(`expected json, got ${a.kind}`);
+    expect(a.embeddings).toStrictEqual(JSON.parse(raw));
+    expect(a.raw).toBe(raw);
+    expect(a.result).toBeUndefined();
+    expect(h.transport.sent[0]!.request.url).toBe('http://127.0.0.1:9/v1/embeddings');
+    expect(h.transport.sent[0]!.body).toStrictEqual({ model: 'up-model', input: 'hi' });
+  });
+
+  test.each([
+    ['capabilities that say no embeddings', { embeddings: false }, {}],
+    ['an adapter that cannot build an embeddings request', {}, { embeddingsRequest: undefined }],
+  ])('embeddings on a backend with %s: unsupported_parameter, nothing sent', async (_name, caps, adapter) => {
+    const x = h.open(chatBody('m'));
+    const t = x.route.targets[0]!;
+    const backend = { ...t.backend, caps: { ...t.backend.caps, ...caps }, adapter: { ...t.backend.adapter, ...adapter } };
+    const request: EmbeddingsRequest = { operation: 'embeddings', format: 'openai', body: { model: 'm', input: 'hi' }, model: 'm', stream: false };
+    const err = await run({ ...x, request, target: { ...t, backend } });
+    expect(err).toMatchObject({ code: 'unsupported_parameter', status: 400, message: 'backend "a" (openai-compatible) does not serve embeddings', details: { incompatible: true } });
+    expect(h.transport.sent).toHaveLength(0);
+  });
+
   test('embeddings on a backend without them: unsupported_parameter, incompatible', async () => {
     const x = h.open(chatBody('claude'));
     const request: EmbeddingsRequest = { operation: 'embeddings', format: 'openai', body: { model: 'claude', input: 'hi' }, model: 'claude', stream: false };
@@ -407,7 +580,7 @@ describe('the client leaves', () => {
     const outcome = run(tx);
     await settle();
     tx.abort(cancelled());
-    expect(await outcome).toMatchObject({ code: 'cancelled', status: 499, details: { backend: 'a' } });
+    expect(await outcome).toMatchObject({ code: 'cancelled', status: 499, details: { backend: 'a', phase: 'connect' } });
     expect(circuit.neutral).toHaveBeenCalledTimes(1);
     expect(circuit.failure).not.toHaveBeenCalled();
     expectReleased(tx);
@@ -423,10 +596,34 @@ describe('the client leaves', () => {
     await settle();
     tx.abort(cancelled());
     const { error } = await drained;
-    expect(error).toMatchObject({ code: 'cancelled', status: 499 });
+    expect(error).toMatchObject({ code: 'cancelled', status: 499, details: { phase: 'stream' } });
     expect(body.discarded).toBe(true);
     expect(circuit.failure).not.toHaveBeenCalled();
     expect(circuit.neutral).toHaveBeenCalledTimes(1);
+    expectReleased(tx);
+  });
+
+  test('before the first content: the attempt fails in phase first_token with the client\'s reason; the body is released', async () => {
+    const tx = exchange();
+    const body = new ScriptedBody(openaiWire.role());
+    h.transport.script('a', { status: 200, body });
+    const outcome = run(tx);
+    await settle();
+    tx.abort(cancelled());
+    expect(await outcome).toMatchObject({ code: 'cancelled', details: { phase: 'first_token' } });
+    expect(body.discarded).toBe(true);
+    expectReleased(tx);
+  });
+
+  test('while a complete answer is read: phase first_token; the body is released', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const body = new ScriptedBody('{"id":');
+    h.transport.script('a', { status: 200, body });
+    const outcome = run(tx);
+    await settle();
+    tx.abort(cancelled());
+    expect(await outcome).toMatchObject({ code: 'cancelled', details: { phase: 'first_token' } });
+    expect(body.discarded).toBe(true);
     expectReleased(tx);
   });
 
@@ -484,11 +681,38 @@ describe('complete (non-streamed) answers', () => {
 
   test('a body that stalls longer than idleMs -> upstream_idle_timeout', async () => {
     const tx = exchange('m', chatBody('m'));
-    h.transport.script('a', { status: 200, body: new ScriptedBody('{"id":') });
+    const body = new ScriptedBody('{"id":');
+    h.transport.script('a', { status: 200, body });
     const outcome = run(tx);
     await vi.advanceTimersByTimeAsync(timeouts.idleMs);
     expect(await outcome).toMatchObject({ code: 'upstream_idle_timeout', status: 504 });
+    expect(body.discarded).toBe(true);
     expectReleased(tx);
+  });
+});
+
+describe('complete answers, continued', () => {
+  test('a body that arrives slowly (each chunk within idleMs) is read whole', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const raw = openaiWire.completion('slow');
+    const body = new ScriptedBody(raw.slice(0, 20));
+    h.transport.script('a', { status: 200, body });
+    const outcome = run(tx);
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+    body.push(raw.slice(20, 40));
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs - 1);
+    body.push(raw.slice(40)).end();
+    const a = (await outcome) as Answer;
+    expect(a.kind === 'json' && a.raw).toBe(raw);
+  });
+
+  test('same format with limits.maxResponseBytes below the inspect bound: past that limit the answer streams through as bytes', async () => {
+    const small = harness({ ...doc, limits: { maxResponseBytes: 65_536 } });
+    const x = small.open(chatBody('m'));
+    const raw = openaiWire.completion('y'.repeat(100_000));
+    small.transport.script('a', { status: 200, body: new ScriptedBody(raw).end() });
+    const a = await attempt({ ...x, target: x.route.targets[0]! });
+    expect(a.kind).toBe('bytes');
   });
 });
 
@@ -521,6 +745,58 @@ describe('complete answers past the inspect bound (1 MiB)', () => {
     expect('length' in a).toBe(false);
   });
 
+  test('same format, a negative content-length: no length is claimed', async () => {
+    const tx = exchange('m', chatBody('m'));
+    h.transport.script('a', { status: 200, headers: { 'content-length': '-1' }, body: new ScriptedBody(big()).end() });
+    const a = await attempt(tx);
+    expect(a.kind).toBe('bytes');
+    expect('length' in a).toBe(false);
+  });
+
+  test('a reader that pauses between reads of the rest is not the upstream stalling', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const raw = big();
+    const body = new ScriptedBody(raw.slice(0, 1_100_000));
+    h.transport.script('a', { status: 200, body });
+    const a = await attempt(tx);
+    if (a.kind !== 'bytes') throw new Error('expected bytes');
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
+    body.push(raw.slice(1_100_000, 1_150_000));
+    const it = a.rest[Symbol.asyncIterator]();
+    const parts: Buffer[] = [a.head, Buffer.from((await it.next()).value as Uint8Array)];
+    await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
+    body.push(raw.slice(1_150_000)).end();
+    for (let n = await it.next(); !n.done; n = await it.next()) parts.push(Buffer.from(n.value));
+    expect(Buffer.concat(parts).toString('utf8')).toBe(raw);
+    expectReleased(tx);
+  });
+
+  test('the client leaves while the rest is read: the rest fails with its reason in phase stream; the upstream released', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const raw = big();
+    const body = new ScriptedBody(raw.slice(0, 1_100_000));
+    h.transport.script('a', { status: 200, body });
+    const a = await attempt(tx);
+    if (a.kind !== 'bytes') throw new Error('expected bytes');
+    const next = a.rest[Symbol.asyncIterator]().next().catch((e: unknown) => e);
+    await settle();
+    tx.abort(cancelled());
+    expect(await next).toMatchObject({ code: 'cancelled', details: { phase: 'stream' } });
+    expect(body.discarded).toBe(true);
+    expectReleased(tx);
+  });
+
+  test('a connection reset while the rest is read: upstream_reset in phase stream', async () => {
+    const tx = exchange('m', chatBody('m'));
+    const raw = big();
+    const body = new ScriptedBody(raw.slice(0, 1_100_000)).fail(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+    h.transport.script('a', { status: 200, body });
+    const a = await attempt(tx);
+    if (a.kind !== 'bytes') throw new Error('expected bytes');
+    const next = await a.rest[Symbol.asyncIterator]().next().catch((e: unknown) => e);
+    expect(next).toMatchObject({ code: 'upstream_reset', message: 'backend "a" closed the connection mid-stream (ECONNRESET)', details: { phase: 'stream' } });
+  });
+
   test('the rest stalls longer than idleMs while it is read -> upstream_idle_timeout (phase stream); a reader that waits is not the upstream stalling', async () => {
     const tx = exchange('m', chatBody('m'));
     const raw = big();
@@ -549,6 +825,7 @@ describe('complete answers past the inspect bound (1 MiB)', () => {
     expect((err as Error).message).toContain('1100000 bytes');
     expect((err as Error).message).toContain('from openai to anthropic');
     expect(body.discarded).toBe(true);
+    expectReleased(tx);
   });
 });
 
@@ -576,7 +853,7 @@ describe('continuations (resume)', () => {
     const circuit = spyCircuit(tx);
     h.transport.script('b', answer(400, anthropicRefusal));
     const err = await run(tx);
-    expect(err).toMatchObject({ code: 'prefill_rejected', status: 400, details: { retriable: true, retryAfterMs: 0, fallback: 'prefill_rejected', backend: 'b' } });
+    expect(err).toMatchObject({ code: 'prefill_rejected', status: 400, details: { retriable: true, retryAfterMs: 0, fallback: 'prefill_rejected', backend: 'b', phase: 'headers' } });
     expect((err as Error).message).toContain('assistant message prefill');
     expect([...resume.prefillRefused]).toEqual(['b']);
     // A refused prefix is a capability, not ill health: neutral (the resume restarts in verify mode);
@@ -606,6 +883,18 @@ describe('continuations (resume)', () => {
     const tx = exchange('claude', chatBody('claude', { stream: true }), resume);
     h.transport.script('b', answer(500, JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'Internal server error' } })));
     expect(await run(tx)).toMatchObject({ code: 'upstream_error', status: 500 });
+    expect(resume.prefillRefused.size).toBe(0);
+  });
+
+  test.each<[string, number, string, string]>([
+    ['a 422 invalid request', 422, 'invalid_request_error', 'invalid_request'],
+    ['a 400 that is not about the request\'s shape (the prompt is too long)', 400, 'invalid_request_error', 'context_length_exceeded'],
+  ])('in prefill mode, %s is not mistaken for a refused prefix', async (_name, status, type, code) => {
+    const resume: ResumePoint = { delivered: 'Hi', prefillRefused: new Set() };
+    const tx = exchange('claude', chatBody('claude', { stream: true }), resume);
+    const message = code === 'context_length_exceeded' ? 'prompt is too long: 200000 tokens > 199999 maximum' : 'bad';
+    h.transport.script('b', answer(status, JSON.stringify({ type: 'error', error: { type, message } })));
+    expect(await run(tx)).toMatchObject({ code, status });
     expect(resume.prefillRefused.size).toBe(0);
   });
 

@@ -47,6 +47,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   const mode: AttemptMode = !x.resume ? 'fresh' : target.resume === 'prefill' && !x.resume.prefillRefused.has(backend.name) ? 'prefill' : 'verify';
   // Providers refuse a prefix that ends in whitespace (Anthropic says so outright); the model
   // regenerates it, and the resume stage drops what the client already has.
+  // Stryker disable next-line OptionalChaining: mode is 'prefill' only when x.resume is set
   const sentPrefill = mode === 'prefill' ? x.resume?.delivered.trimEnd() : undefined;
   const stream = x.request.stream;
   const started = Date.now();
@@ -73,7 +74,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   try {
     req =
       x.request.operation === 'chat'
-        ? backend.adapter.chatRequest(x.request, backend, target.model, { stream, ...(sentPrefill !== undefined ? { prefill: sentPrefill } : {}) })
+        ? backend.adapter.chatRequest(x.request, backend, target.model, { stream, prefill: sentPrefill })
         : embeddingsRequest(backend, x.request, target.model);
   } catch (err) {
     throw fail(asAirouteError(err).with({ retriable: false, incompatible: true }), 'request');
@@ -82,11 +83,13 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   const ac = new AbortController();
   const forward = () => ac.abort(x.signal.reason);
   if (x.signal.aborted) forward();
-  else x.signal.addEventListener('abort', forward, { once: true });
+  // (No `once`: a signal aborts at most once, and release() removes the listener on every path.)
+  else x.signal.addEventListener('abort', forward);
   let timer: NodeJS.Timeout | undefined;
-  const arm = (ms: number, make: () => AirouteError) => {
+  const arm = (ms: number, make: () => AirouteError): NodeJS.Timeout => {
     clearTimeout(timer);
     timer = setTimeout(() => ac.abort(make()), ms);
+    return timer;
   };
   const release = () => {
     clearTimeout(timer);
@@ -145,8 +148,8 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   if (res.status >= 400) {
     let text = '';
     try {
-      arm(tm.idleMs, idle);
-      text = await readText(res.body, MAX_ERROR_BODY, () => timer?.refresh());
+      const clock = arm(tm.idleMs, idle);
+      text = await readText(res.body, MAX_ERROR_BODY, () => clock.refresh());
     } catch {
       // the status says enough; a body we could not read is reported as empty
     } finally {
@@ -157,6 +160,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     if (mode === 'prefill' && res.status === 400 && err.code === 'invalid_request') {
       // The backend refuses an assistant prefix (some newer models do). Never surface that 400
       // in place of the original failure: restart this backend cleanly in verify mode instead.
+      // Stryker disable next-line OptionalChaining: mode is 'prefill' only when x.resume is set
       x.resume?.prefillRefused.add(backend.name);
       err = new AirouteError('prefill_rejected', 400, `backend "${backend.name}" refused the assistant prefix: ${err.message}`, {
         retriable: true,
@@ -171,12 +175,13 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     // A client of the upstream's own format gets its bytes as they arrive: only a body within the
     // inspect bound is held and parsed (content events, usage). Another format must be translated,
     // so the body is held whole, up to limits.maxResponseBytes, and refused past it.
-    const sameFormat = speaksNatively(backend.caps, x.request.operation === 'embeddings' ? 'openai' : x.request.format);
+    // (An embeddings request is always in OpenAI's format.)
+    const sameFormat = speaksNatively(backend.caps, x.request.format);
     const hold = sameFormat ? Math.min(INSPECT_BYTES, x.limits.maxResponseBytes) : x.limits.maxResponseBytes;
     let body: BodyHead;
     try {
-      arm(tm.idleMs, idle);
-      body = await readHead(res.body, hold, () => timer?.refresh());
+      const clock = arm(tm.idleMs, idle);
+      body = await readHead(res.body, hold, () => clock.refresh());
     } catch (err) {
       release();
       res.discard();
@@ -201,21 +206,24 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     if (!sameFormat) {
       release();
       res.discard();
-      throw fail(responseTooLarge(backend.name, x.limits.maxResponseBytes, `to translate it from ${backend.caps.format} to ${x.request.format}`), 'first_token');
+      const tooLarge = responseTooLarge(backend.name, x.limits.maxResponseBytes, `to translate it from ${backend.caps.format} to ${x.request.format}`);
+      // Stryker disable next-line StringLiteral: responseTooLarge sets its own phase (first_token)
+      throw fail(tooLarge, 'first_token');
     }
     health.answered();
     // As for streams below: the idle clock runs only while the sidecar waits for the upstream.
     let reading = false;
     clearTimeout(timer);
-    timer = setTimeout(() => {
+    const idleClock = setTimeout(() => {
       if (reading) ac.abort(idle());
     }, tm.idleMs);
+    timer = idleClock;
     const unread = body.rest;
     async function* rest(): AsyncGenerator<Uint8Array> {
       try {
         for (;;) {
           reading = true;
-          timer?.refresh();
+          idleClock.refresh();
           const next = await unread.next();
           reading = false;
           if (next.done) return;
@@ -240,6 +248,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   // From the first content on, every chunk restarts the idle clock.
   let contentSeen = false;
   const frames = decodeFrames(res.body, decoder, () => {
+    // Stryker disable next-line OptionalChaining: a clock is armed just above, and from then on timer is always set
     if (contentSeen) timer?.refresh();
   });
   const buffered: Frame[] = [];
@@ -272,35 +281,36 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   // and resume (re-sending everything delivered) for a slow reader. The clock restarts on each read.
   let reading = false;
   clearTimeout(timer);
-  timer = setTimeout(() => {
+  const idleClock = setTimeout(() => {
     if (reading) ac.abort(idle());
   }, tm.idleMs);
+  timer = idleClock;
 
   async function* rest(): AsyncGenerator<Frame> {
     try {
       for (const f of buffered) yield f;
       buffered.length = 0;
-      if (!ended)
-        for (;;) {
-          let next: IteratorResult<Frame>;
-          try {
-            reading = true;
-            timer?.refresh();
-            next = await frames.next();
-            reading = false;
-          } catch (err) {
-            // A stall after every choice finished lost only the terminator: the answer is complete.
-            if (decoder.finished && ac.signal.reason instanceof AirouteError && ac.signal.reason.code === 'upstream_idle_timeout') break;
-            throw err;
-          }
-          if (next.done) {
-            if (!decoder.finished) throw truncated(backend.name, 'stream');
-            break;
-          }
-          // decodeFrames ends the iteration itself once the stream is complete (it may decode
-          // ahead of what has been yielded, so the decoder's flags are not checked here).
-          yield next.value;
+      // (After the body ended, the first read below reports the end at once.)
+      for (;;) {
+        let next: IteratorResult<Frame>;
+        try {
+          reading = true;
+          idleClock.refresh();
+          next = await frames.next();
+          reading = false;
+        } catch (err) {
+          // A stall after every choice finished lost only the terminator: the answer is complete.
+          if (decoder.finished && ac.signal.reason instanceof AirouteError && ac.signal.reason.code === 'upstream_idle_timeout') break;
+          throw err;
         }
+        if (next.done) {
+          if (!decoder.finished) throw truncated(backend.name, 'stream');
+          break;
+        }
+        // decodeFrames ends the iteration itself once the stream is complete (it may decode
+        // ahead of what has been yielded, so the decoder's flags are not checked here).
+        yield next.value;
+      }
     } catch (err) {
       throw fail(explain(err, 'stream'), 'stream');
     } finally {

@@ -42,6 +42,13 @@ test('readText: cut at exactly `limit` bytes, and the rest is never read', async
   expect(body.returned).toBe(true);
 });
 
+test('readText: a chunk that reaches the limit exactly is the last one read', async () => {
+  const body = new ScriptedBody('0123456789', 'abcdef', 'never read').end();
+  expect(await readText(body, 16, noop)).toBe('0123456789abcdef');
+  expect(body.pulled).toBe(2);
+  expect(body.returned).toBe(true);
+});
+
 test('readText: a UTF-8 character split across chunks arrives whole', async () => {
   const e = bytes('é'); // 0xC3 0xA9
   const body = new ScriptedBody(bytes('caf'), e.subarray(0, 1), e.subarray(1), bytes('!')).end();
@@ -123,6 +130,13 @@ test('a body that fails mid-stream fails the frames, after those already decoded
 });
 
 const MAX_SSE_BUFFER = 8 * 1024 * 1024;
+/** What an upstream that broke the SSE framing fails with. */
+const oversized = {
+  code: 'upstream_protocol_error',
+  status: 502,
+  message: `upstream sent an SSE line or event longer than the limit of ${MAX_SSE_BUFFER} characters`,
+  details: { retriable: true, fallback: 'retries_exhausted' },
+};
 
 test('the SSE buffer is bounded: a line longer than 8 MiB ends the stream with an error instead of being buffered', async () => {
   const decoder = new RecordingDecoder();
@@ -130,12 +144,43 @@ test('the SSE buffer is bounded: a line longer than 8 MiB ends the stream with a
   const more = new ScriptedBody('data: 1\n\n', huge, 'x'.repeat(10), '\n\n');
   const { frames, error } = await drain(decodeFrames(more, decoder, noop));
   expect(frames).toHaveLength(1);
-  expect(error).toBeInstanceOf(Error);
+  expect(error).toMatchObject(oversized);
   expect(decoder.seen).toHaveLength(1);
 
   const atEnd = new ScriptedBody(huge).end();
   const ended = await drain(decodeFrames(atEnd, new RecordingDecoder(), noop));
-  expect(ended.error).toBeInstanceOf(Error);
+  expect(ended.error).toMatchObject(oversized);
+});
+
+test('an event past the bound that arrives whole in one read is refused too, before the decoder sees it', async () => {
+  const decoder = new RecordingDecoder();
+  const body = new ScriptedBody('data: 1\n\n', `data: ${'x'.repeat(MAX_SSE_BUFFER + 1)}\n\n`, 'data: 3\n\n').end();
+  const { frames, error } = await drain(decodeFrames(body, decoder, noop));
+  expect(error).toMatchObject(oversized);
+  expect(frames).toHaveLength(1);
+  expect(decoder.seen.map((e) => e.data)).toEqual(['1']);
+});
+
+test('an event of exactly the bound that arrives whole in one read is one event', async () => {
+  const decoder = new RecordingDecoder();
+  const { error } = await drain(decodeFrames(new ScriptedBody(`data: ${'z'.repeat(MAX_SSE_BUFFER)}\n\n`).end(), decoder, noop));
+  expect(error).toBeUndefined();
+  expect(decoder.seen[0]!.data).toHaveLength(MAX_SSE_BUFFER);
+});
+
+test('the first failure is the one reported: a malformed event, then an overflowing line in the same read, fails as malformed', async () => {
+  const body = new ScriptedBody(openaiWire.text('ok') + 'data: {"choices": [\n\n' + `data: ${'x'.repeat(MAX_SSE_BUFFER)}`);
+  const { frames, error } = await drain(decodeFrames(body, new OpenAIStreamDecoder(1, false), noop));
+  expect(textOf(frames)).toBe('ok');
+  expect(error).toMatchObject({ code: 'upstream_malformed' });
+});
+
+test('unknown fields and a bad retry: value are ignored, as the SSE spec says; the events around them decode', async () => {
+  const decoder = new RecordingDecoder();
+  const body = new ScriptedBody('data: 1\n\n', 'foo: bar\nretry: soon\ndata: 2\n\n').end();
+  const { frames, error } = await drain(decodeFrames(body, decoder, noop));
+  expect(error).toBeUndefined();
+  expect(frames.map((f) => f.raw?.data)).toEqual(['1', '2']);
 });
 
 test('a line just under the bound is still one event', async () => {

@@ -22,15 +22,16 @@ export async function readText(body: AsyncIterable<Uint8Array>, limit: number, o
   let size = 0;
   for await (const chunk of body) {
     onChunk();
-    if (size + chunk.length > limit) {
-      parts.push(Buffer.from(chunk.subarray(0, limit - size)));
-      size = limit;
+    const room = limit - size;
+    // A chunk that reaches the limit exactly is the last one read.
+    if (chunk.length >= room) {
+      parts.push(Buffer.from(chunk.subarray(0, room)));
       break;
     }
     parts.push(Buffer.from(chunk));
     size += chunk.length;
   }
-  return Buffer.concat(parts, size).toString('utf8');
+  return Buffer.concat(parts).toString('utf8');
 }
 
 const STREAMING: TextDecodeOptions = { stream: true };
@@ -74,9 +75,7 @@ export async function* decodeFrames(body: AsyncIterable<Uint8Array>, decoder: St
     if (failure !== undefined) throw failure;
     if (decoder.complete) return;
   }
-  parser.feed(text.decode());
-  parser.reset({ consume: true });
-  for (let i = 0; i < pending.length; i++) yield pending[i]!;
-  pending.length = 0;
-  if (failure !== undefined) throw failure;
+  // Nothing is left once the body ends: an event is dispatched only at the blank line after it, so
+  // one the end cuts off (or a dangling partial UTF-8 character) is incomplete and never decoded;
+  // the attempt then sees the decoder unfinished and reports the truncation.
 }
