@@ -603,21 +603,12 @@ describe('the client leaves', () => {
     expectReleased(tx);
   });
 
-  test('before the first content: the attempt fails in phase first_token with the client\'s reason; the body is released', async () => {
-    const tx = exchange();
-    const body = new ScriptedBody(openaiWire.role());
-    h.transport.script('a', { status: 200, body });
-    const outcome = run(tx);
-    await settle();
-    tx.abort(cancelled());
-    expect(await outcome).toMatchObject({ code: 'cancelled', details: { phase: 'first_token' } });
-    expect(body.discarded).toBe(true);
-    expectReleased(tx);
-  });
-
-  test('while a complete answer is read: phase first_token; the body is released', async () => {
-    const tx = exchange('m', chatBody('m'));
-    const body = new ScriptedBody('{"id":');
+  test.each<[string, boolean, string]>([
+    ['before the first content of a stream', true, openaiWire.role()],
+    ['while a complete answer is read', false, '{"id":'],
+  ])('%s: the attempt fails in phase first_token with the client\'s reason; the body is released', async (_name, stream, sent) => {
+    const tx = exchange('m', chatBody('m', { stream }));
+    const body = new ScriptedBody(sent);
     h.transport.script('a', { status: 200, body });
     const outcome = run(tx);
     await settle();
