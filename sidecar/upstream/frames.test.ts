@@ -191,4 +191,3 @@ test('a line just under the bound is still one event', async () => {
   expect(decoder.seen[0]!.data).toHaveLength(data.length);
 });
 
-test.todo('an SSE line over the buffer bound fails as upstream_malformed (today it surfaces as the parser\'s plain Error, which the attempt reports as upstream_reset "closed the connection")');
