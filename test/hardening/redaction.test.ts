@@ -8,9 +8,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { testSidecar, type TestSidecar } from '../support/sidecar.ts';
 import { eventsOf } from './client.ts';
 import { chunk, json, openStream, ScriptedUpstream, sleep, type Received } from './upstream.ts';
+import { fakeKey } from '../support/fake-keys.ts';
 
-const OPENAI_KEY = 'sk-proj-REDACTME0123456789abcdef';
-const ANTHROPIC_KEY = 'sk-ant-api03-REDACTME-anthropic-0123';
+const OPENAI_KEY = fakeKey('sk', 'proj', 'REDACTME0123456789abcdef');
+const ANTHROPIC_KEY = fakeKey('sk', 'ant', 'api03', 'REDACTME', 'anthropic', '0123');
 /** Not key-shaped: only the list of configured secrets can catch it. */
 const PLAIN_KEY = 'plainSecretREDACTME4242';
 const KEYS = [OPENAI_KEY, ANTHROPIC_KEY, PLAIN_KEY, 'REDACTME'];
