@@ -709,6 +709,16 @@ describe('complete answers, continued', () => {
 
 describe('complete answers past the inspect bound (1 MiB)', () => {
   const big = () => openaiWire.completion('x'.repeat(1_200_000));
+  /** A non-streamed attempt whose upstream has sent the first 1.1 MB of a big answer (the test feeds or fails the rest). */
+  async function openBytes() {
+    const tx = exchange('m', chatBody('m'));
+    const raw = big();
+    const body = new ScriptedBody(raw.slice(0, 1_100_000));
+    h.transport.script('a', { status: 200, body });
+    const a = await attempt(tx);
+    if (a.kind !== 'bytes') throw new Error(`expected bytes, got ${a.kind}`);
+    return { tx, raw, body, a };
+  }
 
   test('same format: a bytes answer (the head read so far, the rest on demand, the upstream\'s length); reading to the end releases the upstream', async () => {
     const tx = exchange('m', chatBody('m'));
@@ -745,12 +755,7 @@ describe('complete answers past the inspect bound (1 MiB)', () => {
   });
 
   test('a reader that pauses between reads of the rest is not the upstream stalling', async () => {
-    const tx = exchange('m', chatBody('m'));
-    const raw = big();
-    const body = new ScriptedBody(raw.slice(0, 1_100_000));
-    h.transport.script('a', { status: 200, body });
-    const a = await attempt(tx);
-    if (a.kind !== 'bytes') throw new Error('expected bytes');
+    const { tx, raw, body, a } = await openBytes();
     await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
     body.push(raw.slice(1_100_000, 1_150_000));
     const it = a.rest[Symbol.asyncIterator]();
@@ -763,12 +768,7 @@ describe('complete answers past the inspect bound (1 MiB)', () => {
   });
 
   test('the client leaves while the rest is read: the rest fails with its reason in phase stream; the upstream released', async () => {
-    const tx = exchange('m', chatBody('m'));
-    const raw = big();
-    const body = new ScriptedBody(raw.slice(0, 1_100_000));
-    h.transport.script('a', { status: 200, body });
-    const a = await attempt(tx);
-    if (a.kind !== 'bytes') throw new Error('expected bytes');
+    const { tx, body, a } = await openBytes();
     const next = a.rest[Symbol.asyncIterator]().next().catch((e: unknown) => e);
     await settle();
     tx.abort(cancelled());
@@ -778,23 +778,14 @@ describe('complete answers past the inspect bound (1 MiB)', () => {
   });
 
   test('a connection reset while the rest is read: upstream_reset in phase stream', async () => {
-    const tx = exchange('m', chatBody('m'));
-    const raw = big();
-    const body = new ScriptedBody(raw.slice(0, 1_100_000)).fail(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
-    h.transport.script('a', { status: 200, body });
-    const a = await attempt(tx);
-    if (a.kind !== 'bytes') throw new Error('expected bytes');
+    const { body, a } = await openBytes();
+    body.fail(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
     const next = await a.rest[Symbol.asyncIterator]().next().catch((e: unknown) => e);
     expect(next).toMatchObject({ code: 'upstream_reset', message: 'backend "a" closed the connection mid-stream (ECONNRESET)', details: { phase: 'stream' } });
   });
 
   test('the rest stalls longer than idleMs while it is read -> upstream_idle_timeout (phase stream); a reader that waits is not the upstream stalling', async () => {
-    const tx = exchange('m', chatBody('m'));
-    const raw = big();
-    const body = new ScriptedBody(raw.slice(0, 1_100_000));
-    h.transport.script('a', { status: 200, body });
-    const a = await attempt(tx);
-    if (a.kind !== 'bytes') throw new Error('expected bytes');
+    const { tx, a } = await openBytes();
     // nobody reads for a while: no clock runs against the upstream
     await vi.advanceTimersByTimeAsync(timeouts.idleMs * 3);
     const it = a.rest[Symbol.asyncIterator]();
