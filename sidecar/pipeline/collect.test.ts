@@ -3,7 +3,7 @@
 import { expect, test } from 'vitest';
 import { TERMINAL_EVENTS } from '../events/types.ts';
 import { cancelled } from '../sidecar.ts';
-import { ScriptedBody, answer, chatBody, dataOf, harness, openaiWire, sse } from '../../test/support/pipeline.ts';
+import { resumedOnFallback, ScriptedBody, answer, chatBody, dataOf, harness, openaiWire, sse } from '../../test/support/pipeline.ts';
 import { collect } from './collect.ts';
 
 const doc = {
@@ -163,15 +163,7 @@ test('a streamed result\'s bound counts tool-call arguments too, and its refusal
 });
 
 test('a streamed result resumed on another backend is tallied to the backend that finished it', async () => {
-  const h = harness({
-    backends: [
-      { name: 'a', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1' },
-      { name: 'b', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1' },
-    ],
-    routes: [{ model: 'r', backends: [{ backend: 'a', model: 'model-a' }, { backend: 'b', model: 'model-b' }], retry: { attempts: 1, backoff: { baseMs: 0, maxMs: 0 } }, resume: 'verify' as const }],
-  });
-  h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.text('Hello')).end() }, answer(503, openaiWire.error('overloaded', 'server_error')));
-  h.transport.script('b', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.text('Hello world'), openaiWire.finish(), openaiWire.done).end() });
+  const h = resumedOnFallback();
   const out = await collect(h.open(chatBody('r', { stream: true })));
   expect(out.ok && out.body).toMatchObject({ choices: [{ message: { content: 'Hello world' } }] });
   expect(out.tally).toMatchObject({ backend: 'b', model: 'model-b' });

@@ -6,7 +6,7 @@ import type { JsonObject } from '../chat/types.ts';
 import type { AirouteError } from '../errors.ts';
 import { TERMINAL_EVENTS } from '../events/types.ts';
 import { cancelled } from '../sidecar.ts';
-import { ScriptedBody, answer, chatBody, dataOf, harness, openaiWire, typesOf, type Harness } from '../../test/support/pipeline.ts';
+import { resumedOnFallback, ScriptedBody, answer, chatBody, dataOf, harness, openaiWire, typesOf, type Harness } from '../../test/support/pipeline.ts';
 import { deliver, type ClientSink, type ResponseHeaders } from './deliver.ts';
 
 type SinkCall =
@@ -436,15 +436,7 @@ test('the client leaves while the sidecar waits on the upstream mid-stream: no t
 });
 
 test('a stream resumed on another backend: request.completed and the record name the backend that finished it', async () => {
-  const h = harness({
-    backends: [
-      { name: 'a', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1' },
-      { name: 'b', type: 'openai-compatible' as const, baseURL: 'http://127.0.0.1:9/v1' },
-    ],
-    routes: [{ model: 'r', backends: [{ backend: 'a', model: 'model-a' }, { backend: 'b', model: 'model-b' }], retry: { attempts: 1, backoff: { baseMs: 0, maxMs: 0 } }, resume: 'verify' as const }],
-  });
-  h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.text('Hello')).end() }, answer(503, openaiWire.error('overloaded', 'server_error')));
-  h.transport.script('b', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.text('Hello world'), openaiWire.finish(), openaiWire.done).end() });
+  const h = resumedOnFallback();
   const { terminals } = await run(h, chatBody('r', { stream: true }));
   expect(terminals).toEqual(['request.completed']);
   expect(dataOf(h.events, 'request.completed')[0]).toMatchObject({ backend: 'b' });

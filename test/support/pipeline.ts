@@ -292,3 +292,20 @@ export function harness(doc: SidecarConfig): Harness {
     },
   };
 }
+
+/**
+ * Two OpenAI-compatible backends and a verify route `r`: `a` is cut after "Hello" and refuses the
+ * continuation (503), so `b` regenerates "Hello world" whole and finishes the answer.
+ */
+export function resumedOnFallback(): Harness {
+  const h = harness({
+    backends: [
+      { name: 'a', type: 'openai-compatible', baseURL: 'http://127.0.0.1:9/v1' },
+      { name: 'b', type: 'openai-compatible', baseURL: 'http://127.0.0.1:9/v1' },
+    ],
+    routes: [{ model: 'r', backends: [{ backend: 'a', model: 'model-a' }, { backend: 'b', model: 'model-b' }], retry: { attempts: 1, backoff: { baseMs: 0, maxMs: 0 } }, resume: 'verify' }],
+  });
+  h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.text('Hello')).end() }, answer(503, openaiWire.error('overloaded', 'server_error')));
+  h.transport.script('b', { status: 200, body: new ScriptedBody(openaiWire.role(), openaiWire.text('Hello world'), openaiWire.finish(), openaiWire.done).end() });
+  return h;
+}
