@@ -3,6 +3,7 @@ import type { Frame, StreamEvent } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
 import { withSignature } from '../tool-id.ts';
 import { AnthropicStreamEncoder, encodeAnthropicResult } from './client-answer.ts';
+import { AnthropicStreamDecoder } from './upstream-answer.ts';
 
 /** A named-event SSE stream as [event, data] pairs; checks that each data's type repeats its event name. */
 function events(sse: string): [string, Record<string, unknown>][] {
@@ -149,8 +150,6 @@ describe('AnthropicStreamEncoder passthrough (same format) and continuation', ()
   test("the upstream's own event name and data are forwarded as they came", () => {
     const enc = new AnthropicStreamEncoder('req1');
     expect(enc.passthrough(startFrame)).toBe(`event: message_start\ndata: ${start.data}\n\n`);
-    // an event whose `event:` line was lost on the way is named from its data's type
-    expect(enc.passthrough({ events: [], raw: { data: '{"type":"ping"}' } })).toBe('event: ping\ndata: {"type":"ping"}\n\n');
     expect(enc.passthrough({ events: [], raw: { data: '{"no":"type"}' } })).toBe('event: message\ndata: {"no":"type"}\n\n');
     expect(enc.passthrough({ events: [] })).toBeUndefined();
   });
@@ -360,15 +359,13 @@ describe('AnthropicStreamEncoder: proof and stop reasons that must survive', () 
     ]);
   });
 
-  test("passed-through events whose event lines a proxy dropped: each goes out named from its data's type, so the client's SDK dispatches it; end() adds no second message_delta", () => {
+  test("passed-through events whose event lines a proxy dropped: decoded, each goes out named from its data's type, so the client's SDK dispatches it; end() adds no second message_delta", () => {
+    const decoder = new AnthropicStreamDecoder();
     const enc = new AnthropicStreamEncoder('req1');
-    const start = { data: JSON.stringify({ type: 'message_start', message: { id: 'msg_A', type: 'message', role: 'assistant', content: [], model: 'c', usage: { input_tokens: 5, output_tokens: 1 } } }) };
-    const delta = { data: JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' }, usage: { output_tokens: 9 } }) };
-    const sent = [
-      enc.passthrough({ events: [{ type: 'start', id: 'msg_A', model: 'c', usage: { inputTokens: 5, outputTokens: 1 } }], raw: start }),
-      enc.passthrough({ events: [{ type: 'finish', choice: 0, reason: 'stop', stopSequence: 'END' }, { type: 'usage', usage: { inputTokens: 5, outputTokens: 9 } }], raw: delta }),
-    ];
-    expect(sent).toEqual([`event: message_start\ndata: ${start.data}\n\n`, `event: message_delta\ndata: ${delta.data}\n\n`]);
+    const start = JSON.stringify({ type: 'message_start', message: { id: 'msg_A', type: 'message', role: 'assistant', content: [], model: 'c', usage: { input_tokens: 5, output_tokens: 1 } } });
+    const delta = JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' }, usage: { output_tokens: 9 } });
+    const sent = [start, delta].map((data) => enc.passthrough(decoder.decode({ data })!));
+    expect(sent).toEqual([`event: message_start\ndata: ${start}\n\n`, `event: message_delta\ndata: ${delta}\n\n`]);
     expect(events(enc.end())).toEqual([['message_stop', { type: 'message_stop' }]]);
   });
 });

@@ -101,9 +101,9 @@ export class AnthropicStreamEncoder implements StreamEncoder {
   passthrough(frame: Frame): string | undefined {
     if (!frame.raw) return undefined;
     this.observe(frame);
-    const name = frame.raw.event ?? eventNameOf(frame.raw.data);
-    if (name === 'message_delta') this.deltaSent = true;
-    return `event: ${name}\ndata: ${frame.raw.data}\n\n`;
+    // (The decoder names an event whose `event:` line was lost from its data's type.)
+    if (frame.raw.event === 'message_delta') this.deltaSent = true;
+    return `event: ${frame.raw.event ?? 'message'}\ndata: ${frame.raw.data}\n\n`;
   }
 
   private ensureStarted(): string {
@@ -207,19 +207,5 @@ export class AnthropicStreamEncoder implements StreamEncoder {
 
   error(err: AirouteError): string {
     return `event: error\ndata: ${JSON.stringify(err.toAnthropic())}\n\n`;
-  }
-}
-
-/**
- * An event that reached us without its `event:` line (a proxy on the way dropped it) is named from
- * its data's `type`, as the Messages stream names every event: SDKs dispatch on the name, and
- * some ignore an unnamed or `message` event.
- */
-function eventNameOf(data: string): string {
-  try {
-    const type = (JSON.parse(data) as { type?: unknown }).type;
-    return typeof type === 'string' && /^[a-z_]+$/.test(type) ? type : 'message';
-  } catch {
-    return 'message';
   }
 }

@@ -21,6 +21,15 @@ const messageStart = ev('message_start', {
 
 
 describe('AnthropicStreamDecoder', () => {
+  test("an event whose event: line a proxy dropped keeps its raw bytes and gets its name from the data's type; a type that could break the SSE line is not used", () => {
+    const ping = new AnthropicStreamDecoder().decode({ data: '{"type":"ping"}' })!;
+    expect(ping.raw).toEqual({ event: 'ping', data: '{"type":"ping"}' });
+    const named = { event: 'ping', data: '{"type":"ping"}' };
+    expect(new AnthropicStreamDecoder().decode(named)!.raw).toBe(named);
+    const hostile = { data: JSON.stringify({ type: 'ping\nevent: message_stop' }) };
+    expect(new AnthropicStreamDecoder().decode(hostile)!.raw).toBe(hostile);
+  });
+
   test('a text answer, event by event: start with input usage, block bookkeeping, text deltas, stop reason and output usage', () => {
     const d = new AnthropicStreamDecoder();
     expect(d.decode(messageStart)).toEqual({

@@ -6,6 +6,9 @@ import { isObject, malformed, num, parseJson, str } from '../json.ts';
 import { inStreamError } from '../stream-error.ts';
 import type { SseEvent, StreamDecoder } from '../types.ts';
 
+/** What may stand in an SSE `event:` line taken from upstream data (never a line break). */
+const EVENT_NAME = /^[a-z_]+$/;
+
 const STOP: Record<string, FinishReason> = {
   end_turn: 'stop',
   stop_sequence: 'stop',
@@ -73,7 +76,10 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     if (!isObject(data)) throw malformed('stream event');
     const type = ev.event ?? str(data.type);
     const events: StreamEvent[] = [];
-    const frame: Frame = { events, raw: ev };
+    // An event whose `event:` line a proxy dropped is named from its data's type, so a client of the
+    // same format gets it named as the Messages stream names every event (SDKs dispatch on the name).
+    const raw = ev.event !== undefined || !EVENT_NAME.test(type) ? ev : { event: type, data: ev.data };
+    const frame: Frame = { events, raw };
     switch (type) {
       case 'message_start': {
         const msg = isObject(data.message) ? data.message : {};
