@@ -45,6 +45,7 @@ if (flags.child) {
       agent.dispatch(
         { origin: flags.upstream!, path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body },
         {
+          onRequestStart() {},
           onResponseStart() {},
           onResponseData(_c, chunk) {
             out.push(chunk);
@@ -140,6 +141,9 @@ async function main(): Promise<void> {
         const out = wrk(Number(flags.seconds));
         const used = cpuSeconds(child.pid!) - before;
         const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+        // A proxy that answers errors is fast and measures nothing: a floor once answered 502 to every request.
+        const failed = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+        if (failed) throw new Error(`${s.name} answered ${failed[1]} of ${requests} requests with an error status; its figures would be meaningless`);
         const r = results.get(s.name)!;
         r.cpuUs.push((used * 1e6) / requests);
         r.rps.push(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0));
