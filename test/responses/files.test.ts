@@ -3,6 +3,8 @@
 // bytes; an OpenAI backend gets the client's part as sent; what cannot travel (a file by
 // `file_id`) is a 400 naming the part, and a body over the size limit a 413, before anything is sent.
 import Anthropic from '@anthropic-ai/sdk';
+import { createOpenAI } from '@ai-sdk/openai';
+import { generateText } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { fakeKey } from '../support/fake-keys.ts';
@@ -148,6 +150,19 @@ describe('openai SDK responses.create with an input_file', () => {
 });
 
 describe('the other client formats', () => {
+  test("the Vercel AI SDK's default openai(...) provider (Responses) with a file part -> Gemini: inlineData with the same bytes", async () => {
+    const provider = createOpenAI({ baseURL: `${sc.dataURL}/v1`, apiKey: 'unused-by-airoute' });
+    const { text } = await generateText({
+      model: provider('via-gemini'),
+      messages: [{ role: 'user', content: [{ type: 'file', data: PDF, mediaType: 'application/pdf', filename: 'q3-report.pdf' }, { type: 'text', text: 'Summarize.' }] }],
+    });
+    expect(text).toBe(ANSWER);
+    const parts = (upstream().contents as { parts: { inlineData?: { mimeType: string; data: string } }[] }[])[0]!.parts;
+    expect(parts.map((p) => Object.keys(p)[0])).toEqual(['inlineData', 'text']);
+    expect(parts[0]!.inlineData!.mimeType).toBe('application/pdf');
+    expect(Buffer.from(parts[0]!.inlineData!.data, 'base64').equals(PDF)).toBe(true);
+  });
+
   test('openai SDK chat.completions.create with a file part -> Anthropic: a document block with the same bytes', async () => {
     const r = await openai().chat.completions.create({
       model: 'via-anthropic',
