@@ -20,10 +20,15 @@ const TOOLS: Record<ClientFormat, JsonObject> = {
   anthropic: { tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }] },
 };
 
+const PDF_BASE64 = Buffer.from('%PDF-1.7 invoice').toString('base64');
+
 /** Each client parameter of the table as a client sends it: a fragment of the request body. */
 const EXAMPLES: Record<ClientFormat, Record<string, JsonObject>> = {
   openai: {
     'messages[].role: system / developer': { messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] },
+    'messages[].content[].type: file': {
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Total?' }, { type: 'file', file: { filename: 'invoice.pdf', file_data: `data:application/pdf;base64,${PDF_BASE64}` } }] }],
+    },
     max_completion_tokens: { max_completion_tokens: 300 },
     max_tokens: { max_tokens: 300 },
     temperature: { temperature: 0.5 },
@@ -60,6 +65,9 @@ const EXAMPLES: Record<ClientFormat, Record<string, JsonObject>> = {
   anthropic: {
     system: { system: [{ type: 'text', text: 'Be brief.' }, { type: 'text', text: 'Use metric units.' }] },
     'messages[].role: system': { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] },
+    'messages[].content[].type: document': {
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: PDF_BASE64 } }, { type: 'text', text: 'Total?' }] }],
+    },
     max_tokens: { max_tokens: 300 },
     temperature: { temperature: 0.5 },
     top_p: { top_p: 0.9 },

@@ -34,9 +34,20 @@ export interface ReasoningPart {
 /** Where opaque reasoning came from: a wire format, or the OpenAI Responses API. */
 export type ReasoningOrigin = WireFormat | 'responses';
 
+/**
+ * A document the model reads (a PDF, a text file): its bytes as base64, or a URL the provider
+ * fetches itself. `field` is the part as the client named it (`input[0].content[1]`,
+ * `messages.0.content.2`): a backend format that cannot carry the file refuses it by that name.
+ */
+export type FilePart = { type: 'file'; field: string; filename?: string } & (
+  | { data: string; mediaType: string; url?: undefined }
+  | { url: string; mediaType?: string; data?: undefined }
+);
+
 export type Part =
   | { type: 'text'; text: string }
   | { type: 'image'; url?: string; mediaType?: string; data?: string }
+  | FilePart
   /** `signature`: Gemini's thoughtSignature on a functionCall, which Gemini 3 requires back on the next turn. */
   | { type: 'tool_call'; id: string; name: string; arguments: string; signature?: string }
   | { type: 'tool_result'; toolCallId: string; name?: string; content: string; isError?: boolean }

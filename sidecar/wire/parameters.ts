@@ -35,6 +35,18 @@ export const PARAMETERS: readonly ParameterRow[] = [
     note: 'several system messages or blocks are joined with a blank line',
   },
   {
+    client: { openai: ['messages[].content[].type: file'], anthropic: ['messages[].content[].type: document'] },
+    backend: {
+      openai: 'messages[].content[].type: file',
+      'azure-openai': 'messages[].content[].type: file',
+      'openai-compatible': 'messages[].content[].type: file',
+      anthropic: 'messages[].content[].type: document',
+      gemini: 'contents[].parts[].inlineData',
+    },
+    note:
+      "base64 file data (a data URL with a file name toward OpenAI) or a URL (Gemini fileData.fileUri, Anthropic's url source; 400 toward Chat Completions); Anthropic takes PDF and text files only; a file_id, Anthropic citations, context and content sources are a 400; the Responses API's input_file maps the same way",
+  },
+  {
     neutral: 'maxTokens',
     client: { openai: ['max_completion_tokens', 'max_tokens'], anthropic: ['max_tokens'] },
     backend: { openai: 'max_completion_tokens', 'azure-openai': 'max_completion_tokens', 'openai-compatible': 'max_tokens', anthropic: 'max_tokens', gemini: 'generationConfig.maxOutputTokens' },

@@ -170,9 +170,39 @@ describe('anthropicPrompt', () => {
     ]);
   });
 
+  test('document blocks: a base64 PDF, plain text (carried as base64 like any file) and a PDF URL become file parts named by their path, the title as the file name', () => {
+    const pdf = Buffer.from('%PDF-1.7 contract').toString('base64');
+    const p = anthropicPrompt({
+      ...hello,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf }, title: 'contract.pdf', cache_control: { type: 'ephemeral' } },
+            { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Grass is green. Ünïcode too.' }, citations: { enabled: false } },
+            { type: 'document', source: { type: 'url', url: 'https://files.example/paper.pdf' } },
+            { type: 'text', text: 'Compare them.' },
+          ],
+        },
+      ],
+    });
+    expect(p.messages[0]?.content).toEqual([
+      { type: 'file', field: 'messages.0.content.0', filename: 'contract.pdf', mediaType: 'application/pdf', data: pdf },
+      { type: 'file', field: 'messages.0.content.1', mediaType: 'text/plain', data: Buffer.from('Grass is green. Ünïcode too.').toString('base64') },
+      { type: 'file', field: 'messages.0.content.2', url: 'https://files.example/paper.pdf', mediaType: 'application/pdf' },
+      { type: 'text', text: 'Compare them.' },
+    ]);
+  });
+
   test("blocks and tools another format cannot express are refused with their place named in Anthropic's dotted style", () => {
-    expect(() => anthropicPrompt({ ...hello, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', data: 'x' } }] }] })).toThrow(
-      'messages.0.content.0: block type "document" cannot be translated for this backend',
+    const doc = (block: Record<string, unknown>, role = 'user') => () => anthropicPrompt({ ...hello, messages: [{ role, content: [{ type: 'document', ...block }] }] });
+    expect(doc({ source: { type: 'content', content: [{ type: 'text', text: 'x' }] } })).toThrow('messages.0.content.0.source: a document source of type "content" cannot be translated for this backend');
+    expect(doc({ source: { type: 'file', file_id: 'file_011' } })).toThrow('messages.0.content.0.source: a document source of type "file" cannot be translated for this backend');
+    expect(doc({ source: { type: 'text', data: 'x' }, citations: { enabled: true } })).toThrow('messages.0.content.0.citations: citations cannot be translated for this backend');
+    expect(doc({ source: { type: 'text', data: 'x' }, context: 'From the 2024 filing.' })).toThrow('messages.0.content.0.context: a document context cannot be translated for this backend');
+    expect(doc({ source: { type: 'text', data: 'x' } }, 'assistant')).toThrow('messages.0.content.0: a document in an assistant turn cannot be translated for this backend');
+    expect(() => anthropicPrompt({ ...hello, messages: [{ role: 'user', content: [{ type: 'search_result', source: 'https://x.example', title: 't', content: [] }] }] })).toThrow(
+      'messages.0.content.0: block type "search_result" cannot be translated for this backend',
     );
     expect(() => anthropicPrompt({ ...hello, messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'file', file_id: 'f' } }] }] })).toThrow(
       'messages.0.content.0.source: cannot be translated for this backend',

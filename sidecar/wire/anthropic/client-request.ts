@@ -2,7 +2,8 @@
 // route it (errors in Anthropic's own words), and decoded into the neutral prompt only when the
 // backend speaks another format.
 import { AirouteError, invalidRequest } from '../../errors.ts';
-import type { ChatMessage, ChatPrompt, ChatRequest, JsonObject, Part, ReasoningRequest } from '../../chat/types.ts';
+import type { ChatMessage, ChatPrompt, ChatRequest, FilePart, JsonObject, Part, ReasoningRequest } from '../../chat/types.ts';
+import { PDF } from '../file.ts';
 import { isObject, num, str } from '../json.ts';
 import { isEffort } from '../reasoning.ts';
 import { splitSignature } from '../tool-id.ts';
@@ -111,6 +112,11 @@ function message(m: unknown, where: string): ChatMessage {
         else throw invalidRequest(`${where}.content.${j}.source: cannot be translated for this backend`);
         return;
       }
+      case 'document':
+        // Other formats take files from the user only.
+        if (m.role !== 'user') throw invalidRequest(`${where}.content.${j}: a document in an assistant turn cannot be translated for this backend`);
+        parts.push(document(b, `${where}.content.${j}`));
+        return;
       case 'tool_use': {
         const { id, signature } = splitSignature(str(b.id));
         parts.push({ type: 'tool_call', id, name: str(b.name), arguments: JSON.stringify(b.input ?? {}), ...(signature ? { signature } : {}) });
@@ -134,6 +140,29 @@ function message(m: unknown, where: string): ChatMessage {
     }
   });
   return { role: m.role, content: parts };
+}
+
+/**
+ * A `document` block: a PDF (base64 or by URL) or plain text. Its title is the file's name
+ * elsewhere. Custom content sources, files uploaded to Anthropic, citations and a document
+ * `context` have no counterpart in another format: each is a 400 naming it.
+ */
+function document(b: JsonObject, field: string): FilePart {
+  const src = isObject(b.source) ? b.source : {};
+  if (isObject(b.citations) && b.citations.enabled === true) throw invalidRequest(`${field}.citations: citations cannot be translated for this backend`);
+  if (b.context !== undefined && b.context !== null) throw invalidRequest(`${field}.context: a document context cannot be translated for this backend`);
+  const named = typeof b.title === 'string' && b.title !== '' ? { filename: b.title } : {};
+  switch (src.type) {
+    case 'base64':
+      return { type: 'file', field, ...named, mediaType: str(src.media_type, PDF), data: str(src.data) };
+    // The text itself: carried as base64 like any other file's bytes, which is what every other format wants.
+    case 'text':
+      return { type: 'file', field, ...named, mediaType: 'text/plain', data: Buffer.from(str(src.data), 'utf8').toString('base64') };
+    case 'url':
+      return { type: 'file', field, ...named, url: str(src.url), mediaType: PDF };
+    default:
+      throw invalidRequest(`${field}.source: a document source of type "${String(src.type)}" cannot be translated for this backend`);
+  }
 }
 
 function sampling(body: JsonObject, prompt: ChatPrompt): void {

@@ -176,3 +176,46 @@ describe('another format: the parameters and reasoning issue 18 maps', () => {
     expect('thinking' in foreign).toBe(false);
   });
 });
+
+describe('file parts as document blocks (Anthropic "PDF support": base64, url and text sources)', () => {
+  const pdf = Buffer.from('%PDF-1.7 quarterly report').toString('base64');
+  const user = (...content: Part[]): ChatPrompt => ({ untranslatable: [], messages: [{ role: 'user', content }] });
+
+  test('a PDF goes as a base64 source, text as the text itself, a PDF URL as a url source; the file name is the title', () => {
+    const out = anthropicBody(
+      translated(
+        user(
+          { type: 'file', field: 'input[0].content[0]', filename: 'q3.pdf', mediaType: 'application/pdf', data: pdf },
+          { type: 'file', field: 'input[0].content[1]', mediaType: 'text/plain', data: Buffer.from('Grass is green. Ünïcode too.').toString('base64') },
+          { type: 'file', field: 'input[0].content[2]', filename: 'notes.md', mediaType: 'text/markdown', data: Buffer.from('# Notes').toString('base64') },
+          { type: 'file', field: 'input[0].content[3]', url: 'https://files.example/paper.pdf', mediaType: 'application/pdf' },
+          { type: 'file', field: 'input[0].content[4]', url: 'https://files.example/paper' },
+          { type: 'text', text: 'Summarize.' },
+        ),
+      ),
+      'claude-sonnet-4-5',
+      { stream: false },
+    );
+    expect((out.messages as JsonObject[])[0]!.content).toEqual([
+      { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf }, title: 'q3.pdf' },
+      { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Grass is green. Ünïcode too.' } },
+      { type: 'document', source: { type: 'text', media_type: 'text/plain', data: '# Notes' }, title: 'notes.md' },
+      { type: 'document', source: { type: 'url', url: 'https://files.example/paper.pdf' } },
+      { type: 'document', source: { type: 'url', url: 'https://files.example/paper' } },
+      { type: 'text', text: 'Summarize.' },
+    ]);
+  });
+
+  test('refused, never dropped: a file type Anthropic documents cannot hold, inline or by URL, named by the client\'s path', () => {
+    const docx = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
+    const inline = refusal(() => anthropicBody(translated(user({ type: 'file', field: 'input[0].content[1]', filename: 'a.docx', mediaType: docx, data: 'UEsDBA==' })), 'claude', { stream: false }));
+    expect([inline.code, inline.status, inline.details.param, inline.message]).toEqual([
+      'unsupported_parameter',
+      400,
+      'input[0].content[1]',
+      `input[0].content[1]: a ${docx} file (documents there are PDF or plain text) has no equivalent in the Anthropic format`,
+    ]);
+    const byUrl = refusal(() => anthropicBody(translated(user({ type: 'file', field: 'messages[0].content[0]', url: 'https://x.example/a.csv', mediaType: 'text/csv' })), 'claude', { stream: false }));
+    expect(byUrl.message).toBe('messages[0].content[0]: a text/csv file by URL (URL documents are PDFs there) has no equivalent in the Anthropic format');
+  });
+});

@@ -2,8 +2,9 @@
 // gets its own body back with the model replaced; any other client's prompt is built from the
 // neutral form.
 import { invalidRequest } from '../../errors.ts';
-import type { ChatPrompt, ChatRequest, JsonObject, Part, ReasoningEffort, ToolChoice } from '../../chat/types.ts';
+import type { ChatPrompt, ChatRequest, FilePart, JsonObject, Part, ReasoningEffort, ToolChoice } from '../../chat/types.ts';
 import { parseArguments } from '../../chat/types.ts';
+import { PDF, refuseFile } from '../file.ts';
 import { isObject, str } from '../json.ts';
 import { clientParam, refuseParameters, type NeutralParameter } from '../parameters.ts';
 import { budgetForEffort } from '../reasoning.ts';
@@ -72,6 +73,8 @@ function block(x: Part): JsonObject[] {
       return x.text === '' ? [] : [{ type: 'text', text: x.text }];
     case 'image':
       return [{ type: 'image', source: x.url ? { type: 'url', url: x.url } : { type: 'base64', media_type: x.mediaType, data: x.data } }];
+    case 'file':
+      return [document(x)];
     case 'tool_call':
       return [{ type: 'tool_use', id: x.id, name: x.name, input: parseArguments(x.arguments) }];
     case 'tool_result':
@@ -81,6 +84,23 @@ function block(x: Part): JsonObject[] {
       if (x.redacted !== undefined) return [{ type: 'redacted_thinking', data: x.redacted }];
       return x.signature ? [{ type: 'thinking', thinking: x.text, signature: x.signature }] : [];
   }
+}
+
+/**
+ * A `document` block: Anthropic reads PDFs (inline or by URL) and plain text, which it wants as
+ * the text itself. Any text type goes as plain text: the model reads the same characters. The file
+ * name, which a Messages document has no other place for, is its title.
+ */
+function document(x: FilePart): JsonObject {
+  const title = x.filename ? { title: x.filename } : {};
+  if (x.url !== undefined) {
+    if (x.mediaType !== undefined && x.mediaType !== PDF) throw refuseFile(x, 'Anthropic', `a ${x.mediaType} file by URL (URL documents are PDFs there)`);
+    return { type: 'document', source: { type: 'url', url: x.url }, ...title };
+  }
+  if (x.mediaType === PDF) return { type: 'document', source: { type: 'base64', media_type: PDF, data: x.data }, ...title };
+  if (x.mediaType.startsWith('text/'))
+    return { type: 'document', source: { type: 'text', media_type: 'text/plain', data: Buffer.from(x.data, 'base64').toString('utf8') }, ...title };
+  throw refuseFile(x, 'Anthropic', `a ${x.mediaType} file (documents there are PDF or plain text)`);
 }
 
 /**

@@ -117,3 +117,39 @@ describe('geminiBody', () => {
     });
   });
 });
+
+describe('file parts (Gemini "document understanding": inlineData, fileData for URLs)', () => {
+  test('inline bytes go as inlineData with their media type; a URL as fileData.fileUri, typed when the type is known', () => {
+    const pdf = Buffer.from('%PDF-1.7 quarterly report').toString('base64');
+    const body = geminiBody(
+      request({
+        untranslatable: [],
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'file', field: 'input[0].content[0]', filename: 'q3.pdf', mediaType: 'application/pdf', data: pdf },
+              { type: 'file', field: 'input[0].content[1]', mediaType: 'text/plain', data: 'aGVsbG8=' },
+              { type: 'file', field: 'input[0].content[2]', url: 'https://files.example/paper.pdf', mediaType: 'application/pdf' },
+              { type: 'file', field: 'input[0].content[3]', url: 'https://files.example/paper' },
+              { type: 'text', text: 'Summarize.' },
+            ],
+          },
+        ],
+      }),
+      {},
+    );
+    expect(body.contents).toEqual([
+      {
+        role: 'user',
+        parts: [
+          { inlineData: { mimeType: 'application/pdf', data: pdf } },
+          { inlineData: { mimeType: 'text/plain', data: 'aGVsbG8=' } },
+          { fileData: { mimeType: 'application/pdf', fileUri: 'https://files.example/paper.pdf' } },
+          { fileData: { fileUri: 'https://files.example/paper' } },
+          { text: 'Summarize.' },
+        ],
+      },
+    ]);
+  });
+});

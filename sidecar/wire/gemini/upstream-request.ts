@@ -25,6 +25,10 @@ export function geminiBody(req: ChatRequest, opts: { prefill?: string }): JsonOb
             case 'image':
               if (!x.data) throw invalidRequest('image URLs cannot be sent to a Gemini backend; send the image inline (base64)');
               return [{ inlineData: { mimeType: x.mediaType ?? 'image/png', data: x.data } }];
+            case 'file':
+              // Gemini fetches public and signed https URLs itself (since January 2026); it has no place for a file name.
+              if (x.url !== undefined) return [{ fileData: { ...(x.mediaType ? { mimeType: x.mediaType } : {}), fileUri: x.url } }];
+              return [{ inlineData: { mimeType: x.mediaType, data: x.data } }];
             case 'tool_call':
               toolNames.set(x.id, x.name);
               // Gemini 3 refuses the turn unless each signed call comes back with its signature.

@@ -112,6 +112,36 @@ describe('openaiPrompt: a Chat Completions body in neutral form', () => {
     ]);
   });
 
+  test('file parts: file_data (a data URL as the docs send it, or bare base64) becomes a file part named by its path; a file by file_id or without data is refused by its path', () => {
+    const pdf = Buffer.from('%PDF-1.7 invoice').toString('base64');
+    const prompt = openaiPrompt({
+      model: 'm',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Total?' },
+            { type: 'file', file: { filename: 'invoice.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+            { type: 'file', file: { file_data: pdf } },
+          ],
+        },
+      ],
+    });
+    expect(prompt.messages[0]?.content).toEqual([
+      { type: 'text', text: 'Total?' },
+      { type: 'file', field: 'messages[0].content[1]', filename: 'invoice.pdf', mediaType: 'application/pdf', data: pdf },
+      { type: 'file', field: 'messages[0].content[2]', mediaType: 'application/pdf', data: pdf },
+    ]);
+    const byId = failure(() => openaiPrompt({ model: 'm', messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc123' } }] }] }));
+    expect([byId.status, byId.message, byId.details.param]).toEqual([
+      400,
+      'messages[0].content[0]: a file by file_id cannot be translated for this backend (the file is kept by OpenAI)',
+      'messages[0].content[0]',
+    ]);
+    const empty = failure(() => openaiPrompt({ model: 'm', messages: [hello.messages[0], { role: 'user', content: [{ type: 'file', file: { filename: 'a.pdf' } }] }] }));
+    expect([empty.status, empty.message]).toEqual([400, 'messages[1].content[0].file: file_data or file_id is required']);
+  });
+
   test('sampling, stop, tools, tool_choice and response_format map to their neutral fields', () => {
     const prompt = openaiPrompt({
       model: 'm',

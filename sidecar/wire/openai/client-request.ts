@@ -3,6 +3,7 @@
 // another format (same-format traffic forwards the body untouched).
 import { AirouteError, invalidRequest } from '../../errors.ts';
 import type { ChatMessage, ChatPrompt, ChatRequest, JsonObject, Part, ToolDef } from '../../chat/types.ts';
+import { decodeFileData } from '../file.ts';
 import { isObject, str } from '../json.ts';
 import { isEffort } from '../reasoning.ts';
 import { splitSignature } from '../tool-id.ts';
@@ -75,8 +76,16 @@ function userParts(content: unknown, where: string): Part[] {
       const m = /^data:([^;,]+);base64,(.*)/s.exec(url);
       return m ? { type: 'image', mediaType: m[1], data: m[2] } : { type: 'image', url };
     }
+    if (p.type === 'file' && isObject(p.file)) return file(p.file, `${where}[${i}]`);
     throw invalidRequest(`${where}[${i}]: part type "${String(p.type)}" cannot be translated for this backend`, where);
   });
+}
+
+/** A `file` part: its data translates; a `file_id` names a file uploaded to OpenAI, which no other provider can read. */
+function file(f: JsonObject, field: string): Part {
+  if (typeof f.file_id === 'string') throw invalidRequest(`${field}: a file by file_id cannot be translated for this backend (the file is kept by OpenAI)`, field);
+  if (typeof f.file_data !== 'string') throw invalidRequest(`${field}.file: file_data or file_id is required`, field);
+  return decodeFileData(f.file_data, typeof f.filename === 'string' ? f.filename : undefined, field);
 }
 
 /** A tool call as the client sent it back: its id without the signature the sidecar put in it (wire/tool-id.ts). */

@@ -3,6 +3,7 @@ import type { ChatPrompt, ChatRequest, JsonObject } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
 import { decodeChatRequest } from './client-request.ts';
 import { openaiBody } from './upstream-request.ts';
+import { thrown as failure } from '../../../test/support/errors.ts';
 
 /** A request from a client of another format, already decoded into the neutral prompt. */
 function translated(prompt: ChatPrompt, choices = 1): ChatRequest {
@@ -187,5 +188,49 @@ describe('another format: built from the neutral prompt', () => {
   test('a tool call inside a user turn cannot be expressed and is refused', () => {
     const prompt: ChatPrompt = { untranslatable: [], messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'tool_call', id: 'c', name: 'f', arguments: '{}' }] }] };
     expect(() => openaiBody(translated(prompt), 'm', plain)).toThrow('a tool call cannot appear in a user message');
+  });
+});
+
+describe('file parts as Chat Completions file parts (OpenAI "file inputs")', () => {
+  const pdf = Buffer.from('%PDF-1.7 quarterly report').toString('base64');
+  const user = (...content: ChatPrompt['messages'][number]['content']): ChatPrompt => ({ untranslatable: [], messages: [{ role: 'user', content }] });
+
+  test('inline bytes go as file_data, a data URL, with the file name (a neutral one of the right extension when the source had none)', () => {
+    const out = openaiBody(
+      translated(
+        user(
+          { type: 'file', field: 'messages.0.content.0', filename: 'q3.pdf', mediaType: 'application/pdf', data: pdf },
+          { type: 'file', field: 'messages.0.content.1', mediaType: 'application/pdf', data: pdf },
+          { type: 'file', field: 'messages.0.content.2', mediaType: 'text/plain', data: 'aGVsbG8=' },
+        ),
+      ),
+      'gpt-4o',
+      plain,
+    );
+    expect(out.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'file', file: { filename: 'q3.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+          { type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+          { type: 'file', file: { filename: 'document.txt', file_data: 'data:text/plain;base64,aGVsbG8=' } },
+        ],
+      },
+    ]);
+  });
+
+  test('refused, never dropped: a file by URL (Chat Completions has no file URL), named by the client\'s path', () => {
+    const err = failure(() =>
+      openaiBody(translated(user({ type: 'file', field: 'messages.0.content.1', url: 'https://files.example/paper.pdf', mediaType: 'application/pdf' })), 'm', {
+        ...plain,
+        dialect: { label: 'OpenAI-compatible', maxTokens: 'max_tokens', topK: true },
+      }),
+    );
+    expect([err.code, err.status, err.details.param, err.message]).toEqual([
+      'unsupported_parameter',
+      400,
+      'messages.0.content.1',
+      'messages.0.content.1: a file by URL (Chat Completions takes file data only) has no equivalent in the OpenAI-compatible format',
+    ]);
   });
 });

@@ -3,6 +3,7 @@
 // is built from the neutral form.
 import { invalidRequest } from '../../errors.ts';
 import type { ChatRequest, JsonObject, ToolChoice } from '../../chat/types.ts';
+import { dataUrl, openaiFilename, refuseFile } from '../file.ts';
 import { isObject } from '../json.ts';
 import { refuseParameters } from '../parameters.ts';
 import { effortForBudget } from '../reasoning.ts';
@@ -75,6 +76,10 @@ function promptToOpenAI(req: ChatRequest, model: string, dialect: OpenAIDialect)
         content: rest.map((x) => {
           if (x.type === 'text') return { type: 'text', text: x.text };
           if (x.type === 'image') return { type: 'image_url', image_url: { url: x.url ?? `data:${x.mediaType};base64,${x.data}` } };
+          if (x.type === 'file') {
+            if (x.url !== undefined) throw refuseFile(x, dialect.label, 'a file by URL (Chat Completions takes file data only)');
+            return { type: 'file', file: { filename: openaiFilename(x), file_data: dataUrl(x) } };
+          }
           throw invalidRequest('a tool call cannot appear in a user message', 'messages');
         }),
       });

@@ -99,7 +99,7 @@ describe('responsesPrompt: the neutral prompt', () => {
     });
   });
 
-  test('what only OpenAI can do is listed as untranslatable, naming the field: built-in tools, item references, file inputs, unknown fields', () => {
+  test('what only OpenAI can do is listed as untranslatable, naming the field: built-in tools, item references, files by file_id, unknown fields', () => {
     const p = responsesPrompt({
       model: 'm',
       input: [{ type: 'item_reference', id: 'msg_1' }, { role: 'user', content: [{ type: 'input_file', file_id: 'file-1' }] }],
@@ -113,7 +113,7 @@ describe('responsesPrompt: the neutral prompt', () => {
     expect(p.untranslatable).toEqual([
       'top_logprobs',
       'input[0] (item_reference)',
-      'input[1].content[0] (input_file)',
+      'input[1].content[0] (input_file by file_id)',
       'tools[0] (built-in tool web_search, served only by OpenAI Responses backends)',
       'tool_choice (web_search)',
       'include (message.output_text.logprobs)',
@@ -231,7 +231,6 @@ describe('responsesPrompt: every input item and field', () => {
           { type: 'input_image', file_id: 'file-1' },
           { type: 'input_text', text: 5 },
           { type: 'input_audio' },
-          { type: 'input_file', filename: 'c.png', image_url: 'https://img.example/c.png', text: 'caption' },
         ],
       },
     ]);
@@ -246,11 +245,47 @@ describe('responsesPrompt: every input item and field', () => {
       },
     ]);
     // A part is what its type says, whatever fields it happens to carry.
-    expect(p.untranslatable).toEqual(['input[0].content[3] (input_image by file_id)', 'input[0].content[4] (input_text)', 'input[0].content[5] (input_audio)', 'input[0].content[6] (input_file)']);
+    expect(p.untranslatable).toEqual(['input[0].content[3] (input_image by file_id)', 'input[0].content[4] (input_text)', 'input[0].content[5] (input_audio)']);
     expect(refusal(() => only([{ role: 'user', content: ['Hi'] }]))).toEqual({ status: 400, message: 'input[0].content[0]: must be an object', param: 'input' });
     expect(refusal(() => only([{ role: 'user', content: { type: 'input_text', text: 'Hi' } }]))).toEqual({
       status: 400,
       message: 'input[0].content: must be a string or an array of content parts',
+      param: 'input',
+    });
+  });
+
+  test('input_file: file_data (a data URL, or bare base64 typed by its file name, else PDF) and file_url become file parts named by their path; file_id and a detail other than auto are untranslatable; a file part with no source is refused', () => {
+    const pdf = Buffer.from('%PDF-1.7 quarterly report').toString('base64');
+    const p = only([
+      {
+        role: 'user',
+        content: [
+          { type: 'input_file', filename: 'q3.pdf', file_data: `data:application/pdf;base64,${pdf}` },
+          { type: 'input_file', filename: 'notes.txt', file_data: 'aGVsbG8=' },
+          { type: 'input_file', file_data: pdf, detail: 'auto' },
+          { type: 'input_file', file_url: 'https://files.example/letters/2024ltr.pdf' },
+          { type: 'input_text', text: 'Summarize these.' },
+        ],
+      },
+    ]);
+    expect(p.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'file', field: 'input[0].content[0]', filename: 'q3.pdf', mediaType: 'application/pdf', data: pdf },
+          { type: 'file', field: 'input[0].content[1]', filename: 'notes.txt', mediaType: 'text/plain', data: 'aGVsbG8=' },
+          { type: 'file', field: 'input[0].content[2]', mediaType: 'application/pdf', data: pdf },
+          { type: 'file', field: 'input[0].content[3]', url: 'https://files.example/letters/2024ltr.pdf', mediaType: 'application/pdf' },
+          { type: 'text', text: 'Summarize these.' },
+        ],
+      },
+    ]);
+    expect(p.untranslatable).toEqual([]);
+    const byId = only([{ role: 'user', content: [{ type: 'input_file', file_id: 'file-abc' }, { type: 'input_file', file_data: pdf, detail: 'high' }] }]);
+    expect(byId.untranslatable).toEqual(['input[0].content[0] (input_file by file_id)', 'input[0].content[1].detail (high)']);
+    expect(refusal(() => only([{ role: 'user', content: [{ type: 'input_file', filename: 'c.pdf' }] }]))).toEqual({
+      status: 400,
+      message: 'input[0].content[0]: an input_file needs file_data, file_url or file_id',
       param: 'input',
     });
   });

@@ -2,7 +2,8 @@
 // it (errors in OpenAI's words), and decoded into the neutral prompt only when the backend speaks
 // another format. A Responses upstream gets the body itself (upstream-request.ts).
 import { AirouteError, invalidRequest } from '../../errors.ts';
-import type { ChatMessage, ChatPrompt, ChatRequest, JsonObject, Part, ToolDef } from '../../chat/types.ts';
+import type { ChatMessage, ChatPrompt, ChatRequest, FilePart, JsonObject, Part, ToolDef } from '../../chat/types.ts';
+import { decodeFileData, fileByUrl } from '../file.ts';
 import { isObject, str } from '../json.ts';
 import { isEffort } from '../reasoning.ts';
 import { decodeProof } from './shapes.ts';
@@ -197,9 +198,26 @@ function userParts(content: unknown, where: string, untranslatable: string[]): P
     else if (p.type === 'input_image' && typeof p.image_url === 'string') {
       const m = /^data:([^;,]+);base64,(.*)/s.exec(p.image_url);
       parts.push(m ? { type: 'image', mediaType: m[1], data: m[2] } : { type: 'image', url: p.image_url });
+    } else if (p.type === 'input_file') {
+      const file = inputFile(p, `${where}[${i}]`, untranslatable);
+      if (file) parts.push(file);
     } else untranslatable.push(`${where}[${i}] (${String(p.type)}${p.type === 'input_image' ? ' by file_id' : ''})`);
   });
   return parts;
+}
+
+/**
+ * An `input_file`: inline data (a base64 data URL, or bare base64) or a URL translate; a `file_id`
+ * names a file uploaded to OpenAI, which no other provider can read, and `detail` (how finely
+ * OpenAI renders PDF pages) has no counterpart elsewhere.
+ */
+function inputFile(p: JsonObject, field: string, untranslatable: string[]): FilePart | undefined {
+  const filename = typeof p.filename === 'string' ? p.filename : undefined;
+  if (p.detail !== undefined && p.detail !== null && p.detail !== 'auto') untranslatable.push(`${field}.detail (${String(p.detail)})`);
+  if (typeof p.file_id === 'string') return void untranslatable.push(`${field} (input_file by file_id)`);
+  if (typeof p.file_data === 'string') return decodeFileData(p.file_data, filename, field);
+  if (typeof p.file_url === 'string') return fileByUrl(p.file_url, filename, field);
+  throw invalidRequest(`${field}: an input_file needs file_data, file_url or file_id`, 'input');
 }
 
 function assistantParts(content: unknown, where: string): Part[] {

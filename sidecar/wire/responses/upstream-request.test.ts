@@ -270,3 +270,40 @@ describe('another format: every field of the neutral prompt', () => {
     expect((err as AirouteError).message).toBe('unsupported parameter(s), with no equivalent in the OpenAI Responses format: frequency_penalty, n, presence_penalty');
   });
 });
+
+describe('file parts as input_file (OpenAI "file inputs", Responses API)', () => {
+  test('inline bytes go as file_data, a data URL, with a file name; a URL as file_url', () => {
+    const pdf = Buffer.from('%PDF-1.7 quarterly report').toString('base64');
+    const out = responsesBody(
+      translated({
+        untranslatable: [],
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'file', field: 'messages.0.content.0', filename: 'q3.pdf', mediaType: 'application/pdf', data: pdf },
+              { type: 'file', field: 'messages.0.content.1', mediaType: 'text/plain', data: 'aGVsbG8=' },
+              { type: 'file', field: 'messages.0.content.2', url: 'https://files.example/paper.pdf', mediaType: 'application/pdf' },
+              { type: 'file', field: 'messages.0.content.3', url: 'https://files.example/paper', filename: 'paper.pdf' },
+              { type: 'text', text: 'Summarize.' },
+            ],
+          },
+        ],
+      }),
+      'gpt-4o',
+      plain,
+    );
+    expect(out.input).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'input_file', filename: 'q3.pdf', file_data: `data:application/pdf;base64,${pdf}` },
+          { type: 'input_file', filename: 'document.txt', file_data: 'data:text/plain;base64,aGVsbG8=' },
+          { type: 'input_file', file_url: 'https://files.example/paper.pdf' },
+          { type: 'input_file', file_url: 'https://files.example/paper', filename: 'paper.pdf' },
+          { type: 'input_text', text: 'Summarize.' },
+        ],
+      },
+    ]);
+  });
+});

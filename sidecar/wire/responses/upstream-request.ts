@@ -3,6 +3,7 @@
 // Chat Completions or Messages client's prompt is built from the neutral form.
 import type { ChatPrompt, ChatRequest, JsonObject, Part, ToolChoice } from '../../chat/types.ts';
 import { isResponsesRequest, type ResponsesRequest } from './client-request.ts';
+import { dataUrl, openaiFilename } from '../file.ts';
 import { isObject } from '../json.ts';
 import { refuseParameters, type NeutralParameter } from '../parameters.ts';
 import { effortForBudget } from '../reasoning.ts';
@@ -128,6 +129,12 @@ function userItems(parts: Part[]): JsonObject[] {
       items.push({ type: 'function_call_output', call_id: part.toolCallId, output: part.content });
     } else if (part.type === 'text') content.push({ type: 'input_text', text: part.text });
     else if (part.type === 'image') content.push({ type: 'input_image', image_url: part.url ?? `data:${part.mediaType};base64,${part.data}`, detail: 'auto' });
+    else if (part.type === 'file')
+      content.push(
+        part.url !== undefined
+          ? { type: 'input_file', file_url: part.url, ...(part.filename ? { filename: part.filename } : {}) }
+          : { type: 'input_file', filename: openaiFilename(part), file_data: dataUrl(part) },
+      );
   }
   flush();
   return items;
