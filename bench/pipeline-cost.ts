@@ -5,14 +5,19 @@
 // figure is steady enough to compare two commits (the end-to-end benchmarks on a shared 2-core VM
 // move ±20 % from run to run); it is the part of the per-request CPU that this code can change.
 //
-//   node bench/pipeline-cost.ts [--requests 20000] [--concurrency 64] [--rounds 7] [--stream]
+// --prompt-kb N sends a conversation of about N KiB (an agent's context, tool results) instead of
+// one short question: what a request costs that grows with its prompt (parsing, the body sent
+// upstream) shows there. --reserialise hands the pipeline no body text, so a same-format body is
+// serialised again from the parsed object (what the sidecar did before it spliced; to compare).
+//
+//   node bench/pipeline-cost.ts [--requests 20000] [--concurrency 64] [--rounds 7] [--stream] [--prompt-kb 0] [--reserialise]
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { validateConfig } from '../api/v1alpha1/validate.ts';
 import { compileConfig, envSecrets } from '../sidecar/config/runtime.ts';
 import { MemoryJournal } from '../sidecar/events/journal.ts';
 import { SidecarMetrics } from '../sidecar/metrics.ts';
-import { parseJsonObject } from '../sidecar/net/body.ts';
+import { parseJsonBody } from '../sidecar/net/body.ts';
 import { deliver, type ClientSink } from '../sidecar/pipeline/deliver.ts';
 import { openExchange } from '../sidecar/pipeline/open.ts';
 import { Sidecar } from '../sidecar/sidecar.ts';
@@ -26,6 +31,8 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '7' },
     stream: { type: 'boolean', default: false },
+    'prompt-kb': { type: 'string', default: '0' },
+    reserialise: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -62,7 +69,8 @@ async function* bodyOf(chunks: readonly Buffer[]): AsyncGenerator<Uint8Array> {
   for (const c of chunks) yield c;
 }
 sc.transportFor = () => ({
-  send: async (): Promise<UpstreamResponse> => ({ status: 200, headers: { 'content-type': STREAM ? 'text/event-stream' : 'application/json' }, body: bodyOf(STREAM ? streamAnswer : [jsonAnswer]), discard: () => undefined }),
+  // The bytes a socket would take: the body is encoded as the real transport's write would.
+  send: async (req): Promise<UpstreamResponse> => ((sentBytes += Buffer.byteLength(req.body ?? '')), { status: 200, headers: { 'content-type': STREAM ? 'text/event-stream' : 'application/json' }, body: bodyOf(STREAM ? streamAnswer : [jsonAnswer]), discard: () => undefined }),
 });
 
 class CountingSink implements ClientSink {
@@ -84,10 +92,26 @@ class CountingSink implements ClientSink {
   }
 }
 
-const body = Buffer.from(JSON.stringify({ model: 'bench', ...(STREAM ? { stream: true } : {}), messages: [{ role: 'user', content: 'Say something about proxies.' }], max_tokens: 64 }));
+let sentBytes = 0;
+const PROMPT_KB = Number(flags['prompt-kb']);
+/** About PROMPT_KB KiB of turns: user questions, assistant answers with tool calls, tool results. */
+function conversation(): unknown[] {
+  const turns: unknown[] = [{ role: 'system', content: 'You are a careful assistant. Answer briefly.' }];
+  for (let i = 0; JSON.stringify(turns).length < PROMPT_KB * 1024; i++)
+    turns.push(
+      { role: 'user', content: `Question ${i}: ${canonicalText(40)}` },
+      { role: 'assistant', content: null, tool_calls: [{ id: `call_${i}`, type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ query: `q${i}`, limit: 5 }) } }] },
+      { role: 'tool', tool_call_id: `call_${i}`, content: JSON.stringify({ results: [canonicalText(30), canonicalText(20)] }) },
+    );
+  return [...turns, { role: 'user', content: 'Say something about proxies.' }];
+}
+const messages = PROMPT_KB > 0 ? conversation() : [{ role: 'user', content: 'Say something about proxies.' }];
+const body = Buffer.from(JSON.stringify({ model: 'bench', ...(STREAM ? { stream: true } : {}), messages, max_tokens: 64 }));
 
 async function one(): Promise<void> {
-  const request = CLIENT_CODECS.openai.decodeRequest(parseJsonObject(body));
+  const { body: parsed, raw } = parseJsonBody(body);
+  const request = CLIENT_CODECS.openai.decodeRequest(parsed);
+  if (!flags.reserialise) request.raw = raw;
   const x = openExchange(sc, sc.newRequestId(), request, route, config);
   await deliver(sc, x, new CountingSink());
 }
@@ -112,7 +136,7 @@ for (let i = 0; i < Number(flags.rounds); i++) perRequest.push(await round());
 perRequest.sort((a, b) => a - b);
 const median = perRequest[Math.floor(perRequest.length / 2)]!;
 console.log(
-  `${STREAM ? 'streamed (64 chunks)' : 'non-streamed'} chat completion, ${N} requests at concurrency ${C}, ${perRequest.length} rounds: ` +
+  `${STREAM ? 'streamed (64 chunks)' : 'non-streamed'} chat completion, ${(body.length / 1024).toFixed(1)} KiB request body, ${N} requests at concurrency ${C}, ${perRequest.length} rounds: ` +
     `CPU per request min ${perRequest[0]!.toFixed(1)} µs, median ${median.toFixed(1)} µs, max ${perRequest.at(-1)!.toFixed(1)} µs`,
 );
 await journal.close();

@@ -2,6 +2,7 @@
 // format. Same-format traffic never needs the prompt half (the client's body is forwarded with
 // the model replaced); cross-format traffic decodes into it once per request.
 
+import type { RawJson } from '../wire/raw-json.ts';
 import type { TokenUsage } from '../../api/v1alpha1/events.ts';
 
 /** Wire formats a client (or a provider) speaks. `openai` is Chat Completions; `responses` is OpenAI's Responses API. */
@@ -118,6 +119,8 @@ export interface ChatRequest {
   headers?: ClientHeaders;
   /** The client's JSON body, untouched; same-format backends get it with the model replaced. */
   body: JsonObject;
+  /** The body's text as it arrived (set by the HTTP layer): same-format backends get it with members spliced in, not serialised again. */
+  raw?: RawJson;
   model: string;
   stream: boolean;
   /** The client asked for a usage chunk in the stream (OpenAI `stream_options.include_usage`; always for Anthropic). */
@@ -131,6 +134,7 @@ export interface EmbeddingsRequest {
   format: 'openai';
   headers?: ClientHeaders;
   body: JsonObject;
+  raw?: RawJson;
   model: string;
   stream: false;
 }

@@ -2,6 +2,7 @@
 // provider endpoint expects (400 otherwise), both in the error vocabulary of the data plane.
 import type { IncomingMessage } from 'node:http';
 import { AirouteError } from '../errors.ts';
+import { scanJsonObject, type RawJson } from '../wire/raw-json.ts';
 
 /**
  * How deeply a request body may nest arrays and objects. JSON.parse takes any depth, but the
@@ -62,34 +63,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/**
- * Whether a JSON text nests `[`/`{` deeper than `limit` levels, counted outside strings.
- * Strings are skipped with indexOf (a long prompt costs little); between them a character loop,
- * which allocates nothing (a regex scan allocated a match per structural character).
- */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22 /* " */) {
-      // to the closing quote: one preceded by an even number of backslashes
-      let end = i;
-      for (;;) {
-        end = text.indexOf('"', end + 1);
-        if (end === -1) return false; // unterminated: JSON.parse reports it
-        let slashes = 0;
-        while (text.charCodeAt(end - 1 - slashes) === 0x5c /* \ */) slashes++;
-        if (slashes % 2 === 0) break;
-      }
-      i = end;
-    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
-      if (++depth > limit) return true;
-    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) depth--;
-  }
-  return false;
-}
-
-export function parseJsonObject(buf: Buffer | string): Record<string, unknown> {
+/** The body parsed, and its text with where its top-level members are (wire/raw-json.ts), from one scan. */
+export function parseJsonBody(buf: Buffer | string): { body: Record<string, unknown>; raw: RawJson } {
   const text = typeof buf === 'string' ? buf : buf.toString('utf8');
   let body: unknown;
   try {
@@ -98,6 +73,11 @@ export function parseJsonObject(buf: Buffer | string): Record<string, unknown> {
     throw new AirouteError('invalid_json', 400, `We could not parse the JSON body of your request. (${(err as Error).message})`);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AirouteError('invalid_json', 400, 'the request body must be a JSON object');
-  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new AirouteError('invalid_request', 400, `the JSON body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
-  return body as Record<string, unknown>;
+  const scan = scanJsonObject(text, MAX_JSON_DEPTH);
+  if (scan.tooDeep) throw new AirouteError('invalid_request', 400, `the JSON body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
+  return { body: body as Record<string, unknown>, raw: scan.raw };
+}
+
+export function parseJsonObject(buf: Buffer | string): Record<string, unknown> {
+  return parseJsonBody(buf).body;
 }

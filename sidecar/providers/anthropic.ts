@@ -2,7 +2,7 @@
 // Messages API; some newer models refuse it, which the resume stage treats as "restart cleanly".
 import { PREFILL_BY_DEFAULT } from '../../api/v1alpha1/config.ts';
 import { AnthropicStreamDecoder, parseAnthropicResult } from '../wire/anthropic/upstream-answer.ts';
-import { ANTHROPIC_VERSION, anthropicBody } from '../wire/anthropic/upstream-request.ts';
+import { ANTHROPIC_VERSION, anthropicBodyText } from '../wire/anthropic/upstream-request.ts';
 import { forwardedHeaders } from './headers.ts';
 import { trimSlash } from './openai-family.ts';
 import type { ChatRequest } from '../chat/types.ts';
@@ -29,8 +29,8 @@ export const anthropic: ProviderAdapter = {
   forwardHeaders: ['anthropic-version', 'anthropic-beta'],
   requestIdHeaders: ['request-id'],
   chatRequest(req, b, model, opts) {
-    const body = anthropicBody(req, model, { stream: opts.stream, ...(opts.prefill !== undefined ? { prefill: opts.prefill } : {}) });
-    return { url: `${trimSlash(b.baseURL)}/v1/messages`, method: 'POST', headers: headers(req, b), body: JSON.stringify(body) };
+    const body = anthropicBodyText(req, model, { stream: opts.stream, ...(opts.prefill !== undefined ? { prefill: opts.prefill } : {}) });
+    return { url: `${trimSlash(b.baseURL)}/v1/messages`, method: 'POST', headers: headers(req, b), body };
   },
   streamDecoder: () => new AnthropicStreamDecoder(),
   chatResult: parseAnthropicResult,

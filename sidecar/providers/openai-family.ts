@@ -5,7 +5,8 @@ import { PREFILL_BY_DEFAULT, type UpstreamApi } from '../../api/v1alpha1/config.
 import type { ChatRequest, EmbeddingsRequest, JsonObject, ProxyRequest } from '../chat/types.ts';
 import { isObject, malformed, parseJson } from '../wire/json.ts';
 import { OpenAIStreamDecoder, parseOpenAIResult } from '../wire/openai/upstream-answer.ts';
-import { openaiBody, type OpenAIDialect } from '../wire/openai/upstream-request.ts';
+import { withMembers } from '../wire/raw-json.ts';
+import { openaiBodyText, type OpenAIDialect } from '../wire/openai/upstream-request.ts';
 import { ResponsesStreamDecoder, parseResponsesResult } from '../wire/responses/upstream-answer.ts';
 import { responsesBody } from '../wire/responses/upstream-request.ts';
 import { forwardedHeaders } from './headers.ts';
@@ -65,14 +66,14 @@ export function openAIFamily(o: OpenAIFamilyOptions, api: UpstreamApi = o.defaul
         const body = responsesBody(req, model, { stream: opts.stream, backend: backend.name, ...prefill });
         return { url: o.url(backend, model, 'responses'), method: 'POST', headers: headers(backend, req), body: JSON.stringify(body) };
       }
-      const body = openaiBody(req, model, { stream: opts.stream, continueFinalMessage: o.continueFinalMessage, dialect: o.dialect, ...prefill });
-      return { url: o.url(backend, model, 'chat/completions'), method: 'POST', headers: headers(backend, req), body: JSON.stringify(body) };
+      const body = openaiBodyText(req, model, { stream: opts.stream, continueFinalMessage: o.continueFinalMessage, dialect: o.dialect, ...prefill });
+      return { url: o.url(backend, model, 'chat/completions'), method: 'POST', headers: headers(backend, req), body };
     },
     // One adapter per API setting (adapterFor in index.ts), so the decoder knows which API the request went to.
     streamDecoder: (req) => (viaResponses(api, req) ? new ResponsesStreamDecoder() : new OpenAIStreamDecoder(req.choices, true)),
     chatResult: (text, req) => (viaResponses(api, req) ? parseResponsesResult(text) : parseOpenAIResult(text)),
     embeddingsRequest(req: EmbeddingsRequest, backend: ResolvedBackend, model: string): UpstreamRequest {
-      return { url: o.url(backend, model, 'embeddings'), method: 'POST', headers: headers(backend, req), body: JSON.stringify({ ...req.body, model }) };
+      return { url: o.url(backend, model, 'embeddings'), method: 'POST', headers: headers(backend, req), body: (req.raw && withMembers(req.raw, { model: JSON.stringify(model) })) ?? JSON.stringify({ ...req.body, model }) };
     },
     embeddingsResult(text: string): JsonObject {
       const body: unknown = parseJson(text, 'embeddings response');

@@ -10,7 +10,7 @@ import { decodeEmbeddingsRequest } from '../endpoints/embeddings.ts';
 import { getModel, listModels, modelNotFound } from '../endpoints/models.ts';
 import { AirouteError, asAirouteError } from '../errors.ts';
 import { drained } from '../net/backpressure.ts';
-import { parseJsonObject, readBody } from '../net/body.ts';
+import { parseJsonBody, parseJsonObject, readBody } from '../net/body.ts';
 import { checkBrowserOrigin, corsHeaders, NO_BROWSER_ORIGINS, preflightHeaders, requireJsonBody } from '../net/browser-policy.ts';
 import { deliver, type ClientSink, type ResponseHeaders } from '../pipeline/deliver.ts';
 import { openExchange } from '../pipeline/open.ts';
@@ -152,10 +152,11 @@ export function header(req: IncomingMessage, name: string): string | undefined {
 
 async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, endpoint: Exclude<Endpoint, 'count_tokens'>, path: string): Promise<void> {
   const config = ready(sc);
-  const body = parseJsonObject(await readBody(req, config.maxBodyBytes));
+  const { body, raw } = parseJsonBody(await readBody(req, config.maxBodyBytes));
   if (endpoint === 'responses' && opts.responses) return opts.responses.create(req, res, id, body, config);
   const request = decode(endpoint, body);
   request.headers = req.headers;
+  request.raw = raw;
   const route = config.routes.get(request.model);
   if (!route) throw modelNotFound(request.model);
   if (opts.requests && wantsAsync(req)) {

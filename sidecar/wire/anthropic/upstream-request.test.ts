@@ -2,7 +2,8 @@ import { describe, expect, test } from 'vitest';
 import type { ChatPrompt, ChatRequest, JsonObject, Part } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
 import { decodeMessagesRequest } from './client-request.ts';
-import { ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS, anthropicBody } from './upstream-request.ts';
+import { ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS, anthropicBody, anthropicBodyText } from './upstream-request.ts';
+import { parseJsonBody } from '../../net/body.ts';
 import { thrown as refusal } from '../../../test/support/errors.ts';
 
 function translated(prompt: ChatPrompt): ChatRequest {
@@ -217,5 +218,30 @@ describe('file parts as document blocks (Anthropic "PDF support": base64, url an
     ]);
     const byUrl = refusal(() => anthropicBody(translated(user({ type: 'file', field: 'messages[0].content[0]', url: 'https://x.example/a.csv', mediaType: 'text/csv' })), 'claude', { stream: false }));
     expect(byUrl.message).toBe('messages[0].content[0]: a text/csv file by URL (URL documents are PDFs there) has no equivalent in the Anthropic format');
+  });
+});
+
+describe('same format: the body as text, the client\'s bytes kept', () => {
+  function arrived(text: string): ChatRequest {
+    const { body, raw } = parseJsonBody(text);
+    return { ...decodeMessagesRequest(body), raw };
+  }
+  const text = '{"model": "route", "max_tokens": 1024, "messages": [{"role": "user", "content": "Count to five"}], "stream": true}';
+
+  test('the model (and the stream flag when it differs) are spliced into the text as sent', () => {
+    expect(anthropicBodyText(arrived(text), 'claude-x', { stream: true })).toBe(text.replace('"route"', '"claude-x"'));
+    expect(anthropicBodyText(arrived(text), 'claude-x', { stream: false })).toBe(text.replace('"route"', '"claude-x"').replace('"stream": true', '"stream": false'));
+  });
+
+  test('whatever the text takes, it parses to exactly the body anthropicBody builds (a prefill, a duplicated model)', () => {
+    for (const [t, opts] of [
+      [text, { stream: false }],
+      [text, { stream: true, prefill: 'One, two' }],
+      [text, { stream: true, prefill: '' }],
+      ['{"model":"claude-opus","model":"route","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}', { stream: false }],
+    ] as const) {
+      const req = arrived(t);
+      expect(JSON.parse(anthropicBodyText(req, 'target', opts))).toEqual(anthropicBody(req, 'target', opts));
+    }
   });
 });

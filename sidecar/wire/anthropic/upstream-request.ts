@@ -7,6 +7,7 @@ import { parseArguments } from '../../chat/types.ts';
 import { PDF, refuseFile } from '../file.ts';
 import { isObject, str } from '../json.ts';
 import { clientParam, refuseParameters, type NeutralParameter } from '../parameters.ts';
+import { withMembers } from '../raw-json.ts';
 import { budgetForEffort } from '../reasoning.ts';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
@@ -26,6 +27,18 @@ function withPrefill(messages: unknown[], prefill: string): unknown[] {
     }
   }
   return [...messages, { role: 'assistant', content: prefill }];
+}
+
+/**
+ * The body's text. A same-format request without a prefill is the client's own text with the
+ * model and the stream flag spliced in (wire/raw-json.ts); anything else is built and serialised.
+ */
+export function anthropicBodyText(req: ChatRequest, model: string, opts: { stream: boolean; prefill?: string }): string {
+  if (req.format === 'anthropic' && req.raw && (opts.prefill === undefined || opts.prefill === '')) {
+    const spliced = withMembers(req.raw, req.body.stream === opts.stream ? { model: JSON.stringify(model) } : { model: JSON.stringify(model), stream: String(opts.stream) });
+    if (spliced !== undefined) return spliced;
+  }
+  return JSON.stringify(anthropicBody(req, model, opts));
 }
 
 export function anthropicBody(req: ChatRequest, model: string, opts: { stream: boolean; prefill?: string }): JsonObject {

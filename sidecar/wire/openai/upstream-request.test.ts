@@ -2,7 +2,8 @@ import { describe, expect, test } from 'vitest';
 import type { ChatPrompt, ChatRequest, JsonObject } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
 import { decodeChatRequest } from './client-request.ts';
-import { openaiBody } from './upstream-request.ts';
+import { openaiBody, openaiBodyText } from './upstream-request.ts';
+import { parseJsonBody } from '../../net/body.ts';
 import { thrown as failure } from '../../../test/support/errors.ts';
 
 /** A request from a client of another format, already decoded into the neutral prompt. */
@@ -32,6 +33,55 @@ describe('same format: the client body, with the model replaced', () => {
     const out = openaiBody(req, 'gpt-4o', plain);
     expect(out.stream).toBe(false);
     expect('stream_options' in out).toBe(false);
+  });
+});
+
+describe('same format: the body as text, the client\'s bytes kept', () => {
+  /** A request as the HTTP layer hands it over: decoded, with the text it came in. */
+  function arrived(text: string): ChatRequest {
+    const { body, raw } = parseJsonBody(text);
+    return { ...decodeChatRequest(body), raw };
+  }
+  const prompt = '{ "model": "route",\n  "messages": [{"role": "user", "content": "say \\"model\\": 1"}], "seed": 7 }';
+
+  test('the model and the stream flag are spliced into the text as sent: its spacing and every other member stay byte for byte', () => {
+    expect(openaiBodyText(arrived(prompt), 'gpt-4o-mini', plain)).toBe(
+      '{ "model": "gpt-4o-mini",\n  "messages": [{"role": "user", "content": "say \\"model\\": 1"}], "seed": 7 ,"stream":false}',
+    );
+  });
+
+  test('a stream gets stream_options with include_usage appended, or kept when the client already asked for it', () => {
+    const streamed = prompt.replace('"seed": 7', '"stream": true');
+    expect(openaiBodyText(arrived(streamed), 'm', { ...plain, stream: true })).toBe(streamed.replace('"route"', '"m"').replace(/ }$/, ' ,"stream_options":{"include_usage":true}}'));
+    const asked = prompt.replace('"seed": 7', '"stream": true, "stream_options": {"include_usage": true}');
+    expect(openaiBodyText(arrived(asked), 'm', { ...plain, stream: true })).toBe(asked.replace('"route"', '"m"'));
+  });
+
+  test('whatever the text takes, it parses to exactly the body openaiBody builds (stream_options merged or dropped, prefill, a duplicated model)', () => {
+    const cases: [string, boolean, string | undefined][] = [
+      [prompt, false, undefined],
+      [prompt, true, undefined],
+      [prompt.replace('"seed": 7', '"stream": true, "stream_options": {"include_obfuscation": false}'), true, undefined],
+      [prompt.replace('"seed": 7', '"stream": true, "stream_options": {"include_usage": true}'), false, undefined],
+      [prompt, false, 'Once upon'],
+      ['{"model":"other","model":"route","messages":[{"role":"user","content":"Hi"}]}', false, undefined],
+    ];
+    for (const [text, stream, prefill] of cases) {
+      const opts = { ...plain, stream, ...(prefill !== undefined ? { prefill } : {}) };
+      const req = arrived(text);
+      expect(JSON.parse(openaiBodyText(req, 'target', opts))).toEqual(openaiBody(req, 'target', opts));
+    }
+  });
+
+  test('a model name given twice never lets the client\'s own value reach the upstream', () => {
+    const out = openaiBodyText(arrived('{"model":"gpt-expensive","model":"route","messages":[{"role":"user","content":"Hi"}]}'), 'cheap', plain);
+    expect(out).not.toContain('gpt-expensive');
+    expect(JSON.parse(out).model).toBe('cheap');
+  });
+
+  test('a request that arrived without its text (async, tests) is serialised from the body', () => {
+    const req = decodeChatRequest(JSON.parse(prompt) as JsonObject);
+    expect(openaiBodyText(req, 'm', plain)).toBe(JSON.stringify(openaiBody(req, 'm', plain)));
   });
 });
 

@@ -5,6 +5,7 @@ import { invalidRequest } from '../../errors.ts';
 import type { ChatRequest, JsonObject, ToolChoice } from '../../chat/types.ts';
 import { dataUrl, openaiFilename, refuseFile } from '../file.ts';
 import { isObject } from '../json.ts';
+import { withMembers } from '../raw-json.ts';
 import { refuseParameters } from '../parameters.ts';
 import { effortForBudget } from '../reasoning.ts';
 
@@ -31,6 +32,31 @@ function withPrefill(messages: unknown[], prefill: string): unknown[] {
   if (isObject(last) && last.role === 'assistant' && typeof last.content === 'string' && !Array.isArray(last.tool_calls))
     return [...messages.slice(0, -1), { ...last, content: last.content + prefill }];
   return [...messages, { role: 'assistant', content: prefill }];
+}
+
+/**
+ * The body's text. A same-format request without a prefill is the client's own text with the
+ * model and the stream flags spliced in (wire/raw-json.ts); anything else is built and serialised.
+ */
+export function openaiBodyText(req: ChatRequest, model: string, opts: OpenAIBodyOptions): string {
+  if (req.format === 'openai' && req.raw && opts.prefill === undefined) {
+    const set = sameFormatMembers(req.body, model, opts.stream);
+    const spliced = set && withMembers(req.raw, set);
+    if (spliced !== undefined) return spliced;
+  }
+  return JSON.stringify(openaiBody(req, model, opts));
+}
+
+/** What openaiBody changes in a same-format body, as JSON texts; undefined when that takes more than setting members (stream_options to drop or merge). */
+function sameFormatMembers(body: JsonObject, model: string, stream: boolean): Record<string, string> | undefined {
+  const set: Record<string, string> = { model: JSON.stringify(model) };
+  if (body.stream !== stream) set.stream = String(stream);
+  const options = body.stream_options;
+  if (stream) {
+    if (options === undefined) set.stream_options = '{"include_usage":true}';
+    else if (!isObject(options) || options.include_usage !== true) return undefined;
+  } else if (options !== undefined) return undefined;
+  return set;
 }
 
 export function openaiBody(req: ChatRequest, model: string, opts: OpenAIBodyOptions): JsonObject {
