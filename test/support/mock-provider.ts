@@ -46,6 +46,8 @@ export interface ReceivedRequest {
   path: string;
   headers: IncomingMessage['headers'];
   body: Record<string, unknown>;
+  /** The body's text as it arrived. */
+  text: string;
   at: number;
   /** When the mock saw the client side of this request's connection close (ms epoch), if it did. */
   closedAt?: number;
@@ -131,7 +133,7 @@ export class MockProvider {
     const path = req.url ?? '/';
     const asked = typeof body.model === 'string' ? body.model : '';
     const fault = this.modelFaults.get(asked)?.shift() ?? this.down.get(asked) ?? this.faults.shift();
-    const rec: ReceivedRequest = { path, headers: req.headers, body, at: Date.now(), ...(fault ? { fault } : {}) };
+    const rec: ReceivedRequest = { path, headers: req.headers, body, text: raw, at: Date.now(), ...(fault ? { fault } : {}) };
     this.received.push(rec);
     res.on('close', () => (rec.closedAt = Date.now()));
     const format: Format = path.includes('/v1/messages') ? 'anthropic' : path.includes('/v1beta/') ? 'gemini' : /\/responses(\?|$)/.test(path) ? 'responses' : 'openai';
