@@ -9,8 +9,12 @@
 // one short question: what a request costs that grows with its prompt (parsing, the body sent
 // upstream) shows there. --reserialise hands the pipeline no body text, so a same-format body is
 // serialised again from the parsed object (what the sidecar did before it spliced; to compare).
+// --latency runs one request at a time and reports what the code adds to a request's time to
+// first byte: from the body in hand to the upstream request, plus from the upstream's first
+// content to the client's first write (p50/p99; the loopback figures add the VM's sockets and
+// scheduling to this, and move by milliseconds from run to run on their own).
 //
-//   node bench/pipeline-cost.ts [--requests 20000] [--concurrency 64] [--rounds 7] [--stream] [--prompt-kb 0] [--reserialise]
+//   node bench/pipeline-cost.ts [--requests 20000] [--concurrency 64] [--rounds 7] [--stream] [--prompt-kb 0] [--reserialise] [--latency]
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { validateConfig } from '../api/v1alpha1/validate.ts';
@@ -33,11 +37,13 @@ const { values: flags } = parseArgs({
     stream: { type: 'boolean', default: false },
     'prompt-kb': { type: 'string', default: '0' },
     reserialise: { type: 'boolean', default: false },
+    latency: { type: 'boolean', default: false },
   },
   strict: true,
 });
 const N = Number(flags.requests);
-const C = Number(flags.concurrency);
+const LATENCY = flags.latency === true;
+const C = LATENCY ? 1 : Number(flags.concurrency);
 const STREAM = flags.stream === true;
 
 const doc = validateConfig({
@@ -65,12 +71,20 @@ const chunk = (delta: string, finish: string | null = null) =>
   `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1760000000,"model":"m","choices":[{"index":0,"delta":${delta},"logprobs":null,"finish_reason":${finish === null ? 'null' : `"${finish}"`}}]}\n\n`;
 const streamAnswer = [chunk('{"role":"assistant","content":""}'), ...pieces(64, 0).map((p) => chunk(JSON.stringify({ content: p }))), chunk('{}', 'stop'), `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1760000000,"model":"m","choices":[],"usage":${usage}}\n\n`, 'data: [DONE]\n\n'].map((s) => Buffer.from(s));
 
+/** One request's clock (--latency, one request at a time): when it started, was sent upstream, got its first content, wrote its first byte. */
+const clock = { start: 0, sent: 0, upstreamFirst: 0, clientFirst: 0 };
+/** The chunk whose arrival completes the first content frame: a stream's first chunk only says the role. */
+const FIRST_CONTENT = STREAM ? 1 : 0;
+
 async function* bodyOf(chunks: readonly Buffer[]): AsyncGenerator<Uint8Array> {
-  for (const c of chunks) yield c;
+  for (let i = 0; i < chunks.length; i++) {
+    if (i === FIRST_CONTENT) clock.upstreamFirst = performance.now();
+    yield chunks[i]!;
+  }
 }
 sc.transportFor = () => ({
   // The bytes a socket would take: the body is encoded as the real transport's write would.
-  send: async (req): Promise<UpstreamResponse> => ((sentBytes += Buffer.byteLength(req.body ?? '')), { status: 200, headers: { 'content-type': STREAM ? 'text/event-stream' : 'application/json' }, body: bodyOf(STREAM ? streamAnswer : [jsonAnswer]), discard: () => undefined }),
+  send: async (req): Promise<UpstreamResponse> => ((clock.sent = performance.now()), (sentBytes += Buffer.byteLength(req.body ?? '')), { status: 200, headers: { 'content-type': STREAM ? 'text/event-stream' : 'application/json' }, body: bodyOf(STREAM ? streamAnswer : [jsonAnswer]), discard: () => undefined }),
 });
 
 class CountingSink implements ClientSink {
@@ -80,10 +94,12 @@ class CountingSink implements ClientSink {
     throw new Error('a benchmark request failed');
   }
   json(body: string): void {
+    clock.clientFirst ||= performance.now();
     this.bytes += body.length;
   }
   open(): void {}
   write(chunk: string | Uint8Array): undefined {
+    clock.clientFirst ||= performance.now();
     this.bytes += chunk.length;
     return undefined;
   }
@@ -109,12 +125,17 @@ const messages = PROMPT_KB > 0 ? conversation() : [{ role: 'user', content: 'Say
 const body = Buffer.from(JSON.stringify({ model: 'bench', ...(STREAM ? { stream: true } : {}), messages, max_tokens: 64 }));
 
 async function one(): Promise<void> {
+  clock.clientFirst = 0;
+  clock.start = performance.now();
   const { body: parsed, raw } = parseJsonBody(body);
   const request = CLIENT_CODECS.openai.decodeRequest(parsed);
   if (!flags.reserialise) request.raw = raw;
   const x = openExchange(sc, sc.newRequestId(), request, route, config);
   await deliver(sc, x, new CountingSink());
+  if (LATENCY) added.push(clock.sent - clock.start + (clock.clientFirst - clock.upstreamFirst));
 }
+/** --latency: each request's added time to first byte, ms. */
+const added: number[] = [];
 
 async function round(): Promise<number> {
   let next = 0;
@@ -131,9 +152,15 @@ async function round(): Promise<number> {
 }
 
 await round(); // warm-up: JIT, journal at its bound
+added.length = 0;
 const perRequest: number[] = [];
 for (let i = 0; i < Number(flags.rounds); i++) perRequest.push(await round());
 perRequest.sort((a, b) => a - b);
+if (LATENCY) {
+  added.sort((a, b) => a - b);
+  const at = (p: number) => (added[Math.min(added.length - 1, Math.floor((added.length * p) / 100))]! * 1000).toFixed(1);
+  console.log(`added to the time to first byte by the sidecar's code, one request at a time (${added.length} requests): p50 ${at(50)} µs, p99 ${at(99)} µs, max ${at(100)} µs`);
+}
 const median = perRequest[Math.floor(perRequest.length / 2)]!;
 console.log(
   `${STREAM ? 'streamed (64 chunks)' : 'non-streamed'} chat completion, ${(body.length / 1024).toFixed(1)} KiB request body, ${N} requests at concurrency ${C}, ${perRequest.length} rounds: ` +
