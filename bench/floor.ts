@@ -4,7 +4,10 @@
 //    bytes, nothing parsed (the least a Node proxy can do);
 //  - floor-json:  the same, parsing the request, renaming the model and parsing the answer (the
 //    least a proxy that understands the API must do);
-//  - airoute:     the sidecar (compiled build, default settings: journal, metrics, checkpoints on).
+//  - airoute:     the sidecar (compiled build, default settings: journal, metrics, checkpoints on);
+//  - direct:      wrk straight to the mock, the bound for requests/s and the base for latency.
+// Besides CPU per request and requests/s at c=256, each is measured at c=1 for latency p50/p99:
+// what one more Node hop costs on this machine before any proxy logic.
 // Each is pinned to CPU 0 when taskset works (the load generator, wrk, and the mock to the other
 // CPUs) and driven at the same concurrency; CPU time comes from /proc. The gap between the
 // floors and airoute is what the sidecar's features cost; the floors are what no change to the
@@ -92,6 +95,13 @@ async function until(url: string): Promise<void> {
   throw new Error(`${url} did not answer`);
 }
 
+/** A percentile from wrk's --latency distribution, in ms. */
+function wrkPercentile(out: string, p: 50 | 99): number {
+  const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
+  if (!m) throw new Error(`wrk printed no ${p}th percentile`);
+  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+}
+
 function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
@@ -120,26 +130,27 @@ async function main(): Promise<void> {
     const upstream = `http://127.0.0.1:${upPort}`;
     const config = path.join(dir, 'airoute.json');
     writeFileSync(config, JSON.stringify({ backends: [{ name: 'up', type: 'openai-compatible', baseURL: `${upstream}/v1`, apiKey: { env: 'FLOOR_KEY' } }], routes: [{ model: 'bench', backends: [{ backend: 'up', model: 'm' }] }] }));
-    const systems: { name: string; args: (port: number) => string[]; env?: NodeJS.ProcessEnv }[] = [
+    const systems: { name: string; args?: (port: number) => string[]; env?: NodeJS.ProcessEnv }[] = [
+      { name: 'direct' },
       { name: 'floor-bytes', args: (port) => [path.join(ROOT, 'bench/floor.ts'), '--child', 'bytes', '--upstream', upstream, '--port', String(port)] },
       { name: 'floor-json', args: (port) => [path.join(ROOT, 'bench/floor.ts'), '--child', 'json', '--upstream', upstream, '--port', String(port)] },
       { name: 'airoute', args: (port) => [path.join(ROOT, 'bin/airoute.js'), 'sidecar', '--config', config, '--port', String(port), '--admin-port', '0'], env: { ...process.env, FLOOR_KEY: 'k', NODE_ENV: 'production' } },
     ];
-    const results = new Map<string, { cpuUs: number[]; rps: number[] }>(systems.map((s) => [s.name, { cpuUs: [], rps: [] }]));
+    const results = new Map<string, { cpuUs: number[]; rps: number[]; p50: number[]; p99: number[] }>(systems.map((s) => [s.name, { cpuUs: [], rps: [], p50: [], p99: [] }]));
     for (let round = 0; round < Number(flags.rounds); round++)
       for (const s of round % 2 ? [...systems].reverse() : systems) {
         const port = await freePort();
-        const child = start('0', NODE, s.args(port), s.env);
-        const url = `http://127.0.0.1:${port}/v1/chat/completions`;
+        const child = s.args ? start('0', NODE, s.args(port), s.env) : undefined;
+        const url = child ? `http://127.0.0.1:${port}/v1/chat/completions` : `${upstream}/v1/chat/completions`;
         await until(url);
-        const wrk = (secs: number) => {
-          const [c, a] = pinned('1', 'wrk', ['-t1', `-c${flags.concurrency}`, `-d${secs}s`, '-s', lua, url]);
+        const wrk = (secs: number, concurrency = flags.concurrency) => {
+          const [c, a] = pinned('1', 'wrk', ['-t1', `-c${concurrency}`, `-d${secs}s`, '--latency', '-s', lua, url]);
           return execFileSync(c, a, { encoding: 'utf8' });
         };
         wrk(2); // warm-up: JIT, connection pools
-        const before = cpuSeconds(child.pid!);
+        const before = child ? cpuSeconds(child.pid!) : 0;
         const out = wrk(Number(flags.seconds));
-        const used = cpuSeconds(child.pid!) - before;
+        const used = child ? cpuSeconds(child.pid!) - before : Number.NaN;
         const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
         // A proxy that answers errors is fast and measures nothing: a floor once answered 502 to every request.
         const failed = /Non-2xx or 3xx responses: (\d+)/.exec(out);
@@ -147,14 +158,26 @@ async function main(): Promise<void> {
         const r = results.get(s.name)!;
         r.cpuUs.push((used * 1e6) / requests);
         r.rps.push(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0));
-        child.kill('SIGTERM');
-        await new Promise((resolve) => child.once('exit', resolve));
+        const one = wrk(3, '1');
+        r.p50.push(wrkPercentile(one, 50));
+        r.p99.push(wrkPercentile(one, 99));
+        if (child) {
+          child.kill('SIGTERM');
+          await new Promise((resolve) => child.once('exit', resolve));
+        }
       }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    console.log(`\n| system | CPU per request (median, µs) | spread | requests/s (median) |\n|---|---|---|---|`);
-    for (const [name, r] of results)
-      console.log(`| ${name} | ${median(r.cpuUs).toFixed(0)} | ${Math.min(...r.cpuUs).toFixed(0)}..${Math.max(...r.cpuUs).toFixed(0)} | ${median(r.rps).toFixed(0)} |`);
-    console.log(`\n${flags.rounds} rounds, ${flags.seconds} s each at c=${flags.concurrency}, zero-delay mock; ${pinnable ? 'proxy on CPU 0, wrk and the mock on CPU 1' : 'not pinned'}; ${new Date().toISOString()}`);
+    const direct = results.get('direct')!;
+    const ms = (x: number) => x.toFixed(3);
+    console.log(`\n| system | CPU per request, c=${flags.concurrency} (median, µs) | spread | requests/s (median) | of direct | latency p50 / p99, c=1 (ms) | added p50 / p99 |\n|---|---|---|---|---|---|---|`);
+    for (const [name, r] of results) {
+      const cpu = name === 'direct' ? '—' : median(r.cpuUs).toFixed(0);
+      const spread = name === 'direct' ? '' : `${Math.min(...r.cpuUs).toFixed(0)}..${Math.max(...r.cpuUs).toFixed(0)}`;
+      const share = `${((100 * median(r.rps)) / median(direct.rps)).toFixed(0)} %`;
+      const added = name === 'direct' ? '' : `${ms(median(r.p50) - median(direct.p50))} / ${ms(median(r.p99) - median(direct.p99))}`;
+      console.log(`| ${name} | ${cpu} | ${spread} | ${median(r.rps).toFixed(0)} | ${share} | ${ms(median(r.p50))} / ${ms(median(r.p99))} | ${added} |`);
+    }
+    console.log(`\n${flags.rounds} rounds, ${flags.seconds} s each at c=${flags.concurrency} and 3 s at c=1, zero-delay mock; ${pinnable ? 'proxy on CPU 0, wrk and the mock on CPU 1' : 'not pinned'}; ${new Date().toISOString()}`);
   } finally {
     clearTimeout(guard);
     for (const c of children) c.kill('SIGKILL');
