@@ -1,5 +1,6 @@
-// The sidecar config document: one schema that gives the TypeScript types, the compiled
-// runtime validator (validate.ts) and the JSON Schema the AIRoute CRD is generated from.
+// The sidecar config document: one schema that gives the TypeScript types, the runtime validator
+// (validate.ts, through generated/check-config.ts: npm run gen:schema-check after a change here)
+// and the JSON Schema the AIRoute CRD is generated from.
 // Every object is closed (additionalProperties: false) so a typo is an error that names
 // its path instead of a silently ignored field.
 import Type, { type Static } from 'typebox';
