@@ -1,7 +1,7 @@
 // Writes api/v1alpha1/generated/check-config.ts: the schema of the sidecar config document and of
 // a config push (api/v1alpha1/config.ts) as two plain boolean checks, from the code TypeBox's JIT
 // compiles them to (`Code()`). The sidecar runs these on every document it loads, and loads typebox
-// itself (~20 MiB of resident memory for as long as it runs) only when a document fails them, to
+// itself (~13 MiB of resident memory for as long as it runs) only when a document fails them, to
 // say why (api/v1alpha1/validate.ts). `--check` exits 1 when the file is stale instead of writing
 // it; api/v1alpha1/generated/check-config.test.ts runs the same comparison.
 // Usage: node scripts/gen-schema-check.ts [--check]   (npm run gen:schema-check)

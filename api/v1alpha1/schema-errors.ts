@@ -1,5 +1,5 @@
 // Why a document fails the schema, field by field, from TypeBox's validator. Only ever loaded after
-// the generated check (generated/check-config.ts) refused a document: typebox costs a sidecar ~20
+// the generated check (generated/check-config.ts) refused a document: typebox costs a sidecar ~13
 // MiB of resident memory for as long as it runs, and a sidecar whose documents are valid never
 // needs it (validate.ts loads this module on demand).
 import { Compile } from 'typebox/compile';

@@ -1,7 +1,7 @@
 // The one validator both components run: the operator before it pushes, the sidecar before it
 // swaps. The schema check is TypeBox's compiled one, generated ahead of time without typebox in it
 // (generated/check-config.ts), so a process whose documents are valid never loads the schema library
-// (~20 MiB of resident memory, for as long as a sidecar runs); only a refused document loads it, to
+// (~13 MiB of resident memory, for as long as a sidecar runs); only a refused document loads it, to
 // say which field is wrong and why (schema-errors.ts). The cross-field rules a JSON Schema cannot
 // say (references, uniqueness, orderings) are checked here by hand.
 import { createHash } from 'node:crypto';

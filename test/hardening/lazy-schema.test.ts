@@ -1,5 +1,5 @@
 // The schema library stays out of a sidecar whose documents are valid: typebox is ~700 modules and
-// ~20 MiB of resident memory a sidecar would hold for as long as it runs, in every app pod, to
+// ~13 MiB of resident memory a sidecar would hold for as long as it runs, in every app pod, to
 // check a document it checks a few times a day (api/v1alpha1/validate.ts). A refused document
 // still gets typebox's field-by-field reasons, exactly as before. Run as the image runs it: the
 // compiled CLI, whose validator finds its error walk as a sibling .js file.
