@@ -3,7 +3,7 @@
 // that every request's lifecycle events go to.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { DEFAULTS } from '../api/v1alpha1/config.ts';
+import { DEFAULTS } from '../api/v1alpha1/constants.ts';
 import type { ProxyRequest, Usage } from './chat/types.ts';
 import type { RuntimeConfig, RuntimeTarget } from './config/runtime.ts';
 import { AirouteError } from './errors.ts';

@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { configFromDocument, loadConfigFile } from './config/load.ts';
-import { DEFAULTS } from '../api/v1alpha1/config.ts';
+import { DEFAULTS } from '../api/v1alpha1/constants.ts';
 import { demoConfig, demoWebhookUrl } from './config/demo.ts';
 import { envSecrets, type RuntimeConfig, type SecretResolver } from './config/runtime.ts';
 import { MemoryJournal, type Journal, type Retention } from './events/journal.ts';

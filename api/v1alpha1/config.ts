@@ -1,84 +1,32 @@
-// The sidecar config document: one schema that gives the TypeScript types, the compiled
-// runtime validator (validate.ts) and the JSON Schema the AIRoute CRD is generated from.
+// The sidecar config document: one schema that gives the TypeScript types, the runtime validator
+// (validate.ts, through generated/check-config.ts: npm run gen:schema-check after a change here)
+// and the JSON Schema the AIRoute CRD is generated from.
 // Every object is closed (additionalProperties: false) so a typo is an error that names
 // its path instead of a silently ignored field.
 import Type, { type Static } from 'typebox';
+import { BACKEND_TYPES, DEFAULTS, FALLBACK_CONDITIONS, NAME_PATTERN, RESUME_STRATEGIES, TIMEOUT_CHOICES, UPSTREAM_APIS } from './constants.ts';
+
+// The plain values live in constants.ts (no typebox there, so the sidecar's data path can read
+// them without loading the schema library); re-exported so this stays the one place to read the vocabulary.
+export { API_CHOICE_TYPES, BACKEND_TYPES, DEFAULTS, FALLBACK_CONDITIONS, NAME_PATTERN, PREFILL_BY_DEFAULT, RESUME_STRATEGIES, TIMEOUT_CHOICES, UPSTREAM_APIS, type TimeoutChoice } from './constants.ts';
 
 const closed = { additionalProperties: false } as const;
 
-/** Defaults, in one place: the schema advertises them (and the API server applies them to
- *  an AIRoute); the sidecar's compile step applies them to a standalone file. */
-export const DEFAULTS = {
-  demo: { tokens: 48, tokensPerSecond: 25 },
-  circuit: { consecutiveFailures: 5, failureRatePercent: 50, minimumRequests: 20, windowMs: 30000, cooldownMs: 15000 },
-  // The host itself (connection refused, DNS, TLS, reset before any response): such failures are
-  // unambiguous and cheap to probe, so a shorter cool-down; any response from any model closes it.
-  hostCircuit: { consecutiveFailures: 5, failureRatePercent: 50, minimumRequests: 20, windowMs: 30000, cooldownMs: 5000 },
-  retry: { attempts: 3, baseMs: 100, maxMs: 5000, honorRetryAfter: true, budgetPercent: 20, onTimeout: 'next' },
-  timeouts: { connectMs: 2000, firstTokenMs: 30000, idleMs: 15000, totalMs: 300000 },
-  resume: 'prefill',
-  weight: 1,
-  maxBodyBytes: 10 * 1024 * 1024,
-  // What the sidecar holds of one answer, at most: a non-streamed answer it must translate or keep
-  // as an async result, and the delivered text a resume needs. Sized with the journal and the
-  // async store below so that a sidecar stays inside the 256Mi the operator injects (README: memory).
-  maxResponseBytes: 8 * 1024 * 1024,
-  maxCheckpointChars: 1024 * 1024,
-  asyncMaxInFlight: 256,
-  asyncMaxStoredBytes: 16 * 1024 * 1024,
-  // A few thousand recent requests, 10 minutes, within the memory budget README's security model adds up.
-  journal: { keyPrefix: 'airoute:', maxRequests: 4096, maxEventsPerRequest: 20000, maxBytes: 32 * 1024 * 1024, ttlMs: 10 * 60 * 1000, ownerLeaseMs: 10000 },
-  webhooks: { attempts: 5, timeoutMs: 10000, awaitTimeoutMs: 60000 },
-} as const;
-
-/** A DNS-1123 label: backend names appear in metric labels and Kubernetes names. */
-export const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-
-export const BACKEND_TYPES = ['openai', 'openai-compatible', 'azure-openai', 'anthropic', 'gemini', 'demo'] as const;
 export const BackendType = Type.Enum(BACKEND_TYPES, { description: 'Wire protocol of the provider.' });
 export type BackendType = Static<typeof BackendType>;
 
-/**
- * Whether a backend type continues an assistant prefix (resume: prefill) unless the backend's
- * `prefill` says otherwise: the one table the adapters' capabilities and the CRD's CEL rule read.
- * OpenAI's and Azure's chat models answer a trailing assistant message instead of continuing it,
- * and Gemini has no prefix at all; Claude, vLLM/SGLang-style servers and the demo continue it.
- */
-export const PREFILL_BY_DEFAULT: Readonly<Record<BackendType, boolean>> = {
-  openai: false,
-  'openai-compatible': true,
-  'azure-openai': false,
-  anthropic: true,
-  gemini: false,
-  demo: true,
-};
-
-/** Which of OpenAI's two client APIs an OpenAI-family upstream serves. */
-export const UPSTREAM_APIS = ['chat-completions', 'responses', 'both'] as const;
-/** Backend types that take `api` (the others have one API each). */
-export const API_CHOICE_TYPES = ['openai', 'azure-openai', 'openai-compatible'] as const;
 export const UpstreamApi = Type.Enum(UPSTREAM_APIS, {
   description:
     'Which OpenAI API the upstream serves (openai, azure-openai, openai-compatible). both (the default for openai and azure-openai): Chat Completions and Responses clients each reach their own API unchanged, Messages clients go to Chat Completions. responses: every client goes to /responses (for models served only there). chat-completions (the default for openai-compatible): every client goes to /chat/completions.',
 });
 export type UpstreamApi = Static<typeof UpstreamApi>;
 
-export const RESUME_STRATEGIES = ['none', 'prefill', 'verify'] as const;
 export const ResumeStrategy = Type.Enum(RESUME_STRATEGIES, {
   default: DEFAULTS.resume,
   description: 'What to do after a stream fails once content reached the client.',
 });
 export type ResumeStrategy = Static<typeof ResumeStrategy>;
 
-/** Failure classes that move a request to the next backend of its chain. */
-export const FALLBACK_CONDITIONS = [
-  'retries_exhausted', // a retriable failure (429, 5xx, timeout, connect) survived every retry
-  'auth', // 401/403: this backend's key is wrong; another backend has another key
-  'model_not_found', // 404 model: this backend does not serve the mapped model
-  'context_length', // the prompt is too long for this model; a larger one may take it
-  'circuit_open', // the backend is known to be down
-  'prefill_rejected', // the backend refused the assistant prefix during a resume
-] as const;
 export const FallbackCondition = Type.Enum(FALLBACK_CONDITIONS);
 export type FallbackCondition = Static<typeof FallbackCondition>;
 
@@ -162,10 +110,6 @@ export const RouteTarget = Type.Object(
   closed,
 );
 export type RouteTarget = Static<typeof RouteTarget>;
-
-/** What a first-token timeout does: move on at once, or retry the same target. */
-export const TIMEOUT_CHOICES = ['next', 'retry'] as const;
-export type TimeoutChoice = (typeof TIMEOUT_CHOICES)[number];
 
 export const RetryPolicy = Type.Object(
   {

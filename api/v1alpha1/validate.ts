@@ -1,84 +1,30 @@
 // The one validator both components run: the operator before it pushes, the sidecar before it
-// swaps. Schema errors come from a compiled (JIT) TypeBox validator; the cross-field rules a
-// JSON Schema cannot say (references, uniqueness, orderings) are checked here by hand.
+// swaps. The schema check is TypeBox's compiled one, generated ahead of time without typebox in it
+// (generated/check-config.ts), so a process whose documents are valid never loads the schema library
+// (~13 MiB of resident memory, for as long as a sidecar runs); only a refused document loads it, to
+// say which field is wrong and why (schema-errors.ts). The cross-field rules a JSON Schema cannot
+// say (references, uniqueness, orderings) are checked here by hand.
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { Compile } from 'typebox/compile';
-import { API_CHOICE_TYPES, ConfigPush, SidecarConfig } from './config.ts';
+import type { ConfigPush, SidecarConfig } from './config.ts';
+import { API_CHOICE_TYPES } from './constants.ts';
+import { checkConfigPush, checkSidecarConfig } from './generated/check-config.ts';
+import type { ConfigIssue } from './issues.ts';
 
-export interface ConfigIssue {
-  /** Dotted path into the document, e.g. `routes[0].backends[1].backend`. */
-  path: string;
-  message: string;
-}
+export { formatIssue, pointerToPath, type ConfigIssue } from './issues.ts';
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; issues: ConfigIssue[] };
 
-const checkConfig = Compile(SidecarConfig);
-const checkPush = Compile(ConfigPush);
-
-export function formatIssue(issue: ConfigIssue): string {
-  return issue.path ? `${issue.path}: ${issue.message}` : issue.message;
-}
-
-/** `/routes/0/backends/1` → `routes[0].backends[1]` */
-export function pointerToPath(pointer: string, base = ''): string {
-  let out = base;
-  for (const raw of pointer.split('/').slice(1)) {
-    const token = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    out += /^\d+$/.test(token) ? `[${token}]` : out ? `.${token}` : token;
-  }
-  return out;
-}
-
-interface SchemaError {
-  keyword: string;
-  instancePath: string;
-  params: Record<string, unknown>;
-  message: string;
-}
-
-function schemaIssues(errors: Iterable<SchemaError>, base = ''): ConfigIssue[] {
-  const all = [...errors];
-  // A union (apiKey) reports every branch's complaints; collapse them into one line at the union.
-  const unionPaths = all.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath);
-  const underUnion = (p: string) => unionPaths.some((u) => p !== u && p.startsWith(u + '/'));
-  const issues: ConfigIssue[] = [];
-  for (const e of all) {
-    if (e.keyword === 'boolean') continue; // the additionalProperties error below names the field
-    if (underUnion(e.instancePath)) continue;
-    if (unionPaths.includes(e.instancePath) && e.keyword !== 'anyOf') continue;
-    const path = pointerToPath(e.instancePath, base);
-    switch (e.keyword) {
-      case 'additionalProperties':
-        for (const name of (e.params.additionalProperties as string[] | undefined) ?? [])
-          issues.push({ path: path ? `${path}.${name}` : name, message: 'unknown field' });
-        break;
-      case 'required':
-        for (const name of (e.params.requiredProperties as string[] | undefined) ?? [])
-          issues.push({ path: path ? `${path}.${name}` : name, message: 'required field is missing' });
-        break;
-      case 'enum':
-        issues.push({ path, message: `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` });
-        break;
-      case 'anyOf':
-        issues.push({ path, message: 'must be {env: NAME} or {value: KEY} (in an AIRoute: {secretKeyRef: {name, key}})' });
-        break;
-      default:
-        issues.push({ path, message: e.message });
-    }
-  }
-  return dedupe(issues);
-}
-
-function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
-  const seen = new Set<string>();
-  return issues.filter((i) => {
-    const k = formatIssue(i);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+/**
+ * TypeBox's error walk, loaded the first time a document fails the generated check. With require(),
+ * not import(): validation stays synchronous for its callers (the operator's pure plan, the
+ * sidecar's check-then-swap), and Node 24 loads an ES module graph without top-level await
+ * synchronously. The module is this file's sibling: .ts run from source, .js once compiled.
+ */
+function schemaErrors(): typeof import('./schema-errors.ts') {
+  const ext = import.meta.url.slice(import.meta.url.lastIndexOf('.'));
+  return createRequire(import.meta.url)(`./schema-errors${ext}`) as typeof import('./schema-errors.ts');
 }
 
 const NEEDS_BASE_URL = new Set(['openai-compatible', 'azure-openai']);
@@ -209,13 +155,13 @@ function isHttpUrl(s: string): boolean {
 }
 
 export function validateConfig(doc: unknown, base = ''): Validated<SidecarConfig> {
-  if (!checkConfig.Check(doc)) return { ok: false, issues: schemaIssues(checkConfig.Errors(doc) as Iterable<SchemaError>, base) };
+  if (!checkSidecarConfig(doc)) return { ok: false, issues: schemaErrors().configSchemaIssues(doc, base) };
   const issues = crossFieldIssues(doc, base);
   return issues.length ? { ok: false, issues } : { ok: true, value: doc };
 }
 
 export function validatePush(doc: unknown): Validated<ConfigPush> {
-  if (!checkPush.Check(doc)) return { ok: false, issues: schemaIssues(checkPush.Errors(doc) as Iterable<SchemaError>) };
+  if (!checkConfigPush(doc)) return { ok: false, issues: schemaErrors().pushSchemaIssues(doc) };
   const issues = crossFieldIssues(doc.config, 'config');
   return issues.length ? { ok: false, issues } : { ok: true, value: doc };
 }

@@ -1,15 +1,8 @@
 // Compiles a validated config document into what the data path reads per request: routes by
 // model name, each target with its adapter, capabilities, defaults applied and resume strategy
 // decided once here, at load time, rather than per request.
-import {
-  DEFAULTS,
-  FALLBACK_CONDITIONS,
-  type FallbackCondition,
-  type ResumeStrategy,
-  type SecretValue,
-  type SidecarConfig,
-  type TimeoutChoice,
-} from '../../api/v1alpha1/config.ts';
+import type { FallbackCondition, ResumeStrategy, SecretValue, SidecarConfig, TimeoutChoice } from '../../api/v1alpha1/config.ts';
+import { DEFAULTS, FALLBACK_CONDITIONS } from '../../api/v1alpha1/constants.ts';
 import { configHash, type ConfigIssue } from '../../api/v1alpha1/validate.ts';
 import type { BlockList } from 'node:net';
 import type { BrowserPolicy } from '../net/browser-policy.ts';

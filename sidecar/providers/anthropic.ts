@@ -1,6 +1,6 @@
 // Anthropic Messages. Claude models continue a trailing assistant message (prefill) on the
 // Messages API; some newer models refuse it, which the resume stage treats as "restart cleanly".
-import { PREFILL_BY_DEFAULT } from '../../api/v1alpha1/config.ts';
+import { PREFILL_BY_DEFAULT } from '../../api/v1alpha1/constants.ts';
 import { AnthropicStreamDecoder, parseAnthropicResult } from '../wire/anthropic/upstream-answer.ts';
 import { ANTHROPIC_VERSION, anthropicBodyText } from '../wire/anthropic/upstream-request.ts';
 import { forwardedHeaders } from './headers.ts';

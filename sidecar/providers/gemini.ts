@@ -1,5 +1,5 @@
 // Google Gemini (Generative Language API). No assistant prefill; resume uses verify.
-import { PREFILL_BY_DEFAULT } from '../../api/v1alpha1/config.ts';
+import { PREFILL_BY_DEFAULT } from '../../api/v1alpha1/constants.ts';
 import { GeminiStreamDecoder, parseGeminiResult } from '../wire/gemini/upstream-answer.ts';
 import { geminiBody, geminiCountBody } from '../wire/gemini/upstream-request.ts';
 import type { JsonObject } from '../chat/types.ts';

@@ -1,7 +1,8 @@
 // What OpenAI, Azure OpenAI, OpenAI-compatible servers and the demo share: OpenAI's wire formats,
 // Chat Completions and (where the upstream serves it, see `api`) Responses. Each provider file
 // supplies only its URL, auth header and capabilities.
-import { PREFILL_BY_DEFAULT, type UpstreamApi } from '../../api/v1alpha1/config.ts';
+import { PREFILL_BY_DEFAULT } from '../../api/v1alpha1/constants.ts';
+import type { UpstreamApi } from '../../api/v1alpha1/config.ts';
 import type { ChatRequest, EmbeddingsRequest, JsonObject, ProxyRequest } from '../chat/types.ts';
 import { isObject, malformed, parseJson } from '../wire/json.ts';
 import { OpenAIStreamDecoder, parseOpenAIResult } from '../wire/openai/upstream-answer.ts';
