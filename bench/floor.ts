@@ -169,15 +169,23 @@ async function main(): Promise<void> {
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const direct = results.get('direct')!;
     const ms = (x: number) => x.toFixed(3);
-    console.log(`\n| system | CPU per request, c=${flags.concurrency} (median, µs) | spread | requests/s (median) | of direct | latency p50 / p99, c=1 (ms) | added p50 / p99 |\n|---|---|---|---|---|---|---|`);
+    const lines: string[] = [];
+    const print = (line: string) => {
+      console.log(line);
+      lines.push(line);
+    };
+    print(`\n| system | CPU per request, c=${flags.concurrency} (median, µs) | spread | requests/s (median) | of direct | latency p50 / p99, c=1 (ms) | added p50 / p99 |\n|---|---|---|---|---|---|---|`);
     for (const [name, r] of results) {
       const cpu = name === 'direct' ? '—' : median(r.cpuUs).toFixed(0);
       const spread = name === 'direct' ? '' : `${Math.min(...r.cpuUs).toFixed(0)}..${Math.max(...r.cpuUs).toFixed(0)}`;
       const share = `${((100 * median(r.rps)) / median(direct.rps)).toFixed(0)} %`;
       const added = name === 'direct' ? '' : `${ms(median(r.p50) - median(direct.p50))} / ${ms(median(r.p99) - median(direct.p99))}`;
-      console.log(`| ${name} | ${cpu} | ${spread} | ${median(r.rps).toFixed(0)} | ${share} | ${ms(median(r.p50))} / ${ms(median(r.p99))} | ${added} |`);
+      print(`| ${name} | ${cpu} | ${spread} | ${median(r.rps).toFixed(0)} | ${share} | ${ms(median(r.p50))} / ${ms(median(r.p99))} | ${added} |`);
     }
-    console.log(`\n${flags.rounds} rounds, ${flags.seconds} s each at c=${flags.concurrency} and 3 s at c=1, zero-delay mock; ${pinnable ? 'proxy on CPU 0, wrk and the mock on CPU 1' : 'not pinned'}; ${new Date().toISOString()}`);
+    print(`\n${flags.rounds} rounds, ${flags.seconds} s each at c=${flags.concurrency} and 3 s at c=1, zero-delay mock; ${pinnable ? 'proxy on CPU 0, wrk and the mock on CPU 1' : 'not pinned'}; ${new Date().toISOString()}`);
+    const out = path.join(ROOT, 'bench/results/floor.md');
+    writeFileSync(out, `# What a Node proxy costs here: \`npm run bench:floor\`\n\nWhat each system is and why: the header of [bench/floor.ts](../floor.ts); what the figures say: [bench/README.md](../README.md#profile-npm-run-benchprofile-npm-run-benchpipeline-npm-run-benchfloor).\n${lines.join('\n')}\n`);
+    console.log(`written: ${path.relative(process.cwd(), out)}`);
   } finally {
     clearTimeout(guard);
     for (const c of children) c.kill('SIGKILL');
