@@ -14,10 +14,12 @@ beforeAll(async () => {
     backends: [
       { name: 'co', type: 'openai-compatible', baseURL: `${mock.url}/v1`, apiKey: { value: 'compat-key-0123456789' } },
       { name: 'an', type: 'anthropic', baseURL: mock.url, apiKey: { value: 'anthropic-key-0123456789' } },
+      { name: 'oa', type: 'openai', baseURL: `${mock.url}/v1`, apiKey: { value: 'openai-key-0123456789' } },
     ],
     routes: [
       { model: 'local', backends: [{ backend: 'co', model: 'llama' }], retry: { attempts: 1 } },
       { model: 'claude', backends: [{ backend: 'an', model: 'claude-sonnet-4-5' }], retry: { attempts: 1 } },
+      { model: 'gpt', backends: [{ backend: 'oa', model: 'gpt-5-mini' }], retry: { attempts: 1 } },
     ],
   });
 });
@@ -55,6 +57,15 @@ test('Messages: the upstream receives the client text with only the model replac
   const res = await post('/v1/messages', text, { 'anthropic-version': '2023-06-01' });
   expect(res.status).toBe(200);
   expect(mock.received.at(-1)!.text).toBe(text.replace('"claude"', '"claude-sonnet-4-5"'));
+});
+
+test('Responses: the upstream receives the client text with only the model replaced and stream:false appended', async () => {
+  const text = '{"model": "gpt", "input": [{"role": "user", "content": "Hi"}],  "store": false, "metadata": {"team": "a"}}';
+  const res = await post('/v1/responses', text);
+  expect(res.status).toBe(200);
+  const got = mock.received.at(-1)!;
+  expect(got.path).toMatch(/\/v1\/responses$/);
+  expect(got.text).toBe(text.replace('"gpt"', '"gpt-5-mini"').replace(/}$/, ',"stream":false}'));
 });
 
 test('a body naming the model twice is served by the route of the name JSON reads (the last), and the upstream never sees the other name', async () => {

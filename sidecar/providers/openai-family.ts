@@ -9,7 +9,7 @@ import { OpenAIStreamDecoder, parseOpenAIResult } from '../wire/openai/upstream-
 import { withMembers } from '../wire/raw-json.ts';
 import { openaiBodyText, type OpenAIDialect } from '../wire/openai/upstream-request.ts';
 import { ResponsesStreamDecoder, parseResponsesResult } from '../wire/responses/upstream-answer.ts';
-import { responsesBody } from '../wire/responses/upstream-request.ts';
+import { responsesBodyText } from '../wire/responses/upstream-request.ts';
 import { forwardedHeaders } from './headers.ts';
 import { upstreamError } from './upstream-error.ts';
 import type { BuildOptions, ProviderAdapter, ResolvedBackend, UpstreamRequest } from './types.ts';
@@ -64,8 +64,8 @@ export function openAIFamily(o: OpenAIFamilyOptions, api: UpstreamApi = o.defaul
     chatRequest(req: ChatRequest, backend: ResolvedBackend, model: string, opts: BuildOptions): UpstreamRequest {
       const prefill = opts.prefill !== undefined ? { prefill: opts.prefill } : {};
       if (viaResponses(api, req)) {
-        const body = responsesBody(req, model, { stream: opts.stream, backend: backend.name, ...prefill });
-        return { url: o.url(backend, model, 'responses'), method: 'POST', headers: headers(backend, req), body: JSON.stringify(body) };
+        const body = responsesBodyText(req, model, { stream: opts.stream, backend: backend.name, ...prefill });
+        return { url: o.url(backend, model, 'responses'), method: 'POST', headers: headers(backend, req), body };
       }
       const body = openaiBodyText(req, model, { stream: opts.stream, continueFinalMessage: o.continueFinalMessage, dialect: o.dialect, ...prefill });
       return { url: o.url(backend, model, 'chat/completions'), method: 'POST', headers: headers(backend, req), body };

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientFormat, JsonObject, ProxyRequest } from '../chat/types.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
+import type { RawJson } from '../wire/raw-json.ts';
 import { countTokens } from '../endpoints/count-tokens.ts';
 import { decodeEmbeddingsRequest } from '../endpoints/embeddings.ts';
 import { getModel, listModels, modelNotFound } from '../endpoints/models.ts';
@@ -37,8 +38,8 @@ export interface DataPlaneOptions {
 
 /** What the data port hands the Responses API (server/responses.ts). */
 export interface ResponsesEndpoints {
-  /** `POST /v1/responses`, its body read and parsed. */
-  create(req: IncomingMessage, res: ServerResponse, id: string, body: JsonObject, config: RuntimeConfig): Promise<void>;
+  /** `POST /v1/responses`, its body read and parsed (`raw`: its text, for a same-format upstream). */
+  create(req: IncomingMessage, res: ServerResponse, id: string, body: JsonObject, config: RuntimeConfig, raw?: RawJson): Promise<void>;
   /** `/v1/responses/{id}` and below; `rest` is the path after `/v1/responses/`. */
   resource(req: IncomingMessage, res: ServerResponse, rest: string, query: URLSearchParams): Promise<void>;
 }
@@ -153,7 +154,7 @@ export function header(req: IncomingMessage, name: string): string | undefined {
 async function proxy(sc: Sidecar, opts: DataPlaneOptions, req: IncomingMessage, res: ServerResponse, id: string, endpoint: Exclude<Endpoint, 'count_tokens'>, path: string): Promise<void> {
   const config = ready(sc);
   const { body, raw } = parseJsonBody(await readBody(req, config.maxBodyBytes));
-  if (endpoint === 'responses' && opts.responses) return opts.responses.create(req, res, id, body, config);
+  if (endpoint === 'responses' && opts.responses) return opts.responses.create(req, res, id, body, config, raw);
   const request = decode(endpoint, body);
   request.headers = req.headers;
   request.raw = raw;

@@ -18,6 +18,7 @@ import type { ResponsesService } from '../responses/service.ts';
 import type { Sidecar } from '../sidecar.ts';
 import { cancelled } from '../sidecar.ts';
 import { decodeResponsesRequest, type ResponsesRequest } from '../wire/responses/client-request.ts';
+import type { RawJson } from '../wire/raw-json.ts';
 import { echoOf, requestIdOf, responseIdOf, wantsReasoningProof } from '../wire/responses/shapes.ts';
 import type { WrittenEvent } from '../wire/responses/writer.ts';
 import { acceptedAsync, HttpSink, submission, wantsAsync, type ResponsesEndpoints } from './data-plane.ts';
@@ -102,10 +103,11 @@ export function responsesEndpoints(sc: Sidecar, svc: ResponsesService, opts: Res
     res.once('finish', count).once('close', count);
   };
 
-  async function create(req: IncomingMessage, res: ServerResponse, id: string, body: JsonObject, config: RuntimeConfig): Promise<void> {
+  async function create(req: IncomingMessage, res: ServerResponse, id: string, body: JsonObject, config: RuntimeConfig, raw?: RawJson): Promise<void> {
     observe(res, body.background === true ? 'create_background' : 'create');
     const request = decodeResponsesRequest(body, await svc.context(body));
     request.headers = req.headers;
+    if (raw) request.raw = raw;
     const route = config.routes.get(request.model);
     if (!route) throw modelNotFound(request.model);
     const preferAsync = wantsAsync(req);

@@ -3,7 +3,9 @@ import type { ChatPrompt, ChatRequest, JsonObject } from '../../chat/types.ts';
 import { AirouteError } from '../../errors.ts';
 import { decodeResponsesRequest } from './client-request.ts';
 import { encodeProof } from './shapes.ts';
-import { responsesBody } from './upstream-request.ts';
+import { responsesBody, responsesBodyText } from './upstream-request.ts';
+import { parseJsonBody } from '../../net/body.ts';
+import type { StoredContext } from './client-request.ts';
 
 /** A request from a client of another format, already decoded into the neutral prompt. */
 function translated(prompt: ChatPrompt): ChatRequest {
@@ -163,6 +165,39 @@ describe('same format: what the client passes back', () => {
       stream: true,
       stream_options: { include_obfuscation: false },
     });
+  });
+});
+
+describe('same format: the body as text, the client\'s bytes kept', () => {
+  function arrived(text: string, stored: StoredContext = {}): ChatRequest {
+    const { body, raw } = parseJsonBody(text);
+    return { ...decodeResponsesRequest(body, stored), raw };
+  }
+  const text = '{ "model": "route",  "input": [{"role": "user", "content": "Weather in Oslo?"}], "store": true, "x_future_field": [1, 2] }';
+
+  test('the model (and the stream flag) are spliced into the text as sent: spacing, unknown fields and key order stay', () => {
+    expect(responsesBodyText(arrived(text), 'gpt-5', plain)).toBe(text.replace('"route"', '"gpt-5"').replace(/ }$/, ' ,"stream":false}'));
+    const streamed = text.replace('"store": true', '"store": true, "stream": true');
+    expect(responsesBodyText(arrived(streamed), 'gpt-5', { ...plain, stream: true })).toBe(streamed.replace('"route"', '"gpt-5"'));
+  });
+
+  test('whatever the text takes, it parses to exactly the body responsesBody builds (background, stored turns, references, foreign reasoning, prefill, stream_options)', () => {
+    const foreign = { type: 'reasoning', id: 'rs_a', summary: [], encrypted_content: encodeProof({ origin: 'anthropic', signature: 's' }) };
+    const references = new Map([['msg_abc_0', { type: 'message', role: 'assistant', content: 'Stored.' }]]);
+    const cases: [string, StoredContext, { stream: boolean; backend: string; prefill?: string }][] = [
+      [text, {}, plain],
+      [text.replace('"store": true', '"background": true'), {}, { ...plain, stream: true }],
+      ['{"model":"route","input":"Next","previous_response_id":"resp_x"}', { prior: { id: 'resp_x', items: [{ role: 'user', content: 'Before' }] } }, plain],
+      ['{"model":"route","input":"Next","previous_response_id":"resp_x"}', { prior: { id: 'resp_x', items: [], keptBy: 'oa' } }, plain],
+      ['{"model":"route","input":[{"type":"item_reference","id":"msg_abc_0"}]}', { references }, plain],
+      [JSON.stringify({ model: 'route', input: [{ role: 'user', content: 'Hi' }, foreign] }), {}, plain],
+      [text, {}, { ...plain, prefill: 'It is' }],
+      [text.replace('"store": true', '"stream": true, "stream_options": {"include_obfuscation": false}'), {}, plain],
+    ];
+    for (const [t, stored, opts] of cases) {
+      const req = arrived(t, stored);
+      expect(JSON.parse(responsesBodyText(req, 'gpt-5', opts))).toEqual(responsesBody(req, 'gpt-5', opts));
+    }
   });
 });
 

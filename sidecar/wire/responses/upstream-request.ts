@@ -5,6 +5,7 @@ import type { ChatPrompt, ChatRequest, JsonObject, Part, ToolChoice } from '../.
 import { isResponsesRequest, type ResponsesRequest } from './client-request.ts';
 import { dataUrl, openaiFilename } from '../file.ts';
 import { isObject } from '../json.ts';
+import { withMembers } from '../raw-json.ts';
 import { refuseParameters, type NeutralParameter } from '../parameters.ts';
 import { effortForBudget } from '../reasoning.ts';
 import { decodeProof } from './shapes.ts';
@@ -15,6 +16,29 @@ export interface ResponsesBodyOptions {
   prefill?: string;
   /** The backend the body goes to: one that keeps the `previous_response_id` itself is handed the id. */
   backend: string;
+}
+
+/**
+ * The body's text. A Responses client's request that needs nothing but the model and the stream
+ * flag changed is its own text with those spliced in (wire/raw-json.ts); anything sameFormat()
+ * rewrites (background, stored turns, the sidecar's item references, reasoning another provider
+ * made), a prefill or stream_options to drop is built and serialised.
+ */
+export function responsesBodyText(req: ChatRequest, model: string, opts: ResponsesBodyOptions): string {
+  if (isResponsesRequest(req) && req.raw && (opts.prefill === undefined || opts.prefill === '') && splicesAsIs(req, opts)) {
+    const spliced = withMembers(req.raw, req.body.stream === opts.stream ? { model: JSON.stringify(model) } : { model: JSON.stringify(model), stream: String(opts.stream) });
+    if (spliced !== undefined) return spliced;
+  }
+  return JSON.stringify(responsesBody(req, model, opts));
+}
+
+/** Whether sameFormat() and responsesBody() would change nothing but the model and the stream flag. */
+function splicesAsIs(req: ResponsesRequest, opts: ResponsesBodyOptions): boolean {
+  const body = req.body;
+  if ('background' in body || (!opts.stream && 'stream_options' in body)) return false;
+  if (req.prior && req.prior.keptBy !== opts.backend) return false;
+  if (req.references?.size) return false;
+  return !Array.isArray(body.input) || body.input.every((i: unknown) => !isObject(i) || servable(i));
 }
 
 export function responsesBody(req: ChatRequest, model: string, opts: ResponsesBodyOptions): JsonObject {
