@@ -5,6 +5,7 @@
 //  - floor-json:  the same, parsing the request, renaming the model and parsing the answer (the
 //    least a proxy that understands the API must do);
 //  - airoute:     the sidecar (compiled build, default settings: journal, metrics, checkpoints on);
+//  - airoute, journal off: the same with --disable-journal, the journal's share of the cost;
 //  - direct:      wrk straight to the mock, the bound for requests/s and the base for latency.
 // Besides CPU per request and requests/s at c=256, each is measured at c=1 for latency p50/p99:
 // what one more Node hop costs on this machine before any proxy logic.
@@ -135,6 +136,8 @@ async function main(): Promise<void> {
       { name: 'floor-bytes', args: (port) => [path.join(ROOT, 'bench/floor.ts'), '--child', 'bytes', '--upstream', upstream, '--port', String(port)] },
       { name: 'floor-json', args: (port) => [path.join(ROOT, 'bench/floor.ts'), '--child', 'json', '--upstream', upstream, '--port', String(port)] },
       { name: 'airoute', args: (port) => [path.join(ROOT, 'bin/airoute.js'), 'sidecar', '--config', config, '--port', String(port), '--admin-port', '0'], env: { ...process.env, FLOOR_KEY: 'k', NODE_ENV: 'production' } },
+      // The journal is the one feature that can be switched off (events and async then do not work): its share of the cost.
+      { name: 'airoute, journal off', args: (port) => [path.join(ROOT, 'bin/airoute.js'), 'sidecar', '--config', config, '--port', String(port), '--admin-port', '0', '--disable-journal'], env: { ...process.env, FLOOR_KEY: 'k', NODE_ENV: 'production' } },
     ];
     const results = new Map<string, { cpuUs: number[]; rps: number[]; p50: number[]; p99: number[] }>(systems.map((s) => [s.name, { cpuUs: [], rps: [], p50: [], p99: [] }]));
     for (let round = 0; round < Number(flags.rounds); round++)
