@@ -12,9 +12,10 @@
 // --latency runs one request at a time and reports what the code adds to a request's time to
 // first byte: from the body in hand to the upstream request, plus from the upstream's first
 // content to the client's first write (p50/p99; the loopback figures add the VM's sockets and
-// scheduling to this, and move by milliseconds from run to run on their own).
+// scheduling to this, and move by milliseconds from run to run on their own). --no-journal leaves
+// the memory journal out (what the sidecar's --disable-journal does): the journal's share.
 //
-//   node bench/pipeline-cost.ts [--requests 20000] [--concurrency 64] [--rounds 7] [--stream] [--prompt-kb 0] [--reserialise] [--latency]
+//   node bench/pipeline-cost.ts [--requests 20000] [--concurrency 64] [--rounds 7] [--stream] [--prompt-kb 0] [--reserialise] [--latency] [--no-journal]
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { validateConfig } from '../api/v1alpha1/validate.ts';
@@ -38,6 +39,7 @@ const { values: flags } = parseArgs({
     'prompt-kb': { type: 'string', default: '0' },
     reserialise: { type: 'boolean', default: false },
     latency: { type: 'boolean', default: false },
+    'no-journal': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -59,7 +61,7 @@ const route = config.routes.get('bench')!;
 const sc = new Sidecar(pino({ level: 'warn' }));
 sc.swap(config);
 const journal = new MemoryJournal({ maxRequests: 4096, maxEventsPerRequest: 20_000, maxBytes: 32 * 1024 * 1024, ttlMs: 600_000 });
-sc.onEvent((ev) => journal.append(ev));
+if (!flags['no-journal']) sc.onEvent((ev) => journal.append(ev));
 new SidecarMetrics(sc, { journal: () => journal, asyncInFlight: () => 0 });
 
 // The benchmark mock's answers, byte for byte (bench/upstream.ts).
