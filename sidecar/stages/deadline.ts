@@ -8,8 +8,7 @@ import type { RouteExchange } from '../pipeline/exchange.ts';
  */
 export const deadline: Stage<RouteExchange> = (next) => (x) => {
   const ms = x.route.timeouts.totalMs;
-  const timer = setTimeout(() => x.abort(new AirouteError('request_timeout', 504, `the request exceeded its total timeout of ${ms} ms`)), ms);
-  timer.unref();
-  x.cleanup.push(() => clearTimeout(timer));
+  // On the exchange's one timer, which finish() stops when the request is over.
+  x.scope.deadline(ms, () => new AirouteError('request_timeout', 504, `the request exceeded its total timeout of ${ms} ms`));
   return next({ ...x, deadline: Date.now() + ms });
 };
