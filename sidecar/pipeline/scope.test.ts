@@ -74,6 +74,29 @@ test('re-arming restarts the clock from now, on one timer: it fires its length a
   expect(vi.getTimerCount()).toBe(1); // the deadline's, still pending
 });
 
+test('a far deadline is waited for in steps: clocks armed later make no timer of their own, and the deadline still fires on time', async () => {
+  const s = new ExchangeScope();
+  const made = vi.spyOn(globalThis, 'setTimeout');
+  s.deadline(10_000, timeout, 100);
+  const o = occupant();
+  s.enter(o);
+  await vi.advanceTimersByTimeAsync(30);
+  s.arm(o, 100); // first token
+  s.arm(o, 150); // idle, restarted per chunk
+  s.arm(o, 150);
+  expect(made).toHaveBeenCalledTimes(1);
+  await vi.advanceTimersByTimeAsync(149);
+  expect(o.clocks).toBe(0);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(o.clocks).toBe(1);
+  s.leave(o);
+  await vi.advanceTimersByTimeAsync(10_000 - 180 - 1);
+  expect(s.aborted).toBe(false);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(s.reason).toMatchObject({ code: 'request_timeout' });
+  expect(vi.getTimerCount()).toBe(0);
+});
+
 test('a deadline earlier than the occupant\'s clock wins: the exchange is aborted and the clock never fires', async () => {
   const s = new ExchangeScope();
   const o = occupant();

@@ -10,6 +10,9 @@
 // field and a direct call, and both clocks share one timer, armed for the earliest due time.
 // Moving a clock later (every chunk restarts the idle clock) costs a clock read, not a timer
 // operation: the timer fires at the old time, finds nothing due and re-arms for what is left.
+// A far deadline is waited for in steps no longer than the shortest attempt clock: a clock armed
+// later is then never due before the timer fires, so an exchange that ends within one step (most
+// do) makes one timer and clears it, whatever its attempts armed.
 // An AbortSignal is made only for a caller that needs one (`signal`), at most once.
 // (The clock is the global `performance`, read at each call, so tests can fake it with the timers.)
 /** What runs in an exchange now: an attempt, or a backoff sleep between two. */
@@ -30,6 +33,8 @@ export class ExchangeScope {
   private timerDue = Number.POSITIVE_INFINITY;
   /** Its length, to re-arm it with refresh() when the next wait is as long. */
   private timerMs = 0;
+  /** The longest the timer waits while no clock but the deadline runs. */
+  private step = Number.POSITIVE_INFINITY;
   private deadlineAt = Number.POSITIVE_INFINITY;
   private deadlineReason: (() => Error) | undefined;
   private phaseAt = Number.POSITIVE_INFINITY;
@@ -62,12 +67,16 @@ export class ExchangeScope {
     return this.controller.signal;
   }
 
-  /** The total deadline: `ms` from now, the exchange is aborted with `reason()`. */
-  deadline(ms: number, reason: () => Error): void {
+  /**
+   * The total deadline: `ms` from now, the exchange is aborted with `reason()`. `stepMs`, the
+   * shortest clock an attempt will arm, is how long the timer waits at a time until then.
+   */
+  deadline(ms: number, reason: () => Error, stepMs = ms): void {
     if (this.ended || this.reason !== undefined) return;
     const now = performance.now();
     this.deadlineAt = now + ms;
     this.deadlineReason = reason;
+    this.step = Math.max(1, stepMs);
     this.schedule(now);
   }
 
@@ -148,14 +157,19 @@ export class ExchangeScope {
       return;
     }
     // Whole milliseconds: Node keeps one timer list per distinct length.
-    const ms = Math.max(1, Math.ceil(due - now));
+    let ms = Math.max(1, Math.ceil(due - now));
+    let at = due;
+    if (this.phaseAt === Number.POSITIVE_INFINITY && ms > this.step) {
+      ms = Math.ceil(this.step);
+      at = now + ms;
+    }
     if (this.timer !== undefined && ms === this.timerMs) this.timer.refresh();
     else {
       if (this.timer !== undefined) clearTimeout(this.timer);
       this.timer = setTimeout(this.fire, ms);
       this.timerMs = ms;
     }
-    this.timerDue = due;
+    this.timerDue = at;
     if (this.phaseAt === Number.POSITIVE_INFINITY) this.timer.unref();
     else this.timer.ref();
   }

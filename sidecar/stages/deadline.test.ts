@@ -3,6 +3,7 @@ import { AirouteError } from '../errors.ts';
 import type { Handler } from '../pipeline/chain.ts';
 import type { RouteExchange } from '../pipeline/exchange.ts';
 import { answerFrom, chatBody, harness } from '../../test/support/pipeline.ts';
+import { AttemptClock } from './attempt-clock.ts';
 import { deadline } from './deadline.ts';
 
 const doc = {
@@ -69,4 +70,19 @@ test('the answer and the failure of the stages below pass through unchanged', as
   await expect(deadline(() => Promise.resolve(answer))(x)).resolves.toBe(answer);
   const err = new AirouteError('upstream_auth', 401, 'bad key');
   await expect(deadline(() => Promise.reject(err))(h.open(chatBody('m')))).rejects.toBe(err);
+});
+
+test('the deadline waits in steps of the shortest attempt clock, so an attempt\'s clocks armed under it make no timer of their own; it still fires on time', async () => {
+  const x = harness({ ...doc, routes: [{ model: 'm', backends: [{ backend: 'a' }], timeouts: { totalMs: 5000, firstTokenMs: 300, idleMs: 200 } }] }).open(chatBody('m'));
+  const made = vi.spyOn(globalThis, 'setTimeout');
+  const { seen } = start(x);
+  const clock = new AttemptClock(seen[0]!.scope, 'a', x.route.timeouts);
+  clock.arm('first_token', 300);
+  clock.progress();
+  expect(made).toHaveBeenCalledTimes(1);
+  clock.release();
+  await vi.advanceTimersByTimeAsync(4999);
+  expect(x.scope.aborted).toBe(false);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(x.scope.reason).toMatchObject({ code: 'request_timeout' });
 });

@@ -43,7 +43,12 @@ beforeAll(async () => {
         resume: 'prefill',
       },
       // Clocks far longer than a request: a clock its end fails to stop stays pending for seconds.
-      { model: 'slow-clocks', backends: [{ backend: 'a', model: 'model-a' }], timeouts: { connectMs: 500, firstTokenMs: 20_000, idleMs: 10_000, totalMs: 30_000 } },
+      {
+        model: 'slow-clocks',
+        backends: [{ backend: 'a', model: 'model-a' }],
+        retry: { attempts: 2, backoff: { baseMs: 5, maxMs: 10 } },
+        timeouts: { connectMs: 500, firstTokenMs: 20_000, idleMs: 10_000, totalMs: 30_000 },
+      },
     ],
   });
   process.on('warning', onWarning);
@@ -149,9 +154,10 @@ test.each(CASES)('%s: no timer, upstream connection or listener outlives the req
 });
 
 test.each([
-  ['streamed', true],
-  ['non-streamed', false],
-])('%s answers on a route whose clocks are far longer than the request: none of its clocks (total, first token, idle) is pending after it', async (_name, stream) => {
+  ['streamed', true, []],
+  ['non-streamed', false, []],
+  ['streamed, after a 500 and a backoff sleep,', true, [{ status: 500 }]],
+] as [string, boolean, Fault[]][])('%s answers on a route whose clocks are far longer than the request: none of its clocks (total, first token, idle, backoff) is pending after it', async (_name, stream, faults) => {
   // The exchange's clocks share one timer, armed for the earliest due time; the request's end must
   // clear it, not leave it to fire idle seconds later.
   await send(stream, undefined, 'slow-clocks');
@@ -159,6 +165,7 @@ test.each([
   pendingTimers.clear();
   timerHook.enable();
   for (let i = 0; i < ROUNDS; i++) {
+    a.faults = [...faults];
     const { status, body } = await send(stream, undefined, 'slow-clocks');
     expect(status, body).toBe(200);
     expect(body).toContain(stream ? chunkText(TEXT).at(-1)!.trim() : TEXT);
