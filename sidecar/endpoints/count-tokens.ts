@@ -10,7 +10,7 @@ import { AirouteError } from '../errors.ts';
 import { redactError } from '../providers/classify.ts';
 import { echoedHeaders } from '../providers/headers.ts';
 import { readText } from '../upstream/frames.ts';
-import type { Transport } from '../upstream/transport.ts';
+import { cancellationOf, type Transport } from '../upstream/transport.ts';
 
 /** The answer is `{input_tokens}`; anything longer than this is not one. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -48,7 +48,7 @@ export async function countTokens(request: ChatRequest, route: RuntimeRoute, ctx
   const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(route.timeouts.firstTokenMs)]);
   let res;
   try {
-    res = await ctx.transport(target).send(upstream, { signal, connectTimeoutMs: route.timeouts.connectMs, attempt: 1 });
+    res = await ctx.transport(target).send(upstream, { cancel: cancellationOf(signal), connectTimeoutMs: route.timeouts.connectMs, attempt: 1 });
   } catch (err) {
     throw new AirouteError('upstream_connect_failed', 502, `cannot reach backend "${backend.name}" to count tokens`, { cause: err, backend: backend.name });
   }

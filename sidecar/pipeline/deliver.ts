@@ -33,7 +33,7 @@ export interface ClientSink {
 
 /** The reason an exchange ended early wins over the error it caused downstream. */
 export function failureOf(x: RouteExchange, e: unknown): AirouteError {
-  return x.signal.aborted ? asAirouteError(x.signal.reason) : asAirouteError(e);
+  return x.scope.aborted ? asAirouteError(x.scope.reason) : asAirouteError(e);
 }
 
 export async function deliver(sc: Sidecar, x: RouteExchange, sink: ClientSink): Promise<void> {

@@ -6,6 +6,7 @@
 import type { ChatResult, Frame, JsonObject, ProxyRequest } from '../chat/types.ts';
 import type { AnswerLimits, RuntimeRoute, RuntimeTarget } from '../config/runtime.ts';
 import type { Lifecycle } from '../events/lifecycle.ts';
+import type { ExchangeScope } from './scope.ts';
 import type { Resilience } from '../stages/state.ts';
 import type { Transport } from '../upstream/transport.ts';
 
@@ -26,9 +27,13 @@ export interface RouteExchange {
   readonly request: ProxyRequest;
   readonly route: RuntimeRoute;
   readonly lifecycle: Lifecycle;
-  /** Aborted when the client goes away or the total deadline passes; its reason says which. */
-  readonly signal: AbortSignal;
-  /** Ends the exchange (client gone, deadline passed): aborts everything upstream with this reason. */
+  /**
+   * Aborted when the client goes away or the total deadline passes (its reason says which); it
+   * also runs the attempt clocks and backoff sleeps, all on one timer. Shared by every copy of the
+   * exchange that stages hand on.
+   */
+  readonly scope: ExchangeScope;
+  /** Ends the exchange (client gone, deadline passed): aborts everything upstream with this reason (the scope's abort). */
   readonly abort: (reason: Error) => void;
   /** Epoch ms by which the whole request must be done (set by `deadline`). */
   readonly deadline: number;
@@ -39,8 +44,6 @@ export interface RouteExchange {
   readonly secrets: readonly string[];
   /** How much of an answer this request may hold (from the config it started with). */
   readonly limits: AnswerLimits;
-  /** Called once when the request is over, whatever the outcome. */
-  readonly cleanup: (() => void)[];
 }
 
 export interface TargetExchange extends RouteExchange {

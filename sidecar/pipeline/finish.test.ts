@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { expect, test } from 'vitest';
+import { expect, test, vi } from 'vitest';
 import { AirouteError } from '../errors.ts';
 import { TERMINAL_EVENTS } from '../events/types.ts';
 import { answerFrom, chatBody, dataOf, harness } from '../../test/support/pipeline.ts';
@@ -11,12 +11,11 @@ const doc = {
   routes: [{ model: 'm', backends: [{ backend: 'a', model: 'up-model' }] }],
 };
 
-/** An exchange with a request behind it: two attempts, one retry, one fallback, one resume, cleanup counted. */
+/** An exchange with a request behind it: two attempts, one retry, one fallback, one resume; the scope's end counted. */
 function setup(stream = true) {
   const h = harness(doc);
   const x = h.open(chatBody('m', { stream }));
-  let cleanups = 0;
-  x.cleanup.push(() => cleanups++);
+  const end = vi.spyOn(x.scope, 'end');
   const lc = x.lifecycle;
   lc.attempt = 2;
   lc.emit('retry.scheduled', { backend: 'a', delayMs: 0, reason: 'upstream_error' });
@@ -24,7 +23,7 @@ function setup(stream = true) {
   lc.emit('stream.resumed', { backend: 'a', model: 'up-model', mode: 'prefill', fromChars: 3 });
   const tally = new Tally(lc);
   const t0 = performance.now() - 5000;
-  return { h, x, tally, t0, cleanups: () => cleanups };
+  return { h, x, tally, t0, cleanups: () => end.mock.calls.length };
 }
 
 const terminals = (h: ReturnType<typeof harness>) => h.events.filter((e) => TERMINAL_EVENTS.has(e.type));

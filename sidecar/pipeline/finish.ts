@@ -12,7 +12,8 @@ export function outcomeOf(err: AirouteError | undefined): RequestOutcome {
 }
 
 export function finish(sc: Sidecar, x: RouteExchange, tally: Tally, t0: number, err?: AirouteError, completedExtra: Record<string, unknown> = {}): void {
-  for (const c of x.cleanup) c();
+  // No clock of this request may fire after its end (the deadline would sit there for totalMs).
+  x.scope.end();
   if (err?.code === 'internal') sc.defect('pipeline', err.details.cause ?? err);
   const lc = x.lifecycle;
   const durationMs = performance.now() - t0;

@@ -18,7 +18,7 @@ test('an opened exchange has said request.accepted (seq 1, attempt 0) to the sid
   expect(x.lifecycle.lastSeq).toBe(1);
 });
 
-test('the exchange carries its request, route, the process-wide state and the config\'s secrets; no deadline and no cleanup yet', () => {
+test('the exchange carries its request, route, the process-wide state and the config\'s secrets; no deadline yet, not aborted, nothing running', () => {
   const h = harness(doc);
   const request = chatRequest(chatBody('m'));
   const route = routeOf(h.config, 'm');
@@ -29,30 +29,31 @@ test('the exchange carries its request, route, the process-wide state and the co
   expect(x.transport).toBe(h.sc.transportFor);
   expect(x.secrets).toEqual(['sk-open-test-key-000']);
   expect(x.deadline).toBe(Number.POSITIVE_INFINITY);
-  expect(x.cleanup).toEqual([]);
   expect(x.resume).toBeUndefined();
-  expect(x.signal.aborted).toBe(false);
+  expect(x.scope.aborted).toBe(false);
+  expect(x.scope.occupied).toBe(false);
 });
 
 test('abort: the first reason wins; a second abort neither throws nor replaces it', () => {
   const h = harness(doc);
   const x = h.open(chatBody('m'));
   let heard = 0;
-  x.signal.addEventListener('abort', () => heard++);
+  x.scope.signal.addEventListener('abort', () => heard++);
   const first = new AirouteError('cancelled', 499, 'the client cancelled the request');
   x.abort(first);
   x.abort(new AirouteError('request_timeout', 504, 'late'));
-  expect(x.signal.aborted).toBe(true);
-  expect(x.signal.reason).toBe(first);
+  expect(x.scope.aborted).toBe(true);
+  expect(x.scope.reason).toBe(first);
+  expect(x.scope.signal.reason).toBe(first);
   expect(heard).toBe(1);
 });
 
-test('each exchange has its own signal and event numbering', () => {
+test('each exchange has its own scope and event numbering', () => {
   const h = harness(doc);
   const one = h.open(chatBody('m'));
   const two = h.open(chatBody('m'));
   one.abort(new AirouteError('cancelled', 499, 'gone'));
-  expect(two.signal.aborted).toBe(false);
+  expect(two.scope.aborted).toBe(false);
   expect(h.events.map((e) => [e.requestId, e.seq])).toEqual([
     [one.id, 1],
     [two.id, 1],

@@ -81,23 +81,23 @@ test('tryTargets: circuit sits inside retry: an open circuit skips the backend w
 });
 
 test('handle: the deadline is outermost: when totalMs passes, the attempt in flight ends with request_timeout and nothing is retried or tried elsewhere', async () => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
   const h = harness(doc);
   h.transport.script('a', { hang: true });
   const x = h.open(chatBody('m'));
   const outcome = handle(x).catch((e: unknown) => e);
   await vi.advanceTimersByTimeAsync(1000);
   expect(await outcome).toMatchObject({ code: 'request_timeout', status: 504 });
-  expect(x.signal.reason).toMatchObject({ code: 'request_timeout' });
+  expect(x.scope.reason).toMatchObject({ code: 'request_timeout' });
   expect(h.transport.calls).toEqual(['a']);
   expect(typesOf(h.events)).not.toContain('retry.scheduled');
   expect(typesOf(h.events)).not.toContain('fallback');
-  for (const c of x.cleanup) c();
+  x.scope.end();
   expect(vi.getTimerCount()).toBe(0);
 });
 
 test('handle: the deadline also ends a stream already reaching the client, and nothing resumes it', async () => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
   const h = harness(doc);
   h.transport.script('a', { status: 200, body: new ScriptedBody(openaiWire.text('started')) });
   const x = h.open(chatBody('m', { stream: true }));

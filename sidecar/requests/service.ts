@@ -178,7 +178,7 @@ export class AsyncService {
       const payload = new Promise<unknown>((resolve) => this.awaiting.set(record.id, resolve));
       this.notify(record, 'request.awaiting_callback', hooks);
       const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), hooks.awaitTimeoutMs).unref());
-      const cancel = new Promise<'cancelled'>((r) => x.signal.addEventListener('abort', () => r('cancelled'), { once: true }));
+      const cancel = new Promise<'cancelled'>((r) => x.scope.signal.addEventListener('abort', () => r('cancelled'), { once: true }));
       const got = await Promise.race([payload.then((p) => ({ p })), timeout, cancel]);
       this.awaiting.delete(record.id);
       if (got === 'timeout' || got === 'cancelled') {

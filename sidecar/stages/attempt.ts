@@ -12,6 +12,7 @@ import { speaksNatively, type UpstreamRequest } from '../providers/types.ts';
 import { readHead, type BodyHead } from '../upstream/body-head.ts';
 import { decodeFrames, readText } from '../upstream/frames.ts';
 import type { UpstreamResponse } from '../upstream/transport.ts';
+import { AttemptClock } from './attempt-clock.ts';
 import type { Handler } from '../pipeline/chain.ts';
 import type { Answer, AttemptMode, TargetExchange } from '../pipeline/exchange.ts';
 
@@ -80,44 +81,12 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     throw fail(asAirouteError(err).with({ retriable: false, incompatible: true }), 'request');
   }
 
-  const ac = new AbortController();
-  const forward = () => ac.abort(x.signal.reason);
-  if (x.signal.aborted) forward();
-  // (No `once`: a signal aborts at most once, and release() removes the listener on every path.)
-  else x.signal.addEventListener('abort', forward);
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (ms: number, make: () => AirouteError): NodeJS.Timeout => {
-    clearTimeout(timer);
-    timer = setTimeout(() => ac.abort(make()), ms);
-    return timer;
-  };
-  const release = () => {
-    clearTimeout(timer);
-    x.signal.removeEventListener('abort', forward);
-  };
   const tm = x.route.timeouts;
-  const noResponse = () =>
-    new AirouteError('upstream_no_response', 504, `backend "${backend.name}" sent no response headers within ${tm.firstTokenMs} ms`, {
-      retriable: true,
-      fallback: 'retries_exhausted',
-      phase: 'headers',
-    });
-  const firstToken = () =>
-    new AirouteError('upstream_first_token_timeout', 504, `backend "${backend.name}" sent no token within ${tm.firstTokenMs} ms`, {
-      retriable: true,
-      fallback: 'retries_exhausted',
-      phase: 'first_token',
-    });
-  const idle = () =>
-    new AirouteError('upstream_idle_timeout', 504, `backend "${backend.name}" stalled for ${tm.idleMs} ms mid-response`, {
-      retriable: true,
-      fallback: 'retries_exhausted',
-      phase: 'stream',
-    });
+  const clock = new AttemptClock(x.scope, backend.name, tm);
   /** What went wrong, whether our own clock fired, the client left, or the network failed. */
   const explain = (err: unknown, phase: 'connect' | 'headers' | 'first_token' | 'stream'): AirouteError => {
     if (err instanceof AirouteError) return err;
-    if (ac.signal.aborted && ac.signal.reason instanceof AirouteError) return ac.signal.reason;
+    if (clock.reason instanceof AirouteError) return clock.reason;
     const code = errnoOf(err);
     if (phase === 'connect' && CONNECT_CODES.has(code))
       return new AirouteError('upstream_connect_failed', 502, `cannot connect to backend "${backend.name}" (${code})`, {
@@ -134,12 +103,12 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     });
   };
 
-  if (stream) arm(tm.firstTokenMs, noResponse);
+  if (stream) clock.arm('no_response', tm.firstTokenMs);
   let res: UpstreamResponse;
   try {
-    res = await x.transport(target).send(req, { signal: ac.signal, connectTimeoutMs: tm.connectMs, attempt: n });
+    res = await x.transport(target).send(req, { cancel: clock, connectTimeoutMs: tm.connectMs, attempt: n });
   } catch (err) {
-    release();
+    clock.release();
     throw fail(explain(err, 'connect'), 'connect');
   }
   health.responded();
@@ -148,12 +117,12 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   if (res.status >= 400) {
     let text = '';
     try {
-      const clock = arm(tm.idleMs, idle);
-      text = await readText(res.body, MAX_ERROR_BODY, () => clock.refresh());
+      clock.progress();
+      text = await readText(res.body, MAX_ERROR_BODY, clock.progress);
     } catch {
       // the status says enough; a body we could not read is reported as empty
     } finally {
-      release();
+      clock.release();
       res.discard();
     }
     let err = backend.adapter.error(res.status, text, res.headers, x.secrets);
@@ -180,15 +149,15 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     const hold = sameFormat ? Math.min(INSPECT_BYTES, x.limits.maxResponseBytes) : x.limits.maxResponseBytes;
     let body: BodyHead;
     try {
-      const clock = arm(tm.idleMs, idle);
-      body = await readHead(res.body, hold, () => clock.refresh());
+      clock.progress();
+      body = await readHead(res.body, hold, clock.progress);
     } catch (err) {
-      release();
+      clock.release();
       res.discard();
       throw fail(explain(err, 'first_token'), 'first_token');
     }
     if (body.complete) {
-      release();
+      clock.release();
       try {
         const text = body.head.toString('utf8');
         const answer: Answer =
@@ -204,7 +173,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
       }
     }
     if (!sameFormat) {
-      release();
+      clock.release();
       res.discard();
       const tooLarge = responseTooLarge(backend.name, x.limits.maxResponseBytes, `to translate it from ${backend.caps.format} to ${x.request.format}`);
       // Stryker disable next-line StringLiteral: responseTooLarge sets its own phase (first_token)
@@ -212,27 +181,21 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     }
     health.answered();
     // As for streams below: the idle clock runs only while the sidecar waits for the upstream.
-    let reading = false;
-    clearTimeout(timer);
-    const idleClock = setTimeout(() => {
-      if (reading) ac.abort(idle());
-    }, tm.idleMs);
-    timer = idleClock;
+    clock.pause();
     const unread = body.rest;
     async function* rest(): AsyncGenerator<Uint8Array> {
       try {
         for (;;) {
-          reading = true;
-          idleClock.refresh();
+          clock.progress();
           const next = await unread.next();
-          reading = false;
+          clock.pause();
           if (next.done) return;
           yield next.value;
         }
       } catch (err) {
         throw fail(explain(err, 'stream'), 'stream');
       } finally {
-        release();
+        clock.release();
         res.discard();
       }
     }
@@ -241,15 +204,14 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
 
   // Streaming: decode until the first content frame, all under the first-token clock, which
   // started with the attempt (headers arriving do not restart it).
-  arm(Math.max(0, tm.firstTokenMs - (Date.now() - started)), firstToken);
+  clock.arm('first_token', Math.max(0, tm.firstTokenMs - (Date.now() - started)));
   const decoder = backend.adapter.streamDecoder(x.request as Parameters<typeof backend.adapter.streamDecoder>[0]);
   // Until the first content, bytes (SSE comments, pings, role-only chunks) do not restart the
   // first-token clock: an upstream sending keep-alives while it never answers is still silent.
   // From the first content on, every chunk restarts the idle clock.
   let contentSeen = false;
   const frames = decodeFrames(res.body, decoder, () => {
-    // Stryker disable next-line OptionalChaining: a clock is armed just above, and from then on timer is always set
-    if (contentSeen) timer?.refresh();
+    if (contentSeen) clock.progress();
   });
   const buffered: Frame[] = [];
   let ended = false;
@@ -266,7 +228,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     if (ended && !decoder.finished) throw truncated(backend.name, 'first_token');
     contentSeen = true;
   } catch (err) {
-    release();
+    clock.release();
     res.discard();
     throw fail(explain(err, 'first_token'), 'first_token');
   }
@@ -279,12 +241,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
   // handed on, the client's backpressure may hold the consumer for any time, during which the
   // upstream is stalled by us, not stalled itself. Blaming it would count against its circuit
   // and resume (re-sending everything delivered) for a slow reader. The clock restarts on each read.
-  let reading = false;
-  clearTimeout(timer);
-  const idleClock = setTimeout(() => {
-    if (reading) ac.abort(idle());
-  }, tm.idleMs);
-  timer = idleClock;
+  clock.pause();
 
   async function* rest(): AsyncGenerator<Frame> {
     try {
@@ -294,13 +251,12 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
       for (;;) {
         let next: IteratorResult<Frame>;
         try {
-          reading = true;
-          idleClock.refresh();
+          clock.progress();
           next = await frames.next();
-          reading = false;
+          clock.pause();
         } catch (err) {
           // A stall after every choice finished lost only the terminator: the answer is complete.
-          if (decoder.finished && ac.signal.reason instanceof AirouteError && ac.signal.reason.code === 'upstream_idle_timeout') break;
+          if (decoder.finished && clock.reason instanceof AirouteError && clock.reason.code === 'upstream_idle_timeout') break;
           throw err;
         }
         if (next.done) {
@@ -314,7 +270,7 @@ export const attempt: Handler<TargetExchange> = async (x): Promise<Answer> => {
     } catch (err) {
       throw fail(explain(err, 'stream'), 'stream');
     } finally {
-      release();
+      clock.release();
       // Complete (or abandoned by the client): stop reading, keep the connection if it is reusable.
       res.discard();
     }

@@ -8,8 +8,9 @@ import type { RouteExchange } from '../pipeline/exchange.ts';
  */
 export const deadline: Stage<RouteExchange> = (next) => (x) => {
   const ms = x.route.timeouts.totalMs;
-  const timer = setTimeout(() => x.abort(new AirouteError('request_timeout', 504, `the request exceeded its total timeout of ${ms} ms`)), ms);
-  timer.unref();
-  x.cleanup.push(() => clearTimeout(timer));
+  // On the exchange's one timer, which finish() stops when the request is over. Until the deadline
+  // is near, it wakes at most every first-token/idle length, so arming those clocks costs nothing.
+  const tm = x.route.timeouts;
+  x.scope.deadline(ms, () => new AirouteError('request_timeout', 504, `the request exceeded its total timeout of ${ms} ms`), Math.min(tm.firstTokenMs, tm.idleMs));
   return next({ ...x, deadline: Date.now() + ms });
 };

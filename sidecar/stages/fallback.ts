@@ -54,7 +54,7 @@ export const fallback: Stage<RouteExchange, TargetExchange> = (next) => async (x
       return await next({ ...x, target });
     } catch (e) {
       const err = asAirouteError(e);
-      if (x.signal.aborted) throw err;
+      if (x.scope.aborted) throw err;
       // A backend that cannot express the request (a parameter its format lacks) is skipped, but
       // never reported in place of a real failure of an earlier backend.
       if (err.details.incompatible) {

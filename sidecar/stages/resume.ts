@@ -141,7 +141,7 @@ async function* stitch(first: StreamAnswer, continueWith: Handler<RouteExchange>
       return;
     } catch (e) {
       const err = asAirouteError(e);
-      if (x.signal.aborted) throw asAirouteError(x.signal.reason);
+      if (x.scope.aborted) throw asAirouteError(x.scope.reason);
       if (err.code === 'stream_diverged')
         lc.emit('attempt.failed', { backend: current.target.backend.name, phase: 'stream', code: err.code, status: err.status, retriable: false, message: err.message });
       const summary = cp.summary();
@@ -175,7 +175,7 @@ async function* stitch(first: StreamAnswer, continueWith: Handler<RouteExchange>
         answer.attempt = r.attempt;
       } catch (e2) {
         const again = asAirouteError(e2);
-        if (x.signal.aborted) throw asAirouteError(x.signal.reason);
+        if (x.scope.aborted) throw asAirouteError(x.scope.reason);
         throw interrupted(err, cp, lc.attempt, `no backend could continue it: ${again.message}`);
       }
       announce = { fromChars: summary.deliveredChars };

@@ -155,3 +155,15 @@ test('a failure after the exchange was aborted is not retried', async () => {
   await expect(retry(next)(x)).rejects.toMatchObject({ code: 'upstream_error' });
   expect(next).toHaveBeenCalledTimes(1);
 });
+
+test('the total deadline passing during a backoff ends the wait with request_timeout; no further call is made and the sleep is off the exchange', async () => {
+  const h = harness(retryDoc({ attempts: 3, backoff: { baseMs: 60_000, maxMs: 60_000 } }));
+  const hinted = failure('upstream_rate_limited', 429, { retriable: true, retryAfterMs: 30_000 });
+  const { x, next, result } = runRetry({}, [hinted], { h, deadlineInMs: 120_000 });
+  await vi.waitFor(() => expect(dataOf(h.events, 'retry.scheduled')).toHaveLength(1));
+  const timeout = new AirouteError('request_timeout', 504, 'the request exceeded its total timeout');
+  x.scope.deadline(1, () => timeout); // as the deadline stage arms it, here due at once
+  await expect(result).rejects.toBe(timeout);
+  expect(next).toHaveBeenCalledTimes(1);
+  expect(x.scope.occupied).toBe(false);
+});

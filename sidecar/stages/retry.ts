@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { RetrySettings } from '../config/runtime.ts';
 import { asAirouteError, type AirouteError } from '../errors.ts';
 import type { Stage } from '../pipeline/chain.ts';
@@ -34,7 +33,7 @@ export const retry: Stage<TargetExchange> = (next) => async (x) => {
       return await next(x);
     } catch (e) {
       const err = asAirouteError(e);
-      if (!err.retriable || x.signal.aborted || n >= policy.attempts) throw err;
+      if (!err.retriable || x.scope.aborted || n >= policy.attempts) throw err;
       if (isSilence(err) && policy.onTimeout === 'next') throw err;
       const hinted = policy.honorRetryAfter ? err.details.retryAfterMs : undefined;
       const delayMs = hinted ?? backoffMs(n, policy);
@@ -48,9 +47,10 @@ export const retry: Stage<TargetExchange> = (next) => async (x) => {
         ...(hinted !== undefined ? { retryAfterMs: hinted } : {}),
       });
       try {
-        await sleep(delayMs, undefined, { signal: x.signal });
+        // On the exchange's timer: the total deadline or the client leaving ends the wait.
+        await x.scope.sleep(delayMs);
       } catch {
-        throw asAirouteError(x.signal.reason);
+        throw asAirouteError(x.scope.reason);
       }
     }
   }

@@ -1,5 +1,6 @@
 import { expect, test } from 'vitest';
 import { cutAfter, DemoTransport, demoTokens, divergeAt, divergentTokens } from './demo.ts';
+import { cancellationOf } from './transport.ts';
 
 test('the demo answer is deterministic per prompt and starts at the beginning of a sentence', () => {
   const a = demoTokens('hello', 20).join('');
@@ -31,7 +32,7 @@ const request = (model: string, messages: unknown[] = [{ role: 'user', content: 
   body: JSON.stringify({ model, stream: true, messages }),
 });
 const send = (model: string, attempt: number, messages?: unknown[]) =>
-  transport.send(request(model, messages), { signal: new AbortController().signal, connectTimeoutMs: 1000, attempt });
+  transport.send(request(model, messages), { cancel: cancellationOf(new AbortController().signal), connectTimeoutMs: 1000, attempt });
 
 async function read(body: AsyncIterable<Uint8Array>): Promise<{ text: string; error?: string }> {
   let raw = '';

@@ -8,11 +8,10 @@
 // on the request and its attempt number, never on shared state, so it plays out the same way
 // every time, for any number of concurrent requests.
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonObject } from '../chat/types.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
 import { isObject } from '../wire/json.ts';
-import type { SendOptions, Transport, UpstreamResponse } from './transport.ts';
+import { pause, type SendOptions, type Transport, type UpstreamResponse } from './transport.ts';
 
 const WORDS = (
   'airoute keeps every request explicit: it retries before the first byte with backoff, falls back ' +
@@ -135,7 +134,7 @@ export class DemoTransport implements Transport {
     const script = DEMO_SCRIPTS[model];
     const first = (opts.attempt ?? 1) === 1;
     if (script === 'down') {
-      await sleep(REFUSE_AFTER_MS, undefined, { signal: opts.signal });
+      await pause(REFUSE_AFTER_MS, opts.cancel);
       throw socketError('ECONNREFUSED', `connect ECONNREFUSED ${url.hostname}`);
     }
     if (script === 'rate-limit-once' && first)
@@ -163,9 +162,9 @@ export class DemoTransport implements Transport {
     const id = `chatcmpl-demo${createHash('sha1').update(req.body).digest('hex').slice(0, 12)}`;
     const created = Math.floor(Date.now() / 1000);
     const interval = 1000 / tokensPerSecond;
-    const signal = opts.signal;
+    const cancel = opts.cancel;
     if (body.stream !== true) {
-      await sleep(interval * (breakAt ?? pieces.length), undefined, { signal });
+      await pause(interval * (breakAt ?? pieces.length), cancel);
       // A complete answer cut short never reaches the client: the connection resets before the body.
       if (breakAt !== undefined) throw socketError('ECONNRESET', 'socket hang up');
       return json(200, {
@@ -182,7 +181,7 @@ export class DemoTransport implements Transport {
     async function* stream(): AsyncGenerator<Uint8Array> {
       yield chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
       for (const [i, piece] of pieces.entries()) {
-        await sleep(interval, undefined, { signal });
+        await pause(interval, cancel);
         if (i === breakAt) throw socketError('ECONNRESET', 'read ECONNRESET');
         yield chunk([{ index: 0, delta: { content: piece }, finish_reason: null }]);
       }

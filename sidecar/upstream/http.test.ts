@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { DISCARD_LIMIT, HIGH_WATER, HttpTransport, splitUrl } from './http.ts';
+import { cancellationOf } from './transport.ts';
 
 let server: Server;
 let base = '';
@@ -20,8 +21,9 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
+/** Sends with a cancellation that follows `signal` (what token counting does; attempts pass their AttemptClock). */
 const send = (path: string, signal = new AbortController().signal, body = '{}') =>
-  transport.send({ url: `${base}${path}`, method: 'POST', headers: { 'content-type': 'application/json', 'x-test': 'yes' }, body }, { signal, connectTimeoutMs: 1000 });
+  transport.send({ url: `${base}${path}`, method: 'POST', headers: { 'content-type': 'application/json', 'x-test': 'yes' }, body }, { cancel: cancellationOf(signal), connectTimeoutMs: 1000 });
 
 async function text(body: AsyncIterable<Uint8Array>): Promise<string> {
   let out = '';
@@ -162,6 +164,6 @@ test('a refused connection rejects with the errno the attempt classifies (ECONNR
   await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
   const port = (dead.address() as AddressInfo).port;
   await new Promise((r) => dead.close(r));
-  const err = (await transport.send({ url: `http://127.0.0.1:${port}/x`, method: 'POST', headers: {}, body: '' }, { signal: new AbortController().signal, connectTimeoutMs: 500 }).catch((e: unknown) => e)) as { code?: string };
+  const err = (await transport.send({ url: `http://127.0.0.1:${port}/x`, method: 'POST', headers: {}, body: '' }, { cancel: cancellationOf(new AbortController().signal), connectTimeoutMs: 500 }).catch((e: unknown) => e)) as { code?: string };
   expect(err.code).toBe('ECONNREFUSED');
 });

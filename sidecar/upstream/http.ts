@@ -123,19 +123,19 @@ export class HttpTransport implements Transport {
   }
 
   send(req: UpstreamRequest, opts: SendOptions): Promise<UpstreamResponse> {
-    const signal = opts.signal;
-    if (signal.aborted) return Promise.reject(signal.reason);
+    const cancel = opts.cancel;
+    if (cancel.reason !== undefined) return Promise.reject(cancel.reason);
     const { origin, path } = splitUrl(req.url);
     const body = new ResponseBody();
     return new Promise<UpstreamResponse>((resolve, reject) => {
       let started = false;
-      const onAbort = () => body.controller?.abort(signal.reason as Error);
-      const settle = () => signal.removeEventListener('abort', onAbort);
-      signal.addEventListener('abort', onAbort, { once: true });
+      // Until undici hands over its controller, a cancel is seen in onRequestStart.
+      cancel.onCancel((reason) => body.controller?.abort(reason));
+      const settle = () => cancel.onCancel(undefined);
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart(controller) {
           body.controller = controller;
-          if (signal.aborted) controller.abort(signal.reason as Error);
+          if (cancel.reason !== undefined) controller.abort(cancel.reason);
         },
         onResponseStart(_controller, statusCode, headers) {
           started = true;

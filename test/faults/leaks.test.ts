@@ -42,6 +42,13 @@ beforeAll(async () => {
         timeouts: { connectMs: 500, firstTokenMs: 100, idleMs: 60, totalMs: 15_000 },
         resume: 'prefill',
       },
+      // Clocks far longer than a request: a clock its end fails to stop stays pending for seconds.
+      {
+        model: 'slow-clocks',
+        backends: [{ backend: 'a', model: 'model-a' }],
+        retry: { attempts: 2, backoff: { baseMs: 5, maxMs: 10 } },
+        timeouts: { connectMs: 500, firstTokenMs: 20_000, idleMs: 10_000, totalMs: 30_000 },
+      },
     ],
   });
   process.on('warning', onWarning);
@@ -81,7 +88,7 @@ const timerHook = createHook({
 const settle = () => new Promise((r) => setTimeout(r, 30));
 
 /** One request with a client that closes its connection afterwards; `leaveAfterMs` aborts it. */
-async function send(stream: boolean, leaveAfterMs?: number): Promise<{ status: number; body: string }> {
+async function send(stream: boolean, leaveAfterMs?: number, model = 'm'): Promise<{ status: number; body: string }> {
   const agent = new Agent({ pipelining: 0 });
   const ac = new AbortController();
   const timer = leaveAfterMs === undefined ? undefined : setTimeout(() => ac.abort(), leaveAfterMs);
@@ -91,7 +98,7 @@ async function send(stream: boolean, leaveAfterMs?: number): Promise<{ status: n
       dispatcher: agent,
       signal: ac.signal,
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'm', stream, messages: [{ role: 'user', content: 'hi' }] }),
+      body: JSON.stringify({ model, stream, messages: [{ role: 'user', content: 'hi' }] }),
     });
     const body = await res.body.text();
     return { status: res.statusCode, body };
@@ -144,4 +151,26 @@ test.each(CASES)('%s: no timer, upstream connection or listener outlives the req
   // a request's upstream connections are reused or closed, not left open per request
   expect(a.openConnections + b.openConnections).toBeLessThanOrEqual(6);
   expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
+});
+
+test.each([
+  ['streamed', true, []],
+  ['non-streamed', false, []],
+  ['streamed, after a 500 and a backoff sleep,', true, [{ status: 500 }]],
+] as [string, boolean, Fault[]][])('%s answers on a route whose clocks are far longer than the request: none of its clocks (total, first token, idle, backoff) is pending after it', async (_name, stream, faults) => {
+  // The exchange's clocks share one timer, armed for the earliest due time; the request's end must
+  // clear it, not leave it to fire idle seconds later.
+  await send(stream, undefined, 'slow-clocks');
+  await settle();
+  pendingTimers.clear();
+  timerHook.enable();
+  for (let i = 0; i < ROUNDS; i++) {
+    a.faults = [...faults];
+    const { status, body } = await send(stream, undefined, 'slow-clocks');
+    expect(status, body).toBe(200);
+    expect(body).toContain(stream ? chunkText(TEXT).at(-1)!.trim() : TEXT);
+  }
+  for (let waited = 0; pendingTimers.size > 0 && waited < 1000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  timerHook.disable();
+  expect([...pendingTimers.values()], 'timers the sidecar created and never cleared').toEqual([]);
 });

@@ -15,7 +15,7 @@ import type { JsonAnswer, RouteExchange } from '../../sidecar/pipeline/exchange.
 import { openExchange } from '../../sidecar/pipeline/open.ts';
 import type { HeaderMap, UpstreamRequest } from '../../sidecar/providers/types.ts';
 import { Sidecar, type RequestRecord } from '../../sidecar/sidecar.ts';
-import type { SendOptions, Transport, UpstreamResponse } from '../../sidecar/upstream/transport.ts';
+import type { Cancellation, SendOptions, Transport, UpstreamResponse } from '../../sidecar/upstream/transport.ts';
 import { CLIENT_CODECS } from '../../sidecar/wire/clients.ts';
 
 // ---------------------------------------------------------------- config
@@ -119,13 +119,13 @@ type BodyItem = { chunk: Uint8Array } | { end: true } | { error: unknown };
 
 /**
  * A response body the test feeds: chunks it pushes are read in order; nothing more arrives until
- * it pushes again, ends or fails the body. An abort of the request's signal fails the read in
- * progress with the signal's reason, as undici does.
+ * it pushes again, ends or fails the body. A cancel of the attempt fails the read in progress with
+ * its reason, as undici does.
  */
 export class ScriptedBody implements AsyncIterable<Uint8Array> {
   private readonly queue: BodyItem[] = [];
   private waiting: ((item: BodyItem) => void) | undefined;
-  private signal: AbortSignal | undefined;
+  private cancel: Cancellation | undefined;
   /** Chunks the reader has taken. */
   pulled = 0;
   /** The reader stopped before the end (a `break` out of for-await). */
@@ -152,10 +152,10 @@ export class ScriptedBody implements AsyncIterable<Uint8Array> {
     return this;
   }
 
-  /** Ties the body to the request's abort signal (done by ScriptedTransport). */
-  bind(signal: AbortSignal): void {
-    this.signal = signal;
-    signal.addEventListener('abort', () => this.waiting?.({ error: signal.reason }), { once: true });
+  /** Ties the body to the attempt's cancellation (done by ScriptedTransport). */
+  bind(cancel: Cancellation): void {
+    this.cancel = cancel;
+    cancel.onCancel((reason) => this.waiting?.({ error: reason }));
   }
 
   discard(): void {
@@ -180,7 +180,7 @@ export class ScriptedBody implements AsyncIterable<Uint8Array> {
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return {
       next: () => {
-        if (this.signal?.aborted) return Promise.reject(this.signal.reason);
+        if (this.cancel?.reason !== undefined) return Promise.reject(this.cancel.reason);
         const item = this.queue.shift();
         if (item) return this.settle(item);
         return new Promise<BodyItem>((resolve) => (this.waiting = resolve)).then((i) => this.settle(i));
@@ -234,10 +234,10 @@ export class ScriptedTransport {
     if ('fail' in reply) return Promise.reject(reply.fail);
     if ('hang' in reply)
       return new Promise((_resolve, reject) => {
-        if (opts.signal.aborted) reject(opts.signal.reason);
-        else opts.signal.addEventListener('abort', () => reject(opts.signal.reason), { once: true });
+        if (opts.cancel.reason !== undefined) reject(opts.cancel.reason);
+        else opts.cancel.onCancel(reject);
       });
-    reply.body.bind(opts.signal);
+    reply.body.bind(opts.cancel);
     return Promise.resolve({ status: reply.status, headers: reply.headers ?? {}, body: reply.body, discard: () => reply.body.discard() });
   }
 }
