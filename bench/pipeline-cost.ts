@@ -86,7 +86,7 @@ async function* bodyOf(chunks: readonly Buffer[]): AsyncGenerator<Uint8Array> {
 }
 sc.transportFor = () => ({
   // The bytes a socket would take: the body is encoded as the real transport's write would.
-  send: async (req): Promise<UpstreamResponse> => ((clock.sent = performance.now()), (sentBytes += Buffer.byteLength(req.body ?? '')), { status: 200, headers: { 'content-type': STREAM ? 'text/event-stream' : 'application/json' }, body: bodyOf(STREAM ? streamAnswer : [jsonAnswer]), discard: () => undefined }),
+  send: async (req): Promise<UpstreamResponse> => ((clock.sent = performance.now()), sends++, (sentBytes += Buffer.byteLength(req.body ?? '')), { status: 200, headers: { 'content-type': STREAM ? 'text/event-stream' : 'application/json' }, body: bodyOf(STREAM ? streamAnswer : [jsonAnswer]), discard: () => undefined }),
 });
 
 class CountingSink implements ClientSink {
@@ -111,6 +111,7 @@ class CountingSink implements ClientSink {
 }
 
 let sentBytes = 0;
+let sends = 0;
 const PROMPT_KB = Number(flags['prompt-kb']);
 /** About PROMPT_KB KiB of turns: user questions, assistant answers with tool calls, tool results. */
 function conversation(): unknown[] {
@@ -166,7 +167,8 @@ if (LATENCY) {
 const median = perRequest[Math.floor(perRequest.length / 2)]!;
 console.log(
   `${STREAM ? 'streamed (64 chunks)' : 'non-streamed'} chat completion, ${(body.length / 1024).toFixed(1)} KiB request body, ${N} requests at concurrency ${C}, ${perRequest.length} rounds: ` +
-    `CPU per request min ${perRequest[0]!.toFixed(1)} µs, median ${median.toFixed(1)} µs, max ${perRequest.at(-1)!.toFixed(1)} µs`,
+    `CPU per request min ${perRequest[0]!.toFixed(1)} µs, median ${median.toFixed(1)} µs, max ${perRequest.at(-1)!.toFixed(1)} µs ` +
+    `(${(sentBytes / sends / 1024).toFixed(1)} KiB sent upstream per request)`,
 );
 await journal.close();
 await sc.close();

@@ -68,6 +68,15 @@ test('Responses: the upstream receives the client text with only the model repla
   expect(got.text).toBe(text.replace('"gpt"', '"gpt-5-mini"').replace(/}$/, ',"stream":false}'));
 });
 
+test('Embeddings: the upstream receives the client text with only the model replaced', async () => {
+  const text = '{"input": ["a", "b"],  "model": "local", "encoding_format": "float"}';
+  const res = await post('/v1/embeddings', text);
+  expect(res.status).toBe(200);
+  const got = mock.received.at(-1)!;
+  expect(got.path).toMatch(/\/v1\/embeddings$/);
+  expect(got.text).toBe(text.replace('"local"', '"llama"'));
+});
+
 test('a body naming the model twice is served by the route of the name JSON reads (the last), and the upstream never sees the other name', async () => {
   const res = await post('/v1/chat/completions', '{"model":"gpt-5-pro","model":"local","messages":[{"role":"user","content":"Hi"}]}');
   expect(res.status).toBe(200);

@@ -6,7 +6,7 @@ import type { UpstreamApi } from '../../api/v1alpha1/config.ts';
 import type { ChatRequest, EmbeddingsRequest, JsonObject, ProxyRequest } from '../chat/types.ts';
 import { isObject, malformed, parseJson } from '../wire/json.ts';
 import { OpenAIStreamDecoder, parseOpenAIResult } from '../wire/openai/upstream-answer.ts';
-import { withMembers } from '../wire/raw-json.ts';
+import { modelAndStream, withMembers } from '../wire/raw-json.ts';
 import { openaiBodyText, type OpenAIDialect } from '../wire/openai/upstream-request.ts';
 import { ResponsesStreamDecoder, parseResponsesResult } from '../wire/responses/upstream-answer.ts';
 import { responsesBodyText } from '../wire/responses/upstream-request.ts';
@@ -74,7 +74,7 @@ export function openAIFamily(o: OpenAIFamilyOptions, api: UpstreamApi = o.defaul
     streamDecoder: (req) => (viaResponses(api, req) ? new ResponsesStreamDecoder() : new OpenAIStreamDecoder(req.choices, true)),
     chatResult: (text, req) => (viaResponses(api, req) ? parseResponsesResult(text) : parseOpenAIResult(text)),
     embeddingsRequest(req: EmbeddingsRequest, backend: ResolvedBackend, model: string): UpstreamRequest {
-      return { url: o.url(backend, model, 'embeddings'), method: 'POST', headers: headers(backend, req), body: (req.raw && withMembers(req.raw, { model: JSON.stringify(model) })) ?? JSON.stringify({ ...req.body, model }) };
+      return { url: o.url(backend, model, 'embeddings'), method: 'POST', headers: headers(backend, req), body: (req.raw && withMembers(req.raw, modelAndStream(req.body, model))) ?? JSON.stringify({ ...req.body, model }) };
     },
     embeddingsResult(text: string): JsonObject {
       const body: unknown = parseJson(text, 'embeddings response');

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { scanJsonObject, withMembers, type RawJson } from './raw-json.ts';
+import { modelAndStream, scanJsonObject, withMembers, type RawJson } from './raw-json.ts';
 
 function raw(text: string): RawJson {
   const scan = scanJsonObject(text, 256);
@@ -34,6 +34,13 @@ describe('top-level members', () => {
     expect(raw('{"mod\\u0065l":"a","model":"b"}').members).toBeUndefined();
     expect(withMembers(raw('{"model":"a","model":"b"}'), { model: '"m"' })).toBeUndefined();
   });
+});
+
+test('modelAndStream: the model always; the stream flag only when the attempt\'s differs from the client\'s, or when it is missing; never for an endpoint without one', () => {
+  expect(modelAndStream({ stream: true }, 'm"x', true)).toEqual({ model: '"m\\"x"' });
+  expect(modelAndStream({ stream: true }, 'm', false)).toEqual({ model: '"m"', stream: 'false' });
+  expect(modelAndStream({}, 'm', false)).toEqual({ model: '"m"', stream: 'false' });
+  expect(modelAndStream({ stream: true }, 'm')).toEqual({ model: '"m"' });
 });
 
 describe('withMembers', () => {

@@ -99,6 +99,16 @@ export function scanJsonObject(text: string, depthLimit: number): Scan {
 }
 
 /**
+ * What every same-format upstream body changes, as JSON texts: the model, and the stream flag when
+ * the attempt's differs from the client's (`stream` undefined: an endpoint without one).
+ */
+export function modelAndStream(body: Readonly<Record<string, unknown>>, model: string, stream?: boolean): Record<string, string> {
+  const set: Record<string, string> = { model: JSON.stringify(model) };
+  if (stream !== undefined && body.stream !== stream) set.stream = String(stream);
+  return set;
+}
+
+/**
  * The body with top-level members set to the given JSON texts: an existing member's value is
  * replaced in place, a new one goes last (where `{...body, key}` would put it). Undefined when
  * the body's members are not known (a duplicated name).

@@ -7,7 +7,7 @@ import { parseArguments } from '../../chat/types.ts';
 import { PDF, refuseFile } from '../file.ts';
 import { isObject, str } from '../json.ts';
 import { clientParam, refuseParameters, type NeutralParameter } from '../parameters.ts';
-import { withMembers } from '../raw-json.ts';
+import { modelAndStream, withMembers } from '../raw-json.ts';
 import { budgetForEffort } from '../reasoning.ts';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
@@ -35,7 +35,7 @@ function withPrefill(messages: unknown[], prefill: string): unknown[] {
  */
 export function anthropicBodyText(req: ChatRequest, model: string, opts: { stream: boolean; prefill?: string }): string {
   if (req.format === 'anthropic' && req.raw && (opts.prefill === undefined || opts.prefill === '')) {
-    const spliced = withMembers(req.raw, req.body.stream === opts.stream ? { model: JSON.stringify(model) } : { model: JSON.stringify(model), stream: String(opts.stream) });
+    const spliced = withMembers(req.raw, modelAndStream(req.body, model, opts.stream));
     if (spliced !== undefined) return spliced;
   }
   return JSON.stringify(anthropicBody(req, model, opts));

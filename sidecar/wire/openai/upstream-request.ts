@@ -5,7 +5,7 @@ import { invalidRequest } from '../../errors.ts';
 import type { ChatRequest, JsonObject, ToolChoice } from '../../chat/types.ts';
 import { dataUrl, openaiFilename, refuseFile } from '../file.ts';
 import { isObject } from '../json.ts';
-import { withMembers } from '../raw-json.ts';
+import { modelAndStream, withMembers } from '../raw-json.ts';
 import { refuseParameters } from '../parameters.ts';
 import { effortForBudget } from '../reasoning.ts';
 
@@ -49,8 +49,7 @@ export function openaiBodyText(req: ChatRequest, model: string, opts: OpenAIBody
 
 /** What openaiBody changes in a same-format body, as JSON texts; undefined when that takes more than setting members (stream_options to drop or merge). */
 function sameFormatMembers(body: JsonObject, model: string, stream: boolean): Record<string, string> | undefined {
-  const set: Record<string, string> = { model: JSON.stringify(model) };
-  if (body.stream !== stream) set.stream = String(stream);
+  const set = modelAndStream(body, model, stream);
   const options = body.stream_options;
   if (stream) {
     if (options === undefined) set.stream_options = '{"include_usage":true}';

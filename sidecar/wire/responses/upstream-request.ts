@@ -5,7 +5,7 @@ import type { ChatPrompt, ChatRequest, JsonObject, Part, ToolChoice } from '../.
 import { isResponsesRequest, type ResponsesRequest } from './client-request.ts';
 import { dataUrl, openaiFilename } from '../file.ts';
 import { isObject } from '../json.ts';
-import { withMembers } from '../raw-json.ts';
+import { modelAndStream, withMembers } from '../raw-json.ts';
 import { refuseParameters, type NeutralParameter } from '../parameters.ts';
 import { effortForBudget } from '../reasoning.ts';
 import { decodeProof } from './shapes.ts';
@@ -26,7 +26,7 @@ export interface ResponsesBodyOptions {
  */
 export function responsesBodyText(req: ChatRequest, model: string, opts: ResponsesBodyOptions): string {
   if (isResponsesRequest(req) && req.raw && (opts.prefill === undefined || opts.prefill === '') && splicesAsIs(req, opts)) {
-    const spliced = withMembers(req.raw, req.body.stream === opts.stream ? { model: JSON.stringify(model) } : { model: JSON.stringify(model), stream: String(opts.stream) });
+    const spliced = withMembers(req.raw, modelAndStream(req.body, model, opts.stream));
     if (spliced !== undefined) return spliced;
   }
   return JSON.stringify(responsesBody(req, model, opts));
