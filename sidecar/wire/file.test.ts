@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { thrown } from '../../test/support/errors.ts';
-import { dataUrl, decodeFileData, fileByUrl, mediaTypeOfName, openaiFilename, refuseFile, splitDataUrl } from './file.ts';
+import { decodeFileData, fileByUrl, mediaTypeOfName, openaiFilename, refuseFile } from './file.ts';
 
 const PDF_B64 = Buffer.from('%PDF-1.7 a tiny document').toString('base64');
 
@@ -15,15 +15,6 @@ describe('file inputs between formats', () => {
     expect(mediaTypeOfName('README')).toBeUndefined();
     expect(mediaTypeOfName(undefined)).toBeUndefined();
     expect(mediaTypeOfName('')).toBeUndefined();
-  });
-
-  test('splitDataUrl takes a base64 data URL apart (parameters before ;base64 allowed); anything else is not one', () => {
-    expect(splitDataUrl(`data:application/pdf;base64,${PDF_B64}`)).toEqual({ mediaType: 'application/pdf', data: PDF_B64 });
-    expect(splitDataUrl('data:Text/Plain;charset=utf-8;base64,aGk=')).toEqual({ mediaType: 'text/plain', data: 'aGk=' });
-    expect(splitDataUrl('data:text/plain,hi')).toBeUndefined();
-    expect(splitDataUrl('data:;base64,aGk=')).toBeUndefined();
-    expect(splitDataUrl('data:application/pdf;base64')).toBeUndefined();
-    expect(splitDataUrl(PDF_B64)).toBeUndefined();
   });
 
   test('decodeFileData: a data URL keeps its type; bare base64 takes the file name\'s, else PDF; a non-base64 data URL is a 400 naming the part', () => {
@@ -47,8 +38,7 @@ describe('file inputs between formats', () => {
     expect(fileByUrl('https://x.example/doc', undefined, 'f')).toEqual({ type: 'file', field: 'f', url: 'https://x.example/doc' });
   });
 
-  test('dataUrl and openaiFilename: what OpenAI gets, with a name of the right extension when the source had none', () => {
-    expect(dataUrl({ type: 'file', field: 'f', mediaType: 'application/pdf', data: PDF_B64 })).toBe(`data:application/pdf;base64,${PDF_B64}`);
+  test('openaiFilename: what OpenAI gets, with a name of the right extension when the source had none', () => {
     expect(openaiFilename({ type: 'file', field: 'f', filename: 'q3.pdf', mediaType: 'application/pdf', data: '' })).toBe('q3.pdf');
     expect(openaiFilename({ type: 'file', field: 'f', mediaType: 'application/pdf', data: '' })).toBe('document.pdf');
     expect(openaiFilename({ type: 'file', field: 'f', mediaType: 'text/plain', data: '' })).toBe('document.txt');

@@ -4,6 +4,7 @@
 // decoded, except where a format wants the text itself (Anthropic's plain-text documents).
 import { AirouteError, invalidRequest } from '../errors.ts';
 import type { FilePart } from '../chat/types.ts';
+import { splitDataUrl } from './data-url.ts';
 
 export const PDF = 'application/pdf';
 
@@ -32,19 +33,6 @@ export function mediaTypeOfName(name: string | undefined): string | undefined {
 }
 
 /**
- * `data:<type>[;param...];base64,<data>` split at its first comma, without a regular expression
- * running over the payload; undefined for anything else (bare base64 has no `data:` prefix).
- */
-export function splitDataUrl(url: string): { mediaType: string; data: string } | undefined {
-  if (!url.startsWith('data:')) return undefined;
-  const comma = url.indexOf(',');
-  if (comma < 0) return undefined;
-  const meta = url.slice(5, comma).split(';');
-  if (meta.length < 2 || meta[meta.length - 1] !== 'base64' || !meta[0]) return undefined;
-  return { mediaType: meta[0].toLowerCase(), data: url.slice(comma + 1) };
-}
-
-/**
  * An OpenAI `file_data` (a base64 data URL, as the SDKs and docs send it, or bare base64): the
  * media type is the data URL's, else the file name's, else PDF (the only type Chat Completions
  * takes, and what OpenAI assumes too).
@@ -61,11 +49,6 @@ export function decodeFileData(fileData: string, filename: string | undefined, f
 export function fileByUrl(url: string, filename: string | undefined, field: string): FilePart {
   const mediaType = mediaTypeOfName(filename) ?? mediaTypeOfName(url);
   return { type: 'file', field, url, ...(filename ? { filename } : {}), ...(mediaType ? { mediaType } : {}) };
-}
-
-/** The part's bytes as an OpenAI `file_data`. */
-export function dataUrl(part: FilePart & { data: string }): string {
-  return `data:${part.mediaType};base64,${part.data}`;
 }
 
 /**

@@ -3,6 +3,7 @@
 // another format (same-format traffic forwards the body untouched).
 import { AirouteError, invalidRequest } from '../../errors.ts';
 import type { ChatMessage, ChatPrompt, ChatRequest, JsonObject, Part, ToolDef } from '../../chat/types.ts';
+import { imageOf } from '../data-url.ts';
 import { decodeFileData } from '../file.ts';
 import { isObject, str } from '../json.ts';
 import { isEffort } from '../reasoning.ts';
@@ -72,9 +73,7 @@ function userParts(content: unknown, where: string): Part[] {
     if (!isObject(p)) throw invalidRequest(`${where}[${i}]: must be an object`, where);
     if (p.type === 'text' && typeof p.text === 'string') return { type: 'text', text: p.text };
     if (p.type === 'image_url' && isObject(p.image_url) && typeof p.image_url.url === 'string') {
-      const url = p.image_url.url;
-      const m = /^data:([^;,]+);base64,(.*)/s.exec(url);
-      return m ? { type: 'image', mediaType: m[1], data: m[2] } : { type: 'image', url };
+      return imageOf(p.image_url.url);
     }
     if (p.type === 'file' && isObject(p.file)) return file(p.file, `${where}[${i}]`);
     throw invalidRequest(`${where}[${i}]: part type "${String(p.type)}" cannot be translated for this backend`, where);

@@ -3,7 +3,8 @@
 // is built from the neutral form.
 import { invalidRequest } from '../../errors.ts';
 import type { ChatRequest, JsonObject, ToolChoice } from '../../chat/types.ts';
-import { dataUrl, openaiFilename, refuseFile } from '../file.ts';
+import { dataUrl } from '../data-url.ts';
+import { openaiFilename, refuseFile } from '../file.ts';
 import { isObject } from '../json.ts';
 import { modelAndStream, withMembers } from '../raw-json.ts';
 import { refuseParameters } from '../parameters.ts';
@@ -100,7 +101,7 @@ function promptToOpenAI(req: ChatRequest, model: string, dialect: OpenAIDialect)
         role: 'user',
         content: rest.map((x) => {
           if (x.type === 'text') return { type: 'text', text: x.text };
-          if (x.type === 'image') return { type: 'image_url', image_url: { url: x.url ?? `data:${x.mediaType};base64,${x.data}` } };
+          if (x.type === 'image') return { type: 'image_url', image_url: { url: x.url ?? dataUrl(x) } };
           if (x.type === 'file') {
             if (x.url !== undefined) throw refuseFile(x, dialect.label, 'a file by URL (Chat Completions takes file data only)');
             return { type: 'file', file: { filename: openaiFilename(x), file_data: dataUrl(x) } };

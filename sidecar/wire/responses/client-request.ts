@@ -3,6 +3,7 @@
 // another format. A Responses upstream gets the body itself (upstream-request.ts).
 import { AirouteError, invalidRequest } from '../../errors.ts';
 import type { ChatMessage, ChatPrompt, ChatRequest, FilePart, JsonObject, Part, ToolDef } from '../../chat/types.ts';
+import { imageOf } from '../data-url.ts';
 import { decodeFileData, fileByUrl } from '../file.ts';
 import { isObject, str } from '../json.ts';
 import { isEffort } from '../reasoning.ts';
@@ -195,10 +196,8 @@ function userParts(content: unknown, where: string, untranslatable: string[]): P
   content.forEach((p, i) => {
     if (!isObject(p)) throw invalidRequest(`${where}[${i}]: must be an object`, 'input');
     if (p.type === 'input_text' && typeof p.text === 'string') parts.push({ type: 'text', text: p.text });
-    else if (p.type === 'input_image' && typeof p.image_url === 'string') {
-      const m = /^data:([^;,]+);base64,(.*)/s.exec(p.image_url);
-      parts.push(m ? { type: 'image', mediaType: m[1], data: m[2] } : { type: 'image', url: p.image_url });
-    } else if (p.type === 'input_file') {
+    else if (p.type === 'input_image' && typeof p.image_url === 'string') parts.push(imageOf(p.image_url));
+    else if (p.type === 'input_file') {
       const file = inputFile(p, `${where}[${i}]`, untranslatable);
       if (file) parts.push(file);
     } else untranslatable.push(`${where}[${i}] (${String(p.type)}${p.type === 'input_image' ? ' by file_id' : ''})`);

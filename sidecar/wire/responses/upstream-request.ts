@@ -3,7 +3,8 @@
 // Chat Completions or Messages client's prompt is built from the neutral form.
 import type { ChatPrompt, ChatRequest, JsonObject, Part, ToolChoice } from '../../chat/types.ts';
 import { isResponsesRequest, type ResponsesRequest } from './client-request.ts';
-import { dataUrl, openaiFilename } from '../file.ts';
+import { dataUrl } from '../data-url.ts';
+import { openaiFilename } from '../file.ts';
 import { isObject } from '../json.ts';
 import { modelAndStream, withMembers } from '../raw-json.ts';
 import { refuseParameters, type NeutralParameter } from '../parameters.ts';
@@ -152,7 +153,7 @@ function userItems(parts: Part[]): JsonObject[] {
       flush();
       items.push({ type: 'function_call_output', call_id: part.toolCallId, output: part.content });
     } else if (part.type === 'text') content.push({ type: 'input_text', text: part.text });
-    else if (part.type === 'image') content.push({ type: 'input_image', image_url: part.url ?? `data:${part.mediaType};base64,${part.data}`, detail: 'auto' });
+    else if (part.type === 'image') content.push({ type: 'input_image', image_url: part.url ?? dataUrl(part), detail: 'auto' });
     else if (part.type === 'file')
       content.push(
         part.url !== undefined
